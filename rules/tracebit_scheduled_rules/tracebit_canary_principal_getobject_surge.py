@@ -1,0 +1,57 @@
+"""High: S3 GetObject surge by an AWS principal that touched a Tracebit canary.
+
+Runs on the rows of ``Tracebit.Query.CanaryPrincipalGetObjectSurge``. The thresholds live in that
+query's params CTE and come back in each row (surge_multiple, min_requests), so this rule re-checks
+the row against the same numbers without a second copy of them.
+"""
+
+
+def _number(event, key):
+    value = event.get(key)
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def rule(event):
+    window = _number(event, "window_requests")
+    baseline = _number(event, "baseline_daily_avg")
+    multiple = _number(event, "surge_multiple")
+    minimum = _number(event, "min_requests")
+    if None in (window, baseline, multiple, minimum) or not event.get("principal_arn"):
+        return False
+    return window >= minimum and window > multiple * baseline
+
+
+def title(event):
+    return (
+        f"Tracebit canary principal {event.get('principal_arn')}: "
+        f"{int(_number(event, 'window_requests') or 0)} S3 GetObject around the alert vs "
+        f"{_number(event, 'baseline_daily_avg')}/day baseline"
+    )
+
+
+def dedup(event):
+    return f"{event.get('alert_id')}:{event.get('principal_arn')}"
+
+
+def alert_context(event):
+    keys = (
+        "alert_id",
+        "principal_arn",
+        "alert_time",
+        "window_requests",
+        "window_bytes_out",
+        "baseline_requests",
+        "baseline_daily_avg",
+        "surge_multiple",
+        "min_requests",
+        "window_hours",
+        "baseline_days",
+    )
+    context = {key: event.get(key) for key in keys}
+    context["principal_arns"] = [event.get("principal_arn")] if event.get("principal_arn") else []
+    return context

@@ -1,0 +1,59 @@
+"""Critical: the principal of a Tracebit canary alert had an Okta MFA / password reset shortly before.
+
+Runs on the rows of the scheduled query ``Tracebit.Query.CanaryPrincipalRecentMFAReset`` (one row per
+Tracebit alert, identity and Okta reset). The help-desk MFA reset followed by cloud reconnaissance is
+the Scattered Spider pattern: treat the identity as compromised.
+"""
+
+
+def _text(event, key):
+    value = event.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def rule(event):
+    # The query already joined both sides; re-check that both are present in the row.
+    return bool(_text(event, "alert_id") and _text(event, "identity") and _text(event, "reset_event_type"))
+
+
+def title(event):
+    actor = _text(event, "reset_actor") or "an unknown actor"
+    return (
+        f"Tracebit canary alert for {_text(event, 'identity')} after an Okta "
+        f"{_text(event, 'reset_event_type')} by {actor}"
+    )
+
+
+def dedup(event):
+    return f"{_text(event, 'alert_id')}:{_text(event, 'identity')}"
+
+
+def reference(event):
+    url = _text(event, "tracebit_portal_url")
+    return url if url and url.startswith("https://") else "https://tracebit.com"
+
+
+def alert_context(event):
+    return {
+        "identities": [_text(event, "identity")] if _text(event, "identity") else [],
+        "tracebit": {
+            "alert_id": _text(event, "alert_id"),
+            "alert_time": event.get("alert_time"),
+            "subtype": _text(event, "subtype"),
+            "principal_id": _text(event, "principal_id"),
+            "principal_arn": _text(event, "principal_arn"),
+            "canary_name": _text(event, "canary_name"),
+            "portal_url": _text(event, "tracebit_portal_url"),
+        },
+        "okta_reset": {
+            "event_type": _text(event, "reset_event_type"),
+            "event_time": event.get("reset_time"),
+            "actor": _text(event, "reset_actor"),
+            "actor_type": _text(event, "reset_actor_type"),
+            "reason": _text(event, "reset_reason"),
+            "client_ip": _text(event, "reset_client_ip"),
+            "uuid": _text(event, "reset_uuid"),
+        },
+        "minutes_reset_to_alert": event.get("minutes_reset_to_alert"),
+        "mfa_lookback_days": event.get("mfa_lookback_days"),
+    }

@@ -1,0 +1,47 @@
+"""Medium: no Tracebit.HealthCheck received for max_silence_hours: the integration is silent.
+
+Runs on the row of ``Tracebit.Query.IntegrationSilent`` (returned only when the last health check is
+older than the threshold, or there is none in 30 days). The threshold lives in the query's params CTE
+and comes back in the row.
+"""
+
+
+def _number(event, key):
+    value = event.get(key)
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def rule(event):
+    threshold = _number(event, "max_silence_hours")
+    if threshold is None:
+        return False
+    if event.get("last_health_check") is None:
+        return True  # nothing received in 30 days
+    hours = _number(event, "hours_silent")
+    return hours is not None and hours >= threshold
+
+
+def title(event):
+    last = event.get("last_health_check")
+    if last is None:
+        return "Tracebit integration silent: no health check received in 30 days"
+    return f"Tracebit integration silent: last health check {last} ({_number(event, 'hours_silent')} h ago)"
+
+
+def dedup(event):
+    return "tracebit-integration-silent"
+
+
+def alert_context(event):
+    return {
+        "last_health_check": event.get("last_health_check"),
+        "health_checks_30d": event.get("health_checks_30d"),
+        "hours_silent": event.get("hours_silent"),
+        "max_silence_hours": event.get("max_silence_hours"),
+        "checked_at": event.get("checked_at"),
+    }

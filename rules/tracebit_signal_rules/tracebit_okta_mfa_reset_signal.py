@@ -1,0 +1,100 @@
+"""Signal: an Okta MFA factor reset / deactivation / suspension or password reset of a user.
+
+Creates no alert (``CreateAlert: false``). Its signals feed the Tracebit correlation rules (matched
+on ``p_alert_context.identities``), and it records each target identity in Panther's KV cache so
+the Tracebit rules can escalate in real time (docs/DESIGN.md, "KV cache contract").
+
+This rule sees every Okta event, so ``rule()`` starts with one frozenset membership test on the
+top-level ``eventType``; nothing else runs for the other event types.
+"""
+
+from collections.abc import Sequence
+
+from panther_detection_helpers.caching import put_dictionary
+
+from tracebit_pivots import MFA_RESET_EVENT_TYPES
+
+RESET_EVENT_TYPES = frozenset(MFA_RESET_EVENT_TYPES)
+FAILED_OUTCOMES = frozenset({"FAILURE", "DENY"})
+CACHE_KEY_PREFIX = "tracebit:mfa_reset:"
+CACHE_TTL_SECONDS = 7 * 24 * 3600  # the reset escalates Tracebit alerts for 7 days after it happened
+MAX_IDENTITIES = 10
+
+
+def target_identities(event):
+    """Lower-cased, de-duplicated ``alternateId`` of every ``User`` target, in order."""
+    found = []
+    targets = event.get("target")
+    if not isinstance(targets, Sequence) or isinstance(targets, str):
+        return found
+    for target in targets[:50]:
+        if not hasattr(target, "get"):
+            continue
+        kind = target.get("type")
+        value = target.get("alternateId")
+        if isinstance(kind, str) and kind.lower() == "user" and isinstance(value, str) and value:
+            value = value.lower()
+            if value not in found:
+                found.append(value)
+    return found[:MAX_IDENTITIES]
+
+
+def _actor(event):
+    actor = event.get("actor")
+    if not hasattr(actor, "get"):
+        return {"alternate_id": None, "id": None, "type": None, "display_name": None}
+    return {
+        "alternate_id": actor.get("alternateId"),
+        "id": actor.get("id"),
+        "type": actor.get("type"),
+        "display_name": actor.get("displayName"),
+    }
+
+
+def remember_reset(event, identities):
+    """Write ``tracebit:mfa_reset:<identity>`` for each identity; a cache failure never raises."""
+    try:
+        expires_at = int(event.event_time_epoch()) + CACHE_TTL_SECONDS
+    except Exception:  # noqa: BLE001
+        expires_at = CACHE_TTL_SECONDS  # < 1e9: the cache reads it as "7 days from now"
+    value = {
+        "event_type": event.get("eventType"),
+        "event_time": event.get("published") or event.get("p_event_time"),
+        "actor": _actor(event)["alternate_id"],
+        "uuid": event.get("uuid"),
+    }
+    for identity in identities:
+        try:
+            put_dictionary(CACHE_KEY_PREFIX + identity, value, epoch_seconds=expires_at)
+        except Exception:  # noqa: BLE001, PERF203 - the signal must survive a cache outage
+            continue
+
+
+def rule(event):
+    if event.get("eventType") not in RESET_EVENT_TYPES:
+        return False
+    outcome = event.get("outcome")
+    result = outcome.get("result") if hasattr(outcome, "get") else None
+    if isinstance(result, str) and result.upper() in FAILED_OUTCOMES:
+        return False
+    identities = target_identities(event)
+    if not identities:
+        return False
+    remember_reset(event, identities)
+    return True
+
+
+def alert_context(event):
+    outcome = event.get("outcome")
+    client = event.get("client")
+    return {
+        "identities": target_identities(event),
+        "actor": _actor(event),
+        "event_type": event.get("eventType"),
+        "event_time": event.get("published") or event.get("p_event_time"),
+        "uuid": event.get("uuid"),
+        "outcome": outcome.get("result") if hasattr(outcome, "get") else None,
+        "outcome_reason": outcome.get("reason") if hasattr(outcome, "get") else None,
+        "client_ip": client.get("ipAddress") if hasattr(client, "get") else None,
+        "display_message": event.get("displayMessage"),
+    }
