@@ -496,11 +496,22 @@ def test_shift_to_now_keeps_offsets():
     assert samples == load_samples()  # the input was not modified
 
 
+def test_sample_events_get_fresh_consistent_ids():
+    stored = load_samples()
+    first, second = send.sample_events(), send.sample_events()
+    alert, summary = first[0], first[1]
+    assert alert["alert_id"] == summary["alert_id"] != stored[0]["alert_id"]
+    assert alert["alert_id"] != second[0]["alert_id"]
+    assert alert["id"] != stored[0]["id"]
+    assert summary["tracebit_portal_url"].endswith(summary["alert_id"])
+    assert send.sample_events(as_stored=True) == stored
+
+
 # ------------------------------------------------------------------------------------ end to end
 def test_send_samples_to_receive_end_to_end(receiver, secret_env, monkeypatch, capsys):
     sent: list[list[dict]] = []
-    original = send.shift_to_now
-    monkeypatch.setattr(send, "shift_to_now", lambda events: sent.append(original(events)) or sent[-1])
+    original = send.sample_events
+    monkeypatch.setattr(send, "sample_events", lambda **kw: sent.append(original(**kw)) or sent[-1])
     assert main(["send", "--url", receiver.url, "--secret-env", secret_env]) == 0
     out, _ = capsys.readouterr()
     assert "sent 3 events in 1 batch(es)" in out
@@ -519,7 +530,7 @@ def test_receive_command_runs_and_stops_on_sigterm(tmp_path, secret_env):
     try:
         first = proc.stdout.readline()
         url = re.search(r"listening on (http://127\.0\.0\.1:\d+/)", first).group(1)
-        assert main(["send", "--url", url, "--secret-env", secret_env, "--keep-timestamps"]) == 0
+        assert main(["send", "--url", url, "--secret-env", secret_env, "--as-stored"]) == 0
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
     finally:
@@ -530,3 +541,22 @@ def test_receive_command_runs_and_stops_on_sigterm(tmp_path, secret_env):
     assert "stopped; stored 1 Tracebit.Alert, 1 Tracebit.AlertSummary, 1 Tracebit.HealthCheck" in out
     _assert_no_secret(first, out, err)
     assert read_out(out_dir) == {t: [e] for t, e in zip(LOG_TYPES, load_samples(), strict=True)}
+
+
+def test_received_folder_raises_the_expected_rules(receiver, secret_env, capsys):
+    """What `tracebit-pack replay DIR` does with the received folder, through the pack's rules."""
+    engine = pytest.importorskip("tracebit_pack.engine")
+    enrich = pytest.importorskip("tracebit_pack.enrich").enrich
+    assert main(["send", "--url", receiver.url, "--secret-env", secret_env]) == 0
+    pack = engine.PackEngine.load()
+    fired: dict[str, list[str]] = {}
+    for log_type, events in read_out(receiver.out_dir).items():
+        for event in events:
+            results = pack.run_event(enrich(event, log_type))
+            assert not [r.error for r in results if r.error]
+            fired.setdefault(log_type, []).extend(r.rule_id for r in results if r.matched)
+    assert fired == {
+        "Tracebit.Alert": ["Tracebit.CanaryResourceAccessed"],
+        "Tracebit.AlertSummary": ["Tracebit.AlertSummary.NotBenign"],
+        "Tracebit.HealthCheck": [],
+    }

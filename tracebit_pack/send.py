@@ -22,6 +22,7 @@ import random
 import ssl
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -224,6 +225,33 @@ def _read_file(path: Path) -> list[dict]:
 def load_samples() -> list[dict]:
     """The bundled sample alert, alert summary and health check (in that order), as stored."""
     return read_events([SAMPLES_DIR / f"{log_type}.jsonl" for log_type in LOG_TYPES])
+
+
+def sample_events(as_stored: bool = False, now: datetime | None = None) -> list[dict]:
+    """The samples to send: timestamps moved to ``now`` and fresh ids (unless ``as_stored``).
+
+    Fresh ``alert_id`` / ``id`` values make each run a new Tracebit alert, so a second check within
+    the rules' dedup period (keyed on ``alert_id``) still raises a new Panther alert.
+    """
+    events = load_samples()
+    return events if as_stored else fresh_ids(shift_to_now(events, now))
+
+
+def fresh_ids(events: list[dict]) -> list[dict]:
+    """Copies with new UUIDs for each ``alert_id`` (kept consistent across events) and alert-log ``id``."""
+    renamed: dict[str, str] = {}
+    out = []
+    for event in copy.deepcopy(events):
+        old = event.get("alert_id")
+        if isinstance(old, str):
+            new = renamed.setdefault(old, str(uuid.uuid4()))
+            event["alert_id"] = new
+            if isinstance(event.get("tracebit_portal_url"), str):
+                event["tracebit_portal_url"] = event["tracebit_portal_url"].replace(old, new)
+        if log_type_of(event) == "Tracebit.Alert" and "id" in event:
+            event["id"] = str(uuid.uuid4())
+        out.append(event)
+    return out
 
 
 # -------------------------------------------------------------------------------------- timestamps
@@ -445,7 +473,9 @@ def register(subparsers) -> None:
         "--dry-run", action="store_true", help="print the batches and signatures, send nothing"
     )
     parser.add_argument(
-        "--keep-timestamps", action="store_true", help="send the bundled samples with their stored timestamps"
+        "--as-stored",
+        action="store_true",
+        help="send the bundled samples exactly as stored (no timestamp shift, no fresh ids)",
     )
     parser.add_argument(
         "--max-request-bytes",
@@ -506,12 +536,7 @@ def _non_negative_float(text: str) -> float:
 
 def run(args: argparse.Namespace, *, sleep: Callable[[float], None] = time.sleep) -> int:
     target = Target.parse(args.url)
-    if args.files:
-        events = read_events(args.files)
-    else:
-        events = load_samples()
-        if not args.keep_timestamps:
-            events = shift_to_now(events)
+    events = read_events(args.files) if args.files else sample_events(as_stored=args.as_stored)
     secret: Secret | None = None
     if args.secret_env or args.secret_file:
         secret = load_secret(args.secret_env, args.secret_file)
