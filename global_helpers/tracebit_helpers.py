@@ -761,7 +761,7 @@ def dedup(event):
     if log_id:
         return f"no-alert-id:{log_id}"
     context = alert_context(event)
-    names = ",".join(context["canary_names"][:3]) or "unknown-canary"
+    names = ",".join((context.get("canary_names") or [])[:3]) or "unknown-canary"
     return f"no-alert-id:{principal_label(event, context)}:{names}"[:900]
 
 
@@ -792,7 +792,7 @@ def _canaries_phrase(canary_list):
 
 def title_resource_accessed(event, context, record=None):
     principal = principal_label(event, context)
-    return f"Tracebit: {principal} accessed {_canaries_phrase(context['canaries'])}" + _mfa_suffix(record)
+    return f"Tracebit: {principal} accessed {_canaries_phrase(context.get('canaries'))}" + _mfa_suffix(record)
 
 
 def title_credential_used(event, context, record=None):
@@ -805,8 +805,8 @@ def title_unknown_subtype(event, context, record=None):
     kind = context.get("subtype") or "no subtype"
     principal = principal_label(event, context)
     target = (
-        _canaries_phrase(context["canaries"])
-        if context["canaries"]
+        _canaries_phrase(context.get("canaries"))
+        if context.get("canaries")
         else credential_label(context.get("canary_credential"))
         if context.get("canary_credential")
         else "an unknown canary"
@@ -819,7 +819,7 @@ def title_summary(event, context, record=None):
     principal = principal_label(event, context)
     return (
         f"Tracebit alert summary [{classification}]: {principal} accessed "
-        f"{_canaries_phrase(context['canaries'])}" + _mfa_suffix(record)
+        f"{_canaries_phrase(context.get('canaries'))}" + _mfa_suffix(record)
     )
 
 

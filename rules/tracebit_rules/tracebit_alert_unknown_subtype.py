@@ -5,7 +5,7 @@ import tracebit_helpers as tb
 
 def rule(event):
     # Missing, empty, oddly typed or new subtypes: never drop a Tracebit alert silently.
-    return tb.subtype_key(event) is None
+    return tb.has_unknown_subtype(event)
 
 
 def title(event):

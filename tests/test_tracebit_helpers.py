@@ -1,0 +1,822 @@
+"""Unit tests for global_helpers/tracebit_helpers.py (every public and private helper).
+
+Events come from the rules' own test Logs (rules/tracebit_rules/*.yml), so the examples here are
+the same realistic, schema-conforming events that `pat test` runs; odd shapes are built inline.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import yaml
+from panther_core.enriched_event import PantherEvent
+from panther_core.immutable import ImmutableCaseInsensitiveDict, ImmutableList
+
+import tracebit_helpers as tb
+
+RULES = Path(__file__).resolve().parent.parent / "rules" / "tracebit_rules"
+BLOG_ARN = "arn:aws:sts::693260565127:assumed-role/Okta-OIDC-Engineer/sue.johnson@acme.com"
+MFA_JSON = (
+    '{"event_type": "user.mfa.factor.deactivate", "event_time": "2024-12-13T09:41:07.512Z", '
+    '"actor": "helpdesk.tier1@acme.com", "uuid": "8d1f0c2e"}'
+)
+
+
+def test_log(rule_file: str, name: str) -> dict:
+    spec = yaml.safe_load((RULES / rule_file).read_text())
+    for test in spec["Tests"]:
+        if test["Name"] == name:
+            return test["Log"]
+    raise KeyError(name)
+
+
+test_log.__test__ = False  # not a pytest test
+
+RESOURCE = "tracebit_canary_resource_accessed.yml"
+CREDENTIAL = "tracebit_canary_credential_used.yml"
+SUMMARY = "tracebit_alert_summary_not_benign.yml"
+HEALTH = "tracebit_health_check_unhealthy.yml"
+
+
+@pytest.fixture
+def blog():
+    return PantherEvent(
+        test_log(RESOURCE, "AWS assumed-role (Okta federated) GetObject on a canary S3 bucket")
+    )
+
+
+@pytest.fixture
+def credential():
+    return PantherEvent(test_log(CREDENTIAL, "Canary AWS access key used from an external IP"))
+
+
+@pytest.fixture
+def summary():
+    return PantherEvent(test_log(SUMMARY, "Unclassified summary of the blog incident alerts"))
+
+
+def getter(value):
+    return mock.MagicMock(return_value=value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Safe access and conversion
+# ---------------------------------------------------------------------------------------------
+
+
+def test_is_list():
+    assert tb._is_list([1])
+    assert tb._is_list((1,))
+    assert tb._is_list(ImmutableList([1]))
+    assert not tb._is_list("abc")
+    assert not tb._is_list(b"abc")
+    assert not tb._is_list({"a": 1})
+    assert not tb._is_list(ImmutableCaseInsensitiveDict({"a": 1}))
+    assert not tb._is_list(None)
+    assert not tb._is_list(5)
+
+
+def test_safe_get():
+    event = PantherEvent({"a": {"B": {"c": 1}}, "s": "str", "n": None})
+    assert tb.safe_get(event, "a", "b", "C") == 1
+    assert tb.safe_get(event, "s", "x", default="d") == "d"
+    assert tb.safe_get(event, "n", default="d") == "d"
+    assert tb.safe_get(event, "missing") is None
+    assert tb.safe_get(None, "a") is None
+    assert tb.safe_get(["a"], 0) is None
+
+    class Broken(dict):
+        def get(self, key, default=None):
+            raise RuntimeError("boom")
+
+    assert tb.safe_get(Broken(a=1), "a", default="x") == "x"
+
+
+def test_as_str():
+    assert tb.as_str("  x  ") == "x"
+    assert tb.as_str("") is None
+    assert tb.as_str("   ") is None
+    assert tb.as_str(None) is None
+    assert tb.as_str(True) is None
+    assert tb.as_str({"a": 1}) is None
+    assert tb.as_str(12) == "12"
+    assert tb.as_str(1.5) == "1.5"
+    assert tb.as_str(float("nan")) is None
+    assert tb.as_str(float("inf")) is None
+    assert tb.as_str([None, "", "first", "second"]) == "first"
+    assert tb.as_str(ImmutableList([{"a": 1}, 7])) == "7"
+    assert tb.as_str([None]) is None
+    assert tb.as_str(object()) is None
+    assert tb.as_str("abcdef", limit=3) == "abc"
+
+
+def test_as_list_and_as_mapping():
+    assert tb.as_list(None) == []
+    assert tb.as_list([1, 2]) == [1, 2]
+    assert tb.as_list(ImmutableList([1])) == [1]
+    assert tb.as_list("x") == ["x"]
+    assert tb.as_list({"a": 1}) == [{"a": 1}]
+    assert tb.as_mapping({"a": 1}) == {"a": 1}
+    assert tb.as_mapping("x") == {}
+    assert tb.as_mapping(None) == {}
+
+
+def test_to_plain():
+    event = PantherEvent({"a": {"b": [1, {"c": float("nan")}]}, "f": 1.5, "s": {"x"}, "o": object})
+    plain = tb.to_plain(event)
+    assert plain["a"] == {"b": [1, {"c": None}]}
+    assert plain["f"] == 1.5
+    assert plain["s"] == ["x"]
+    assert isinstance(plain["o"], str)
+    json.dumps(plain)
+    deep = current = {}
+    for _ in range(30):
+        current["n"] = {}
+        current = current["n"]
+    json.dumps(tb.to_plain(deep))  # depth-limited, still serialisable
+    assert len(tb.to_plain(list(range(200)))) == tb.MAX_LIST
+
+
+def test_normalise_token_and_dedupe():
+    assert tb.normalise_token("Benign_Positive") == "benignpositive"
+    assert tb.normalise_token("  Canary-Resource Accessed ") == "canaryresourceaccessed"
+    assert tb.normalise_token(None) == ""
+    assert tb.normalise_token(5) == ""
+    assert tb._dedupe(["a", None, "b", "a"]) == ["a", "b"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Log type and subtype
+# ---------------------------------------------------------------------------------------------
+
+
+def test_tracebit_log_type(blog, summary):
+    assert tb.tracebit_log_type(blog) == "alert"
+    assert tb.tracebit_log_type(summary) == "alert_summary"
+    assert tb.tracebit_log_type({"p_log_type": "Tracebit.HealthCheck"}) == "health_check"
+    assert tb.tracebit_log_type({"discriminator": {"type": "tracebit_alert_summary"}}) == "alert_summary"
+    assert tb.tracebit_log_type({"discriminator": {"type": "health_check"}}) == "health_check"
+    assert tb.tracebit_log_type({"is_healthy": False}) == "health_check"
+    assert tb.tracebit_log_type({"classification": "x"}) == "alert_summary"
+    assert tb.tracebit_log_type({"canaries_accessed": []}) == "alert_summary"
+    assert tb.tracebit_log_type({}) == "alert"
+    assert tb.tracebit_log_type({"p_log_type": ["odd"], "discriminator": "odd"}) == "alert"
+
+
+def test_subtype_and_subtype_key(blog, credential):
+    assert tb.subtype(blog) == "canary_resource_accessed"
+    assert tb.subtype_key(blog) == tb.SUBTYPE_RESOURCE
+    assert tb.subtype_key(credential) == tb.SUBTYPE_CREDENTIAL
+    assert tb.subtype_key({"discriminator": {"subtype": "CANARY_CREDENTIAL_USED"}}) == tb.SUBTYPE_CREDENTIAL
+    assert tb.subtype_key({"discriminator": {"subtype": "Canary Resource Accessed"}}) == tb.SUBTYPE_RESOURCE
+    for odd in ({}, {"discriminator": None}, {"discriminator": "x"}, {"discriminator": {"subtype": 7}}):
+        assert tb.subtype_key(odd) is None
+        assert tb.has_unknown_subtype(odd)
+    assert tb.has_unknown_subtype({"discriminator": {"subtype": "canary_token_triggered"}})
+    assert not tb.has_unknown_subtype(blog)
+
+
+# ---------------------------------------------------------------------------------------------
+# Principal and identities
+# ---------------------------------------------------------------------------------------------
+
+
+def test_is_email_and_is_username():
+    assert tb.is_email("sue.johnson@acme.com")
+    assert not tb.is_email("sue.johnson")
+    assert not tb.is_email("a@b")
+    assert not tb.is_email(None)
+    assert tb.is_username("svc-backup-reader")
+    assert tb.is_username("sue.johnson@acme.com")
+    for generated in ("i-0abc123def4567890", "botocore-session-1702476131", "aws-go-sdk-1702476131", "12345"):
+        assert not tb.is_username(generated)
+    assert not tb.is_username("has space")
+    assert not tb.is_username(None)
+
+
+@pytest.mark.parametrize(
+    ("arn", "expected"),
+    [
+        (
+            BLOG_ARN,
+            {
+                "account_id": "693260565127",
+                "kind": "assumed-role",
+                "role": "Okta-OIDC-Engineer",
+                "name": "sue.johnson@acme.com",
+            },
+        ),
+        (
+            "arn:aws:sts::123456789012:federated-user/bob",
+            {"account_id": "123456789012", "kind": "federated-user", "role": None, "name": "bob"},
+        ),
+        (
+            "arn:aws:iam::123456789012:user/path/to/alice",
+            {"account_id": "123456789012", "kind": "user", "role": None, "name": "alice"},
+        ),
+        (
+            "arn:aws:iam::123456789012:role/service-role/Deploy",
+            {"account_id": "123456789012", "kind": "role", "role": "Deploy", "name": None},
+        ),
+        (
+            "arn:aws:iam::123456789012:root",
+            {"account_id": "123456789012", "kind": "root", "role": None, "name": None},
+        ),
+        ("arn:aws:s3:::bucket", {"account_id": None, "kind": "bucket", "role": None, "name": None}),
+        ("arn:aws:sts", {"account_id": None, "kind": None, "role": None, "name": None}),
+        ("not-an-arn", {"account_id": None, "kind": None, "role": None, "name": None}),
+        (None, {"account_id": None, "kind": None, "role": None, "name": None}),
+        (
+            ["arn:aws:iam::123456789012:user/x"],
+            {"account_id": "123456789012", "kind": "user", "role": None, "name": "x"},
+        ),
+    ],
+)
+def test_parse_aws_arn(arn, expected):
+    assert tb.parse_aws_arn(arn) == expected
+
+
+def test_get_principal():
+    assert tb.get_principal({"principal": {"id": "x"}}) == {"id": "x"}
+    assert tb.get_principal({"principal": "sue@acme.com"}) == {"id": "sue@acme.com"}
+    assert tb.get_principal({"principal": None}) == {}
+    assert tb.get_principal({"principal": 5}) == {"id": "5"}
+    assert tb.get_principal({}) == {}
+
+
+def test_principal_provider():
+    assert tb.principal_provider({"aws": {"arn": BLOG_ARN}}) == "aws"
+    assert tb.principal_provider({"okta": {"alternate_id": "a@b.co"}}) == "okta"
+    assert tb.principal_provider({"azure": {"app_id": "x"}}) == "azure"
+    assert tb.principal_provider({"google_cloud": {"federated_identity_subject": "s"}}) == "google_cloud"
+    assert tb.principal_provider({"aws": {"arn": None}, "okta": {"id": "00u1"}}) == "okta"
+    assert tb.principal_provider({"okta": "00u1"}) == "okta"
+    assert tb.principal_provider({"id": "arn:aws:iam::1:user/x"}) == "aws"
+    assert tb.principal_provider({"id": "x"}) == "unknown"
+    assert tb.principal_provider({}) == "unknown"
+
+
+def test_principal_arn_and_id_email():
+    assert tb._principal_arn({"aws": {"arn": BLOG_ARN}}) == BLOG_ARN
+    assert tb._principal_arn({"id": BLOG_ARN}) == BLOG_ARN
+    assert tb._principal_arn({"id": "AROA:x"}) is None
+    assert tb._principal_id_email("sue@acme.com") == "sue@acme.com"
+    assert tb._principal_id_email("AROA2EXAMPLE:sue@acme.com") == "sue@acme.com"
+    assert tb._principal_id_email(BLOG_ARN) is None
+    assert tb._principal_id_email("AROA2EXAMPLE:i-0abc") is None
+    assert tb._principal_id_email(None) is None
+
+
+def test_identities_every_source(blog):
+    assert tb.identities(blog) == ["sue.johnson@acme.com"]
+    event = {
+        "principal": {
+            "id": "Sue.Johnson@Acme.com",
+            "aws": {"username": "sjohnson", "arn": "arn:aws:sts::1:federated-user/SJohnson"},
+            "okta": {"alternate_id": "sue.johnson@acme.com"},
+            "google_cloud": {"federated_identity_subject": "SUE@acme.io"},
+        }
+    }
+    assert tb.identities(event) == ["sue.johnson@acme.com", "sjohnson", "sue@acme.io"]
+    assert tb.identities({"principal": {"okta": {"alternate_id": "dave"}}}) == ["dave"]
+    # Generated session names and non-email subjects/ids are not identities.
+    generated = {
+        "principal": {
+            "id": "00u7f3k9pQ2rS4tU6v8w",
+            "aws": {"arn": "arn:aws:sts::1:assumed-role/Ec2Role/i-0abc123def4567890"},
+            "google_cloud": {"federated_identity_subject": "repo:acme/infra:ref:refs/heads/main"},
+        }
+    }
+    assert tb.identities(generated) == []
+    assert tb.identities({}) == []
+    assert tb.identities({"principal": "Sue@Acme.com"}) == ["sue@acme.com"]
+
+
+def test_principal_details(blog):
+    details = tb.principal_details(blog)
+    assert details["principal_provider"] == "aws"
+    assert details["principal_arn"] == BLOG_ARN
+    assert details["principal_type"] == "AssumedRole"
+    assert details["principal_account_id"] == "693260565127"
+    assert details["principal_username"] == "sue.johnson@acme.com"
+    assert details["principal"]["aws"]["arn"] == BLOG_ARN
+    # Derived values when the AWS block only has an ARN.
+    derived = tb.principal_details({"principal": {"aws": {"arn": "arn:aws:iam::210987654321:user/deploy"}}})
+    assert derived["principal_type"] == "IAMUser"
+    assert derived["principal_account_id"] == "210987654321"
+    assert derived["principal_username"] == "deploy"
+    azure = tb.principal_details({"principal": {"azure": {"tenant_id": "t-1", "app_id": "a-1"}}})
+    assert azure["principal_account_id"] == "t-1"
+    assert azure["principal_provider"] == "azure"
+    empty = tb.principal_details({})
+    assert empty["principal"] is None
+    assert empty["principal_provider"] == "unknown"
+
+
+def test_principal_label(blog):
+    assert tb.principal_label(blog) == "sue.johnson@acme.com (role Okta-OIDC-Engineer)"
+    assert tb.principal_label({"principal": {"okta": {"alternate_id": "dave@acme.com"}}}) == "dave@acme.com"
+    assert tb.principal_label({"principal": {"id": "x-1", "azure": {"app_id": "app-1"}}}) == "Azure app app-1"
+    assert tb.principal_label({"principal": {"id": "x-1"}}) == "x-1"
+    role_arn = "arn:aws:iam::1:role/Deploy"
+    assert tb.principal_label({"principal": {"aws": {"arn": role_arn}}}) == role_arn
+    assert tb.principal_label({}) == "an unknown principal"
+
+
+# ---------------------------------------------------------------------------------------------
+# Canaries, credential, request details
+# ---------------------------------------------------------------------------------------------
+
+
+def test_normalise_canary_every_provider():
+    aws = tb.normalise_canary(
+        {
+            "name": "b",
+            "aws": {
+                "account_id": "1",
+                "account_name": "prod",
+                "arn": "arn:aws:s3:::b",
+                "region": "us-east-1",
+            },
+        }
+    )
+    assert aws == {
+        "name": "b",
+        "type": None,
+        "tracebit_id": None,
+        "provider_id": None,
+        "provider_account_id": "1",
+        "account_name": "prod",
+        "arn": "arn:aws:s3:::b",
+        "resource_id": "arn:aws:s3:::b",
+        "region": "us-east-1",
+        "provider": "aws",
+    }
+    azure = tb.normalise_canary(
+        {
+            "name": "s",
+            "azure": {
+                "subscription_id": "sub",
+                "subscription_name": "fin",
+                "resource_id": "/subscriptions/sub/x",
+            },
+        }
+    )
+    assert (azure["provider"], azure["provider_account_id"], azure["account_name"], azure["resource_id"]) == (
+        "azure",
+        "sub",
+        "fin",
+        "/subscriptions/sub/x",
+    )
+    okta = tb.normalise_canary({"name": "app", "okta": {"domain": "acme.okta.com", "organization_id": "00o"}})
+    assert (okta["provider"], okta["provider_account_id"], okta["account_name"]) == (
+        "okta",
+        "00o",
+        "acme.okta.com",
+    )
+    gcp = tb.normalise_canary({"name": "g", "provider_id": "projects/_/buckets/g"}, "Google_Cloud")
+    assert gcp["provider"] == "google_cloud"
+    assert gcp["resource_id"] == "projects/_/buckets/g"
+    assert tb.normalise_canary("just-a-name")["name"] == "just-a-name"
+    assert tb.normalise_canary(None) is None
+    assert tb.normalise_canary(5)["name"] == "5"
+
+
+def test_canaries_alert_and_summary_same_shape(blog, summary):
+    alert = tb.canaries(blog)
+    summ = tb.canaries(summary)
+    assert len(alert) == len(summ) == 1
+    assert set(alert[0]) == set(summ[0])
+    assert summ[0]["region"] == "us-east-1"
+    assert alert[0]["name"] == summ[0]["name"] == "acme-prod-customer-exports"
+    assert tb.canaries({"canary": None}) == []
+    assert tb.canaries({"canary": {}}) == []
+    assert tb.canaries({"canaries_accessed": "odd-name"})[0]["name"] == "odd-name"
+    many = {"canaries_accessed": [{"name": f"c{i}"} for i in range(80)]}
+    assert len(tb.canaries(many)) == tb.MAX_LIST
+
+
+def test_canary_label():
+    assert tb.canary_label({"name": "b", "type": "aws_s3_bucket"}) == "aws_s3_bucket b"
+    assert tb.canary_label({"name": None, "arn": "arn:aws:s3:::b", "type": None}) == "arn:aws:s3:::b"
+    assert tb.canary_label({"tracebit_id": "cnry_1"}) == "cnry_1"
+    assert tb.canary_label({}) == "an unknown canary"
+    assert tb.canary_label({"type": "t"}) == "t unnamed"
+
+
+def test_canary_credential(credential):
+    cred = tb.canary_credential(credential)
+    assert cred == {
+        "name": "build-runner-07 ~/.aws/credentials",
+        "type": "aws_access_key",
+        "access_key_id": "AKIA2EXAMPLE7CANARY1",
+        "labels": {"hostname": "build-runner-07", "deployed_by": "tracebit-endpoint-agent"},
+        "issued_at": "2024-11-02T10:00:00Z",
+        "expires_at": "2025-11-02T10:00:00Z",
+    }
+    assert tb.canary_credential({}) is None
+    assert tb.canary_credential({"canary_credential": None}) is None
+    assert tb.canary_credential({"canary_credential": "key-name"})["name"] == "key-name"
+    odd = tb.canary_credential({"canary_credential": {"labels": ["x", {"value": "v"}, {"name": "n"}]}})
+    assert odd["labels"] == {"n": None}
+    many = {"canary_credential": {"labels": [{"name": f"l{i}", "value": "v"} for i in range(80)]}}
+    assert len(tb.canary_credential(many)["labels"]) == tb.MAX_LIST
+
+
+def test_credential_label():
+    assert tb.credential_label({"name": "k", "type": "aws_access_key"}) == "aws_access_key k"
+    assert tb.credential_label({"access_key_id": "AKIA1"}) == "AKIA1"
+    assert tb.credential_label({"type": None}) == "unnamed"
+    assert tb.credential_label(None) == "an unknown canary credential"
+
+
+def test_source_ips_resources_indicators(blog, summary):
+    assert tb.source_ips(blog) == ["185.220.101.34"]
+    assert tb.source_ips(summary) == ["185.220.101.34"]
+    assert tb.source_ips({"ip_addresses": ["1.1.1.1", "1.1.1.1", None, 5]}) == ["1.1.1.1", "5"]
+    assert tb.source_ips({"ip_addresses": "2.2.2.2"}) == ["2.2.2.2"]
+    assert tb.resources(blog)[1]["type"] == "AWS::S3::Object"
+    assert tb.resources({"event": {"resources": ["arn:x", {"id": None}, {"type": "T"}]}}) == [
+        {"id": "arn:x", "type": None},
+        {"id": None, "type": "T"},
+    ]
+    assert tb.resources({"event": "odd"}) == []
+    inds = tb.indicators(summary)
+    assert inds[0] == {
+        "id": "ind_list_then_get",
+        "name": "Enumeration followed by download",
+        "description": "The principal listed several prefixes and then downloaded an object.",
+    }
+    assert tb.indicators({"indicators": ["tor", {}, None]}) == [
+        {"id": None, "name": "tor", "description": None}
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Health checks
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected", "state"),
+    [
+        (True, True, "healthy"),
+        (False, False, "unhealthy"),
+        ("false", False, "unhealthy"),
+        ("TRUE", True, "healthy"),
+        ("Unhealthy", False, "unhealthy"),
+        (0, False, "unhealthy"),
+        (1, True, "healthy"),
+        (2, None, "unknown"),
+        (None, None, "unknown"),
+        ("maybe", None, "unknown"),
+        ({"v": True}, None, "unknown"),
+        (["false"], False, "unhealthy"),
+    ],
+)
+def test_is_healthy_and_health_state(value, expected, state):
+    event = {"discriminator": {"type": "health_check", "subtype": "x"}, "is_healthy": value}
+    assert tb.is_healthy(event) is expected
+    assert tb.health_state(event) == state
+
+
+def test_is_healthy_missing():
+    assert tb.is_healthy({}) is None
+    assert tb.health_state({}) == tb.HEALTH_UNKNOWN
+
+
+# ---------------------------------------------------------------------------------------------
+# Alert context
+# ---------------------------------------------------------------------------------------------
+
+
+def test_alert_context_keys_same_for_alert_and_summary(blog, summary):
+    alert = tb.alert_context(blog)
+    summ = tb.alert_context(summary)
+    assert tuple(alert) == tb.CONTEXT_KEYS
+    assert tuple(summ) == tb.CONTEXT_KEYS
+    assert "pivots" not in alert
+    json.dumps(alert, allow_nan=False)
+    json.dumps(summ, allow_nan=False)
+
+
+def test_alert_context_blog_values(blog):
+    ctx = tb.alert_context(blog)
+    assert ctx["tracebit_log_type"] == "alert"
+    assert ctx["alert_id"] == "b0c4e5a2-6a3f-4d0e-9a57-3c2f1e8d7b41"
+    assert ctx["principal_arn"] == BLOG_ARN
+    assert ctx["identities"] == ["sue.johnson@acme.com"]
+    assert ctx["canary_names"] == ["acme-prod-customer-exports"]
+    assert ctx["source_ips"] == ["185.220.101.34"]
+    assert ctx["user_agent_label"] == "AWS CLI"
+    assert ctx["event_operation"] == "GetObject"
+    assert ctx["canary_credential"] is None
+    assert ctx["classification"] is None
+    assert ctx["indicators"] == []
+
+
+def test_alert_context_summary_values(summary):
+    ctx = tb.alert_context(summary)
+    assert ctx["tracebit_log_type"] == "alert_summary"
+    assert ctx["classification"] == "Unclassified"
+    assert ctx["first_seen"] == "2024-12-13T13:58:42Z"
+    assert ctx["last_seen"] == "2024-12-13T14:02:11Z"
+    assert ctx["message"] is None
+    assert ctx["resources"] == []
+    assert len(ctx["indicators"]) == 2
+
+
+def test_alert_context_empty_event_has_every_key():
+    ctx = tb.alert_context({})
+    assert tuple(ctx) == tb.CONTEXT_KEYS
+    assert ctx["identities"] == [] and ctx["canaries"] == [] and ctx["principal"] is None
+
+
+def test_health_alert_context():
+    event = PantherEvent(test_log(HEALTH, "Unhealthy integration alerts"))
+    ctx = tb.alert_context(event)
+    assert tuple(ctx) == tb.HEALTH_CONTEXT_KEYS
+    assert ctx == {
+        "tracebit_log_type": "health_check",
+        "subtype": "panther_integration",
+        "alert_time": "2024-12-13T15:00:00Z",
+        "is_healthy": False,
+    }
+    assert tb.health_alert_context({}) == {
+        "tracebit_log_type": "health_check",
+        "subtype": None,
+        "alert_time": None,
+        "is_healthy": None,
+    }
+
+
+def test_fit_shrinks_oversized_context():
+    big = "x" * 1000
+    event = {
+        "canaries_accessed": [
+            {"name": f"{i}{big}", "type": big, "tracebit_id": big, "provider_id": big} for i in range(50)
+        ],
+        "indicators": [{"id": big, "name": big, "description": big} for _ in range(50)],
+        "principal": {"id": big},
+    }
+    ctx = tb.alert_context(event)
+    assert len(json.dumps(ctx)) <= tb.MAX_CONTEXT_CHARS
+    assert 1 <= len(ctx["canaries"]) < 50
+
+
+def test_fit_edge_cases():
+    assert tb._fit({"a": [1]}) == {"a": [1]}
+    huge = {"principal": {"id": "x" * 200_000}, "message": None}
+    assert tb._fit(huge)["principal"] is None
+    unshrinkable = {"blob": "x" * 200_000}
+    assert tb._fit(unshrinkable) is unshrinkable
+    assert tb._fit({"bad": {1, 2}, "big": ["y" * 200_000]}) is not None  # not serialisable: returned as is
+
+
+# ---------------------------------------------------------------------------------------------
+# Severity, reference, dedup, titles
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("low", "LOW"),
+        ("Medium", "MEDIUM"),
+        ("HIGH", "HIGH"),
+        ("critical", "CRITICAL"),
+        ("info", "INFO"),
+        ("Informational", "INFO"),
+        ("moderate", "MEDIUM"),
+        ("warning", "MEDIUM"),
+        ("severe", "HIGH"),
+        ("crit", "CRITICAL"),
+        ("SEVERITY_HIGH", "HIGH"),
+        ("sev-low", "LOW"),
+        (" high ", "HIGH"),
+        ("bogus", "DEFAULT"),
+        ("", "DEFAULT"),
+        (None, "DEFAULT"),
+        (3, "DEFAULT"),
+        (["High"], "HIGH"),
+    ],
+)
+def test_map_severity(value, expected):
+    assert tb.map_severity(value) == expected
+
+
+def test_severity_at_least():
+    assert tb.severity_at_least("LOW", "HIGH") == "HIGH"
+    assert tb.severity_at_least("CRITICAL", "HIGH") == "CRITICAL"
+    assert tb.severity_at_least("DEFAULT", "HIGH") == "DEFAULT"
+    assert tb.severity_at_least("LOW", "bogus") == "LOW"
+
+
+def test_reference():
+    assert tb.reference({"tracebit_portal_url": "https://acme.tracebit.com/alerts/1"}) == (
+        "https://acme.tracebit.com/alerts/1"
+    )
+    assert tb.reference({"tracebit_portal_url": "javascript:alert(1)"}) == tb.TRACEBIT_SITE
+    assert tb.reference({}) == tb.TRACEBIT_SITE
+    assert tb.reference({"tracebit_portal_url": 5}) == tb.TRACEBIT_SITE
+
+
+def test_dedup(blog):
+    assert tb.dedup(blog) == "b0c4e5a2-6a3f-4d0e-9a57-3c2f1e8d7b41"
+    assert tb.dedup({"id": "log-1"}) == "no-alert-id:log-1"
+    fallback = tb.dedup({"principal": {"id": "sue@acme.com"}, "canary": {"name": "bkt"}})
+    assert fallback == "no-alert-id:sue@acme.com:bkt"
+    assert tb.dedup({}) == "no-alert-id:an unknown principal:unknown-canary"
+
+
+def test_health_dedup():
+    assert tb.health_dedup({"discriminator": {"subtype": "Panther_Integration"}}) == (
+        "tracebit-health:panther_integration"
+    )
+    assert tb.health_dedup({}) == "tracebit-health:unknown"
+
+
+def test_mfa_suffix_and_canaries_phrase():
+    assert tb._mfa_suffix(None) == ""
+    assert tb._mfa_suffix({"identity": "a@b.co", "event_time": "t"}) == " after an MFA reset for a@b.co at t"
+    assert tb._mfa_suffix({"event_time": None}) == " after an MFA reset for the principal"
+    assert tb._canaries_phrase([]) == "an unknown canary"
+    assert tb._canaries_phrase([{"name": "a"}]) == "canary a"
+    five = [{"name": str(i)} for i in range(5)]
+    assert tb._canaries_phrase(five) == "5 canaries: 0, 1, 2 +2 more"
+    assert tb._canaries_phrase(five[:2]) == "2 canaries: 0, 1"
+
+
+def test_titles(blog, credential, summary):
+    ctx = tb.alert_context(blog)
+    assert tb.title_resource_accessed(blog, ctx) == (
+        "Tracebit: sue.johnson@acme.com (role Okta-OIDC-Engineer) accessed canary aws_s3_bucket "
+        "acme-prod-customer-exports"
+    )
+    cctx = tb.alert_context(credential)
+    assert tb.title_credential_used(credential, cctx) == (
+        "Tracebit: canary credential aws_access_key build-runner-07 ~/.aws/credentials used by "
+        "canary-build-runner-07"
+    )
+    assert tb.title_unknown_subtype(blog, dict(ctx, subtype=None)).startswith("Tracebit alert (no subtype)")
+    assert "on aws_access_key" in tb.title_unknown_subtype(credential, cctx)
+    assert tb.title_unknown_subtype({}, tb.alert_context({})).endswith("on an unknown canary")
+    sctx = tb.alert_context(summary)
+    assert tb.title_summary(summary, sctx).startswith("Tracebit alert summary [Unclassified]: sue.johnson")
+    assert "[no classification]" in tb.title_summary({}, tb.alert_context({}))
+
+
+def test_title_health():
+    assert tb.title_health({"discriminator": {"subtype": "aws"}, "is_healthy": False}) == (
+        "Tracebit integration unhealthy: aws"
+    )
+    assert "health unknown" in tb.title_health({})
+
+
+# ---------------------------------------------------------------------------------------------
+# KV cache
+# ---------------------------------------------------------------------------------------------
+
+
+def test_mfa_reset_key():
+    assert tb.mfa_reset_key(" Sue.Johnson@Acme.com ") == "tracebit:mfa_reset:sue.johnson@acme.com"
+
+
+def test_parse_record():
+    assert tb._parse_record("") is None
+    assert tb._parse_record("   ") is None
+    assert tb._parse_record({}) is None
+    assert tb._parse_record(None) is None
+    assert tb._parse_record("[1]") is None
+    assert tb._parse_record('{"a": 1}') == {"a": 1}
+    assert tb._parse_record(b'{"a": 1}') == {"a": 1}
+    assert tb._parse_record(ImmutableCaseInsensitiveDict({"a": [1]})) == {"a": [1]}
+
+
+def test_recent_mfa_reset_json_string_mock():
+    get = getter(MFA_JSON)
+    record = tb.recent_mfa_reset(["Sue.Johnson@acme.com"], get)
+    assert record["event_type"] == "user.mfa.factor.deactivate"
+    assert record["identity"] == "sue.johnson@acme.com"
+    assert record["key"] == "tracebit:mfa_reset:sue.johnson@acme.com"
+    get.assert_called_once_with("tracebit:mfa_reset:sue.johnson@acme.com", force_ttl_check=True)
+
+
+def test_recent_mfa_reset_dict_and_order():
+    store = {"tracebit:mfa_reset:second@acme.com": {"event_type": "user.mfa.factor.reset_all"}}
+    record = tb.recent_mfa_reset(
+        ["first@acme.com", "", 5, "second@acme.com"], lambda k, **_: store.get(k, {})
+    )
+    assert record["identity"] == "second@acme.com"
+
+
+@pytest.mark.parametrize("value", ["", {}, None, "not json", "[]", 0])
+def test_recent_mfa_reset_empty_or_bad_values(value):
+    assert tb.recent_mfa_reset(["a@b.co"], getter(value)) is None
+
+
+def test_recent_mfa_reset_never_raises():
+    assert tb.recent_mfa_reset(["a@b.co"], mock.MagicMock(side_effect=RuntimeError("no AWS"))) is None
+    assert tb.recent_mfa_reset(["a@b.co"], None) is None
+    assert tb.recent_mfa_reset(None, getter(MFA_JSON)) is None
+    assert tb.recent_mfa_reset("a@b.co", getter(MFA_JSON))["identity"] == "a@b.co"
+
+
+def test_recent_mfa_reset_caps_lookups():
+    get = getter("")
+    tb.recent_mfa_reset([f"u{i}@acme.com" for i in range(20)], get)
+    assert get.call_count == tb.MAX_MFA_LOOKUPS
+
+
+def test_mfa_record_for_event_memoised(blog):
+    get = getter(MFA_JSON)
+    first = tb.mfa_record_for_event(blog, get)
+    second = tb.mfa_record_for_event(blog, get)
+    assert first is second and get.call_count == 1
+    other = getter("")
+    assert tb.mfa_record_for_event(blog, other) is None  # a different getter is a new lookup
+    with mock.patch.object(tb, "identities", side_effect=RuntimeError("boom")):
+        assert tb.mfa_record_for_event(PantherEvent({}), get) is None
+
+
+def test_rule_alert_context(blog):
+    ctx = tb.rule_alert_context(blog, getter(MFA_JSON))
+    assert ctx["recent_mfa_reset"]["actor"] == "helpdesk.tier1@acme.com"
+    assert "recent_mfa_reset" not in tb.rule_alert_context(PantherEvent(dict(blog)), getter(""))
+    assert "recent_mfa_reset" not in tb.rule_alert_context(blog)
+    health = tb.rule_alert_context({"p_log_type": "Tracebit.HealthCheck"}, getter(MFA_JSON))
+    assert "recent_mfa_reset" not in health
+
+
+def test_rule_severity(blog):
+    assert tb.rule_severity(blog, getter(MFA_JSON)) == "CRITICAL"
+    fresh = PantherEvent(dict(blog))
+    assert tb.rule_severity(fresh, getter("")) == "HIGH"
+    assert tb.rule_severity({"severity": "low"}, floor="HIGH") == "HIGH"
+    assert tb.rule_severity({"severity": "nonsense"}, floor="HIGH") == "DEFAULT"
+    assert tb.rule_severity({"severity": "low"}) == "LOW"
+
+
+def test_rule_title(blog):
+    assert tb.rule_title(blog, "resource", getter(MFA_JSON)).endswith(
+        "after an MFA reset for sue.johnson@acme.com at 2024-12-13T09:41:07.512Z"
+    )
+    fresh = PantherEvent(dict(blog))
+    assert tb.rule_title(fresh, "credential").startswith("Tracebit: canary credential an unknown")
+    assert tb.rule_title(fresh, "summary").startswith("Tracebit alert summary")
+    assert tb.rule_title(fresh, "unknown").startswith("Tracebit alert (canary_resource_accessed)")
+    assert tb.rule_title(fresh, "nonsense").startswith("Tracebit alert (")
+
+
+# ---------------------------------------------------------------------------------------------
+# Classification and data-model helpers
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "benign", "true_positive"),
+    [
+        ("BenignPositive", True, False),
+        ("benign_positive", True, False),
+        ("FALSE POSITIVE", True, False),
+        ("Benign", True, False),
+        ("TruePositive", False, True),
+        ("Malicious", False, True),
+        ("Unclassified", False, False),
+        ("NeedsReview", False, False),
+        (None, False, False),
+        (["BenignPositive"], False, False),
+        (1, False, False),
+    ],
+)
+def test_classifications(value, benign, true_positive):
+    assert tb.is_benign_classification(value) is benign
+    assert tb.is_true_positive_classification(value) is true_positive
+
+
+def test_actor_user():
+    assert tb.actor_user({"principal": {"aws": {"arn": BLOG_ARN}}}) == "sue.johnson@acme.com"
+    assert tb.actor_user({"principal": {"id": "AROA1:sue@acme.com"}}) == "sue@acme.com"
+    assert tb.actor_user({"principal": {"id": "00u1"}}) == "00u1"
+    assert tb.actor_user({"principal": {"aws": {"arn": "arn:aws:iam::1:role/R"}}}) == "arn:aws:iam::1:role/R"
+    assert tb.actor_user({"principal": {"azure": {"app_id": "app"}}}) == "app"
+    assert tb.actor_user({}) is None
+
+
+def test_first_source_ip_and_event_types():
+    assert tb.first_source_ip({"ip_addresses": ["1.2.3.4", "5.6.7.8"]}) == "1.2.3.4"
+    assert tb.first_source_ip({}) is None
+    assert tb.alert_event_type({"discriminator": {"subtype": "canary_resource_accessed"}}) == (
+        "CANARY_RESOURCE_ACCESSED"
+    )
+    assert (
+        tb.alert_event_type({"discriminator": {"subtype": "Canary_Credential_Used"}})
+        == "CANARY_CREDENTIAL_USED"
+    )
+    assert tb.alert_event_type({}) == "TRACEBIT_ALERT_UNKNOWN_SUBTYPE"
+    assert tb.health_event_type({"is_healthy": True}) == "TRACEBIT_INTEGRATION_HEALTHY"
+    assert tb.health_event_type({"is_healthy": False}) == "TRACEBIT_INTEGRATION_UNHEALTHY"
+    assert tb.health_event_type({}) == "TRACEBIT_INTEGRATION_HEALTH_UNKNOWN"
