@@ -1,0 +1,446 @@
+"""``tracebit-pack replay <scenario>``: replay a folder of logs through the whole pack, offline.
+
+1. Read every ``<LogType>.jsonl`` file of the folder into the embedded lake (``lake.Lake``; every
+   event is schema-checked first) and enrich each event as Panther does (``enrich``).
+2. Run every enabled real-time rule on every event in event-time order with Panther's engine
+   (``engine.PackEngine``; the KV cache is an in-memory store on the event clock).
+3. Run every enabled scheduled rule on the rows of its scheduled queries, executed over the lake
+   at "now" (``--now``, default: the latest event time in the scenario).
+4. Group the matches into alerts (``alerts``: dedup string, DedupPeriodMinutes, Threshold,
+   CreateAlert) and evaluate the correlation rules on the signals (every match is a signal).
+5. Print the investigation: each alert with severity, title and key context, then the pivot
+   queries (``Tracebit.Pivot.*`` saved queries) run for each alert's principal.
+
+Bad input (missing folder, unknown log type, malformed JSONL with file:line, an event that does
+not match its schema, a bad ``--now``) is one error line and exit code 2; the report is built
+completely before anything is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tracebit_pack.alerts import Alert, RuleSettings, group_matches
+from tracebit_pack.analysis import REPO_ROOT, AnalysisItem, items_of
+from tracebit_pack.correlation import CorrelationMatch, CorrelationRule, Signal, load_rules
+from tracebit_pack.engine import PackEngine, RuleResult, parse_time
+from tracebit_pack.enrich import deterministic_row_id, enrich
+from tracebit_pack.errors import UserError
+from tracebit_pack.lake import Lake
+from tracebit_pack.schemas import log_type_of_file, panther_time, read_jsonl
+
+PIVOT_PREFIX = "Tracebit.Pivot."
+PROGRESS_MIN_EVENTS = 2000
+SEVERITY_ORDER = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3, "INFO": 4}
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class PivotResult:
+    query: str
+    parameters: dict
+    rows: list[dict]
+    alerts: list[str]  # "<rule_id>:<dedup>" of the alerts it was run for
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        out = {"query": self.query, "parameters": self.parameters, "rows": self.rows, "alerts": self.alerts}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+@dataclass
+class ReplayReport:
+    scenario: str
+    now: datetime
+    events: int
+    events_by_log_type: dict[str, int]
+    alerts: list[Alert]
+    signals: int
+    pivots: list[PivotResult]
+    rule_errors: dict[str, list[str]] = field(default_factory=dict)
+    seconds: float = 0.0
+    rule_seconds: float = 0.0  # real-time rules only (the engine's throughput)
+
+    def alert_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for alert in self.alerts:
+            counts[alert.rule_id] = counts.get(alert.rule_id, 0) + 1
+        return counts
+
+    def to_json(self) -> dict:
+        return {
+            "scenario": self.scenario,
+            "now": self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "events": self.events,
+            "events_by_log_type": self.events_by_log_type,
+            "signals": self.signals,
+            "alerts": [a.to_json() for a in self.alerts],
+            "pivots": [p.to_json() for p in self.pivots],
+            "rule_errors": self.rule_errors,
+        }
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def read_scenario(folder: Path) -> list[tuple[str, dict]]:
+    """Every event of the folder as ``(log_type, enriched event)``, in event-time order."""
+    if not folder.is_dir():
+        raise UserError(f"{folder}: scenario folder not found")
+    files = sorted(folder.glob("*.jsonl"))
+    if not files:
+        raise UserError(f"{folder}: no <LogType>.jsonl files in the scenario folder")
+    events: list[tuple[str, int, int, dict]] = []
+    for order, file in enumerate(files):
+        log_type = log_type_of_file(file)
+        for line, raw in read_jsonl(file):
+            row_id = deterministic_row_id(log_type, str(file), line)
+            enriched = enrich(raw, log_type, parse_time=_event_time_or_none(raw, log_type), row_id=row_id)
+            events.append((enriched["p_event_time"], order, line, enriched))
+    events.sort(key=lambda item: item[:3])
+    return [(e["p_log_type"], e) for _, _, _, e in events]
+
+
+def _event_time_or_none(raw: dict, log_type: str) -> datetime | None:
+    from tracebit_pack.enrich import event_time
+
+    return event_time(raw, log_type)
+
+
+def parse_now(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    parsed = parse_time(value)
+    if parsed is None or not re.match(r"^\d{4}-\d{2}-\d{2}[T ]", value.strip()):
+        raise UserError(f"--now: {value!r} is not an rfc3339 timestamp (e.g. 2024-12-13T17:00:00Z)")
+    return parsed.astimezone(UTC)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _signal(match: RuleResult, event: Mapping, when: str) -> dict:
+    signal = dict(event)
+    signal["p_rule_id"] = match.rule_id
+    signal["p_event_time"] = when
+    signal["p_alert_context"] = match.alert_context
+    return signal
+
+
+def _correlation_alert(rule: CorrelationRule, match: CorrelationMatch) -> Alert:
+    context: dict[str, Any] = {"match": match.key, "groups": {}}
+    identities: list[str] = []
+    for item_id, signals in match.signals.items():
+        context["groups"][item_id] = [
+            {"rule_id": s.rule_id, "time": s.time.strftime("%Y-%m-%dT%H:%M:%SZ")} for s in signals
+        ]
+        for s in signals:
+            inner = s.data.get("p_alert_context") or {}
+            for identity in inner.get("identities") or []:
+                if isinstance(identity, str) and identity not in identities:
+                    identities.append(identity)
+            for key in ("principal_arn", "alert_time", "alert_id", "canary_names", "source_ips"):
+                if inner.get(key) and key not in context:
+                    context[key] = inner[key]
+    context["identities"] = identities
+    values = ", ".join(str(v) for v in match.key.values()) or "all"
+    return Alert(
+        rule_id=rule.rule_id,
+        dedup=json.dumps(match.key, sort_keys=True, default=str),
+        severity=rule.severity,
+        title=f"{rule.title} ({values})",
+        alert_context=context,
+        first_event_time=match.first_time,
+        last_event_time=match.last_time,
+        event_count=len(match.all_signals),
+        create_alert=rule.create_alert,
+    )
+
+
+def params_of(item: AnalysisItem) -> dict[str, bool]:
+    """Columns of the leading ``WITH params AS (SELECT ...)`` CTE: ``{name: is a string literal}``."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(item.query or "", read="snowflake")
+    except sqlglot.errors.ParseError:
+        return {}
+    with_ = tree.args.get("with_") or tree.args.get("with")
+    cte = next((c for c in (with_.expressions if with_ else []) if c.alias_or_name.lower() == "params"), None)
+    if cte is None or not isinstance(cte.this, exp.Select):
+        return {}
+    out = {}
+    for column in cte.this.expressions:
+        if isinstance(column, exp.Alias):
+            value = column.this
+            out[column.alias_or_name.lower()] = isinstance(value, exp.Literal) and value.is_string
+    return out
+
+
+def pivot_parameters(engine: PackEngine, context: Mapping) -> dict[str, Any]:
+    """Pivot parameters available in an alert context (``tracebit_pivots.pivot_params``)."""
+    helper = engine.globals.get("tracebit_pivots")
+    if helper is not None and hasattr(helper, "pivot_params"):
+        try:
+            return dict(helper.pivot_params(dict(context)))
+        except Exception:  # noqa: BLE001 - a broken helper only costs the pivots
+            return {}
+    return {k: v for k, v in context.items() if isinstance(v, str)}
+
+
+def run_pivots(engine: PackEngine, lake: Lake, alerts: list[Alert], now: datetime) -> list[PivotResult]:
+    queries = sorted(
+        (i for i in items_of(engine.items, "saved_query") if i.id.startswith(PIVOT_PREFIX)),
+        key=lambda i: i.id,
+    )
+    results: dict[tuple, PivotResult] = {}
+    for alert in alerts:
+        available = pivot_parameters(engine, alert.alert_context)
+        if not available:
+            continue
+        for item in queries:
+            declared = params_of(item)
+            params = {name: available[name] for name in declared if name in available}
+            # a string parameter without a value would run with the query's example value
+            missing = [n for n, is_string in declared.items() if n not in params and is_string]
+            if missing or not params:
+                continue
+            # one run per query and principal: the highest-severity alert's alert_time wins
+            key = (
+                item.id,
+                tuple(sorted((k, str(v).lower()) for k, v in params.items() if k != "alert_time")),
+            )
+            label = f"{alert.rule_id}:{alert.dedup}"
+            if key in results:
+                results[key].alerts.append(label)
+                continue
+            try:
+                rows = lake.run(item, now=now, params=params)
+                results[key] = PivotResult(item.id, params, rows, [label])
+            except UserError as err:
+                results[key] = PivotResult(item.id, params, [], [label], error=str(err))
+    return list(results.values())
+
+
+def replay(
+    folder: Path,
+    now: datetime | None = None,
+    root: Path = REPO_ROOT,
+    engine: PackEngine | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReplayReport:
+    started = time.perf_counter()
+    folder = Path(folder)
+    events = read_scenario(folder)
+    lake = Lake.from_folder(folder)
+    try:
+        engine = engine or PackEngine.load(root)
+        settings = {
+            loaded.id: RuleSettings.from_spec(loaded.spec)
+            for loaded in [*engine.rules.values(), *engine.scheduled_rules.values()]
+        }
+        matches: list[RuleResult] = []
+        signals: list[dict] = []
+        errors: dict[str, list[str]] = {}
+        total = len(events)
+        rules_started = time.perf_counter()
+        for n, (_, event) in enumerate(events, start=1):
+            for result in engine.run_event(event):
+                if result.error:
+                    errors.setdefault(result.rule_id, []).append(result.error)
+                if result.matched:
+                    matches.append(result)
+                    signals.append(_signal(result, event, event["p_event_time"]))
+            if progress and (n % 1000 == 0 or n == total):
+                progress(n, total)
+        rule_seconds = time.perf_counter() - rules_started
+        latest = parse_time(events[-1][1]["p_event_time"]) if events else None
+        moment = now or latest or datetime.now(UTC)
+        now_text = panther_time(moment)
+        engine.kv.now = moment.timestamp()
+        for loaded in engine.scheduled_rules.values():
+            for query_name in loaded.spec.get("ScheduledQueries") or []:
+                item = next(
+                    (i for i in engine.items if i.kind == "scheduled_query" and i.id == query_name), None
+                )
+                if item is None:
+                    errors.setdefault(loaded.id, []).append(f"scheduled query {query_name!r} not found")
+                    continue
+                rows = lake.run(item, now=moment)
+                for result, row in zip(engine.run_scheduled(loaded.id, rows), rows, strict=True):
+                    result.event_time = now_text
+                    if result.error:
+                        errors.setdefault(result.rule_id, []).append(result.error)
+                    if result.matched:
+                        matches.append(result)
+                        signals.append(_signal(result, row, now_text))
+        grouping = group_matches(matches, settings)
+        alerts = list(grouping.alerts)
+        signal_objs = [Signal.from_dict(s, n) for n, s in enumerate(signals)]
+        corr_dir = Path(root) / "correlation_rules"
+        for rule in load_rules([corr_dir]) if corr_dir.is_dir() else []:
+            if not rule.enabled:
+                continue
+            for match in rule.evaluate(signal_objs):
+                alert = _correlation_alert(rule, match)
+                if alert.create_alert:
+                    alerts.append(alert)
+        alerts.sort(key=lambda a: (SEVERITY_ORDER.get(a.severity or "", 9), a.first_event_time, a.rule_id))
+        pivots = run_pivots(engine, lake, alerts, moment)
+    finally:
+        lake.close()
+    by_type: dict[str, int] = {}
+    for log_type, _ in events:
+        by_type[log_type] = by_type.get(log_type, 0) + 1
+    return ReplayReport(
+        scenario=str(folder),
+        now=moment,
+        events=len(events),
+        events_by_log_type=by_type,
+        alerts=alerts,
+        signals=len(signals),
+        pivots=pivots,
+        rule_errors={k: sorted(set(v))[:5] for k, v in errors.items()},
+        seconds=time.perf_counter() - started,
+        rule_seconds=rule_seconds,
+    )
+
+
+# --------------------------------------------------------------------------- text report
+
+KEY_CONTEXT = (
+    ("principal", ("principal_arn", "principal_id")),
+    ("identities", ("identities",)),
+    ("canaries", ("canary_names",)),
+    ("source IPs", ("source_ips",)),
+    ("operation", ("event_operation",)),
+    ("classification", ("classification",)),
+    ("recent MFA reset", ("recent_mfa_reset",)),
+    ("window requests", ("window_requests",)),
+    ("baseline/day", ("baseline_daily_avg",)),
+    ("matched on", ("match",)),
+    ("reset", ("reset_event_type",)),
+)
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, separators=(",", ":"))
+    text = text.replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def table(rows: list[dict], max_rows: int = 15, width: int = 40) -> list[str]:
+    if not rows:
+        return ["  (no rows)"]
+    columns = list(rows[0].keys())
+    shown = rows[:max_rows]
+    cells = [[_short(r.get(c), width) if r.get(c) is not None else "" for c in columns] for r in shown]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = "  " + " | ".join(c.ljust(widths[i]) for i, c in enumerate(columns))
+    out = [line, "  " + "-+-".join("-" * w for w in widths)]
+    out += ["  " + " | ".join(row[i].ljust(widths[i]) for i in range(len(columns))) for row in cells]
+    if len(rows) > max_rows:
+        out.append(f"  ... {len(rows) - max_rows} more row(s) (--format json shows all)")
+    return out
+
+
+def render_text(report: ReplayReport) -> str:
+    lines = [
+        f"Replay of {report.scenario}: {report.events} events "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(report.events_by_log_type.items()))}), "
+        f"now = {report.now:%Y-%m-%dT%H:%M:%SZ}",
+        f"{len(report.alerts)} alert(s), {report.signals} signal(s)",
+        "",
+    ]
+    for n, alert in enumerate(report.alerts, start=1):
+        lines.append(f"[{n}] {alert.severity or '?'}  {alert.rule_id}")
+        lines.append(f"    {alert.title}")
+        lines.append(
+            f"    events: {alert.event_count}  first: {alert.first_event_time:%Y-%m-%dT%H:%M:%SZ}  "
+            f"last: {alert.last_event_time:%Y-%m-%dT%H:%M:%SZ}  dedup: {_short(alert.dedup, 70)}"
+        )
+        for label, keys in KEY_CONTEXT:
+            for key in keys:
+                value = alert.alert_context.get(key)
+                if value not in (None, "", [], {}):
+                    lines.append(f"    {label}: {_short(value, 100)}")
+                    break
+        lines.append("")
+    if report.pivots:
+        lines.append("Pivot queries")
+        lines.append("")
+    for pivot in report.pivots:
+        params = ", ".join(f"{k}={v}" for k, v in pivot.parameters.items())
+        lines.append(f"{pivot.query} ({params})")
+        lines.append(f"  for: {', '.join(_short(a, 60) for a in pivot.alerts[:3])}")
+        if pivot.error:
+            lines.append(f"  error: {pivot.error}")
+        else:
+            lines.extend(table(pivot.rows))
+        lines.append("")
+    if report.rule_errors:
+        lines.append("Rule errors")
+        for rule_id, messages in sorted(report.rule_errors.items()):
+            lines.append(f"  {rule_id}: {messages[0]}")
+        lines.append("")
+    rate = report.events / report.rule_seconds if report.rule_seconds else 0
+    lines.append(
+        f"replayed {report.events} events in {report.seconds:.2f}s "
+        f"(real-time rules: {report.rule_seconds:.2f}s, {rate:,.0f} events/s)"
+    )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "replay",
+        help="replay a scenario folder through every rule, correlation and scheduled rule",
+        description=(
+            "Replay a folder of <LogType>.jsonl logs through the pack offline and print the "
+            "investigation: alerts with their context, then the pivot queries for each principal."
+        ),
+    )
+    parser.add_argument(
+        "scenario", type=Path, help="folder of <LogType>.jsonl files (e.g. scenarios/blog_incident)"
+    )
+    parser.add_argument(
+        "--now", help="rfc3339 time the scheduled queries run at (default: latest event time)"
+    )
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format (default text)"
+    )
+    parser.set_defaults(func=run)
+
+
+def _stderr_progress(done: int, total: int) -> None:
+    if total >= PROGRESS_MIN_EVENTS:
+        end = "\n" if done == total else ""
+        print(f"\rreplay: {done}/{total} events", end=end, file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    now = parse_now(args.now)
+    report = replay(args.scenario, now=now, progress=_stderr_progress)
+    if args.format == "json":
+        output = json.dumps(report.to_json(), indent=2, default=str)
+    else:
+        output = render_text(report)
+    sys.stdout.write(output + "\n")
+    return 0
