@@ -820,3 +820,9 @@ def test_first_source_ip_and_event_types():
     assert tb.health_event_type({"is_healthy": True}) == "TRACEBIT_INTEGRATION_HEALTHY"
     assert tb.health_event_type({"is_healthy": False}) == "TRACEBIT_INTEGRATION_UNHEALTHY"
     assert tb.health_event_type({}) == "TRACEBIT_INTEGRATION_HEALTH_UNKNOWN"
+
+
+def test_fit_gives_up_after_bounded_passes(monkeypatch):
+    monkeypatch.setattr(tb, "MAX_CONTEXT_CHARS", 0)
+    context = {f"k{i}": [1, 2] for i in range(40)}
+    assert tb._fit(context) is context  # bounded work even when nothing can fit
