@@ -147,12 +147,12 @@ class _Evaluator:
             "aux_error": _error_text(aux),
         }
 
-    def run_event(self, event: dict) -> tuple[list[Any], list[dict]]:
+    def run_event(self, event: dict) -> list[dict]:
         """Every enabled rule of the event's log type, production semantics (engine.run_event)."""
         sink = io.StringIO()
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             results = self.engine.run_event(event)
-        return results, [
+        return [
             {
                 "rule_id": r.rule_id,
                 "matched": r.matched,
@@ -177,13 +177,16 @@ def test_passed(expected: bool, result: dict) -> bool:
     return not result.get("matched")
 
 
-def _alerts(matches: list[Any], items: list[Any]) -> list[dict]:
-    """The scenario's alerts, grouped by the shared ``tracebit_pack.alerts`` (dedup period, threshold)."""
-    from tracebit_pack.alerts import RuleSettings, group_matches
+def _alerts(root: Path, scenario: str) -> list[dict]:
+    """The scenario's alerts as ``tracebit-pack replay`` raises them: real-time, scheduled and
+    correlation rules, grouped by dedup string, DedupPeriodMinutes and Threshold."""
+    from tracebit_pack.replay import replay
 
-    settings = {item.id: RuleSettings.from_spec(item.spec) for item in items if item.kind in RULE_KINDS}
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink):
+        report = replay(root / "scenarios" / scenario, root=root)
     alerts = []
-    for alert in group_matches(matches, settings).alerts:
+    for alert in report.alerts:
         data = alert.to_json()
         alerts.append(
             {
@@ -239,10 +242,8 @@ def evaluate(root: Path) -> dict:
         enriched = [(entry, _enriched(name, entry)) for entry in events]
         enriched.sort(key=lambda pair: str(pair[1].get("p_event_time") or ""))  # stable: file order on ties
         evaluated = []
-        matches = []
         for entry, event in enriched:
-            raw, results = evaluator.run_event(event)
-            matches.extend(r for r in raw if r.matched)
+            results = evaluator.run_event(event)
             evaluated.append(
                 {
                     "file": entry["file"],
@@ -251,7 +252,7 @@ def evaluate(root: Path) -> dict:
                     "results": [r for r in results if r["matched"] or r["error"]],
                 }
             )
-        scenarios[name] = {"events": evaluated, "alerts": _alerts(matches, evaluator.items)}
+        scenarios[name] = {"events": evaluated, "alerts": _alerts(root, name)}
     return {"engine": "tracebit_pack.engine (panther_core)", "tests": tests, "scenarios": scenarios}
 
 
