@@ -225,15 +225,27 @@ def apply_params(tree: exp.Expression, params: Mapping[str, object]) -> None:
         target.set("this", exp.Literal.string(str(value)))
 
 
+# sqlglot expression classes (by key) that have no faithful DuckDB rewrite here.
+UNSUPPORTED_NODES = {
+    "typeof": UNSUPPORTED_FUNCTIONS["TYPEOF"],
+    "seq4": "SEQ4()",
+    "seq8": "SEQ8()",
+    "generator": "GENERATOR()",
+    "jsonextractscalar": "JSON_EXTRACT_PATH_TEXT",
+    "matchrecognize": "MATCH_RECOGNIZE",
+    "pivot": "PIVOT / UNPIVOT",
+    "connect": "CONNECT BY",
+    "jsonpathwildcard": "JSON path wildcard [*]",
+}
+
+
 def _check_unsupported(tree: exp.Expression) -> None:
     for node in tree.walk():
         if isinstance(node, exp.Anonymous) and str(node.this).upper() in UNSUPPORTED_FUNCTIONS:
             raise UnsupportedConstruct(f"function {UNSUPPORTED_FUNCTIONS[str(node.this).upper()]}")
-        if isinstance(node, exp.Typeof):
-            raise UnsupportedConstruct(f"function {UNSUPPORTED_FUNCTIONS['TYPEOF']}")
-        if isinstance(node, (exp.MatchRecognize, exp.Pivot)):
-            raise UnsupportedConstruct(type(node).__name__.upper())
-        if isinstance(node, exp.JSONPathWildcard):
+        if node.key in UNSUPPORTED_NODES:
+            raise UnsupportedConstruct(UNSUPPORTED_NODES[node.key])
+        if isinstance(node, exp.Bracket) and any(isinstance(e, exp.Star) for e in node.expressions):
             raise UnsupportedConstruct("JSON path wildcard [*]")
 
 
@@ -323,7 +335,7 @@ def _rewrite_node(node: exp.Expression, ctx: _Context) -> exp.Expression | None:
             _variant(node)
         return None
     if isinstance(node, exp.ParseJSON):
-        return _variant(exp.Cast(this=node, to=exp.DataType.build("VARIANT")))
+        return _variant(exp.Cast(this=node.copy(), to=exp.DataType.build("VARIANT")))
     if isinstance(node, exp.ToChar) and not node.args.get("format"):
         if _is_variant(node.this, ctx) or _is_array_like(node.this, ctx):
             return exp.Anonymous(this="sf_variant_text", expressions=[node.this])

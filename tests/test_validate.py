@@ -1,0 +1,202 @@
+"""Schema validation of events and the validate-events command."""
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tracebit_pack.cli import main
+from tracebit_pack.schemas import read_jsonl
+from tracebit_pack.validate import Problem, validate_event
+
+FIXTURES = Path(__file__).parent / "fixtures" / "lake_engine" / "basic"
+
+
+def _first(log_type):
+    return copy.deepcopy(read_jsonl(FIXTURES / f"{log_type}.jsonl")[0][1])
+
+
+@pytest.mark.parametrize(
+    "log_type",
+    ["AWS.CloudTrail", "Okta.SystemLog", "Tracebit.Alert", "Tracebit.AlertSummary", "Tracebit.HealthCheck"],
+)
+def test_fixture_events_conform(log_type):
+    for _, event in read_jsonl(FIXTURES / f"{log_type}.jsonl"):
+        assert validate_event(event, log_type, standard_fields=False) == []
+
+
+def test_each_kind_of_problem_is_reported_with_its_path():
+    event = _first("Tracebit.Alert")
+    del event["alert_id"]  # required
+    event["discriminator"]["type"] = "tracebit_alert_summary"  # not allowed
+    event["timestamp"] = "2024-06-30 11:00:05"  # not rfc3339
+    event["canary"]["aws"]["arn"] = 12  # wrong type
+    event["principal"]["aws"]["Arn"] = "x"  # case-sensitive unknown key
+    event["event"]["resources"][0]["size"] = 3  # unknown inside an array of objects
+    event["extra"] = True  # unknown top-level field
+    problems = validate_event(event, "Tracebit.Alert")
+    by_path = {p.path: p.reason for p in problems}
+    assert by_path["alert_id"] == "required field missing"
+    assert by_path["discriminator.type"].startswith("value 'tracebit_alert_summary' not allowed")
+    assert by_path["timestamp"].startswith("bad timestamp (rfc3339)")
+    assert by_path["canary.aws.arn"] == "expected string, got number"
+    assert by_path["principal.aws.Arn"] == "unknown field (keys are case-sensitive: did you mean 'arn'?)"
+    assert by_path["event.resources[0].size"] == "unknown field"
+    assert by_path["extra"] == "unknown field"
+    assert len(problems) == 7
+
+
+def test_numbers_booleans_and_ranges():
+    event = _first("Okta.SystemLog")
+    event["securityContext"]["isProxy"] = "false"
+    event["securityContext"]["asNumber"] = 2**40  # bigint: fine
+    event["authenticationContext"]["authenticationStep"] = 2**40  # int: out of range
+    event["client"]["geographicalContext"]["geolocation"]["lat"] = 47  # float accepts an integer
+    event["target"][0]["id"] = None  # null counts as absent: required
+    problems = validate_event(event, "Okta.SystemLog")
+    assert sorted(map(str, problems)) == [
+        f"authenticationContext.authenticationStep: {2**40} is out of range for int",
+        "securityContext.isProxy: expected boolean, got string 'false'",
+        "target[0].id: required field missing",
+    ]
+
+
+def test_json_fields_accept_anything():
+    event = _first("AWS.CloudTrail")
+    event["requestParameters"] = [1, "two", {"three": None}]
+    event["additionalEventData"] = "text"
+    assert validate_event(event, "AWS.CloudTrail") == []
+
+
+def test_standard_fields_allowed_only_in_test_logs():
+    event = _first("Tracebit.HealthCheck")
+    event.update(
+        {"p_log_type": "Tracebit.HealthCheck", "p_event_time": "2024-06-30 06:00:00.000", "p_any_emails": []}
+    )
+    assert validate_event(event, "Tracebit.HealthCheck") == []
+    raw = validate_event(event, "Tracebit.HealthCheck", standard_fields=False)
+    assert {p.path for p in raw} == {"p_log_type", "p_event_time", "p_any_emails"}
+    event["p_log_type"] = "Tracebit.Alert"
+    event["p_event_time"] = "June 30"
+    event["p_bogus"] = 1
+    assert sorted(map(str, validate_event(event, "Tracebit.HealthCheck"))) == [
+        "p_bogus: standard field not allowed here: not in Panther's standard fields",
+        "p_event_time: expected a timestamp 'YYYY-MM-DD HH:MM:SS.ffffff', got 'June 30'",
+        "p_log_type: 'Tracebit.Alert' does not match log type 'Tracebit.HealthCheck'",
+    ]
+
+
+def test_not_an_object():
+    assert validate_event(["x"], "Tracebit.HealthCheck") == [Problem("", "expected a JSON object, got array")]
+
+
+# --------------------------------------------------------------------------- command
+
+
+def _rule(tmp_path, name, spec):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return path
+
+
+def test_command_reports_rule_test_problems(tmp_path, capsys):
+    good = _first("Tracebit.HealthCheck")
+    bad = dict(good, is_healthy="yes")
+    _rule(
+        tmp_path,
+        "rule.yml",
+        {
+            "AnalysisType": "rule",
+            "RuleID": "Test.Rule",
+            "LogTypes": ["Tracebit.HealthCheck"],
+            "Tests": [
+                {"Name": "healthy", "ExpectedResult": False, "Log": good},
+                {"Name": "string flag", "ExpectedResult": True, "Log": bad},
+                {
+                    "Name": "wrong type",
+                    "ExpectedResult": False,
+                    "Log": dict(good, p_log_type="Okta.SystemLog"),
+                },
+            ],
+        },
+    )
+    _rule(
+        tmp_path,
+        "sched.yml",
+        {
+            "AnalysisType": "scheduled_rule",
+            "RuleID": "S",
+            "ScheduledQueries": ["Q"],
+            "Tests": [{"Name": "row", "ExpectedResult": True, "Log": {"cnt": 3}}],
+        },
+    )
+    _rule(tmp_path, "expected.yml", {"alerts": ["not an analysis item"]})
+    assert main(["validate-events", str(tmp_path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    path = tmp_path / "rule.yml"
+    assert out[:2] == [
+        f"{path}: string flag: is_healthy: expected boolean, got string 'yes'",
+        f"{path}: wrong type: p_log_type: p_log_type 'Okta.SystemLog' is not one of the rule's LogTypes "
+        "['Tracebit.HealthCheck']",
+    ]
+    assert out[2].startswith("validate-events: 2 problem(s) in 3 event(s) from 2 file(s), 1 test(s) skipped")
+
+
+def test_rule_with_several_log_types_passes_if_one_schema_matches(tmp_path, capsys):
+    alert = _first("Tracebit.Alert")
+    _rule(
+        tmp_path,
+        "r.yml",
+        {
+            "AnalysisType": "rule",
+            "RuleID": "R",
+            "LogTypes": ["Tracebit.Alert", "Tracebit.AlertSummary"],
+            "Tests": [{"Name": "alert", "ExpectedResult": True, "Log": alert}],
+        },
+    )
+    assert main(["validate-events", str(tmp_path / "r.yml")]) == 0
+    assert "1 event(s) in 1 file(s) conform" in capsys.readouterr().out
+
+
+def test_command_reports_jsonl_file_and_line(tmp_path, capsys):
+    lines = [
+        json.dumps(_first("Tracebit.HealthCheck")),
+        "",
+        json.dumps({"timestamp": "2024-06-30T06:00:00Z"}),
+    ]
+    (tmp_path / "Tracebit.HealthCheck.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["validate-events", str(tmp_path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    file = tmp_path / "Tracebit.HealthCheck.jsonl"
+    assert out[:2] == [
+        f"{file}:3: discriminator: required field missing",
+        f"{file}:3: is_healthy: required field missing",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("Okta.SystemLog.jsonl", '{"uuid": "x"\n', "Okta.SystemLog.jsonl:1: malformed JSON"),
+        ("Okta.SystemLog.jsonl", "[1, 2]\n", "Okta.SystemLog.jsonl:1: expected one JSON object per line"),
+        ("Okta.Logs.jsonl", "{}\n", "unknown log type 'Okta.Logs'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, name, content, message):
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    assert main(["validate-events", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and len(captured.err.strip().splitlines()) == 1
+    assert captured.out == ""
+
+
+def test_missing_path_exits_2(tmp_path, capsys):
+    assert main(["validate-events", str(tmp_path / "nope")]) == 2
+    assert "no such file or directory" in capsys.readouterr().err
+
+
+def test_lake_fixtures_pass(capsys):
+    assert main(["validate-events", str(FIXTURES)]) == 0
+    assert "14 event(s) in 5 file(s) conform" in capsys.readouterr().out
