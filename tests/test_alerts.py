@@ -1,0 +1,88 @@
+"""Alert grouping: dedup string, DedupPeriodMinutes from the first event, Threshold, CreateAlert."""
+
+from tracebit_pack.alerts import RuleSettings, group_alerts, group_matches
+from tracebit_pack.engine import RuleResult
+
+
+def match(minute, dedup="A1", rule="R", severity="HIGH", title=None):
+    hours, minutes = divmod(minute, 60)
+    return RuleResult(
+        rule_id=rule,
+        matched=True,
+        dedup=dedup,
+        severity=severity,
+        title=title or f"t{minute}",
+        alert_context={"minute": minute},
+        event_time=f"2024-12-13 {10 + hours:02d}:{minutes:02d}:00.000000",
+    )
+
+
+def test_period_starts_at_first_event_and_later_events_join():
+    settings = {"R": RuleSettings(dedup_period_minutes=60)}
+    alerts = group_alerts([match(0), match(30), match(59)], settings)
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert alert.event_count == 3
+    assert alert.title == "t0" and alert.alert_context == {"minute": 0}  # from the first event
+    assert alert.first_event_time.minute == 0 and alert.last_event_time.minute == 59
+
+
+def test_event_at_or_after_period_end_opens_a_new_alert():
+    settings = {"R": RuleSettings(dedup_period_minutes=60)}
+    # 0, 50 -> alert 1 (period 10:00-11:00, not extended by 50); 60 -> alert 2; 110 joins alert 2
+    alerts = group_alerts([match(0), match(50), match(60), match(110), match(120)], settings)
+    assert [a.event_count for a in alerts] == [2, 2, 1]
+
+
+def test_dedup_strings_and_rules_are_separate_groups():
+    settings = {"R": RuleSettings(), "S": RuleSettings()}
+    alerts = group_alerts(
+        [match(0, "A1"), match(1, "A2"), match(2, "A1", rule="S"), match(3, "A1")], settings
+    )
+    assert sorted((a.rule_id, a.dedup, a.event_count) for a in alerts) == [
+        ("R", "A1", 2),
+        ("R", "A2", 1),
+        ("S", "A1", 1),
+    ]
+
+
+def test_default_period_is_60_minutes_and_missing_dedup_uses_default_string():
+    alerts = group_alerts([match(0, dedup=None), match(59, dedup=None), match(60, dedup=None)], {})
+    assert [a.event_count for a in alerts] == [2, 1]
+    assert alerts[0].dedup == "defaultDedupString:R"
+
+
+def test_threshold_counts_events_within_the_period():
+    settings = {"R": RuleSettings(dedup_period_minutes=10, threshold=3)}
+    grouping = group_matches([match(0), match(5), match(9), match(20), match(25)], settings)
+    assert [a.event_count for a in grouping.alerts] == [3]
+    assert [a.event_count for a in grouping.below_threshold] == [2]
+
+
+def test_create_alert_false_is_signal_only():
+    settings = {"R": RuleSettings(create_alert=False)}
+    grouping = group_matches([match(0), match(1)], settings)
+    assert grouping.alerts == []
+    assert len(grouping.signal_only) == 1 and grouping.signal_only[0].event_count == 2
+
+
+def test_unmatched_results_are_ignored_and_settings_from_spec():
+    unmatched = RuleResult(rule_id="R", matched=False, event_time="2024-12-13 10:00:00")
+    assert group_alerts([unmatched], {}) == []
+    spec = {"DedupPeriodMinutes": 1440, "Threshold": 5, "CreateAlert": False}
+    assert RuleSettings.from_spec(spec) == RuleSettings(1440, 5, False)
+    assert RuleSettings.from_spec({}) == RuleSettings(60, 1, True)
+
+
+def test_to_json_shape():
+    alert = group_alerts([match(0)], {})[0]
+    assert alert.to_json() == {
+        "rule_id": "R",
+        "severity": "HIGH",
+        "title": "t0",
+        "dedup": "A1",
+        "alert_context": {"minute": 0},
+        "event_count": 1,
+        "first_event_time": "2024-12-13T10:00:00.000Z",
+        "last_event_time": "2024-12-13T10:00:00.000Z",
+    }

@@ -1,0 +1,165 @@
+"""End to end: the bundled scenarios through the real pack, and the replay command's bad input."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tracebit_pack.cli import main
+from tracebit_pack.replay import replay
+
+REPO = Path(__file__).resolve().parent.parent
+SCENARIOS = REPO / "scenarios"
+
+
+@pytest.fixture(scope="module")
+def blog():
+    return replay(SCENARIOS / "blog_incident")
+
+
+def expected(name):
+    return yaml.safe_load((SCENARIOS / name / "expected.yml").read_text())
+
+
+def test_blog_incident_raises_exactly_the_expected_alerts(blog):
+    spec = expected("blog_incident")
+    assert blog.alert_counts() == spec["alerts"]
+    severities = {a.rule_id: a.severity for a in blog.alerts}
+    for rule_id, severity in spec["severity"].items():
+        assert severities[rule_id] == severity, rule_id
+    assert blog.rule_errors == {}
+
+
+def test_blog_incident_alert_details(blog):
+    alerts = {a.rule_id: a for a in blog.alerts}
+    canary = alerts["Tracebit.CanaryResourceAccessed"]
+    assert canary.event_count == 5  # five alert logs of one alert_id, one alert
+    assert canary.dedup == "01JF2K7Q3V8M5X4N9T6R2B1C0D"
+    assert "sue.johnson@acme.com" in canary.alert_context["identities"]
+    assert canary.alert_context["recent_mfa_reset"]  # escalated through the in-memory KV cache
+    correlation = alerts["Tracebit.Correlation.OktaMFAReset.CanaryResourceAccessed"]
+    assert correlation.alert_context["match"] == {"identity": "sue.johnson@acme.com"}
+    surge = alerts["Tracebit.CanaryPrincipalGetObjectSurge"]
+    assert surge.alert_context["window_requests"] >= 100
+    assert blog.now.isoformat() == "2024-12-13T17:00:00+00:00"
+
+
+def test_blog_incident_pivots_for_the_principal(blog):
+    pivots = {p.query: p for p in blog.pivots}
+    assert set(pivots) == {
+        "Tracebit.Pivot.PrincipalGetObjectHistory",
+        "Tracebit.Pivot.IdentityOktaMFAResets",
+        "Tracebit.Pivot.PrincipalActivityAroundAlert",
+    }
+    resets = pivots["Tracebit.Pivot.IdentityOktaMFAResets"]
+    assert resets.parameters["identity"] == "sue.johnson@acme.com"
+    assert [r["event_type"] for r in resets.rows].count("user.mfa.factor.deactivate") == 3
+    history = pivots["Tracebit.Pivot.PrincipalGetObjectHistory"]
+    assert max(r["requests"] for r in history.rows) >= 80  # the surge day stands out
+    assert all(p.error is None for p in blog.pivots)
+
+
+def test_benign_baseline_raises_nothing():
+    report = replay(SCENARIOS / "benign_baseline")
+    assert report.alert_counts() == (expected("benign_baseline")["alerts"] or {})
+    assert report.alerts == [] and report.rule_errors == {}
+
+
+def test_now_override_changes_scheduled_results():
+    # a week later the canary alert is out of every scheduled query's window
+    report = replay(SCENARIOS / "blog_incident", now=None)
+    later = replay(SCENARIOS / "blog_incident", now=report.now.replace(day=20))
+    assert "Tracebit.CanaryPrincipalGetObjectSurge" not in later.alert_counts()
+    assert "Tracebit.IntegrationSilent" in later.alert_counts()  # no health check for 7 days
+
+
+def test_json_format(capsys):
+    assert main(["replay", str(SCENARIOS / "blog_incident"), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"alerts", "pivots", "now", "events"} <= set(data)
+    alert = data["alerts"][0]
+    assert set(alert) == {
+        "rule_id",
+        "severity",
+        "title",
+        "dedup",
+        "alert_context",
+        "event_count",
+        "first_event_time",
+        "last_event_time",
+    }
+    assert {"query", "parameters", "rows"} <= set(data["pivots"][0])
+
+
+def test_text_format(capsys):
+    assert main(["replay", str(SCENARIOS / "benign_baseline")]) == 0
+    out = capsys.readouterr().out
+    assert "0 alert(s)" in out and "events/s" in out
+
+
+def copy_scenario(tmp_path):
+    target = tmp_path / "scenario"
+    shutil.copytree(SCENARIOS / "benign_baseline", target)
+    return target
+
+
+def run_bad(capsys, argv):
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""  # nothing half-written
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tracebit-pack: error: ")
+    return lines[0]
+
+
+def test_missing_folder(capsys, tmp_path):
+    assert "not found" in run_bad(capsys, ["replay", str(tmp_path / "nope")])
+
+
+def test_malformed_jsonl_names_file_and_line(capsys, tmp_path):
+    folder = copy_scenario(tmp_path)
+    path = folder / "Okta.SystemLog.jsonl"
+    lines = path.read_text().splitlines()
+    lines[2] = lines[2][:-5]
+    path.write_text("\n".join(lines) + "\n")
+    assert "Okta.SystemLog.jsonl:3" in run_bad(capsys, ["replay", str(folder)])
+
+
+def test_unknown_log_type(capsys, tmp_path):
+    folder = copy_scenario(tmp_path)
+    (folder / "Custom.Thing.jsonl").write_text("{}\n")
+    assert "unknown log type" in run_bad(capsys, ["replay", str(folder)])
+
+
+def test_schema_violation_and_empty_folder(capsys, tmp_path):
+    folder = copy_scenario(tmp_path)
+    (folder / "Tracebit.HealthCheck.jsonl").write_text('{"timestamp": "2025-03-02T23:00:00Z"}\n')
+    assert "Tracebit.HealthCheck.jsonl:1" in run_bad(capsys, ["replay", str(folder)])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "no <LogType>.jsonl" in run_bad(capsys, ["replay", str(empty)])
+
+
+def test_bad_now(capsys):
+    assert "--now" in run_bad(capsys, ["replay", str(SCENARIOS / "benign_baseline"), "--now", "yesterday"])
+
+
+def test_progress_line_on_long_input(capsys, tmp_path):
+    folder = tmp_path / "long"
+    folder.mkdir()
+    checks = [
+        {
+            "discriminator": {"type": "health_check", "subtype": "panther"},
+            "timestamp": f"2025-03-0{1 + n // 1440}T{(n // 60) % 24:02d}:{n % 60:02d}:00Z",
+            "is_healthy": True,
+        }
+        for n in range(2100)
+    ]
+    (folder / "Tracebit.HealthCheck.jsonl").write_text("".join(json.dumps(c) + "\n" for c in checks))
+    assert main(["replay", str(folder)]) == 0
+    captured = capsys.readouterr()
+    assert "replay: 2100/2100 events" in captured.err
+    assert "0 alert(s)" in captured.out
