@@ -775,8 +775,9 @@ def _mfa_suffix(record):
     if not record:
         return ""
     who = as_str(record.get("identity")) or "the principal"
+    what = as_str(record.get("event_type"), 128)
     when = as_str(record.get("event_time"))
-    return f" after an MFA reset for {who}" + (f" at {when}" if when else "")
+    return f" after {f'Okta {what}' if what else 'an MFA reset'} for {who}" + (f" at {when}" if when else "")
 
 
 def _canaries_phrase(canary_list):

@@ -286,6 +286,6 @@ def test_kv_store_mfa_reset_escalates(stored, monkeypatch):
     context = json.loads(result.alert_context_output)
     assert context["recent_mfa_reset"]["actor"] == "helpdesk.tier1@acme.com"
     assert context["recent_mfa_reset"]["identity"] == "sue.johnson@acme.com"
-    assert "after an MFA reset for sue.johnson@acme.com" in result.title_output
+    assert "after Okta user.mfa.factor.deactivate for sue.johnson@acme.com" in result.title_output
     get.assert_called_with("tracebit:mfa_reset:sue.johnson@acme.com", force_ttl_check=True)
     assert get.call_count == 1  # title, severity and alert_context share one lookup per event

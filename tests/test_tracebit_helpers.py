@@ -643,6 +643,9 @@ def test_mfa_suffix_and_canaries_phrase():
     assert tb._mfa_suffix(None) == ""
     assert tb._mfa_suffix({"identity": "a@b.co", "event_time": "t"}) == " after an MFA reset for a@b.co at t"
     assert tb._mfa_suffix({"event_time": None}) == " after an MFA reset for the principal"
+    assert tb._mfa_suffix({"event_type": "user.mfa.factor.reset_all", "identity": "a@b.co"}) == (
+        " after Okta user.mfa.factor.reset_all for a@b.co"
+    )
     assert tb._canaries_phrase([]) == "an unknown canary"
     assert tb._canaries_phrase([{"name": "a"}]) == "canary a"
     five = [{"name": str(i)} for i in range(5)]
@@ -762,7 +765,7 @@ def test_rule_severity(blog):
 
 def test_rule_title(blog):
     assert tb.rule_title(blog, "resource", getter(MFA_JSON)).endswith(
-        "after an MFA reset for sue.johnson@acme.com at 2024-12-13T09:41:07.512Z"
+        "after Okta user.mfa.factor.deactivate for sue.johnson@acme.com at 2024-12-13T09:41:07.512Z"
     )
     fresh = PantherEvent(dict(blog))
     assert tb.rule_title(fresh, "credential").startswith("Tracebit: canary credential an unknown")
