@@ -69,8 +69,8 @@ PIVOTS = {
 bounds AS (
     SELECT
         LOWER(principal_arn) AS principal_arn,
-        DATEADD(day, -lookback_days, alert_time::timestamp_ntz) AS start_time,
-        DATEADD(day, 1, alert_time::timestamp_ntz) AS end_time
+        DATEADD(day, -CAST(lookback_days AS INTEGER), CAST(alert_time AS TIMESTAMP_NTZ)) AS start_time,
+        DATEADD(day, 1, CAST(alert_time AS TIMESTAMP_NTZ)) AS end_time
     FROM params
 )
 SELECT
@@ -123,8 +123,8 @@ panther_logs.public.aws_cloudtrail
 bounds AS (
     SELECT
         LOWER(identity) AS identity,
-        DATEADD(day, -lookback_days, alert_time::timestamp_ntz) AS start_time,
-        DATEADD(hour, 1, alert_time::timestamp_ntz) AS end_time
+        DATEADD(day, -CAST(lookback_days AS INTEGER), CAST(alert_time AS TIMESTAMP_NTZ)) AS start_time,
+        DATEADD(hour, 1, CAST(alert_time AS TIMESTAMP_NTZ)) AS end_time
     FROM params
 )
 SELECT
@@ -176,8 +176,8 @@ panther_logs.public.okta_systemlog
 bounds AS (
     SELECT
         LOWER(principal_arn) AS principal_arn,
-        DATEADD(hour, -window_hours, alert_time::timestamp_ntz) AS start_time,
-        DATEADD(hour, window_hours, alert_time::timestamp_ntz) AS end_time
+        DATEADD(hour, -CAST(window_hours AS INTEGER), CAST(alert_time AS TIMESTAMP_NTZ)) AS start_time,
+        DATEADD(hour, CAST(window_hours AS INTEGER), CAST(alert_time AS TIMESTAMP_NTZ)) AS end_time
     FROM params
 )
 SELECT
@@ -218,6 +218,7 @@ for _pivot in PIVOTS.values():
 del _pivot
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Characters written as an escape instead of raw: every C0/C1 control character and DEL (Cc),
 # invisible format characters such as bidi overrides and zero-width joiners (Cf), line/paragraph
@@ -305,9 +306,10 @@ def render_pivot(name: str, params: dict) -> dict:
 
 
 def _usable(value) -> str | None:
+    """A non-empty string short enough to render and encodable as UTF-8 (no lone surrogate)."""
     if isinstance(value, str):
         value = value.strip()
-        if value and len(value) <= MAX_VALUE_LENGTH:
+        if value and len(value) <= MAX_VALUE_LENGTH and not _SURROGATE.search(value):
             return value
     return None
 

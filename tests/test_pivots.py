@@ -1,0 +1,411 @@
+"""Pivot queries: rendering, escaping of attacker-controlled values, and the generated saved queries.
+
+Escaping is proven, not assumed:
+* SQL: the rendered query is parsed with sqlglot (dialect snowflake). It must contain exactly one
+  string literal equal to the hostile value, and have the same AST shape (node types in walk
+  order, string literal contents masked) as the same pivot rendered with a benign value.
+* PantherFlow: the rendered query is tokenised with pygments' ``KustoLexer`` (PantherFlow is a
+  Kusto-like language with the same string-literal rules: quote, backslash escapes). Consecutive
+  string tokens from an opening to a closing quote form one literal, decoded with PantherFlow's
+  escapes (panther.md section 5). Exactly one literal must decode to the value, and every
+  non-string token must be identical to the benign rendering's.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlglot
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pygments.lexers import KustoLexer
+from pygments.token import String
+from sqlglot import exp
+
+import tracebit_pivots as tp
+from tracebit_pack import pivot_queries
+from tracebit_pack.cli import main as cli_main
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BLOG_ARN = "arn:aws:sts::693260565127:assumed-role/Okta-OIDC-Engineer/sue.johnson@acme.com"
+BLOG_CONTEXT = {
+    "tracebit_log_type": "alert",
+    "principal_arn": BLOG_ARN,
+    "identities": ["sue.johnson@acme.com"],
+    "alert_time": "2024-12-13T16:20:00.000Z",
+}
+BENIGN = "benign-value"
+ALERT_TIME = "2024-12-13T16:40:00Z"
+
+HOSTILE_VALUES = [
+    "o'brien",
+    "''",
+    "\\",
+    "a\\",
+    "\\'",
+    "x\\' OR 1=1 --",
+    "' OR '1'='1' --",
+    "'; DROP TABLE panther_logs.public.aws_cloudtrail; --",
+    'double"quote',
+    "line1\nline2\r\nline3",
+    "tab\there",
+    "pipe | where true | summarize agg.count()",
+    "semi;colon",
+    "comment -- here",
+    "block /* comment */ end",
+    "*/ unterminated",
+    "let x = 'y';\npanther_logs.public.okta_systemlog",
+    "nul\x00byte and escape\x1b[31m and del\x7f",
+    "unicode é ü ß 日本語 🦊",
+    "bidi \u202e override \u2066 isolate \u200b zero-width \ufeff bom",
+    "line sep \u2028 para sep \u2029 nel \x85",
+    "p_occurs_since('1 day') and P_OCCURS_BETWEEN(a, b) p_current_timestamp()",
+    "{{principal_arn}} {{identity}} {note}",
+    "$$dollar$$",
+    "@'verbatim'",
+    "```multi```",
+    "arn:aws:sts::693260565127:assumed-role/x/o'brien\\\" --;|\n\u202e\u00e9' OR '1'='1",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers: literals of a rendered query
+# ---------------------------------------------------------------------------------------------
+
+
+def sql_string_literals(tree) -> list[str]:
+    return [node.this for node in tree.find_all(exp.Literal) if node.is_string]
+
+
+def sql_shape(tree) -> list[str]:
+    """Node types in walk order, plus non-string literal values (numbers) and identifiers."""
+    shape = []
+    for node in tree.walk():
+        if isinstance(node, exp.Literal) and node.is_string:
+            shape.append("Literal:str")
+        elif isinstance(node, exp.Literal | exp.Identifier):
+            shape.append(f"{type(node).__name__}:{node.this}")
+        else:
+            shape.append(type(node).__name__)
+        shape.extend(f"comment:{c}" for c in node.comments or [])
+    return shape
+
+
+_PF_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "'": "'", '"': '"', "\\": "\\"}
+
+
+def decode_pantherflow_string(body: str) -> str:
+    """Decode the inside of a PantherFlow quoted literal (escapes of panther.md section 5)."""
+    out = []
+    i = 0
+    while i < len(body):
+        char = body[i]
+        if char != "\\":
+            out.append(char)
+            i += 1
+            continue
+        nxt = body[i + 1]
+        if nxt in _PF_ESCAPES:
+            out.append(_PF_ESCAPES[nxt])
+            i += 2
+        elif nxt == "u":
+            out.append(chr(int(body[i + 2 : i + 6], 16)))
+            i += 6
+        elif nxt == "x":
+            out.append(chr(int(body[i + 2 : i + 4], 16)))
+            i += 4
+        else:  # octal \ooo
+            out.append(chr(int(body[i + 1 : i + 4], 8)))
+            i += 4
+    return "".join(out)
+
+
+def pantherflow_tokens(query: str):
+    """``(literals, structure)``: decoded string literals and the (type, text) of every other token."""
+    literals, structure = [], []
+    current = None
+    for token_type, text in KustoLexer().get_tokens(query):
+        if token_type in String:
+            if current is None:  # opening quote
+                assert text in ("'", '"'), f"string token outside a literal: {text!r}"
+                current = {"quote": text, "body": []}
+            elif text == current["quote"] and token_type is String:  # closing quote
+                literals.append(decode_pantherflow_string("".join(current["body"])))
+                current = None
+            else:
+                current["body"].append(text)
+        else:
+            assert current is None, "a non-string token inside an open literal"
+            structure.append((token_type, text))
+    assert current is None, "unterminated string literal"
+    return literals, structure
+
+
+def render_with(name: str, key: str, value: str) -> dict:
+    params = dict(tp.EXAMPLE_PARAMS)
+    params[key] = value
+    return tp.render_pivot(name, params)
+
+
+# ---------------------------------------------------------------------------------------------
+# rendering
+# ---------------------------------------------------------------------------------------------
+
+
+def test_render_pivots_blog_alert_gives_all_three_pivots():
+    pivots = tp.render_pivots(BLOG_CONTEXT)
+    assert set(pivots) == {
+        "Tracebit.Pivot.PrincipalGetObjectHistory",
+        "Tracebit.Pivot.IdentityOktaMFAResets",
+        "Tracebit.Pivot.PrincipalActivityAroundAlert",
+    }
+    for rendered in pivots.values():
+        assert set(rendered) == {"sql", "pantherflow"}
+        assert rendered["sql"].startswith("WITH params AS (")
+        assert rendered["pantherflow"].startswith("let ")
+        assert "'2024-12-13 16:20:00' AS alert_time" in rendered["sql"]
+        assert "let alert_time = '2024-12-13 16:20:00';" in rendered["pantherflow"]
+    history = pivots["Tracebit.Pivot.PrincipalGetObjectHistory"]
+    assert f"'{BLOG_ARN}' AS principal_arn" in history["sql"]
+    assert f"let principal_arn = '{BLOG_ARN}';" in history["pantherflow"]
+    okta = pivots["Tracebit.Pivot.IdentityOktaMFAResets"]
+    assert "'sue.johnson@acme.com' AS identity" in okta["sql"]
+    for event_type in tp.MFA_RESET_EVENT_TYPES:
+        assert f"'{event_type}'" in okta["sql"] and f"'{event_type}'" in okta["pantherflow"]
+
+
+def test_values_only_in_the_params_cte_and_let_statements():
+    rendered = tp.render_pivots(BLOG_CONTEXT)["Tracebit.Pivot.PrincipalGetObjectHistory"]
+    sql = rendered["sql"]
+    params_cte = sql[: sql.index("\n)")]
+    assert BLOG_ARN in params_cte and sql.count(BLOG_ARN) == 1
+    pf_lets = [line for line in rendered["pantherflow"].splitlines() if line.startswith("let ")]
+    assert any(BLOG_ARN in line for line in pf_lets) and rendered["pantherflow"].count(BLOG_ARN) == 1
+
+
+def test_okta_principal_without_arn_gets_only_the_okta_pivot():
+    context = {"principal_arn": None, "identities": ["bob@acme.com"], "alert_time": "2024-12-13T16:40:00Z"}
+    assert list(tp.render_pivots(context)) == ["Tracebit.Pivot.IdentityOktaMFAResets"]
+
+
+def test_arn_without_identity_gets_only_cloudtrail_pivots():
+    context = {
+        "principal_arn": "arn:aws:iam::1:role/x",
+        "identities": [],
+        "alert_time": "2024-12-13T16:40:00Z",
+    }
+    assert set(tp.render_pivots(context)) == {
+        "Tracebit.Pivot.PrincipalGetObjectHistory",
+        "Tracebit.Pivot.PrincipalActivityAroundAlert",
+    }
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        None,
+        "not a dict",
+        [],
+        {},
+        {"principal_arn": BLOG_ARN, "identities": ["a@b.c"]},  # no alert_time
+        {"principal_arn": BLOG_ARN, "identities": ["a@b.c"], "alert_time": "yesterday"},
+        {"principal_arn": 42, "identities": "a@b.c", "alert_time": 1734106800},
+        {"principal_arn": ["x"], "identities": [None, 3, {}], "alert_time": None},
+        {
+            "principal_arn": "x" * (tp.MAX_VALUE_LENGTH + 1),
+            "identities": [],
+            "alert_time": "2024-12-13T16:40:00Z",
+        },
+    ],
+)
+def test_render_pivots_never_raises_and_skips_missing_parameters(context):
+    assert tp.render_pivots(context) == {}
+
+
+def test_values_with_lone_surrogates_are_skipped():
+    # not encodable as UTF-8, so no Snowflake / PantherFlow literal can hold them: no real ARN has one
+    context = {
+        "principal_arn": "arn:aws:iam::1:user/\ud800",
+        "identities": ["a\udc00@b.c"],
+        "alert_time": "2024-12-13",
+    }
+    assert tp.render_pivots(context) == {}
+
+
+def test_pick_identity_prefers_an_email_and_lower_cases():
+    assert tp.pick_identity(["okta-oidc-engineer", "Sue.Johnson@Acme.com"]) == "sue.johnson@acme.com"
+    assert tp.pick_identity(["etl-reader"]) == "etl-reader"
+    assert tp.pick_identity([]) is None
+    assert tp.pick_identity(None) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2024-12-13T16:20:00Z", "2024-12-13 16:20:00"),
+        ("2024-12-13T16:20:00.987654Z", "2024-12-13 16:20:00"),
+        ("2024-12-13T18:20:00+02:00", "2024-12-13 16:20:00"),
+        ("2024-12-13 16:20:00.000", "2024-12-13 16:20:00"),
+        ("2024-12-13T16:20:00", "2024-12-13 16:20:00"),
+        ("13/12/2024", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_format_alert_time(raw, expected):
+    assert tp.format_alert_time(raw) == expected
+
+
+def test_render_pivots_is_cheap():
+    import time
+
+    start = time.perf_counter()
+    for _ in range(200):
+        tp.render_pivots(BLOG_CONTEXT)
+    per_call_ms = (time.perf_counter() - start) / 200 * 1000
+    assert per_call_ms < 5, per_call_ms
+
+
+# ---------------------------------------------------------------------------------------------
+# escaping: SQL (sqlglot, snowflake)
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_sql(name: str, key: str, value: str) -> None:
+    hostile = sqlglot.parse_one(render_with(name, key, value)["sql"], read="snowflake")
+    benign = sqlglot.parse_one(render_with(name, key, BENIGN)["sql"], read="snowflake")
+    literals = sql_string_literals(hostile)
+    assert literals.count(value) == 1, literals
+    benign_literals = sql_string_literals(benign)
+    assert [lit for lit in literals if lit != value] == [lit for lit in benign_literals if lit != BENIGN]
+    assert sql_shape(hostile) == sql_shape(benign)
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("Tracebit.Pivot.PrincipalGetObjectHistory", "principal_arn"),
+        ("Tracebit.Pivot.IdentityOktaMFAResets", "identity"),
+        ("Tracebit.Pivot.PrincipalActivityAroundAlert", "principal_arn"),
+    ],
+)
+def test_sql_hostile_value_is_one_literal(name, key, value):
+    _check_sql(name, key, value)
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_sql_value_never_spells_a_panther_macro(value):
+    sql = render_with("Tracebit.Pivot.PrincipalGetObjectHistory", "principal_arn", value)["sql"]
+    benign = render_with("Tracebit.Pivot.PrincipalGetObjectHistory", "principal_arn", BENIGN)["sql"]
+    for macro in ("p_occurs_", "p_current_timestamp"):
+        assert sql.lower().count(macro) == benign.lower().count(macro)
+
+
+def test_sql_literal_examples():
+    assert tp.sql_literal("o'brien") == "'o''brien'"
+    assert tp.sql_literal("a\\b") == "'a\\\\b'"
+    assert tp.sql_literal("a\nb") == "'a\\nb'"
+    assert tp.sql_literal("\u202e") == "'\\u202e'"
+    assert tp.sql_literal("é🦊") == "'é🦊'"
+
+
+# ---------------------------------------------------------------------------------------------
+# escaping: PantherFlow (pygments KustoLexer)
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_pantherflow(name: str, key: str, value: str) -> None:
+    hostile_literals, hostile_structure = pantherflow_tokens(render_with(name, key, value)["pantherflow"])
+    benign_literals, benign_structure = pantherflow_tokens(render_with(name, key, BENIGN)["pantherflow"])
+    assert hostile_literals.count(value) == 1, hostile_literals
+    assert [lit for lit in hostile_literals if lit != value] == [
+        lit for lit in benign_literals if lit != BENIGN
+    ]
+    assert hostile_structure == benign_structure
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("Tracebit.Pivot.PrincipalGetObjectHistory", "principal_arn"),
+        ("Tracebit.Pivot.IdentityOktaMFAResets", "identity"),
+        ("Tracebit.Pivot.PrincipalActivityAroundAlert", "principal_arn"),
+    ],
+)
+def test_pantherflow_hostile_value_is_one_literal(name, key, value):
+    _check_pantherflow(name, key, value)
+
+
+def test_pantherflow_literal_examples():
+    assert tp.pantherflow_literal("o'brien") == "'o\\'brien'"
+    assert tp.pantherflow_literal('say "hi"') == "'say \"hi\"'"
+    assert tp.pantherflow_literal("a\\b") == "'a\\\\b'"
+    assert tp.pantherflow_literal("a\nb|c") == "'a\\nb|c'"
+
+
+def test_render_pivots_escapes_values_taken_from_the_context():
+    value = "arn:aws:sts::1:assumed-role/r/x'\n| summarize agg.count() --"
+    pivots = tp.render_pivots(
+        {"principal_arn": value, "identities": [], "alert_time": "2024-12-13T16:20:00Z"}
+    )
+    rendered = pivots["Tracebit.Pivot.PrincipalActivityAroundAlert"]
+    assert sql_string_literals(sqlglot.parse_one(rendered["sql"], read="snowflake")).count(value) == 1
+    assert pantherflow_tokens(rendered["pantherflow"])[0].count(value) == 1
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(min_size=1, max_size=30).filter(lambda s: s != BENIGN))
+def test_any_text_round_trips_in_both_languages(value):
+    _check_sql("Tracebit.Pivot.PrincipalActivityAroundAlert", "principal_arn", value)
+    _check_pantherflow("Tracebit.Pivot.PrincipalActivityAroundAlert", "principal_arn", value)
+
+
+# ---------------------------------------------------------------------------------------------
+# generated saved queries
+# ---------------------------------------------------------------------------------------------
+
+
+def test_generated_queries_are_in_sync():
+    assert pivot_queries.drift(REPO_ROOT) == []
+    assert cli_main(["generate-queries", "--check"]) == 0
+
+
+def test_generated_query_files_match_the_templates():
+    for name in tp.PIVOTS:
+        path = REPO_ROOT / "queries" / pivot_queries.file_name(name)
+        text = path.read_text(encoding="utf-8")
+        assert text.startswith("# GENERATED by `make queries`")
+        spec = yaml.safe_load(text)
+        assert spec["AnalysisType"] == "saved_query"
+        assert spec["QueryName"] == name
+        assert spec["Query"] == tp.render_pivot(name, tp.EXAMPLE_PARAMS)["sql"]
+        sqlglot.parse_one(spec["Query"], read="snowflake")
+
+
+def test_generate_queries_check_detects_drift_and_write_repairs_it(tmp_path, capsys):
+    shutil.copytree(REPO_ROOT / "global_helpers", tmp_path / "global_helpers")
+    shutil.copytree(REPO_ROOT / "queries", tmp_path / "queries")
+    target = tmp_path / "queries" / pivot_queries.file_name("Tracebit.Pivot.IdentityOktaMFAResets")
+    target.write_text(target.read_text().replace("30 AS lookback_days", "31 AS lookback_days"))
+    (tmp_path / "queries" / "tracebit_pivot_stale.yml").write_text("AnalysisType: saved_query\n")
+    assert cli_main(["generate-queries", "--check", "--root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "differs" in err and "stale" in err
+    assert cli_main(["generate-queries", "--root", str(tmp_path)]) == 0
+    assert pivot_queries.drift(tmp_path) == []
+    assert not (tmp_path / "queries" / "tracebit_pivot_stale.yml").exists()
+
+
+def test_every_query_parses_as_snowflake():
+    for path in sorted((REPO_ROOT / "queries").glob("*.yml")):
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        sql = spec.get("Query") or spec.get("SnowflakeQuery")
+        assert sqlglot.parse_one(sql, read="snowflake") is not None, path
+        if spec["AnalysisType"] == "scheduled_query":
+            schedule = spec["Schedule"]
+            assert schedule["RateMinutes"] > 1 and schedule["RateMinutes"] >= schedule["TimeoutMinutes"]
