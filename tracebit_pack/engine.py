@@ -70,9 +70,12 @@ class MemoryKVStore:
     def __init__(self) -> None:
         self.now: float = 0.0
         self._items: dict[str, dict[str, Any]] = {}
-        self.calls: list[tuple[str, str]] = []  # (function, key), for tests and the report
+        self.calls: dict[str, int] = {}  # function name -> number of calls (bounded, for reports)
 
     # -- internals
+    def _count(self, name: str) -> None:
+        self.calls[name] = self.calls.get(name, 0) + 1
+
     def _ttl(self, epoch_seconds: Any, default: int | None = DEFAULT_TTL_SECONDS) -> int | None:
         if epoch_seconds is None:
             return None if default is None else int(self.now) + default
@@ -107,7 +110,7 @@ class MemoryKVStore:
 
     # -- dictionaries
     def put_dictionary(self, key: str, val: Mapping, epoch_seconds: Any = None) -> None:
-        self.calls.append(("put_dictionary", key))
+        self._count("put_dictionary")
         if not isinstance(val, Mapping):
             raise TypeError("panther_oss_helpers.put_dictionary: value is not a dictionary")
         try:
@@ -119,17 +122,17 @@ class MemoryKVStore:
         self._items[key] = {"dictionary": data, "expiresAt": self._ttl(epoch_seconds)}
 
     def get_dictionary(self, key: str, force_ttl_check: bool = False) -> dict:
-        self.calls.append(("get_dictionary", key))
+        self._count("get_dictionary")
         data = self._item(key).get("dictionary")
         return json.loads(data) if data else {}
 
     # -- counters
     def get_counter(self, key: str, force_ttl_check: bool = False) -> int:
-        self.calls.append(("get_counter", key))
+        self._count("get_counter")
         return int(self._item(key).get("intCount", 0))
 
     def increment_counter(self, key: str, val: int = 1, epoch_seconds: Any = DEFAULT_TTL_SECONDS) -> int:
-        self.calls.append(("increment_counter", key))
+        self._count("increment_counter")
         item = self._item(key)
         if not item:  # missing or expired: PDH returns val itself
             self._put(key, "intCount", val, self._ttl(epoch_seconds))
@@ -139,21 +142,21 @@ class MemoryKVStore:
         return total
 
     def reset_counter(self, key: str) -> None:
-        self.calls.append(("reset_counter", key))
+        self._count("reset_counter")
         self._item(key).pop("intCount", None)
 
     def set_key_expiration(self, key: str, epoch_seconds: Any) -> None:
-        self.calls.append(("set_key_expiration", key))
+        self._count("set_key_expiration")
         item = self._items.setdefault(key, {})
         item["expiresAt"] = self._ttl(epoch_seconds)
 
     # -- string sets
     def get_string_set(self, key: str, force_ttl_check: bool = False) -> set[str]:
-        self.calls.append(("get_string_set", key))
+        self._count("get_string_set")
         return set(self._item(key).get("stringSet", set()))
 
     def put_string_set(self, key: str, val: Iterable[str], epoch_seconds: Any = None) -> None:
-        self.calls.append(("put_string_set", key))
+        self._count("put_string_set")
         if not val:
             self.reset_string_set(key)
             return
@@ -162,7 +165,7 @@ class MemoryKVStore:
     def add_to_string_set(
         self, key: str, val: str | Iterable[str], epoch_seconds: Any = DEFAULT_TTL_SECONDS
     ) -> set[str]:
-        self.calls.append(("add_to_string_set", key))
+        self._count("add_to_string_set")
         values = {val} if isinstance(val, str) else set(val)
         current = set(self._item(key).get("stringSet", set()))
         if not values:
@@ -174,7 +177,7 @@ class MemoryKVStore:
     def remove_from_string_set(
         self, key: str, val: str | Iterable[str], epoch_seconds: Any = DEFAULT_TTL_SECONDS
     ) -> set[str]:
-        self.calls.append(("remove_from_string_set", key))
+        self._count("remove_from_string_set")
         values = {val} if isinstance(val, str) else set(val)
         if not self._item(key):
             return set()
@@ -183,7 +186,7 @@ class MemoryKVStore:
         return set(current)
 
     def reset_string_set(self, key: str) -> None:
-        self.calls.append(("reset_string_set", key))
+        self._count("reset_string_set")
         self._item(key).pop("stringSet", None)
 
     # -- composites
