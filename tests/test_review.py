@@ -284,11 +284,11 @@ def test_markdown_and_json_output(repo: Path, capsys, tmp_path: Path) -> None:
     assert "| **appears** | `Mini.UnknownSubtype` |" in out
     assert "match, pass | no match, **FAIL** | Log edited" in out
     target = tmp_path / "report.json"
-    code, out, err = run_cli(
-        capsys, "review", "--base", "main", "--repo", str(repo), "--format", "json", "--output", str(target)
-    )
-    assert (code, out, err) == (0, "", "")
+    argv = ["review", "--base", "main", "--repo", str(repo), "--format", "json"]
+    code, out, err = run_cli(capsys, *argv, "--json-output", str(target))
+    assert (code, err) == (0, "")
     report = json.loads(target.read_text())
+    assert json.loads(out) == report
     assert report["head"]["uncommitted_changes"] is True
     assert report["base"]["merge_base"] is True
 

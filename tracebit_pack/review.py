@@ -35,6 +35,8 @@ from tracebit_pack import gitref
 from tracebit_pack.analysis import ITEM_DIRS, AnalysisItem, load_items
 from tracebit_pack.errors import UserError
 from tracebit_pack.review_worker import load_scenarios
+from tracebit_pack.schemas import LOG_TYPES
+from tracebit_pack.validate import validate_event
 
 FOLDERS = (*ITEM_DIRS, "scenarios")
 
@@ -213,7 +215,8 @@ def _test_changes(before: list[dict], after: list[dict]) -> str:
         parts.append("removed " + ", ".join(f"“{n}”" for n in removed))
     if changed:
         parts.append("changed " + ", ".join(changed))
-    return f"{len(before)} → {len(after)} tests; " + "; ".join(parts) if parts else "reordered"
+    count = f"{len(before)} → {len(after)} tests" if len(before) != len(after) else f"{len(after)} tests"
+    return f"{count}; " + "; ".join(parts) if parts else "reordered"
 
 
 def field_changes(old: AnalysisItem, new: AnalysisItem) -> list[dict]:
@@ -442,31 +445,21 @@ def _alert_diff(base: list[dict], head: list[dict]) -> list[dict]:
 # --------------------------------------------------------------------------- needs attention
 
 
-def _test_log_type(test: dict, spec: dict) -> str | None:
-    log = test.get("Log")
-    if isinstance(log, dict) and log.get("p_log_type"):
-        return str(log["p_log_type"])
-    if test.get("LogType"):
-        return str(test["LogType"])
-    log_types = spec.get("LogTypes") or []
-    return log_types[0] if len(log_types) == 1 else None
+def schema_problems(log: dict, spec: dict) -> tuple[str, list[str]] | None:
+    """``(log_type, problems)`` if a rule test Log conforms to none of its candidate schemas.
 
-
-def _schema_problems(log: dict, log_type: str) -> list[str] | None:
-    """Problems of ``log`` against its schema, or None if the type has no schema here."""
-    from tracebit_pack import validate
-
-    try:
-        from tracebit_pack.schemas import LOG_TYPES
-    except ImportError:  # pragma: no cover - schemas module not present
-        LOG_TYPES = ()  # noqa: N806
-    if LOG_TYPES and log_type not in LOG_TYPES:
-        return None
-    try:
-        problems = validate.validate_event(log, log_type)
-    except UserError:
-        return None
-    return [f"{p.path}: {p.reason}" if getattr(p, "path", "") else str(p.reason) for p in problems]
+    Candidates as ``validate-events`` picks them: the Log's ``p_log_type``, else the rule's
+    ``LogTypes`` that have a schema here; the Log conforms if it matches one of them.
+    """
+    declared = log.get("p_log_type")
+    candidates = [declared] if declared else list(spec.get("LogTypes") or [])
+    results = []
+    for log_type in (str(t) for t in candidates if t in LOG_TYPES):
+        problems = validate_event(log, log_type)
+        if not problems:
+            return None
+        results.append((log_type, [str(p) for p in problems]))
+    return min(results, key=lambda r: len(r[1])) if results else None
 
 
 def needs_attention(head_items: list[AnalysisItem], head_tests: list[dict], touched: set[str]) -> list[dict]:
@@ -475,12 +468,6 @@ def needs_attention(head_items: list[AnalysisItem], head_tests: list[dict], touc
     def add(item: AnalysisItem, reason: str) -> None:
         entries.append({"id": item.id, "kind": item.kind, "reason": reason, "touched": item.id in touched})
 
-    try:
-        from tracebit_pack import validate  # noqa: F401
-
-        can_validate = True
-    except ImportError:
-        can_validate = False
     packed = set()
     for item in head_items:
         if item.kind == "pack":
@@ -504,12 +491,13 @@ def needs_attention(head_items: list[AnalysisItem], head_tests: list[dict], touc
                     want = "match" if result["expected"] else "no match"
                     add(item, f"test “{name}” fails: expected {want}, got {got}")
                 log = test.get("Log")
-                log_type = _test_log_type(test, spec)
-                if item.kind == "rule" and can_validate and isinstance(log, dict) and log_type:
-                    problems = _schema_problems(log, log_type)
+                found = schema_problems(log, spec) if item.kind == "rule" and isinstance(log, dict) else None
+                if found:
+                    log_type, problems = found
                     if problems:
-                        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-                        add(item, f"test “{name}”: Log does not conform to {log_type}: {problems[0]}{more}")
+                        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+                        shown = "; ".join(problems[:3])
+                        add(item, f"test “{name}”: Log does not conform to {log_type}: {shown}{more}")
         if item.kind in ("saved_query", "scheduled_query"):
             query = item.query or ""
             if not TIME_BOUND.search(query):
@@ -518,15 +506,6 @@ def needs_attention(head_items: list[AnalysisItem], head_tests: list[dict], touc
             add(item, "Enabled: false")
         if has_packs and item.kind not in ("pack",) and item.id not in packed:
             add(item, "not listed in any pack (packs/*.yml)")
-    if not can_validate:
-        entries.append(
-            {
-                "id": "-",
-                "kind": "-",
-                "reason": "schema check of test logs skipped: tracebit_pack.validate is not available",
-                "touched": False,
-            }
-        )
     entries.sort(key=lambda e: (not e["touched"], e["id"]))
     return entries
 
@@ -664,7 +643,9 @@ def render_markdown(report: dict) -> str:
         lines.append("")
     lines += ["## Behaviour diff", ""]
     lines.append(
-        f"Each side evaluated in its own process with `{report.get('engine') or 'the rule engine'}`."
+        "Base and head each evaluated in their own process with "
+        f"`{report.get('engine') or 'the rule engine'}`; tests as `pat test` runs them, scenarios as "
+        "`tracebit-pack replay` does."
     )
     lines += ["", "### Rule tests", ""]
     tests = report["behaviour"]["tests"]
@@ -753,6 +734,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=("markdown", "json"), default="markdown")
     parser.add_argument("--output", "-o", metavar="FILE", help="write the report here (default: stdout)")
     parser.add_argument(
+        "--json-output",
+        metavar="FILE",
+        help="also write the JSON report to FILE (one run, both formats)",
+    )
+    parser.add_argument(
         "--no-merge-base",
         dest="merge_base",
         action="store_false",
@@ -762,17 +748,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _write(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+    except OSError as err:
+        raise UserError(f"{path}: cannot write: {err.strerror}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     start = Path(args.repo)
     if not start.is_dir():
         raise UserError(f"{start}: no such directory")
     report = build_report(start, args.base, args.merge_base)
     text = render_markdown(report) if args.format == "markdown" else json.dumps(report, indent=2, default=str)
+    if args.json_output:
+        _write(args.json_output, json.dumps(report, indent=2, default=str))
     if args.output:
-        try:
-            Path(args.output).write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
-        except OSError as err:
-            raise UserError(f"{args.output}: cannot write: {err.strerror}") from None
+        _write(args.output, text)
     else:
         sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
     return 0
