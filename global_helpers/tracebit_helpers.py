@@ -13,6 +13,8 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 
+import tracebit_pivots
+
 # ----------------------------------------------------------------------------------------------
 # Constants
 # ----------------------------------------------------------------------------------------------
@@ -760,7 +762,7 @@ def dedup(event):
     log_id = as_str(safe_get(event, "id"), 256)
     if log_id:
         return f"no-alert-id:{log_id}"
-    context = alert_context(event)
+    context = event_context(event)
     names = ",".join((context.get("canary_names") or [])[:3]) or "unknown-canary"
     return f"no-alert-id:{principal_label(event, context)}:{names}"[:900]
 
@@ -894,10 +896,28 @@ def mfa_record_for_event(event, get_dictionary):
     return record
 
 
-def rule_alert_context(event, get_dictionary=None):
-    """``alert_context(event)`` plus ``recent_mfa_reset`` when the KV cache holds one."""
+# One-entry memo of the alert context: Panther calls title(), severity() and alert_context() of a
+# rule separately on the same event object, and only one of them needs to build the context.
+_CONTEXT_MEMO = {"event": None, "context": None}
+
+
+def event_context(event):
+    """``alert_context(event)``, built once per event object. Callers must not mutate the result."""
+    if event is not None and _CONTEXT_MEMO["event"] is event:
+        return _CONTEXT_MEMO["context"]
     context = alert_context(event)
-    if context.get("tracebit_log_type") == "health_check" or get_dictionary is None:
+    _CONTEXT_MEMO.update(event=event, context=context)
+    return context
+
+
+def rule_alert_context(event, get_dictionary=None):
+    """``alert_context(event)`` plus the rendered ``pivots`` and, when the KV cache holds one,
+    ``recent_mfa_reset``."""
+    context = dict(event_context(event))
+    if context.get("tracebit_log_type") == "health_check":
+        return context
+    context["pivots"] = tracebit_pivots.render_pivots(context)
+    if get_dictionary is None:
         return context
     record = mfa_record_for_event(event, get_dictionary)
     if record:
@@ -915,7 +935,7 @@ def rule_severity(event, get_dictionary=None, floor=None):
 
 def rule_title(event, kind, get_dictionary=None):
     """The title for rule ``kind``: ``resource``, ``credential``, ``unknown`` or ``summary``."""
-    context = alert_context(event)
+    context = event_context(event)
     record = mfa_record_for_event(event, get_dictionary) if get_dictionary is not None else None
     builder = {
         "resource": title_resource_accessed,

@@ -829,3 +829,60 @@ def test_fit_gives_up_after_bounded_passes(monkeypatch):
     monkeypatch.setattr(tb, "MAX_CONTEXT_CHARS", 0)
     context = {f"k{i}": [1, 2] for i in range(40)}
     assert tb._fit(context) is context  # bounded work even when nothing can fit
+
+
+# ----------------------------------------------------------------------------------------------
+# Pivots in the rule alert context, and one context build per event
+# ----------------------------------------------------------------------------------------------
+
+
+def test_rule_alert_context_renders_pivots_with_this_alerts_values(blog):
+    context = tb.rule_alert_context(blog)
+    pivots = context["pivots"]
+    assert set(pivots) == {
+        "Tracebit.Pivot.PrincipalGetObjectHistory",
+        "Tracebit.Pivot.IdentityOktaMFAResets",
+        "Tracebit.Pivot.PrincipalActivityAroundAlert",
+    }
+    arn_pivot = pivots["Tracebit.Pivot.PrincipalGetObjectHistory"]
+    assert f"'{context['principal_arn']}' AS principal_arn" in arn_pivot["sql"]
+    assert f"let principal_arn = '{context['principal_arn']}';" in arn_pivot["pantherflow"]
+    okta_pivot = pivots["Tracebit.Pivot.IdentityOktaMFAResets"]
+    assert "'sue.johnson@acme.com'" in okta_pivot["sql"]
+    json.dumps(context, allow_nan=False)
+
+
+def test_rule_alert_context_has_no_pivots_for_health_checks():
+    event = {
+        "p_log_type": "Tracebit.HealthCheck",
+        "discriminator": {"type": "health_check", "subtype": "panther"},
+        "timestamp": "2024-12-13T16:00:00Z",
+        "is_healthy": False,
+    }
+    assert "pivots" not in tb.rule_alert_context(event)
+
+
+def test_title_and_context_share_one_context_build(blog, monkeypatch):
+    calls = []
+    original = tb.alert_context
+
+    def counting(event):
+        calls.append(event)
+        return original(event)
+
+    monkeypatch.setattr(tb, "alert_context", counting)
+    event = dict(blog)  # a new object, so the memo starts cold
+    tb.rule_title(event, "resource")
+    tb.rule_alert_context(event)
+    tb.dedup(event)
+    assert len(calls) == 1
+    tb.rule_alert_context(dict(blog))  # another event object builds its own context
+    assert len(calls) == 2
+
+
+def test_rule_alert_context_does_not_mutate_the_shared_context(blog):
+    event = dict(blog)
+    first = tb.rule_alert_context(event, lambda key, force_ttl_check=False: '{"event_type": "x"}')
+    assert "recent_mfa_reset" in first
+    assert "recent_mfa_reset" not in tb.event_context(event)
+    assert "pivots" not in tb.event_context(event)
