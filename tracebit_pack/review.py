@@ -612,8 +612,8 @@ def render_markdown(report: dict) -> str:
         + f" · {summary['scenario_events_changed']} scenario verdict(s) changed"
         + f" · alerts: {summary['alerts_appear']} appear, {summary['alerts_disappear']} disappear,"
         + f" {summary['alerts_changed']} changed"
-        + f" · {sum(1 for a in report['needs_attention'] if a['touched'])} item(s) of this change need"
-        + " attention"
+        + f" · {sum(1 for a in report['needs_attention'] if a['touched'])} finding(s) need attention in"
+        + " the items this change touches"
     )
     lines += ["", "## Changes", ""]
     if not report["changes"]:
