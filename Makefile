@@ -12,9 +12,10 @@ STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock pyproject.toml |
 PAT := $(BIN)/panther_analysis_tool --skip-version-check
 SCENARIO ?= scenarios/blog_incident
 FUZZ_EXAMPLES ?= 100000
+BASE ?= main
 
 .PHONY: help install demo test lint pytest pat-test validate-events test-correlation check-packs \
-        zip queries fuzz bench lock upload clean
+        zip queries fuzz bench lock review upload clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -34,9 +35,11 @@ demo: install ## Main job: replay the bundled incident through the pack and prin
 test: install lint validate-events pytest pat-test test-correlation check-packs ## Run every test (lint, schema checks, pytest, pat test, correlation tests, pack checks)
 	@echo "make test: all checks passed"
 
-lint: install ## ruff (lint + format check) and the GitHub workflow check
+lint: install ## ruff (lint + format check), the GitHub workflow schema check, generated queries in sync
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/tracebit-pack generate-queries --check
 
 validate-events: install ## Check every test event, fixture and scenario event against its Panther schema
 	$(BIN)/tracebit-pack validate-events
@@ -65,9 +68,12 @@ fuzz: install ## Fuzz every rule with FUZZ_EXAMPLES generated events (default 10
 bench: install ## Benchmark rules against the engine floor, the replay and each query
 	$(BIN)/python -m tracebit_pack.bench
 
-upload: install ## pat upload to PANTHER_API_HOST with PANTHER_API_TOKEN (from the environment)
+review: install ## Review report of this change against BASE (default main): item and behaviour diff
+	$(BIN)/tracebit-pack review --base $(BASE)
+
+upload: install ## pat upload to PANTHER_API_HOST with PANTHER_API_TOKEN (pat reads both from the environment)
 	@test -n "$$PANTHER_API_HOST" -a -n "$$PANTHER_API_TOKEN" || { echo "Set PANTHER_API_HOST and PANTHER_API_TOKEN" >&2; exit 2; }
-	$(PAT) upload --path . --api-host "$$PANTHER_API_HOST" --api-token "$$PANTHER_API_TOKEN"
+	$(PAT) upload --path .
 
 lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q uv==$(UV_VERSION); }
