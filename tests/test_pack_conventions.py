@@ -1,0 +1,77 @@
+"""Conventions every item of the pack follows (Panther's content style), checked on the YAML.
+
+pat checks the keys exist; these check what a reviewer would otherwise check by eye.
+"""
+
+import re
+
+import pytest
+
+from tracebit_pack.analysis import REPO_ROOT, items_of, load_items
+
+ITEMS = load_items(REPO_ROOT)
+DETECTIONS = items_of(ITEMS, "rule", "scheduled_rule", "correlation_rule")
+MITRE = re.compile(r"^TA\d{4}:T\d{4}(\.\d{3})?$")
+
+
+def ids(items):
+    return [item.id for item in items]
+
+
+@pytest.mark.parametrize("item", DETECTIONS, ids=ids(DETECTIONS))
+def test_detection_metadata(item):
+    spec = item.spec
+    assert item.id.startswith("Tracebit.") and item.id != "Tracebit.Alert"
+    for key in ("DisplayName", "Description", "Runbook", "Severity", "Tags"):
+        assert spec.get(key), f"{item.id}: missing {key}"
+    techniques = (spec.get("Reports") or {}).get("MITRE ATT&CK") or []
+    assert techniques and all(MITRE.match(t) for t in techniques), f"{item.id}: {techniques}"
+
+
+@pytest.mark.parametrize("item", DETECTIONS, ids=ids(DETECTIONS))
+def test_detection_has_positive_and_negative_tests(item):
+    results = {test.get("ExpectedResult") for test in item.tests}
+    assert {True, False} <= results, f"{item.id}: tests expect only {results}"
+
+
+ALERTING_RULES = [i for i in items_of(ITEMS, "rule", "scheduled_rule") if i.spec.get("CreateAlert", True)]
+
+
+@pytest.mark.parametrize("item", ALERTING_RULES, ids=ids(ALERTING_RULES))
+def test_alerting_rules_choose_their_dedup_period(item):
+    assert item.spec.get("DedupPeriodMinutes"), f"{item.id}: DedupPeriodMinutes not chosen"
+
+
+SCHEDULED = items_of(ITEMS, "scheduled_query")
+
+
+@pytest.mark.parametrize("item", SCHEDULED, ids=ids(SCHEDULED))
+def test_scheduled_queries_are_valid_for_pat(item):
+    schedule = item.spec["Schedule"]
+    assert schedule["RateMinutes"] > 1
+    assert schedule["RateMinutes"] >= schedule["TimeoutMinutes"]
+    tables = re.findall(r"\bpanther_\w+\.\w+\.\w+", item.query)
+    assert tables and all(t.split(".")[1] == "public" for t in tables)
+
+
+CORRELATION = items_of(ITEMS, "correlation_rule")
+
+
+@pytest.mark.parametrize("item", CORRELATION, ids=ids(CORRELATION))
+def test_correlation_lookback_covers_the_schedule(item):
+    detection = item.spec["Detection"][0]
+    assert detection["LookbackWindowMinutes"] >= 1.5 * detection["Schedule"]["RateMinutes"]
+
+
+def test_every_scheduled_rule_names_existing_queries():
+    queries = set(ids(SCHEDULED))
+    for item in items_of(ITEMS, "scheduled_rule"):
+        assert set(item.spec["ScheduledQueries"]) <= queries, item.id
+
+
+def test_correlation_rules_reference_existing_rules():
+    rules = set(ids(items_of(ITEMS, "rule", "scheduled_rule")))
+    for item in CORRELATION:
+        detection = item.spec["Detection"][0]
+        for group in detection.get("Group") or detection.get("Sequence"):
+            assert group["RuleID"] in rules, f"{item.id}: unknown {group['RuleID']}"
