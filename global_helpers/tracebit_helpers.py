@@ -150,6 +150,20 @@ def safe_get(obj, *keys, default=None):
     return obj
 
 
+def as_number(value):
+    """A finite float from a number or numeric string (query rows carry both); None otherwise.
+
+    Booleans are not numbers here, although Python treats them as ints.
+    """
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def as_str(value, limit=MAX_STR):
     """A non-empty, stripped string from a scalar, else None.
 

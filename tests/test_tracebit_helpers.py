@@ -886,3 +886,23 @@ def test_rule_alert_context_does_not_mutate_the_shared_context(blog):
     assert "recent_mfa_reset" in first
     assert "recent_mfa_reset" not in tb.event_context(event)
     assert "pivots" not in tb.event_context(event)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (3, 3.0),
+        ("2.5", 2.5),
+        (" 7 ", 7.0),
+        (True, None),
+        (None, None),
+        ("x", None),
+        (float("nan"), None),
+        ("inf", None),
+        ([1], None),
+        ({}, None),
+        (10**400, None),
+    ],
+)
+def test_as_number(value, expected):
+    assert tb.as_number(value) == expected

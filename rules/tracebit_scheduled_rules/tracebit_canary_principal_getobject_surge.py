@@ -5,15 +5,11 @@ query's params CTE and come back in each row (surge_multiple, min_requests), so 
 the row against the same numbers without a second copy of them.
 """
 
+from tracebit_helpers import as_number
+
 
 def _number(event, key):
-    value = event.get(key)
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+    return as_number(event.get(key))
 
 
 def rule(event):

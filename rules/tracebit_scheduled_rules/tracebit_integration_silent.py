@@ -5,15 +5,11 @@ older than the threshold, or there is none in 30 days). The threshold lives in t
 and comes back in the row.
 """
 
+from tracebit_helpers import as_number
+
 
 def _number(event, key):
-    value = event.get(key)
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+    return as_number(event.get(key))
 
 
 def rule(event):
