@@ -38,7 +38,6 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -497,17 +496,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-@cache
-def engine_and_streams(root: Path = REPO_ROOT) -> tuple[PackEngine, tuple[Stream, ...]]:
-    """For tests: the pack loaded once, and its streams."""
-    engine, streams = _load(root)
-    return engine, tuple(streams.values())
+def load_pack(root: Path = REPO_ROOT) -> tuple[PackEngine, dict[str, Stream]]:
+    """For tests: the pack loaded once per process, and its streams by name."""
+    return _load(root)
 
 
-def check_event(stream: Stream, raw: Mapping) -> list[Failure]:
+def stream_named(name: str, root: Path = REPO_ROOT) -> Stream:
+    """For tests: the stream ``name`` (a log type or a scheduled query name) of the pack at ``root``."""
+    return _load(root)[1][name]
+
+
+def check_event(stream: Stream, raw: Mapping, root: Path = REPO_ROOT) -> list[Failure]:
     """For tests: the property violations of one raw event (KV cache reset and seeded first)."""
-    engine, streams = engine_and_streams(_ENGINE.root if _ENGINE else REPO_ROOT)
-    reset_kv(engine, list(streams))
+    engine, streams = _load(root)
+    reset_kv(engine, list(streams.values()))
     failures, _ = run_rules(engine, stream, dict(raw))
     return failures
 
