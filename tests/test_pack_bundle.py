@@ -52,4 +52,3 @@ def test_pack_lists_every_item_except_itself():
     listed = set(pack["PackDefinition"]["IDs"])
     ids = {item.id for item in ITEMS if item.kind != "pack"}
     assert listed == ids
-
