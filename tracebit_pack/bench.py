@@ -1,0 +1,350 @@
+"""Benchmark the pack against Panther's engine floor, the replay and each query (issue 7).
+
+``python -m tracebit_pack.bench`` (``make bench``; ``--json`` for machine-readable output):
+
+1. **Rules.** For each real-time rule, µs per event through ``panther_core``'s ``Rule.run`` in
+   production mode (``batch_mode=True``) on *matching* and on *non-matching* events of its log
+   type, next to a floor rule ``def rule(event): return False`` loaded the same way and measured
+   in the same run on the same events. Events are built as ``PantherEvent`` (with the log type's
+   data model, as ``PackEngine`` does) before timing; a second figure includes the
+   ``PantherEvent(...)`` construction in the loop (for rule and floor alike). Each figure is the
+   best of ``--repeats`` passes over ``--events`` events. Events: the bundled scenarios and the
+   rules' own unit tests, topped up with realistic generated events (``tracebit_pack.strategies``)
+   classified by the rule itself. Flags: a non-matching ratio above 1.5, a matching Tracebit
+   event above 30 µs.
+2. **Replay.** ``tracebit_pack.replay.replay`` on the bundled scenario: events/s through the
+   real-time rules (``rule_seconds``) and end to end (lake load, scheduled queries, correlation,
+   pivots included), best of ``--replay-repeats``.
+3. **Queries.** Every saved and scheduled query executed on the embedded lake (``Lake``) loaded
+   with the scenario, at the scenario's latest event time: ms per run (best of ``--repeats``),
+   and the rows returned.
+
+The KV cache is the engine's in-memory store: in Panther each ``get_dictionary`` is a DynamoDB
+read (milliseconds), which this benchmark does not include.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from panther_core.enriched_event import PantherEvent
+from panther_core.rule import Rule
+
+from tracebit_pack.analysis import REPO_ROOT, items_of
+from tracebit_pack.engine import LoadedRule, PackEngine, parse_time
+from tracebit_pack.enrich import enrich
+from tracebit_pack.schemas import log_type_of_file, read_jsonl
+
+FLOOR_BODY = "def rule(event):\n    return False\n"
+NON_MATCHING_RATIO_GOAL = 1.5
+MATCHING_US_GOAL = 30.0
+DEFAULT_SCENARIO = REPO_ROOT / "scenarios" / "blog_incident"
+PARSE_TIME = datetime(2024, 12, 20, tzinfo=UTC)
+
+
+# ------------------------------------------------------------------------------------------ events
+
+
+def scenario_events(root: Path = REPO_ROOT) -> dict[str, list[dict]]:
+    """Every bundled scenario event, enriched, by log type."""
+    out: dict[str, list[dict]] = {}
+    for file in sorted((root / "scenarios").glob("*/*.jsonl")):
+        log_type = log_type_of_file(file)
+        for line, raw in read_jsonl(file):
+            out.setdefault(log_type, []).append(
+                enrich(raw, log_type, parse_time=PARSE_TIME, row_id=f"b{line}")
+            )
+    return out
+
+
+def test_events(loaded: LoadedRule, log_type: str) -> list[dict]:
+    """The rule's own unit-test logs (positive and negative), enriched."""
+    out = []
+    for test in loaded.item.tests:
+        log = test.get("Log")
+        if isinstance(log, dict) and not test.get("Mocks"):
+            out.append(enrich(log, log_type, parse_time=PARSE_TIME, row_id="t"))
+    return out
+
+
+def generated_events(log_type: str, count: int, seed: int = 1) -> list[dict]:
+    from tracebit_pack import strategies
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = islice(strategies.seeded_examples(strategies.realistic_events(log_type), seed), count)
+        return [enrich(event, log_type, parse_time=PARSE_TIME, row_id="g") for event in raw]
+
+
+def classify(
+    engine: PackEngine, loaded: LoadedRule, log_type: str, events: Iterable[dict]
+) -> tuple[list[dict], list[dict]]:
+    """(matching, non-matching) events for the rule, as it decides in production mode."""
+    model = engine.data_models.get(log_type)
+    matching, other = [], []
+    for event in events:
+        result = loaded.rule.run(PantherEvent(event, model), {}, {}, batch_mode=True)
+        if result.detection_exception is None:
+            (matching if result.trigger_alert else other).append(event)
+    return matching, other
+
+
+def fill(events: list[dict], size: int) -> list[dict]:
+    """``size`` events cycling through ``events`` (distinct dict objects, in a fixed order)."""
+    if not events:
+        return []
+    return [dict(events[i % len(events)]) for i in range(size)]
+
+
+# ------------------------------------------------------------------------------------------ timing
+
+
+def floor_rule() -> Rule:
+    return Rule({"id": "Bench.Floor", "versionId": "0", "analysisType": "RULE", "body": FLOOR_BODY})
+
+
+def _time(run: Callable[[], None], events: int, repeats: int) -> float:
+    """Best µs per event over ``repeats`` passes."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best / events * 1e6
+
+
+def measure(rule: Rule, events: list[dict], model: Any, repeats: int) -> dict[str, float]:
+    """µs per event with prebuilt PantherEvents and with construction in the loop."""
+    prebuilt = [PantherEvent(e, model) for e in events]
+
+    def run_prebuilt() -> None:
+        for event in prebuilt:
+            rule.run(event, {}, {}, batch_mode=True)
+
+    def run_building() -> None:
+        for event in events:
+            rule.run(PantherEvent(event, model), {}, {}, batch_mode=True)
+
+    run_prebuilt()  # warm-up (imports, caches)
+    return {
+        "prebuilt_us": _time(run_prebuilt, len(events), repeats),
+        "with_construction_us": _time(run_building, len(events), repeats),
+    }
+
+
+def bench_rules(engine: PackEngine, *, size: int, repeats: int, root: Path) -> list[dict]:
+    scenario = scenario_events(root)
+    floor = floor_rule()
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for loaded in sorted(engine.rules.values(), key=lambda r: r.id):
+            for log_type in loaded.spec.get("LogTypes") or []:
+                model = engine.data_models.get(log_type)
+                pool = scenario.get(log_type, []) + test_events(loaded, log_type)
+                matching, other = classify(engine, loaded, log_type, pool)
+                sources = {"matching": "scenario+tests", "non_matching": "scenario+tests"}
+                if len(matching) < 5 or len(other) < 5:
+                    gen_match, gen_other = classify(engine, loaded, log_type, generated_events(log_type, 400))
+                    if len(matching) < 5:
+                        matching += gen_match
+                        sources["matching"] += "+generated"
+                    if len(other) < 5:
+                        other += gen_other
+                        sources["non_matching"] += "+generated"
+                row: dict[str, Any] = {"rule_id": loaded.id, "log_type": log_type}
+                for kind, events in (("matching", matching), ("non_matching", other)):
+                    batch = fill(events, size)
+                    if not batch:
+                        row[kind] = None
+                        continue
+                    engine.kv.__init__()  # empty in-memory KV cache for every measurement
+                    rule_us = measure(loaded.rule, batch, model, repeats)
+                    floor_us = measure(floor, batch, model, repeats)
+                    row[kind] = {
+                        "distinct_events": len(events),
+                        "source": sources[kind],
+                        "rule": rule_us,
+                        "floor": floor_us,
+                        "ratio": rule_us["prebuilt_us"] / floor_us["prebuilt_us"],
+                        "ratio_with_construction": rule_us["with_construction_us"]
+                        / floor_us["with_construction_us"],
+                    }
+                flags = []
+                nm = row.get("non_matching")
+                if nm and nm["ratio"] > NON_MATCHING_RATIO_GOAL:
+                    flags.append(f"non-matching {nm['ratio']:.2f}x floor > {NON_MATCHING_RATIO_GOAL}")
+                m = row.get("matching")
+                if log_type.startswith("Tracebit.") and m and m["rule"]["prebuilt_us"] > MATCHING_US_GOAL:
+                    flags.append(f"matching {m['rule']['prebuilt_us']:.1f} us > {MATCHING_US_GOAL:.0f}")
+                row["flags"] = flags
+                rows.append(row)
+    return rows
+
+
+# ----------------------------------------------------------------------------------- replay, lake
+
+
+def bench_replay(scenario: Path, root: Path, repeats: int) -> dict[str, Any]:
+    from tracebit_pack.replay import replay
+
+    best = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        engine = PackEngine.load(root)
+        for _ in range(repeats):
+            engine.kv.__init__()
+            report = replay(scenario, root=root, engine=engine)
+            if best is None or report.rule_seconds < best.rule_seconds:
+                best = report
+    assert best is not None
+    return {
+        "scenario": str(scenario.relative_to(root)) if scenario.is_relative_to(root) else str(scenario),
+        "events": best.events,
+        "alerts": len(best.alerts),
+        "rule_seconds": best.rule_seconds,
+        "total_seconds": best.seconds,
+        "rule_events_per_second": best.events / best.rule_seconds if best.rule_seconds else None,
+        "total_events_per_second": best.events / best.seconds if best.seconds else None,
+    }
+
+
+def bench_queries(engine: PackEngine, scenario: Path, repeats: int) -> list[dict]:
+    from tracebit_pack.lake import Lake
+
+    lake = Lake.from_folder(scenario)
+    times = [
+        parse_time(str(e.get("p_event_time") or ""))
+        for events in scenario_events(scenario.parent.parent).values()
+        for e in events
+    ]
+    now = max(t for t in times if t is not None)
+    rows = []
+    try:
+        for item in sorted(items_of(engine.items, "saved_query", "scheduled_query"), key=lambda i: i.id):
+            entry: dict[str, Any] = {"query": item.id, "kind": item.kind}
+            try:
+                result = lake.run(item, now=now)
+                best = float("inf")
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    lake.run(item, now=now)
+                    best = min(best, time.perf_counter() - start)
+                entry.update(ms=best * 1e3, rows=len(result))
+            except Exception as err:  # noqa: BLE001 - report the query that cannot run, keep going
+                entry.update(ms=None, rows=None, error=str(err).splitlines()[0][:200])
+            rows.append(entry)
+    finally:
+        lake.close()
+    return rows
+
+
+# ------------------------------------------------------------------------------------------ output
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "disable_detection_output": os.environ.get("DISABLE_DETECTION_OUTPUT", ""),
+    }
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def render(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    lines = [
+        f"machine: {m['cpu']}, nproc {m['nproc']}, Python {m['python']}, {m['date']}, "
+        f"load {', '.join(f'{x:.2f}' for x in m['load_average'] or [])}",
+        f"rules: production mode (batch_mode=True), {result['settings']['events']} events per figure, "
+        f"best of {result['settings']['repeats']}; us/event with prebuilt PantherEvents "
+        "(in brackets: PantherEvent construction included)",
+        "",
+    ]
+    header = f"{'rule':<34} {'kind':<12} {'n':>4} {'rule us':>14} {'floor us':>12} {'ratio':>12}  flags"
+    lines += [header, "-" * len(header)]
+    for row in result["rules"]:
+        for kind in ("non_matching", "matching"):
+            data = row.get(kind)
+            if not data:
+                lines.append(f"{row['rule_id']:<34} {kind:<12} {'-':>4}")
+                continue
+            r, f = data["rule"], data["floor"]
+            flags = [x for x in row["flags"] if x.startswith(kind.replace("_", "-"))]
+            lines.append(
+                f"{row['rule_id']:<34} {kind.replace('_', '-'):<12} {data['distinct_events']:>4} "
+                f"{_fmt(r['prebuilt_us']):>5} ({_fmt(r['with_construction_us']):>5}) "
+                f"{_fmt(f['prebuilt_us']):>4} ({_fmt(f['with_construction_us']):>4}) "
+                f"{_fmt(data['ratio'], 2):>5} ({_fmt(data['ratio_with_construction'], 2):>4})  "
+                + ("; ".join(flags) if flags else "ok")
+            )
+    rp = result["replay"]
+    lines += [
+        "",
+        f"replay {rp['scenario']}: {rp['events']} events, {rp['alerts']} alerts; real-time rules "
+        f"{_fmt(rp['rule_events_per_second'], 0)} events/s ({rp['rule_seconds'] * 1e3:.0f} ms); end to end "
+        f"{_fmt(rp['total_events_per_second'], 0)} events/s ({rp['total_seconds']:.2f} s incl. lake load, "
+        "scheduled queries, correlation, pivots)",
+        "",
+        f"queries on the embedded lake ({rp['scenario']}, best of {result['settings']['repeats']}):",
+    ]
+    for q in result["queries"]:
+        detail = f"{_fmt(q['ms'])} ms, {q['rows']} rows" if q["ms"] is not None else f"ERROR {q.get('error')}"
+        lines.append(f"  {q['query']:<52} {detail}")
+    flagged = [f"{row['rule_id']}: {flag}" for row in result["rules"] for flag in row["flags"]]
+    lines += ["", "flags: " + ("none" if not flagged else "; ".join(flagged))]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tracebit_pack.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=2000, help="events per timed pass (default 2000)")
+    parser.add_argument("--repeats", type=int, default=7, help="passes per figure; the best is kept")
+    parser.add_argument("--replay-repeats", type=int, default=3)
+    parser.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO)
+    parser.add_argument("--root", type=Path, default=REPO_ROOT)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+
+    root = args.root.resolve()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        engine = PackEngine.load(root)
+    result = {
+        "machine": machine(),
+        "settings": {"events": args.events, "repeats": args.repeats, "batch_mode": True},
+        "rules": bench_rules(engine, size=args.events, repeats=args.repeats, root=root),
+        "replay": bench_replay(args.scenario.resolve(), root, args.replay_repeats),
+        "queries": bench_queries(engine, args.scenario.resolve(), args.repeats),
+    }
+    print(json.dumps(result, indent=2) if args.json else render(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
