@@ -23,6 +23,8 @@ MAX_LIST = 50  # every list in the alert context is capped at this many entries
 MAX_STR = 1024  # longest string kept from a log field
 MAX_CONTEXT_CHARS = 150_000  # Panther replaces a context above 200 KB; stay well below it
 MAX_MFA_LOOKUPS = 5  # identities looked up in the KV cache per alert
+TITLE_PART = 160  # longest log value placed in a title (principal, canary, classification, ...)
+MAX_TITLE = 999  # Panther truncates titles at 1,000 characters; stay under it
 
 TRACEBIT_SITE = "https://tracebit.com"
 
@@ -151,12 +153,15 @@ def safe_get(obj, *keys, default=None):
 
 
 def as_number(value):
-    """A finite float from a number or numeric string (query rows carry both); None otherwise.
+    """A finite number from a number or numeric string (query rows carry both); None otherwise.
 
+    Integers stay integers (counts read naturally in an alert); anything else becomes a float.
     Booleans are not numbers here, although Python treats them as ints.
     """
     if isinstance(value, bool):
         return None
+    if isinstance(value, int):
+        return value
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
@@ -450,10 +455,10 @@ def principal_label(event, context=None):
     ids = context.get("identities")
     if ids:
         role = parse_aws_arn(context.get("principal_arn"))["role"]
-        return f"{ids[0]} (role {role})" if role else ids[0]
+        return clip(f"{ids[0]} (role {role})" if role else ids[0])
     principal = get_principal(event)
     app_id = as_str(safe_get(principal, "azure", "app_id"))
-    return (
+    return clip(
         context.get("principal_arn")
         or context.get("principal_username")
         or (f"Azure app {app_id}" if app_id else None)
@@ -537,7 +542,7 @@ def canary_label(canary):
         or "unnamed"
     )
     kind = canary.get("type")
-    return f"{kind} {name}" if kind else name
+    return clip(f"{kind} {name}" if kind else name)
 
 
 def canary_credential(event):
@@ -580,7 +585,7 @@ def credential_label(credential):
         return "an unknown canary credential"
     name = credential.get("name") or credential.get("access_key_id") or "unnamed"
     kind = credential.get("type")
-    return f"{kind} {name}" if kind else name
+    return clip(f"{kind} {name}" if kind else name)
 
 
 def source_ips(event):
@@ -786,13 +791,19 @@ def health_dedup(event):
     return f"tracebit-health:{(subtype(event) or 'unknown').lower()}"[:256]
 
 
+def clip(text, limit=TITLE_PART):
+    """``text`` cut to ``limit`` characters with an ellipsis: log values stay readable in titles."""
+    text = "" if text is None else str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
 def _mfa_suffix(record):
     """Title suffix for an escalated alert: whose MFA was reset, and when."""
     if not record:
         return ""
-    who = as_str(record.get("identity")) or "the principal"
-    what = as_str(record.get("event_type"), 128)
-    when = as_str(record.get("event_time"))
+    who = clip(as_str(record.get("identity")) or "the principal")
+    what = clip(as_str(record.get("event_type"), 128))
+    when = clip(as_str(record.get("event_time")), 40)
     return f" after {f'Okta {what}' if what else 'an MFA reset'} for {who}" + (f" at {when}" if when else "")
 
 
@@ -819,7 +830,7 @@ def title_credential_used(event, context, record=None):
 
 
 def title_unknown_subtype(event, context, record=None):
-    kind = context.get("subtype") or "no subtype"
+    kind = clip(context.get("subtype") or "no subtype")
     principal = principal_label(event, context)
     target = (
         _canaries_phrase(context.get("canaries"))
@@ -832,7 +843,7 @@ def title_unknown_subtype(event, context, record=None):
 
 
 def title_summary(event, context, record=None):
-    classification = context.get("classification") or "no classification"
+    classification = clip(context.get("classification") or "no classification")
     principal = principal_label(event, context)
     return (
         f"Tracebit alert summary [{classification}]: {principal} accessed "
@@ -841,7 +852,7 @@ def title_summary(event, context, record=None):
 
 
 def title_health(event):
-    integration = subtype(event) or "unknown integration"
+    integration = clip(subtype(event) or "unknown integration")
     if health_state(event) == UNHEALTHY:
         return f"Tracebit integration unhealthy: {integration}"
     return f"Tracebit integration health unknown (is_healthy missing or unreadable): {integration}"
@@ -957,7 +968,7 @@ def rule_title(event, kind, get_dictionary=None):
         "unknown": title_unknown_subtype,
         "summary": title_summary,
     }.get(kind, title_unknown_subtype)
-    return builder(event, context, record)
+    return clip(builder(event, context, record), MAX_TITLE)
 
 
 # ----------------------------------------------------------------------------------------------

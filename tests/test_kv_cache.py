@@ -207,3 +207,11 @@ def test_tracebit_rule_escalates_from_the_record_the_signal_wrote(kv_table, sign
     assert before != "CRITICAL"
     context = tracebit_rule.alert_context(alert)
     assert context["recent_mfa_reset"]["event_type"] == "user.mfa.factor.deactivate"
+
+
+@pytest.mark.parametrize("event_type", [["user.mfa.factor.deactivate"], {"a": 1}, 7, None])
+def test_signal_rule_ignores_non_string_event_types(signal, event_type):
+    # Regression found by the fuzzer: a list eventType made `in frozenset` raise TypeError.
+    from panther_core.enriched_event import PantherEvent
+
+    assert signal.rule(PantherEvent({"eventType": event_type, "p_log_type": "Okta.SystemLog"})) is False

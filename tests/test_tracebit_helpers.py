@@ -891,7 +891,7 @@ def test_rule_alert_context_does_not_mutate_the_shared_context(blog):
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (3, 3.0),
+        (3, 3),
         ("2.5", 2.5),
         (" 7 ", 7.0),
         (True, None),
@@ -901,8 +901,45 @@ def test_rule_alert_context_does_not_mutate_the_shared_context(blog):
         ("inf", None),
         ([1], None),
         ({}, None),
-        (10**400, None),
+        ("1e400", None),
+        (10**400, 10**400),
     ],
 )
 def test_as_number(value, expected):
     assert tb.as_number(value) == expected
+    assert type(tb.as_number(value)) is type(expected)
+
+
+# Regressions found by the fuzzer (tracebit_pack.fuzz): titles built from 1,024-character log
+# values went over Panther's 1,000-character title limit.
+LONG = "x" * 1024
+
+
+@pytest.mark.parametrize("kind", ["resource", "credential", "unknown", "summary"])
+def test_titles_stay_under_the_limit_with_long_values(kind):
+    event = {
+        "p_log_type": "Tracebit.Alert" if kind != "summary" else "Tracebit.AlertSummary",
+        "alert_id": LONG,
+        "discriminator": {"type": "tracebit_alert_log", "subtype": LONG},
+        "classification": LONG,
+        "principal": {"id": LONG + "@example.com", "aws": {"arn": "arn:aws:iam::1:user/" + LONG}},
+        "canary": {"name": LONG, "type": LONG},
+        "canaries_accessed": [{"name": LONG, "type": LONG}] * 5,
+        "canary_credential": {"name": LONG, "type": LONG},
+    }
+    record = {"identity": LONG, "event_type": LONG, "event_time": LONG}
+    title = tb.rule_title(event, kind, lambda key, force_ttl_check=False: json.dumps(record))
+    assert len(title) <= tb.MAX_TITLE
+    assert title.startswith("Tracebit")
+
+
+def test_health_title_stays_under_the_limit():
+    event = {"discriminator": {"type": "health_check", "subtype": LONG}, "is_healthy": False}
+    assert len(tb.title_health(event)) < 1000
+
+
+def test_clip_keeps_short_values_and_marks_cut_ones():
+    assert tb.clip("abc") == "abc"
+    assert tb.clip(None) == ""
+    cut = tb.clip("y" * 500, 10)
+    assert len(cut) == 10 and cut.endswith("\u2026")

@@ -5,7 +5,7 @@ query's params CTE and come back in each row (surge_multiple, min_requests), so 
 the row against the same numbers without a second copy of them.
 """
 
-from tracebit_helpers import as_number
+from tracebit_helpers import as_number, as_str, clip
 
 
 def _number(event, key):
@@ -22,23 +22,26 @@ def rule(event):
     return window >= minimum and window > multiple * baseline
 
 
+def _text(event, key):
+    value = event.get(key)
+    return as_str(value) if isinstance(value, str) and value else None
+
+
 def title(event):
     return (
-        f"Tracebit canary principal {event.get('principal_arn')}: "
+        f"Tracebit canary principal {clip(_text(event, 'principal_arn'))}: "
         f"{int(_number(event, 'window_requests') or 0)} S3 GetObject around the alert vs "
         f"{_number(event, 'baseline_daily_avg')}/day baseline"
     )
 
 
 def dedup(event):
-    return f"{event.get('alert_id')}:{event.get('principal_arn')}"
+    return clip(f"{_text(event, 'alert_id')}:{_text(event, 'principal_arn')}", 900)
 
 
 def alert_context(event):
-    keys = (
-        "alert_id",
-        "principal_arn",
-        "alert_time",
+    context = {key: _text(event, key) for key in ("alert_id", "principal_arn", "alert_time")}
+    numbers = (
         "window_requests",
         "window_bytes_out",
         "baseline_requests",
@@ -48,6 +51,6 @@ def alert_context(event):
         "window_hours",
         "baseline_days",
     )
-    context = {key: event.get(key) for key in keys}
-    context["principal_arns"] = [event.get("principal_arn")] if event.get("principal_arn") else []
+    context.update({key: as_number(event.get(key)) for key in numbers})
+    context["principal_arns"] = [context["principal_arn"]] if context["principal_arn"] else []
     return context

@@ -3,12 +3,17 @@
 Runs on the rows of the scheduled query ``Tracebit.Query.CanaryPrincipalRecentMFAReset`` (one row per
 Tracebit alert, identity and Okta reset). The help-desk MFA reset followed by cloud reconnaissance is
 the Scattered Spider pattern: treat the identity as compromised.
+
+Row values come from logs: they are capped (``as_str``) before they reach the title, dedup and
+context, so a hostile value cannot push them over Panther's limits.
 """
+
+from tracebit_helpers import as_number, as_str, clip
 
 
 def _text(event, key):
     value = event.get(key)
-    return value if isinstance(value, str) and value else None
+    return as_str(value) if isinstance(value, str) and value else None
 
 
 def rule(event):
@@ -17,15 +22,15 @@ def rule(event):
 
 
 def title(event):
-    actor = _text(event, "reset_actor") or "an unknown actor"
+    actor = clip(_text(event, "reset_actor") or "an unknown actor")
     return (
-        f"Tracebit canary alert for {_text(event, 'identity')} after an Okta "
-        f"{_text(event, 'reset_event_type')} by {actor}"
+        f"Tracebit canary alert for {clip(_text(event, 'identity'))} after an Okta "
+        f"{clip(_text(event, 'reset_event_type'))} by {actor}"
     )
 
 
 def dedup(event):
-    return f"{_text(event, 'alert_id')}:{_text(event, 'identity')}"
+    return clip(f"{_text(event, 'alert_id')}:{_text(event, 'identity')}", 900)
 
 
 def reference(event):
@@ -38,7 +43,7 @@ def alert_context(event):
         "identities": [_text(event, "identity")] if _text(event, "identity") else [],
         "tracebit": {
             "alert_id": _text(event, "alert_id"),
-            "alert_time": event.get("alert_time"),
+            "alert_time": _text(event, "alert_time"),
             "subtype": _text(event, "subtype"),
             "principal_id": _text(event, "principal_id"),
             "principal_arn": _text(event, "principal_arn"),
@@ -47,13 +52,13 @@ def alert_context(event):
         },
         "okta_reset": {
             "event_type": _text(event, "reset_event_type"),
-            "event_time": event.get("reset_time"),
+            "event_time": _text(event, "reset_time"),
             "actor": _text(event, "reset_actor"),
             "actor_type": _text(event, "reset_actor_type"),
             "reason": _text(event, "reset_reason"),
             "client_ip": _text(event, "reset_client_ip"),
             "uuid": _text(event, "reset_uuid"),
         },
-        "minutes_reset_to_alert": event.get("minutes_reset_to_alert"),
-        "mfa_lookback_days": event.get("mfa_lookback_days"),
+        "minutes_reset_to_alert": as_number(event.get("minutes_reset_to_alert")),
+        "mfa_lookback_days": as_number(event.get("mfa_lookback_days")),
     }

@@ -5,7 +5,7 @@ older than the threshold, or there is none in 30 days). The threshold lives in t
 and comes back in the row.
 """
 
-from tracebit_helpers import as_number
+from tracebit_helpers import as_number, as_str, clip
 
 
 def _number(event, key):
@@ -26,7 +26,10 @@ def title(event):
     last = event.get("last_health_check")
     if last is None:
         return "Tracebit integration silent: no health check received in 30 days"
-    return f"Tracebit integration silent: last health check {last} ({_number(event, 'hours_silent')} h ago)"
+    return (
+        f"Tracebit integration silent: last health check {clip(as_str(last), 40)} "
+        f"({_number(event, 'hours_silent')} h ago)"
+    )
 
 
 def dedup(event):
@@ -35,9 +38,9 @@ def dedup(event):
 
 def alert_context(event):
     return {
-        "last_health_check": event.get("last_health_check"),
-        "health_checks_30d": event.get("health_checks_30d"),
-        "hours_silent": event.get("hours_silent"),
-        "max_silence_hours": event.get("max_silence_hours"),
-        "checked_at": event.get("checked_at"),
+        "last_health_check": as_str(event.get("last_health_check")),
+        "health_checks_30d": _number(event, "health_checks_30d"),
+        "hours_silent": _number(event, "hours_silent"),
+        "max_silence_hours": _number(event, "max_silence_hours"),
+        "checked_at": as_str(event.get("checked_at")),
     }

@@ -71,7 +71,10 @@ def remember_reset(event, identities):
 
 
 def rule(event):
-    if event.get("eventType") not in RESET_EVENT_TYPES:
+    try:
+        if event.get("eventType") not in RESET_EVENT_TYPES:
+            return False
+    except TypeError:  # a list or object eventType is unhashable: not an event this rule knows
         return False
     outcome = event.get("outcome")
     result = outcome.get("result") if hasattr(outcome, "get") else None
