@@ -44,7 +44,8 @@ def new_secrets(files: list[str], baseline_path: Path = BASELINE) -> list[tuple[
         found = SecretsCollection()
         found.scan_files(*files, num_processors=1)
     new = found - known
-    return sorted((name, secret.line_number, secret.type) for name, secret in new)
+    skip = {str(baseline_path), baseline_path.name, str(baseline_path.resolve())}
+    return sorted((name, secret.line_number, secret.type) for name, secret in new if name not in skip)
 
 
 def main(argv: list[str] | None = None) -> int:
