@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from panther_detection_helpers.caching import put_dictionary
 
+from tracebit_helpers import as_str
 from tracebit_pivots import MFA_RESET_EVENT_TYPES
 
 RESET_EVENT_TYPES = frozenset(MFA_RESET_EVENT_TYPES)
@@ -19,6 +20,7 @@ FAILED_OUTCOMES = frozenset({"FAILURE", "DENY"})
 CACHE_KEY_PREFIX = "tracebit:mfa_reset:"
 CACHE_TTL_SECONDS = 7 * 24 * 3600  # the reset escalates Tracebit alerts for 7 days after it happened
 MAX_IDENTITIES = 10
+MAX_IDENTITY_LENGTH = 320  # longest plausible email / login; keeps KV keys far under DynamoDB's 2 KB
 
 
 def target_identities(event):
@@ -32,7 +34,12 @@ def target_identities(event):
             continue
         kind = target.get("type")
         value = target.get("alternateId")
-        if isinstance(kind, str) and kind.lower() == "user" and isinstance(value, str) and value:
+        if (
+            isinstance(kind, str)
+            and kind.lower() == "user"
+            and isinstance(value, str)
+            and 0 < len(value) <= MAX_IDENTITY_LENGTH
+        ):
             value = value.lower()
             if value not in found:
                 found.append(value)
@@ -44,10 +51,10 @@ def _actor(event):
     if not hasattr(actor, "get"):
         return {"alternate_id": None, "id": None, "type": None, "display_name": None}
     return {
-        "alternate_id": actor.get("alternateId"),
-        "id": actor.get("id"),
-        "type": actor.get("type"),
-        "display_name": actor.get("displayName"),
+        "alternate_id": as_str(actor.get("alternateId")),
+        "id": as_str(actor.get("id")),
+        "type": as_str(actor.get("type")),
+        "display_name": as_str(actor.get("displayName")),
     }
 
 
@@ -58,10 +65,10 @@ def remember_reset(event, identities):
     except Exception:  # noqa: BLE001
         expires_at = CACHE_TTL_SECONDS  # < 1e9: the cache reads it as "7 days from now"
     value = {
-        "event_type": event.get("eventType"),
-        "event_time": event.get("published") or event.get("p_event_time"),
+        "event_type": as_str(event.get("eventType")),
+        "event_time": as_str(event.get("published") or event.get("p_event_time")),
         "actor": _actor(event)["alternate_id"],
-        "uuid": event.get("uuid"),
+        "uuid": as_str(event.get("uuid")),
     }
     for identity in identities:
         try:
@@ -93,11 +100,11 @@ def alert_context(event):
     return {
         "identities": target_identities(event),
         "actor": _actor(event),
-        "event_type": event.get("eventType"),
-        "event_time": event.get("published") or event.get("p_event_time"),
-        "uuid": event.get("uuid"),
-        "outcome": outcome.get("result") if hasattr(outcome, "get") else None,
-        "outcome_reason": outcome.get("reason") if hasattr(outcome, "get") else None,
-        "client_ip": client.get("ipAddress") if hasattr(client, "get") else None,
-        "display_message": event.get("displayMessage"),
+        "event_type": as_str(event.get("eventType")),
+        "event_time": as_str(event.get("published") or event.get("p_event_time")),
+        "uuid": as_str(event.get("uuid")),
+        "outcome": as_str(outcome.get("result")) if hasattr(outcome, "get") else None,
+        "outcome_reason": as_str(outcome.get("reason")) if hasattr(outcome, "get") else None,
+        "client_ip": as_str(client.get("ipAddress")) if hasattr(client, "get") else None,
+        "display_message": as_str(event.get("displayMessage")),
     }
