@@ -1,5 +1,6 @@
 """Shared pytest set-up: make global helpers importable under their GlobalID, as Panther does."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -7,3 +8,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 GLOBAL_HELPERS = REPO_ROOT / "global_helpers"
 if str(GLOBAL_HELPERS) not in sys.path:
     sys.path.insert(0, str(GLOBAL_HELPERS))
+
+# Property tests: no per-example deadline (a loaded 2-core CI runner is slow, not wrong) and, in
+# CI, a fixed seed so a run is reproducible. Locally the seed varies, so new cases keep being found.
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", deadline=None, derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev", deadline=None, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
