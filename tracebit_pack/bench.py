@@ -9,7 +9,8 @@
    data model, as ``PackEngine`` does) before timing; a second figure includes the
    ``PantherEvent(...)`` construction in the loop (for rule and floor alike). Each figure is the
    best of ``--repeats`` passes over ``--events`` events. Events: the bundled scenarios and the
-   rules' own unit tests, topped up with realistic generated events (``tracebit_pack.strategies``)
+   rules' own unit tests, topped up with clean generated events (``strategies.clean_events``: realistic
+   values only)
    classified by the rule itself. Flags: a non-matching ratio above 1.5, a matching Tracebit
    event above 30 µs.
 2. **Replay.** ``tracebit_pack.replay.replay`` on the bundled scenario: events/s through the
@@ -83,7 +84,7 @@ def generated_events(log_type: str, count: int, seed: int = 1) -> list[dict]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        raw = islice(strategies.seeded_examples(strategies.realistic_events(log_type), seed), count)
+        raw = islice(strategies.seeded_examples(strategies.clean_events(log_type), seed), count)
         return [enrich(event, log_type, parse_time=PARSE_TIME, row_id="g") for event in raw]
 
 

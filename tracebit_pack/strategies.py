@@ -215,6 +215,7 @@ odd_times = st.sampled_from(
 )
 
 short_text = st.text(max_size=24)
+clean_text = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.", min_size=1, max_size=20)
 _fragment = st.sampled_from(
     HOSTILE_STRINGS + IDENTITIES + ("sue", "acme.com", "/", ":", "@", "arn:aws:iam::1:user/")
 )
@@ -306,16 +307,19 @@ PATH_POOLS: dict[tuple[str, ...], st.SearchStrategy[str]] = {
 ALERT_SUBTYPES = st.sampled_from((*SUBTYPES[:2], *SUBTYPES[:2], *SUBTYPES))
 
 
-def realistic_string(path: tuple[str, ...], log_type: str) -> st.SearchStrategy[str] | None:
-    """Realistic values for the field at ``path`` (mostly), else hostile strings; None: no pool."""
+def realistic_string(
+    path: tuple[str, ...], log_type: str, clean: bool = False
+) -> st.SearchStrategy[str] | None:
+    """Realistic values for the field at ``path`` (mostly), else hostile strings (never when
+    ``clean``); None: no pool for this field."""
     found = None
     if path[-2:] == ("discriminator", "subtype"):
         found = st.sampled_from(HEALTH_SUBTYPES) if log_type == "Tracebit.HealthCheck" else ALERT_SUBTYPES
     for size in (3, 2, 1):
         if found is None and len(path) >= size:
             found = PATH_POOLS.get(path[-size:]) or REALISTIC_STRINGS.get(path[-size:])
-    if found is None:
-        return None
+    if found is None or clean:
+        return found
     return weighted((4, found), (1, hostile_text), (1, any_text))
 
 
@@ -360,18 +364,23 @@ def wrong_type(spec: FieldSpec) -> st.SearchStrategy[Any]:
 # ------------------------------------------------------------------------------------ from schemas
 
 
-def _typed(spec: FieldSpec, path: tuple[str, ...], log_type: str, hostile: bool) -> st.SearchStrategy[Any]:
-    """A value of the field's schema type (its children may be hostile when ``hostile``)."""
+def _typed(spec: FieldSpec, path: tuple[str, ...], log_type: str, mode: str) -> st.SearchStrategy[Any]:
+    """A value of the field's schema type (its children may be hostile in ``hostile`` mode)."""
     kind = spec.type
+    clean = mode == "clean"
     if kind == "string":
-        if spec.allow and not hostile:
+        if spec.allow and clean:
+            return st.sampled_from(spec.allow)
+        if spec.allow and mode == "realistic":
             return weighted((2, st.sampled_from(spec.allow)), (1, any_text))
-        realistic = realistic_string(path, log_type)
-        return any_text if realistic is None else realistic
+        realistic = realistic_string(path, log_type, clean)
+        if realistic is None:
+            return clean_text if clean else any_text
+        return realistic
     if kind == "timestamp":
-        return weighted((3, rfc3339_times), (1, odd_times), (1, any_text))
+        return rfc3339_times if clean else weighted((3, rfc3339_times), (1, odd_times), (1, any_text))
     if kind == "boolean":
-        if path[-1:] == ("is_healthy",):
+        if path[-1:] == ("is_healthy",) and not clean:
             return st.one_of(st.booleans(), st.sampled_from(("false", "true", "FALSE", "unknown", 0, 1, 2)))
         return st.booleans()
     if kind in ("int", "bigint"):
@@ -382,16 +391,16 @@ def _typed(spec: FieldSpec, path: tuple[str, ...], log_type: str, hostile: bool)
         return json_values
     if kind == "array":
         assert spec.element is not None
-        element = _field(spec.element, (*path, ""), log_type, hostile)
+        element = _field(spec.element, (*path, ""), log_type, mode)
         return st.lists(element, max_size=4)
     if kind == "object":
-        return _object(spec.fields, path, log_type, hostile)
+        return _object(spec.fields, path, log_type, mode)
     raise ValueError(f"unknown schema type {kind!r}")
 
 
-def _field(spec: FieldSpec, path: tuple[str, ...], log_type: str, hostile: bool) -> st.SearchStrategy[Any]:
-    typed = _typed(spec, path, log_type, hostile)
-    if not hostile:
+def _field(spec: FieldSpec, path: tuple[str, ...], log_type: str, mode: str) -> st.SearchStrategy[Any]:
+    typed = _typed(spec, path, log_type, mode)
+    if mode != "hostile":
         return typed
     # hostile: the right type most of the time (so the rules get past their first checks), else
     # null or a value of another type
@@ -406,7 +415,7 @@ def _drop_missing(value: dict) -> dict:
 
 
 def _object(
-    fields: tuple[FieldSpec, ...], path: tuple[str, ...], log_type: str, hostile: bool
+    fields: tuple[FieldSpec, ...], path: tuple[str, ...], log_type: str, mode: str
 ) -> st.SearchStrategy[dict]:
     """An object of the schema ``fields``.
 
@@ -414,12 +423,12 @@ def _object(
     rules' matching paths, which need several optional fields, run often). Hostile: every field,
     required or not, may be missing (about one time in two).
     """
-    if hostile:
-        optional = {child.name: _field(child, (*path, child.name), log_type, True) for child in fields}
+    if mode == "hostile":
+        optional = {child.name: _field(child, (*path, child.name), log_type, mode) for child in fields}
         return st.fixed_dictionaries({}, optional=optional)
     entries = {}
     for child in fields:
-        strategy = _field(child, (*path, child.name), log_type, False)
+        strategy = _field(child, (*path, child.name), log_type, mode)
         if not child.required:
             strategy = weighted((3, strategy), (1, st.just(_MISSING)))
         entries[child.name] = strategy
@@ -474,14 +483,22 @@ def bloated(strategy: st.SearchStrategy[dict]) -> st.SearchStrategy[dict]:
 
 @cache
 def realistic_events(log_type: str) -> st.SearchStrategy[dict]:
-    return _object(load_schema(log_type).fields, (), log_type, hostile=False)
+    return _object(load_schema(log_type).fields, (), log_type, "realistic")
+
+
+@cache
+def clean_events(log_type: str) -> st.SearchStrategy[dict]:
+    """Events as an integration sends them: realistic values only, no hostile strings (benchmarks)."""
+    return _object(load_schema(log_type).fields, (), log_type, "clean")
 
 
 @cache
 def hostile_events(log_type: str) -> st.SearchStrategy[dict]:
     fields = load_schema(log_type).fields
     return st.builds(
-        lambda extra, event: {**extra, **event}, _case_variants(fields), _object(fields, (), log_type, True)
+        lambda extra, event: {**extra, **event},
+        _case_variants(fields),
+        _object(fields, (), log_type, "hostile"),
     )
 
 
