@@ -28,9 +28,12 @@ MAX_TITLE = 999  # Panther truncates titles at 1,000 characters; stay under it
 
 TRACEBIT_SITE = "https://tracebit.com"
 
+_NON_ALNUM_RE = re.compile(r"[^a-z0-9]")  # what normalise_token removes
 SUBTYPE_RESOURCE = "canary_resource_accessed"
 SUBTYPE_CREDENTIAL = "canary_credential_used"
 KNOWN_SUBTYPES = (SUBTYPE_RESOURCE, SUBTYPE_CREDENTIAL)
+_EXACT_SUBTYPES = frozenset(KNOWN_SUBTYPES)
+_SHORTEST_SUBTYPE = min(len(_NON_ALNUM_RE.sub("", known)) for known in KNOWN_SUBTYPES)
 
 MFA_RESET_KEY_PREFIX = "tracebit:mfa_reset:"
 
@@ -74,6 +77,8 @@ SEVERITY_SYNONYMS = {
 # not malicious. Compared after normalisation (lower case, letters and digits only), so
 # "BenignPositive", "benign_positive" and "Benign Positive" are the same. Anything else alerts.
 BENIGN_CLASSIFICATIONS = frozenset({"benignpositive", "falsepositive", "benign"})
+_EXACT_BENIGN = frozenset({"BenignPositive", "FalsePositive", "Benign"})
+_NOT_BENIGN_LOWER = frozenset({"unclassified", "truepositive", "malicious"})  # skip the regex for these
 TRUE_POSITIVE_CLASSIFICATIONS = frozenset({"truepositive", "malicious"})
 
 HEALTHY = "healthy"
@@ -90,7 +95,6 @@ _GENERATED_SESSION_RE = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$",
     re.IGNORECASE,
 )
-_NON_ALNUM_RE = re.compile(r"[^a-z0-9]")
 
 CONTEXT_KEYS = (
     "tracebit_log_type",
@@ -133,19 +137,50 @@ HEALTH_CONTEXT_KEYS = ("tracebit_log_type", "subtype", "alert_time", "is_healthy
 
 def _is_list(value):
     """True for list-like values (list, tuple, ImmutableList), false for strings and mappings."""
+    if value.__class__ is list:
+        return True
     if isinstance(value, (str, bytes, bytearray, Mapping)):
         return False
     return isinstance(value, Sequence)
 
 
+def raw(obj):
+    """The plain data behind a ``PantherEvent`` (its ``raw_view()``: the same dict, not a copy).
+
+    A PantherEvent wraps every nested value it hands out in a new immutable, case-insensitive
+    object; these helpers only read, so they walk the plain data instead, an order of magnitude
+    cheaper per field. ``safe_get`` keeps Panther's case-insensitive field access on that data.
+    """
+    view = getattr(obj, "raw_view", None)
+    return view() if view is not None else obj
+
+
+def _get_case_insensitive(mapping, key):
+    """``mapping[key]`` matched case-insensitively, as PantherEvent does; None if absent."""
+    if key.__class__ is not str:
+        return None
+    lowered = key.lower()
+    for name, value in mapping.items():
+        if name.__class__ is str and name.lower() == lowered:
+            return value
+    return None
+
+
 def safe_get(obj, *keys, default=None):
     """Walk nested mappings; any non-mapping step, missing key or null gives ``default``."""
+    obj = raw(obj)
     for key in keys:
-        if not isinstance(obj, Mapping):
-            return default
-        try:
-            obj = obj.get(key)
-        except Exception:  # noqa: BLE001 - an odd mapping must not break a rule
+        if obj.__class__ is dict:
+            found = obj.get(key)
+            if found is None and key not in obj:
+                found = _get_case_insensitive(obj, key)
+            obj = found
+        elif isinstance(obj, Mapping):
+            try:
+                obj = obj.get(key)
+            except Exception:  # noqa: BLE001 - an odd mapping must not break a rule
+                return default
+        else:
             return default
         if obj is None:
             return default
@@ -273,8 +308,18 @@ def subtype(event):
 
 def subtype_key(event):
     """The known subtype this event has (``canary_resource_accessed`` / ``canary_credential_used``),
-    compared case- and punctuation-insensitively; None when missing or unknown."""
-    token = normalise_token(subtype(event))
+    compared case- and punctuation-insensitively; None when missing or unknown.
+
+    Every Tracebit.Alert log goes through this in rule(), so the subtype as Tracebit writes it is
+    recognised with one dict lookup before the normalising comparison.
+    """
+    sent = safe_get(event, "discriminator", "subtype")
+    if sent.__class__ is str:
+        if sent in _EXACT_SUBTYPES:
+            return sent
+        if len(sent) < _SHORTEST_SUBTYPE:  # normalising only removes characters: cannot match
+            return None
+    token = normalise_token(as_str(sent))
     if not token:
         return None
     for known in KNOWN_SUBTYPES:
@@ -635,7 +680,7 @@ def is_healthy(event):
     Strings such as "false"/"true" and the numbers 0/1 are accepted (a string where a bool is expected).
     """
     value = safe_get(event, "is_healthy")
-    if isinstance(value, bool):
+    if value is True or value is False:
         return value
     if isinstance(value, (int, float)) and value in (0, 1):
         return bool(value)
@@ -914,7 +959,7 @@ def mfa_record_for_event(event, get_dictionary):
     if _MEMO["event"] is event and _MEMO["getter"] is get_dictionary and event is not None:
         return _MEMO["record"]
     try:
-        record = recent_mfa_reset(identities(event), get_dictionary)
+        record = recent_mfa_reset(event_context(event).get("identities"), get_dictionary)
     except Exception:  # noqa: BLE001
         record = None
     _MEMO.update(event=event, getter=get_dictionary, record=record)
@@ -978,6 +1023,13 @@ def rule_title(event, kind, get_dictionary=None):
 
 def is_benign_classification(value):
     """True only for a string classification documented as not malicious (case-insensitive)."""
+    if value.__class__ is str:
+        if value in _EXACT_BENIGN:  # as Tracebit writes it: one lookup
+            return True
+        lowered = value.lower()
+        if lowered in BENIGN_CLASSIFICATIONS:
+            return True
+        return lowered not in _NOT_BENIGN_LOWER and normalise_token(value) in BENIGN_CLASSIFICATIONS
     return isinstance(value, str) and normalise_token(value) in BENIGN_CLASSIFICATIONS
 
 

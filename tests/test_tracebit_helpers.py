@@ -943,3 +943,37 @@ def test_clip_keeps_short_values_and_marks_cut_ones():
     assert tb.clip(None) == ""
     cut = tb.clip("y" * 500, 10)
     assert len(cut) == 10 and cut.endswith("\u2026")
+
+
+@pytest.mark.parametrize(
+    ("sent", "expected"),
+    [
+        ("canary_resource_accessed", "canary_resource_accessed"),
+        ("Canary-Credential-Used", "canary_credential_used"),
+        ("CANARY RESOURCE ACCESSED", "canary_resource_accessed"),
+        ("canary", None),
+        ("", None),
+        ("canary_resource_accessed_v2", None),
+        (["canary_resource_accessed"], "canary_resource_accessed"),
+    ],
+)
+def test_subtype_key_fast_and_normalised_paths_agree(sent, expected):
+    assert tb.subtype_key({"discriminator": {"subtype": sent}}) == expected
+
+
+@pytest.mark.parametrize(
+    ("classification", "benign"),
+    [
+        ("BenignPositive", True),
+        ("benignpositive", True),
+        ("Benign_Positive", True),
+        ("FALSE-POSITIVE", True),
+        ("Unclassified", False),
+        ("truepositive", False),
+        ("Benign Positive?", True),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_benign_classification_fast_and_normalised_paths_agree(classification, benign):
+    assert tb.is_benign_classification(classification) is benign
