@@ -155,15 +155,24 @@ def raw(obj):
     return view() if view is not None else obj
 
 
+# id(mapping) -> (mapping, {lower-cased key: key}). Events are immutable, so a mapping's key map
+# never changes; the strong reference keeps an id from being reused while its entry lives.
+_LOWER_KEYS = {}
+_LOWER_KEYS_MAX = 256
+
+
 def _get_case_insensitive(mapping, key):
     """``mapping[key]`` matched case-insensitively, as PantherEvent does; None if absent."""
     if key.__class__ is not str:
         return None
-    lowered = key.lower()
-    for name, value in mapping.items():
-        if name.__class__ is str and name.lower() == lowered:
-            return value
-    return None
+    entry = _LOWER_KEYS.get(id(mapping))
+    if entry is None or entry[0] is not mapping:
+        if len(_LOWER_KEYS) >= _LOWER_KEYS_MAX:
+            _LOWER_KEYS.clear()
+        entry = (mapping, {name.lower(): name for name in mapping if name.__class__ is str})
+        _LOWER_KEYS[id(mapping)] = entry
+    name = entry[1].get(key.lower())
+    return None if name is None else mapping.get(name)
 
 
 def safe_get(obj, *keys, default=None):

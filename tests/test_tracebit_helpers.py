@@ -977,3 +977,12 @@ def test_subtype_key_fast_and_normalised_paths_agree(sent, expected):
 )
 def test_benign_classification_fast_and_normalised_paths_agree(classification, benign):
     assert tb.is_benign_classification(classification) is benign
+
+
+def test_case_insensitive_lookup_on_raw_data_and_its_cache_bound():
+    event = PantherEvent({"Discriminator": {"SubType": "canary_credential_used"}})
+    assert tb.subtype_key(event) == "canary_credential_used"
+    for index in range(tb._LOWER_KEYS_MAX + 10):  # the key-map cache never grows past its bound
+        tb.safe_get({f"K{index}": index}, f"k{index}")
+    assert len(tb._LOWER_KEYS) <= tb._LOWER_KEYS_MAX
+    assert tb.safe_get({"Abc": 1}, "aBC") == 1
