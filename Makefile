@@ -35,11 +35,12 @@ demo: install ## Main job: replay the bundled incident through the pack and prin
 test: install lint validate-events pytest pat-test test-correlation check-packs ## Run every test (lint, schema checks, pytest, pat test, correlation tests, pack checks)
 	@echo "make test: all checks passed"
 
-lint: install ## ruff (lint + format check), the GitHub workflow schema check, generated queries in sync
+lint: install ## ruff (lint + format), workflow schema check, generated queries in sync, secret scan
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/tracebit-pack generate-queries --check
+	$(BIN)/python -m tracebit_pack.secrets_check
 
 validate-events: install ## Check every test event, fixture and scenario event against its Panther schema
 	$(BIN)/tracebit-pack validate-events
