@@ -34,6 +34,7 @@ SUBTYPE_CREDENTIAL = "canary_credential_used"
 KNOWN_SUBTYPES = (SUBTYPE_RESOURCE, SUBTYPE_CREDENTIAL)
 _EXACT_SUBTYPES = frozenset(KNOWN_SUBTYPES)
 _SHORTEST_SUBTYPE = min(len(_NON_ALNUM_RE.sub("", known)) for known in KNOWN_SUBTYPES)
+_KNOWN_SUBTYPE_TOKENS = {_NON_ALNUM_RE.sub("", known): known for known in KNOWN_SUBTYPES}
 
 MFA_RESET_KEY_PREFIX = "tracebit:mfa_reset:"
 
@@ -78,7 +79,6 @@ SEVERITY_SYNONYMS = {
 # "BenignPositive", "benign_positive" and "Benign Positive" are the same. Anything else alerts.
 BENIGN_CLASSIFICATIONS = frozenset({"benignpositive", "falsepositive", "benign"})
 _EXACT_BENIGN = frozenset({"BenignPositive", "FalsePositive", "Benign"})
-_NOT_BENIGN_LOWER = frozenset({"unclassified", "truepositive", "malicious"})  # skip the regex for these
 TRUE_POSITIVE_CLASSIFICATIONS = frozenset({"truepositive", "malicious"})
 
 HEALTHY = "healthy"
@@ -272,6 +272,22 @@ def to_plain(value, depth=0):
     return str(value)
 
 
+# Results of normalising a spelling that is not Tracebit's own (bounded; cleared when full). A
+# source that writes "Canary-Resource-Accessed" writes it on every log: normalise it once.
+_SPELLINGS = {}
+_SPELLINGS_MAX = 512
+
+
+def _remember(key, compute):
+    """``compute()``, memoised under ``key`` in the bounded ``_SPELLINGS`` table."""
+    if key in _SPELLINGS:
+        return _SPELLINGS[key]
+    if len(_SPELLINGS) >= _SPELLINGS_MAX:
+        _SPELLINGS.clear()
+    result = _SPELLINGS[key] = compute()
+    return result
+
+
 def normalise_token(value):
     """Lower-case letters and digits only ("Benign_Positive" -> "benignpositive"); '' if not a str."""
     if not isinstance(value, str):
@@ -319,8 +335,8 @@ def subtype_key(event):
     """The known subtype this event has (``canary_resource_accessed`` / ``canary_credential_used``),
     compared case- and punctuation-insensitively; None when missing or unknown.
 
-    Every Tracebit.Alert log goes through this in rule(), so the subtype as Tracebit writes it is
-    recognised with one dict lookup before the normalising comparison.
+    Every Tracebit.Alert log goes through this in rule(): the subtype as Tracebit writes it is one
+    set lookup, and any other spelling is normalised once and then remembered (``_SPELLINGS``).
     """
     sent = safe_get(event, "discriminator", "subtype")
     if sent.__class__ is str:
@@ -328,13 +344,8 @@ def subtype_key(event):
             return sent
         if len(sent) < _SHORTEST_SUBTYPE:  # normalising only removes characters: cannot match
             return None
-    token = normalise_token(as_str(sent))
-    if not token:
-        return None
-    for known in KNOWN_SUBTYPES:
-        if token == normalise_token(known):
-            return known
-    return None
+        return _remember(("subtype", sent), lambda: _KNOWN_SUBTYPE_TOKENS.get(normalise_token(sent)))
+    return _KNOWN_SUBTYPE_TOKENS.get(normalise_token(as_str(sent)))
 
 
 def has_unknown_subtype(event):
@@ -1035,10 +1046,7 @@ def is_benign_classification(value):
     if value.__class__ is str:
         if value in _EXACT_BENIGN:  # as Tracebit writes it: one lookup
             return True
-        lowered = value.lower()
-        if lowered in BENIGN_CLASSIFICATIONS:
-            return True
-        return lowered not in _NOT_BENIGN_LOWER and normalise_token(value) in BENIGN_CLASSIFICATIONS
+        return _remember(("benign", value), lambda: normalise_token(value) in BENIGN_CLASSIFICATIONS)
     return isinstance(value, str) and normalise_token(value) in BENIGN_CLASSIFICATIONS
 
 

@@ -986,3 +986,16 @@ def test_case_insensitive_lookup_on_raw_data_and_its_cache_bound():
         tb.safe_get({f"K{index}": index}, f"k{index}")
     assert len(tb._LOWER_KEYS) <= tb._LOWER_KEYS_MAX
     assert tb.safe_get({"Abc": 1}, "aBC") == 1
+
+
+def test_spelling_memo_gives_the_same_answers_and_stays_bounded():
+    for _ in range(2):  # the second pass answers from the memo
+        assert (
+            tb.subtype_key({"discriminator": {"subtype": "CANARY-RESOURCE-ACCESSED"}})
+            == "canary_resource_accessed"
+        )
+        assert tb.is_benign_classification("Benign_Positive") is True
+        assert tb.is_benign_classification("Unclassified") is False
+    for index in range(tb._SPELLINGS_MAX + 10):
+        tb.is_benign_classification(f"spelling-{index}")
+    assert len(tb._SPELLINGS) <= tb._SPELLINGS_MAX
