@@ -28,6 +28,7 @@ the column name (times, numbers, text), realistic or hostile.
 
 from __future__ import annotations
 
+import importlib.util
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -36,17 +37,21 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from tracebit_pack.analysis import REPO_ROOT
 from tracebit_pack.schemas import FieldSpec, load_schema
 
-# Okta System Log event types the MFA-reset signal reacts to (kept in step with
-# global_helpers/tracebit_pivots.MFA_RESET_EVENT_TYPES; the fuzz module asserts they are equal).
-MFA_RESET_EVENT_TYPES = (
-    "user.mfa.factor.reset_all",
-    "user.mfa.factor.deactivate",
-    "user.mfa.factor.suspend",
-    "system.mfa.factor.deactivate",
-    "user.account.reset_password",
-)
+
+def _pack_mfa_reset_event_types() -> tuple[str, ...]:
+    """The Okta event types the MFA-reset signal reacts to, read from the pack's one definition
+    (``global_helpers/tracebit_pivots.py``), loaded by path as it is not an importable package."""
+    path = REPO_ROOT / "global_helpers" / "tracebit_pivots.py"
+    spec = importlib.util.spec_from_file_location("_tracebit_pivots_for_strategies", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return tuple(module.MFA_RESET_EVENT_TYPES)
+
+
+MFA_RESET_EVENT_TYPES = _pack_mfa_reset_event_types()
 
 
 def _same(value: Any) -> Any:
