@@ -1,4 +1,5 @@
-"""Shared pytest set-up: make global helpers importable under their GlobalID, as Panther does."""
+"""Shared pytest set-up: global helpers importable under their GlobalID (as Panther imports them),
+and the hypothesis profiles."""
 
 import os
 import sys

@@ -33,7 +33,7 @@ def test_bundle_contains_every_item_and_its_python(bundle):
     assert expected - bundle == set()
 
 
-def test_bundle_has_every_kind_of_item(bundle):
+def test_pack_has_every_kind_of_item():
     kinds = {item.kind for item in ITEMS}
     assert {
         "rule",

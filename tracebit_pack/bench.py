@@ -170,7 +170,7 @@ def bench_rules(engine: PackEngine, *, size: int, repeats: int, root: Path) -> l
                     if not batch:
                         row[kind] = None
                         continue
-                    engine.kv.__init__()  # empty in-memory KV cache for every measurement
+                    engine.kv.clear()  # empty in-memory KV cache for every measurement
                     rule_us = measure(loaded.rule, batch, model, repeats)
                     floor_us = measure(floor, batch, model, repeats)
                     row[kind] = {
@@ -205,7 +205,7 @@ def bench_replay(scenario: Path, root: Path, repeats: int) -> dict[str, Any]:
         warnings.simplefilter("ignore")
         engine = PackEngine.load(root)
         for _ in range(repeats):
-            engine.kv.__init__()
+            engine.kv.clear()
             report = replay(scenario, root=root, engine=engine)
             if best is None or report.rule_seconds < best.rule_seconds:
                 best = report

@@ -72,6 +72,10 @@ class MemoryKVStore:
         self._items: dict[str, dict[str, Any]] = {}
         self.calls: dict[str, int] = {}  # function name -> number of calls (bounded, for reports)
 
+    def clear(self) -> None:
+        """Empty the store in place (rule modules hold bound methods of this object)."""
+        self.__init__()
+
     # -- internals
     def _count(self, name: str) -> None:
         self.calls[name] = self.calls.get(name, 0) + 1

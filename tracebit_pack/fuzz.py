@@ -246,7 +246,7 @@ def seed_events() -> list[dict]:
 
 def reset_kv(engine: PackEngine, streams: list[Stream]) -> None:
     """Empty the in-memory KV cache and seed it through the signal rule(s) on Okta.SystemLog."""
-    engine.kv.__init__()  # the rule modules hold bound methods of this object: reset it in place
+    engine.kv.clear()
     okta = next((s for s in streams if s.log_type == SIGNAL_LOG_TYPE), None)
     if okta is None:
         return
