@@ -13,8 +13,10 @@ PAT := $(BIN)/panther_analysis_tool --skip-version-check
 SCENARIO ?= scenarios/blog_incident
 FUZZ_EXAMPLES ?= 100000
 BASE ?= main
+PYTEST_WORKERS ?= auto
+PAT_LOG := .pat-test.log
 
-.PHONY: help install demo test lint pytest pat-test validate-events test-correlation check-packs \
+.PHONY: help install demo test lint pytest pat-test pat-test-summary validate-events test-correlation check-packs \
         zip queries fuzz bench lock review upload clean
 
 help: ## List the targets
@@ -32,7 +34,7 @@ install: $(STAMP) ## Create .venv and install the pinned dependencies and the tr
 demo: install ## Main job: replay the bundled incident through the pack and print the investigation
 	$(BIN)/tracebit-pack replay $(SCENARIO)
 
-test: install lint validate-events pytest pat-test test-correlation check-packs ## Run every test (lint, schema checks, pytest, pat test, correlation tests, pack checks)
+test: install lint validate-events pytest pat-test-summary test-correlation check-packs ## Run every test (lint, schema checks, pytest, pat test, correlation tests, pack checks)
 	@echo "make test: all checks passed"
 
 lint: install ## ruff (lint + format), workflow schema check, generated queries in sync, secret scan
@@ -45,11 +47,19 @@ lint: install ## ruff (lint + format), workflow schema check, generated queries 
 validate-events: install ## Check every test event, fixture and scenario event against its Panther schema
 	$(BIN)/tracebit-pack validate-events
 
-pytest: install ## Unit, integration and property tests
-	$(BIN)/pytest
+pytest: install ## Unit, integration and property tests, in parallel (PYTEST_WORKERS, default one per core)
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 pat-test: install ## panther_analysis_tool test on every detection (2+ tests each, positive and negative)
 	$(PAT) test --path . --minimum-tests 2
+
+# `make test` runs the same pat test but keeps its per-test alert-context lines in $(PAT_LOG):
+# the summary is printed, and the whole log only when something failed.
+pat-test-summary: install
+	@echo "$(PAT) test --path . --minimum-tests 2 > $(PAT_LOG)"
+	@$(PAT) test --path . --minimum-tests 2 > $(PAT_LOG) 2>&1; rc=$$?; \
+	  if [ $$rc -ne 0 ]; then cat $(PAT_LOG); else sed -n '/^Test Summary/,$$p' $(PAT_LOG); fi; \
+	  echo "(full pat output: $(PAT_LOG))"; exit $$rc
 
 test-correlation: install ## Run the correlation rules' RuleOutputs tests offline
 	$(BIN)/tracebit-pack test-correlation
@@ -81,4 +91,4 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
 clean: ## Remove the virtual environment and build output
-	rm -rf $(VENV) dist .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) dist .pytest_cache .ruff_cache .hypothesis $(PAT_LOG)
