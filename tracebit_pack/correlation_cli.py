@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from tracebit_pack.analysis import REPO_ROOT, load_yaml
+from tracebit_pack.analysis import add_path_argument, load_yaml, repository
 from tracebit_pack.correlation import CorrelationError, CorrelationRule, find_rule_files, run_tests
 from tracebit_pack.errors import CheckFailed, UserError
 
-DEFAULT_DIR = REPO_ROOT / "correlation_rules"
+DEFAULT_DIR = Path("correlation_rules")  # under --path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,13 +25,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "paths", nargs="*", type=Path, help="correlation rule files or folders (default: correlation_rules/)"
     )
+    add_path_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     explicit = bool(args.paths)
-    paths = args.paths or [DEFAULT_DIR]
-    if not explicit and not DEFAULT_DIR.is_dir():
+    default_dir = repository(args) / DEFAULT_DIR
+    paths = args.paths or [default_dir]
+    if not explicit and not default_dir.is_dir():
         print("test-correlation: no correlation_rules/ folder; nothing to test")
         return 0
     rules: list[CorrelationRule] = []
