@@ -64,3 +64,23 @@ def summary_lines(not_evaluated: dict[str, str], limit: int = 15) -> list[str]:
     if len(others) > limit:
         lines.append(f"  ... {len(others) - limit} more (--format json lists all)")
     return lines
+
+
+def markdown_lines(not_evaluated: dict[str, str], touched: set[str]) -> list[str]:
+    """Review-report section: items this change touches first, the rest folded away."""
+    if not not_evaluated:
+        return []
+    lines = ["## Not evaluated offline", ""]
+    mine = sorted(i for i in not_evaluated if i in touched)
+    rest = sorted(i for i in not_evaluated if i not in touched)
+    lines += [f"- `{i}` (changed by this diff): {not_evaluated[i]}" for i in mine]
+    if rest:
+        lines += [
+            f"<details><summary>{len(rest)} other item(s) the offline engine does not evaluate</summary>",
+            "",
+            *(f"- `{i}`: {not_evaluated[i]}" for i in rest),
+            "",
+            "</details>",
+        ]
+    lines.append("")
+    return lines
