@@ -20,8 +20,18 @@ Predicate = Callable[[Mapping], bool]
 
 _MISSING = object()
 _KEY_SPECS = ("Key", "DeepKey", "KeyPath")
-_INDEX = re.compile(r"^(?P<name>[^\[\]]*)(?P<indexes>(\[-?\d+\])*)$")
-_INDEX_PART = re.compile(r"\[(-?\d+)\]")
+_INDEX = re.compile(r"^(?P<name>[^\[\]]*)(?P<indexes>(\[(-?\d+|\*)\])*)$")
+_INDEX_PART = re.compile(r"\[(-?\d+|\*)\]")
+
+
+class _Wildcard:
+    """The ``[*]`` KeyPath step: every element of a list (the value becomes the list of results)."""
+
+    def __repr__(self) -> str:
+        return "[*]"
+
+
+WILDCARD = _Wildcard()
 
 
 class Unsupported(Exception):
@@ -51,24 +61,36 @@ def compile_key(spec: Mapping) -> tuple[str, Callable[[Any], Any]]:
     return ".".join(str(p) for p in path), lambda event: _walk(event, path)
 
 
-def _parse_key_path(text: Any) -> list[str | int]:
+def _parse_key_path(text: Any) -> list[Any]:
     if not isinstance(text, str) or not text:
         raise Unsupported(f"KeyPath must be a non-empty string: {text!r}")
-    if "[*]" in text:
-        raise Unsupported(f"KeyPath wildcard [*] is not supported offline: {text!r}")
-    path: list[str | int] = []
+    path: list[Any] = []
     for part in text.split("."):
         match = _INDEX.match(part)
         if not match or (not match["name"] and not match["indexes"]):
             raise Unsupported(f"KeyPath {text!r}: cannot parse {part!r}")
         if match["name"]:
             path.append(match["name"])
-        path.extend(int(i) for i in _INDEX_PART.findall(match["indexes"]))
+        path.extend(WILDCARD if i == "*" else int(i) for i in _INDEX_PART.findall(match["indexes"]))
     return path
 
 
-def _walk(value: Any, path: Sequence[str | int]) -> Any:
-    for step in path:
+def _walk(value: Any, path: Sequence[Any]) -> Any:
+    for n, step in enumerate(path):
+        if step is WILDCARD:
+            if not _is_list(value):
+                return _MISSING
+            found = [_walk(element, path[n + 1 :]) for element in value]
+            rest_has_wildcard = any(s is WILDCARD for s in path[n + 1 :])
+            flat: list[Any] = []
+            for item in found:
+                if item is _MISSING:
+                    continue
+                if rest_has_wildcard and _is_list(item):
+                    flat.extend(item)
+                else:
+                    flat.append(item)
+            return flat
         if isinstance(step, int):
             if not _is_list(value) or not -len(value) <= step < len(value):
                 return _MISSING
