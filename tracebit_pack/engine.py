@@ -42,6 +42,7 @@ from tracebit_pack.analysis import (
     load_yaml,
 )
 from tracebit_pack.errors import UserError
+from tracebit_pack.lazy_models import LazyDataModels
 from tracebit_pack.not_evaluated import unevaluated_items
 from tracebit_pack.simple_rules import NotEvaluated, build_rule
 
@@ -459,11 +460,11 @@ class PackEngine:
         self.kv = MemoryKVStore()
         self.items: list[AnalysisItem] = []
         self.globals: dict[str, types.ModuleType] = {}
-        self.data_models: dict[str, DataModel] = {}
+        self.not_evaluated: dict[str, str] = {}  # item ID -> why the offline engine skips it
+        self.data_models = LazyDataModels(_data_model, self.not_evaluated)  # log type -> DataModel
         self.rules: dict[str, LoadedRule] = {}
         self.scheduled_rules: dict[str, LoadedRule] = {}
         self.load_errors: dict[str, str] = {}
-        self.not_evaluated: dict[str, str] = {}  # item ID -> why the offline engine skips it
         self._by_log_type: dict[str, list[LoadedRule]] = {}
 
     @classmethod
@@ -489,17 +490,12 @@ class PackEngine:
         for item in items_of(engine.items, "datamodel"):
             if not item.spec.get("Enabled", False):
                 continue
-            try:
-                model = _data_model(item)
-            except UserError as err:
-                engine.not_evaluated[item.id] = str(err).removeprefix(f"{item.path}: ")[:300]
-                continue
             for log_type in item.spec.get("LogTypes") or []:
                 if log_type in engine.data_models:
                     raise UserError(
                         f"{item.path}: Conflicting Enabled LogType [{log_type}] in Data Model [{item.id}]"
                     )
-                engine.data_models[log_type] = model
+                engine.data_models.declare(log_type, item)
         for item in items_of(engine.items, "rule", "scheduled_rule"):
             if not item.spec.get("Enabled", False):
                 continue

@@ -74,6 +74,7 @@ class ReplayReport:
     rule_errors: dict[str, list[str]] = field(default_factory=dict)
     not_evaluated: dict[str, str] = field(default_factory=dict)  # item ID -> reason
     rules_run: int = 0  # enabled rules, scheduled rules and correlation rules evaluated
+    rules_by_log_type: dict[str, int] = field(default_factory=dict)  # real-time rules each log type ran
     load_seconds: float = 0.0
     seconds: float = 0.0
     rule_seconds: float = 0.0  # real-time rules only (the engine's throughput)
@@ -95,6 +96,7 @@ class ReplayReport:
             "pivots": [p.to_json() for p in self.pivots],
             "rule_errors": self.rule_errors,
             "rules_run": self.rules_run,
+            "rules_by_log_type": self.rules_by_log_type,
             "not_evaluated": self.not_evaluated,
             "seconds": {
                 "load": round(self.load_seconds, 3),
@@ -336,8 +338,9 @@ def replay(
         signals=len(signals),
         pivots=pivots,
         rule_errors={k: sorted(set(v))[:5] for k, v in errors.items()},
-        not_evaluated=not_evaluated,
+        not_evaluated={**engine.not_evaluated, **not_evaluated},  # data models fail lazily
         rules_run=len(engine.rules) + len(engine.scheduled_rules) + len(correlations),
+        rules_by_log_type={log_type: len(engine.rules_for(log_type)) for log_type in sorted(by_type)},
         load_seconds=load_seconds,
         seconds=time.perf_counter() - started,
         rule_seconds=rule_seconds,
@@ -423,6 +426,9 @@ def render_text(report: ReplayReport) -> str:
         lines.append("")
     if report.not_evaluated:
         lines.extend([*summary_lines(report.not_evaluated), ""])
+    if report.rules_by_log_type:
+        ran = ", ".join(f"{k} {v}" for k, v in report.rules_by_log_type.items())
+        lines.append(f"real-time rules run per log type: {ran}")
     rate = report.events / report.rule_seconds if report.rule_seconds else 0
     lines.append(
         f"replayed {report.events} events through {report.rules_run} rule(s) in {report.seconds:.2f}s "
