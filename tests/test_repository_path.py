@@ -218,3 +218,23 @@ def test_path_that_holds_no_detections_is_one_error_line(tmp_path, monkeypatch, 
     assert len(err) == 1 and "no " in err[0]
     assert main([*command, "--path", str(tmp_path / "missing")]) == 2
     assert "no such directory" in capsys.readouterr().err
+
+
+def test_review_of_a_repository_with_simple_detections_and_unrunnable_items(repo, capsys):
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "detections")
+    path = repo / "rules/test_rules/simple.yml"
+    path.write_text(path.read_text().replace("Value: ConsoleLogin", "Value: GetObject"))
+    code = main(["review", "--base", "main", "--path", str(repo), "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert [c["id"] for c in report["changes"]] == ["Test.Simple.RootLogin"]
+    flipped = {t["test"] for t in report["behaviour"]["tests"] if t["rule_id"] == "Test.Simple.RootLogin"}
+    assert flipped == {"root login"}  # the Simple Detection's test now fails
+    assert set(report["not_evaluated"]) == {"Test.Unsupported", "Test.Broken.Import", "Test.Policy"}
