@@ -393,10 +393,10 @@ def test_generate_queries_check_detects_drift_and_write_repairs_it(tmp_path, cap
     target = tmp_path / "queries" / pivot_queries.file_name("Tracebit.Pivot.IdentityOktaMFAResets")
     target.write_text(target.read_text().replace("30 AS lookback_days", "31 AS lookback_days"))
     (tmp_path / "queries" / "tracebit_pivot_stale.yml").write_text("AnalysisType: saved_query\n")
-    assert cli_main(["generate-queries", "--check", "--root", str(tmp_path)]) == 1
+    assert cli_main(["generate-queries", "--check", "--path", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "differs" in err and "stale" in err
-    assert cli_main(["generate-queries", "--root", str(tmp_path)]) == 0
+    assert cli_main(["generate-queries", "--path", str(tmp_path)]) == 0
     assert pivot_queries.drift(tmp_path) == []
     assert not (tmp_path / "queries" / "tracebit_pivot_stale.yml").exists()
 

@@ -48,7 +48,7 @@ def root(tmp_path):
 
 
 def run(root, *args):
-    return main(["query", "run", *args, "--root", str(root)])
+    return main(["query", "run", *args, "--path", str(root)])
 
 
 def test_json_output(root, capsys):

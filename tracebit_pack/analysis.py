@@ -6,16 +6,32 @@ spec of each item, keyed by its Panther ID, with the path of its Python body if 
 
 from __future__ import annotations
 
+import argparse
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 
 import yaml
 
 from tracebit_pack.errors import UserError
 
-# Top-level folders that hold analysis items (PAT finds the same with `--path .`).
+# Top-level folders of this pack's own layout (PAT reads these and more: PAT_PATH_PATTERNS).
 ITEM_DIRS = ("rules", "queries", "correlation_rules", "data_models", "global_helpers", "packs")
+
+# Folder patterns PAT matches against ``./<relative path>`` when it walks ``--path .``
+# (panther_analysis_tool.constants *_PATH_PATTERN): items anywhere else are not loaded.
+PAT_PATH_PATTERNS = (
+    "*data_models*",
+    "*lookup_tables*",
+    "*/global_helpers",
+    "*rules*",
+    "*/packs",
+    "*policies*",
+    "*queries*",
+    "*scheduled_prompts*",
+)
 
 # AnalysisType -> the YAML key that holds the item's ID.
 ID_KEYS = {
@@ -32,6 +48,9 @@ ID_KEYS = {
 }
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# libyaml's safe loader when PyYAML was built with it (several times faster on a large repository)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -71,7 +90,7 @@ def load_yaml(path: Path) -> object:
     """Parse one YAML file; a syntax error becomes a one-line UserError naming the file."""
     try:
         with path.open(encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+            return yaml.load(handle, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -81,13 +100,38 @@ def load_yaml(path: Path) -> object:
         raise UserError(f"{path}: cannot read: {err.strerror}") from None
 
 
-def iter_item_files(root: Path = REPO_ROOT, dirs: Iterable[str] = ITEM_DIRS) -> list[Path]:
+def _is_yaml(path: Path) -> bool:
+    return path.suffix in (".yml", ".yaml") and not path.name.startswith(".")
+
+
+def _pat_dirs(root: Path) -> list[Path]:
+    """The folders ``pat --path ROOT`` reads: any whose path matches one of PAT_PATH_PATTERNS."""
+    found = []
+    for dirpath, dirnames, _ in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__")
+        relative = Path(dirpath).relative_to(root)
+        if relative != Path(".") and any(fnmatch(f"./{relative.as_posix()}", p) for p in PAT_PATH_PATTERNS):
+            found.append(Path(dirpath))
+    return found
+
+
+def iter_item_files(root: Path = REPO_ROOT, dirs: Iterable[str] | None = None) -> list[Path]:
+    """YAML files under ``root``: in the folders PAT reads, or under the named ``dirs`` only."""
     files: list[Path] = []
+    if dirs is None:
+        for folder in _pat_dirs(Path(root)):
+            files.extend(sorted(p for p in folder.iterdir() if p.is_file() and _is_yaml(p)))
+        return files
     for name in dirs:
         base = root / name
         if base.is_dir():
-            files.extend(sorted(p for p in base.rglob("*.y*ml") if p.suffix in (".yml", ".yaml")))
+            files.extend(sorted(p for p in base.rglob("*.y*ml") if _is_yaml(p)))
     return files
+
+
+def item_folders(root: Path) -> list[str]:
+    """Top-level folders of ``root`` that hold folders PAT reads (for copying a git revision)."""
+    return sorted({folder.relative_to(root).parts[0] for folder in _pat_dirs(Path(root))})
 
 
 def load_items(root: Path = REPO_ROOT) -> list[AnalysisItem]:
@@ -100,7 +144,7 @@ def load_items(root: Path = REPO_ROOT) -> list[AnalysisItem]:
             continue  # not an analysis item (e.g. a fixture)
         item = AnalysisItem(path=path, spec=spec)
         key = (ID_KEYS.get(item.kind, item.kind), item.id)
-        if key in seen:
+        if item.id and key in seen:
             raise UserError(f"{path}: duplicate {key[0]} {item.id!r} (also in {seen[key]})")
         seen[key] = path
         items.append(item)
@@ -121,3 +165,22 @@ def find_item(items: Iterable[AnalysisItem], item_id: str, *kinds: str) -> Analy
 def table_name(log_type: str) -> str:
     """Panther's data-lake table for a log type: ``AWS.CloudTrail`` -> ``aws_cloudtrail``."""
     return log_type.lower().replace(".", "_")
+
+
+def add_path_argument(parser: argparse.ArgumentParser) -> None:
+    """``--path DIR``: the detections repository a command works on (as ``pat --path``)."""
+    parser.add_argument(
+        "--path",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="detections repository to work on (default: the current directory)",
+    )
+
+
+def repository(args: argparse.Namespace) -> Path:
+    """The ``--path`` folder, checked: a missing folder is a one-line UserError."""
+    path = Path(args.path)
+    if not path.is_dir():
+        raise UserError(f"{path}: no such directory (--path)")
+    return path.resolve()

@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "tracebit_pack.replay",
     "tracebit_pack.pivot_queries",
     "tracebit_pack.review",
+    "tracebit_pack.conformance",
     "tracebit_pack.send",
     "tracebit_pack.receive",
 ]

@@ -6,11 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from tracebit_pack.analysis import REPO_ROOT, load_yaml
+from tracebit_pack.analysis import add_path_argument, items_of, load_items, load_yaml, repository
 from tracebit_pack.correlation import CorrelationError, CorrelationRule, find_rule_files, run_tests
 from tracebit_pack.errors import CheckFailed, UserError
-
-DEFAULT_DIR = REPO_ROOT / "correlation_rules"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,17 +21,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument(
-        "paths", nargs="*", type=Path, help="correlation rule files or folders (default: correlation_rules/)"
+        "paths",
+        nargs="*",
+        type=Path,
+        help="correlation rule files or folders (default: every correlation rule under --path)",
     )
+    add_path_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     explicit = bool(args.paths)
-    paths = args.paths or [DEFAULT_DIR]
-    if not explicit and not DEFAULT_DIR.is_dir():
-        print("test-correlation: no correlation_rules/ folder; nothing to test")
-        return 0
+    # default: every correlation rule in the folders PAT reads (panther-analysis keeps some in rules/)
+    paths = args.paths or [item.path for item in items_of(load_items(repository(args)), "correlation_rule")]
     rules: list[CorrelationRule] = []
     problems: list[str] = []
     for file in find_rule_files(paths):

@@ -42,6 +42,9 @@ from tracebit_pack.analysis import (
     load_yaml,
 )
 from tracebit_pack.errors import UserError
+from tracebit_pack.lazy_models import LazyDataModels
+from tracebit_pack.not_evaluated import unevaluated_items
+from tracebit_pack.simple_rules import NotEvaluated, build_rule
 
 try:  # the real helpers; only used to recognise (and replace) what modules imported
     from panther_detection_helpers import caching as _real_caching
@@ -377,13 +380,15 @@ def _rule_config(item: AnalysisItem) -> dict:
     }
     if isinstance(spec.get("DedupPeriodMinutes"), int):
         config["dedupPeriodMinutes"] = spec["DedupPeriodMinutes"]
-    body = item.body_path
-    if body is None:
-        raise UserError(
-            f"{item.path}: rule {item.id!r} has no Filename (simple detections are not supported)"
-        )
-    config["path"] = str(body)
     return config
+
+
+def load_rule(item: AnalysisItem) -> Rule:
+    """The panther_core rule for a rule item: Python body, InlineFilters and Simple Detections.
+
+    Raises ``simple_rules.NotEvaluated`` (with the reason) for what cannot be evaluated offline.
+    """
+    return build_rule(item, _rule_config(item))
 
 
 def _data_model(item: AnalysisItem) -> DataModel:
@@ -455,7 +460,8 @@ class PackEngine:
         self.kv = MemoryKVStore()
         self.items: list[AnalysisItem] = []
         self.globals: dict[str, types.ModuleType] = {}
-        self.data_models: dict[str, DataModel] = {}
+        self.not_evaluated: dict[str, str] = {}  # item ID -> why the offline engine skips it
+        self.data_models = LazyDataModels(_data_model, self.not_evaluated)  # log type -> DataModel
         self.rules: dict[str, LoadedRule] = {}
         self.scheduled_rules: dict[str, LoadedRule] = {}
         self.load_errors: dict[str, str] = {}
@@ -475,32 +481,35 @@ class PackEngine:
         engine = cls(root, batch_mode)
         engine.items = _load_items(engine.root, item_dirs)
         engine.globals = _install_globals(items_of(engine.items, "global"))
-        for module in engine.globals.values():
+        engine.not_evaluated.update(unevaluated_items(engine.items))
+        for name, module in engine.globals.items():
             if module is not None:
                 patch_caching(module, engine.kv)
+            else:
+                engine.not_evaluated[name] = "global helper failed to import"
         for item in items_of(engine.items, "datamodel"):
             if not item.spec.get("Enabled", False):
                 continue
-            model = _data_model(item)
             for log_type in item.spec.get("LogTypes") or []:
                 if log_type in engine.data_models:
                     raise UserError(
                         f"{item.path}: Conflicting Enabled LogType [{log_type}] in Data Model [{item.id}]"
                     )
-                engine.data_models[log_type] = model
+                engine.data_models.declare(log_type, item)
         for item in items_of(engine.items, "rule", "scheduled_rule"):
             if not item.spec.get("Enabled", False):
                 continue
-            if item.spec.get("InlineFilters"):
-                # Panther compiles InlineFilters server-side; running without them would give
-                # a silently different answer.
-                raise UserError(f"{item.path}: rule {item.id!r}: InlineFilters cannot be evaluated offline")
-            rule = Rule(_rule_config(item))
+            try:
+                rule = load_rule(item)
+            except NotEvaluated as err:
+                engine.not_evaluated[item.id] = str(err)
+                continue
             loaded = LoadedRule(item, rule)
             if rule.setup_exception is not None:
                 engine.load_errors[item.id] = repr(rule.setup_exception)
-            else:
-                patch_caching(rule.module, engine.kv)
+                engine.not_evaluated[item.id] = f"Python failed to import: {rule.setup_exception!r}"[:300]
+                continue
+            patch_caching(rule.module, engine.kv)
             if item.kind == "rule":
                 engine.rules[item.id] = loaded
                 for log_type in item.spec.get("LogTypes") or []:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from tracebit_pack.analysis import REPO_ROOT
+from tracebit_pack.analysis import REPO_ROOT, add_path_argument, repository
 from tracebit_pack.errors import CheckFailed, UserError
 
 PIVOT_FILE_GLOB = "tracebit_pivot_*.yml"
@@ -119,7 +119,7 @@ def write(root: Path = REPO_ROOT) -> list[Path]:
 
 
 def _run(args) -> int:
-    root = Path(args.root).resolve()
+    root = repository(args)
     if args.check:
         problems = drift(root)
         for problem in problems:
@@ -144,5 +144,5 @@ def register(subparsers) -> None:
         description=__doc__.splitlines()[0],
     )
     parser.add_argument("--check", action="store_true", help="exit 1 if the files differ; write nothing")
-    parser.add_argument("--root", default=str(REPO_ROOT), help="pack root (default: this repository)")
+    add_path_argument(parser)
     parser.set_defaults(func=_run)

@@ -92,7 +92,7 @@ def run_query(
 def _command(args: argparse.Namespace) -> int:
     now = parse_now(args.now)
     params = parse_params(args.param)
-    rows = run_query(args.query_name, Path(args.data), now, params, Path(args.root))
+    rows = run_query(args.query_name, Path(args.data), now, params, analysis.repository(args))
     text = json.dumps(rows, indent=2, ensure_ascii=False) if args.format == "json" else format_table(rows)
     sys.stdout.write(text + "\n")
     return 0
@@ -113,7 +113,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--param", action="append", metavar="NAME=VALUE", help="set a params CTE value")
     run.add_argument("--format", choices=("json", "table"), default="table")
-    run.add_argument("--root", default=str(analysis.REPO_ROOT), help=argparse.SUPPRESS)
+    analysis.add_path_argument(run)
     run.set_defaults(func=_command)
 
     def _usage(_args: argparse.Namespace) -> int:

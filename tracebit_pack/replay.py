@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from tracebit_pack.alerts import Alert, RuleSettings, group_matches
-from tracebit_pack.analysis import REPO_ROOT, AnalysisItem, items_of
-from tracebit_pack.correlation import CorrelationMatch, CorrelationRule, Signal, load_rules
+from tracebit_pack.analysis import REPO_ROOT, AnalysisItem, add_path_argument, items_of, repository
+from tracebit_pack.correlation import CorrelationMatch, CorrelationRule, Signal
 from tracebit_pack.engine import PackEngine, RuleResult, parse_time
 from tracebit_pack.enrich import deterministic_row_id, enrich
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake import Lake
+from tracebit_pack.not_evaluated import correlation_rules, summary_lines
 from tracebit_pack.schemas import log_type_of_file, panther_time, read_jsonl
 
 PIVOT_PREFIX = "Tracebit.Pivot."
@@ -71,6 +72,10 @@ class ReplayReport:
     signals: int
     pivots: list[PivotResult]
     rule_errors: dict[str, list[str]] = field(default_factory=dict)
+    not_evaluated: dict[str, str] = field(default_factory=dict)  # item ID -> reason
+    rules_run: int = 0  # enabled rules, scheduled rules and correlation rules evaluated
+    rules_by_log_type: dict[str, int] = field(default_factory=dict)  # real-time rules each log type ran
+    load_seconds: float = 0.0
     seconds: float = 0.0
     rule_seconds: float = 0.0  # real-time rules only (the engine's throughput)
 
@@ -90,6 +95,14 @@ class ReplayReport:
             "alerts": [a.to_json() for a in self.alerts],
             "pivots": [p.to_json() for p in self.pivots],
             "rule_errors": self.rule_errors,
+            "rules_run": self.rules_run,
+            "rules_by_log_type": self.rules_by_log_type,
+            "not_evaluated": self.not_evaluated,
+            "seconds": {
+                "load": round(self.load_seconds, 3),
+                "rules": round(self.rule_seconds, 3),
+                "total": round(self.seconds, 3),
+            },
         }
 
 
@@ -249,6 +262,12 @@ def replay(
     lake = Lake.from_folder(folder)
     try:
         engine = engine or PackEngine.load(root)
+        if not engine.items:
+            raise UserError(
+                f"{root}: no Panther analysis items found (point --path at a detections repository)"
+            )
+        load_seconds = time.perf_counter() - started
+        not_evaluated = dict(engine.not_evaluated)
         settings = {
             loaded.id: RuleSettings.from_spec(loaded.spec)
             for loaded in [*engine.rules.values(), *engine.scheduled_rules.values()]
@@ -280,7 +299,12 @@ def replay(
                 if item is None:
                     errors.setdefault(loaded.id, []).append(f"scheduled query {query_name!r} not found")
                     continue
-                rows = lake.run(item, now=moment)
+                try:
+                    rows = lake.run(item, now=moment)
+                except UserError as err:  # e.g. SQL the embedded lake cannot run
+                    reason = str(err).removeprefix(f"{query_name}: ")
+                    not_evaluated[loaded.id] = f"scheduled query {query_name!r}: {reason}"[:300]
+                    continue
                 for result, row in zip(engine.run_scheduled(loaded.id, rows), rows, strict=True):
                     result.event_time = now_text
                     if result.error:
@@ -291,10 +315,9 @@ def replay(
         grouping = group_matches(matches, settings)
         alerts = list(grouping.alerts)
         signal_objs = [Signal.from_dict(s, n) for n, s in enumerate(signals)]
-        corr_dir = Path(root) / "correlation_rules"
-        for rule in load_rules([corr_dir]) if corr_dir.is_dir() else []:
-            if not rule.enabled:
-                continue
+        correlations, skipped = correlation_rules(engine.items)
+        not_evaluated.update(skipped)
+        for rule in correlations:
             for match in rule.evaluate(signal_objs):
                 alert = _correlation_alert(rule, match)
                 if alert.create_alert:
@@ -315,6 +338,10 @@ def replay(
         signals=len(signals),
         pivots=pivots,
         rule_errors={k: sorted(set(v))[:5] for k, v in errors.items()},
+        not_evaluated={**engine.not_evaluated, **not_evaluated},  # data models fail lazily
+        rules_run=len(engine.rules) + len(engine.scheduled_rules) + len(correlations),
+        rules_by_log_type={log_type: len(engine.rules_for(log_type)) for log_type in sorted(by_type)},
+        load_seconds=load_seconds,
         seconds=time.perf_counter() - started,
         rule_seconds=rule_seconds,
     )
@@ -397,10 +424,16 @@ def render_text(report: ReplayReport) -> str:
         for rule_id, messages in sorted(report.rule_errors.items()):
             lines.append(f"  {rule_id}: {messages[0]}")
         lines.append("")
+    if report.not_evaluated:
+        lines.extend([*summary_lines(report.not_evaluated), ""])
+    if report.rules_by_log_type:
+        ran = ", ".join(f"{k} {v}" for k, v in report.rules_by_log_type.items())
+        lines.append(f"real-time rules run per log type: {ran}")
     rate = report.events / report.rule_seconds if report.rule_seconds else 0
     lines.append(
-        f"replayed {report.events} events in {report.seconds:.2f}s "
-        f"(real-time rules: {report.rule_seconds:.2f}s, {rate:,.0f} events/s)"
+        f"replayed {report.events} events through {report.rules_run} rule(s) in {report.seconds:.2f}s "
+        f"(loading the repository: {report.load_seconds:.2f}s; "
+        f"real-time rules: {report.rule_seconds:.2f}s, {rate:,.0f} events/s)"
     )
     return "\n".join(lines)
 
@@ -426,6 +459,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--format", choices=("text", "json"), default="text", help="output format (default text)"
     )
+    add_path_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -437,7 +471,7 @@ def _stderr_progress(done: int, total: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     now = parse_now(args.now)
-    report = replay(args.scenario, now=now, progress=_stderr_progress)
+    report = replay(args.scenario, now=now, root=repository(args), progress=_stderr_progress)
     if args.format == "json":
         output = json.dumps(report.to_json(), indent=2, default=str)
     else:

@@ -27,12 +27,13 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tracebit_pack import gitref
-from tracebit_pack.analysis import ITEM_DIRS, AnalysisItem, load_items
+from tracebit_pack import gitref, not_evaluated
+from tracebit_pack.analysis import ITEM_DIRS, AnalysisItem, item_folders, load_items
 from tracebit_pack.errors import UserError
 from tracebit_pack.review_worker import load_scenarios
 from tracebit_pack.schemas import LOG_TYPES
@@ -89,6 +90,8 @@ def _run_workers(roots: dict[str, Path], labels: dict[str, str], tmp: Path) -> d
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_dir, env.get("PYTHONPATH")) if p)
     env.setdefault("DISABLE_DETECTION_OUTPUT", "")
+    # same set/dict-of-str order on both sides, so a rule that returns a set is not a "change"
+    env["PYTHONHASHSEED"] = "0"
     procs = {}
     for side, root in roots.items():
         out = tmp / f"{side}.json"
@@ -514,13 +517,15 @@ def needs_attention(head_items: list[AnalysisItem], head_tests: list[dict], touc
 
 
 def build_report(start: Path, base_ref: str, use_merge_base: bool = True) -> dict:
+    started = time.perf_counter()
     repo = gitref.repo_root(start)
     base = gitref.resolve_base(repo, base_ref, use_merge_base)
     base_label = f"{base_ref}@{base.short}:"
     with tempfile.TemporaryDirectory(prefix="tracebit-review-") as tmp_name:
         tmp = Path(tmp_name)
         base_root = tmp / "base"
-        gitref.materialise(repo, base.commit, base_root, FOLDERS)
+        folders = tuple(sorted({*FOLDERS, *item_folders(repo)}))  # what PAT reads, at HEAD's layout
+        gitref.materialise(repo, base.commit, base_root, folders)
         base_items = _load(base_root, base_label)
         head_items = _load(repo, "")
         for root, label in ((repo, ""), (base_root, base_label)):  # fail fast, before the workers
@@ -547,6 +552,8 @@ def build_report(start: Path, base_ref: str, use_merge_base: bool = True) -> dic
         "changes": changes,
         "behaviour": {"tests": tests, "scenarios": scenarios},
         "needs_attention": needs_attention(head_items, evaluated["head"]["tests"], touched),
+        "not_evaluated": evaluated["head"].get("not_evaluated", {}),
+        "seconds": round(time.perf_counter() - started, 3),
     }
 
 
@@ -716,6 +723,10 @@ def render_markdown(report: dict) -> str:
         lines += [f"- `{_cell(a['id'])}` ({a['kind']}): {_cell(a['reason'], 200)}" for a in others]
         lines += ["", "</details>"]
     lines.append("")
+    touched_ids = {c["id"] for c in report["changes"] if c["status"] != "removed"}
+    lines += not_evaluated.markdown_lines(report.get("not_evaluated") or {}, touched_ids)
+    if "seconds" in report:
+        lines += [f"Reviewed in {report['seconds']:.1f}s.", ""]
     return "\n".join(lines)
 
 
@@ -744,7 +755,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_false",
         help="compare with the tip of GIT_REF instead of its merge base with HEAD",
     )
-    parser.add_argument("--repo", default=".", metavar="DIR", help="the git checkout (default: .)")
+    parser.add_argument(
+        "--path",
+        "--repo",
+        dest="path",
+        default=".",
+        metavar="DIR",
+        help="the detections repository, a git checkout (default: the current directory)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -756,7 +774,7 @@ def _write(path: str, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    start = Path(args.repo)
+    start = Path(args.path)
     if not start.is_dir():
         raise UserError(f"{start}: no such directory")
     report = build_report(start, args.base, args.merge_base)

@@ -93,15 +93,14 @@ class _Evaluator:
         self._extra: dict[str, Any] = {}
 
     def _rule(self, item: Any) -> Any:
-        from panther_core.rule import Rule
-
+        """The item's rule; raises simple_rules.NotEvaluated when it cannot run offline."""
         from tracebit_pack import engine as engine_module
 
         loaded = self.engine.rules.get(item.id) or self.engine.scheduled_rules.get(item.id)
         if loaded is not None:
             return loaded.rule
         if item.id not in self._extra:
-            rule = Rule(engine_module._rule_config(item))
+            rule = engine_module.load_rule(item)
             if rule.setup_exception is None:
                 engine_module.patch_caching(rule.module, self.engine.kv)
             self._extra[item.id] = rule
@@ -216,10 +215,12 @@ def _enriched(scenario: str, entry: dict) -> dict:
 
 def evaluate(root: Path) -> dict:
     """Every test verdict and every scenario verdict of the pack under ``root``."""
+    from tracebit_pack.simple_rules import NotEvaluated
+
     evaluator = _Evaluator(root)
     tests = []
     for item in evaluator.items:
-        if item.kind not in RULE_KINDS or not item.body_path:
+        if item.kind not in RULE_KINDS or item.id in evaluator.engine.not_evaluated:
             continue
         for index, test in enumerate(item.tests):
             log = test.get("Log") or test.get("Resource") or {}
@@ -232,10 +233,15 @@ def evaluate(root: Path) -> dict:
             if not isinstance(log, dict):
                 result = {"matched": False, "error": "Log is not a mapping"}
             else:
-                result = evaluator.run_test(item, test)
+                try:
+                    result = evaluator.run_test(item, test)
+                except NotEvaluated as err:  # a disabled rule the engine did not load
+                    evaluator.engine.not_evaluated[item.id] = str(err)
+                    break
             result["passed"] = test_passed(entry["expected"], result)
             entry["result"] = result
             tests.append(entry)
+    not_evaluated = dict(evaluator.engine.not_evaluated)
     scenarios = {}
     for name, events in load_scenarios(root).items():
         evaluator = _Evaluator(root)  # a fresh KV store per scenario
@@ -253,7 +259,12 @@ def evaluate(root: Path) -> dict:
                 }
             )
         scenarios[name] = {"events": evaluated, "alerts": _alerts(root, name)}
-    return {"engine": "tracebit_pack.engine (panther_core)", "tests": tests, "scenarios": scenarios}
+    return {
+        "engine": "tracebit_pack.engine (panther_core)",
+        "tests": tests,
+        "scenarios": scenarios,
+        "not_evaluated": not_evaluated,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -298,7 +298,8 @@ def _command(args: argparse.Namespace) -> int:
     if args.paths:
         report = run_validation([Path(p) for p in args.paths])
     else:
-        existing = [analysis.REPO_ROOT / d for d in DEFAULT_DIRS if (analysis.REPO_ROOT / d).is_dir()]
+        root = analysis.repository(args)
+        existing = [root / d for d in DEFAULT_DIRS if (root / d).is_dir()]
         report = run_validation(
             existing[:1] if existing and existing[0].name == "rules" else [],
             jsonl_only=[p for p in existing if p.name != "rules"],
@@ -329,4 +330,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "paths", nargs="*", help="files or folders (default: rules/, scenarios/, tests/fixtures/)"
     )
+    analysis.add_path_argument(parser)
     parser.set_defaults(func=_command)
