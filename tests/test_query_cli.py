@@ -74,7 +74,7 @@ def test_param_and_table_output(root, capsys):
     [
         (
             ["No Such Query", "--data", "{data}", "--now", NOW],
-            "unknown saved_query/scheduled_query: 'No Such Query'",
+            "unknown QueryName 'No Such Query' (valid: Test S3 Downloads, Test Unhealthy)",
         ),
         (["Test Unhealthy", "--data", "{data}/missing", "--now", NOW], "data folder not found"),
         (["Test Unhealthy", "--data", "{data}", "--now", "2024-06-30"], "--now: expected an RFC 3339 time"),
@@ -132,6 +132,7 @@ def test_bad_input_is_one_line_and_exit_2(root, tmp_path, capsys, args, message)
 def test_bad_data_folder(root, tmp_path, capsys, name, content, message):  # noqa: PLR0917
     data = tmp_path / "data"
     data.mkdir()
+    shutil.copy(BASIC / "Tracebit.HealthCheck.jsonl", data)  # the table the query reads
     (data / name).write_text(content, encoding="utf-8")
     assert run(root, "Test Unhealthy", "--data", str(data), "--now", NOW) == 2
     captured = capsys.readouterr()

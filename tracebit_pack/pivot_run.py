@@ -10,19 +10,21 @@ must be given; a bad value is a UserError naming the parameter.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from types import ModuleType
 
+from tracebit_pack.analysis import REPO_ROOT
 from tracebit_pack.errors import UserError
 from tracebit_pack.schemas import parse_rfc3339
 
 LANGUAGES = ("sql", "pantherflow")
 
 
-def pivots_module() -> ModuleType:
-    """``global_helpers/tracebit_pivots.py`` of this repository."""
+def pivots_module(root: Path = REPO_ROOT) -> ModuleType:
+    """``global_helpers/tracebit_pivots.py`` of the pack at ``root``."""
     from tracebit_pack.pivot_queries import load_pivots_module
 
-    return load_pivots_module()
+    return load_pivots_module(root)
 
 
 def option_names(pivots: ModuleType, name: str) -> tuple[str, ...]:
