@@ -96,7 +96,7 @@ def parse(text: str) -> Tree:
     try:
         return _parser().parse(text)
     except UnexpectedToken as err:
-        raise PantherFlowError(_describe(err, err.token)) from None
+        raise PantherFlowError(_describe(err, err.token, text)) from None
     except UnexpectedCharacters as err:
         near = text[err.pos_in_stream : err.pos_in_stream + 12].split("\n", maxsplit=1)[0]
         raise PantherFlowError(
@@ -108,21 +108,29 @@ def parse(text: str) -> Tree:
         raise PantherFlowError(f"cannot parse the PantherFlow query: {err}") from None
 
 
-def _describe(err: UnexpectedToken, token: Token) -> str:
+def _describe(err: UnexpectedToken, token: Token, text: str) -> str:
     if token.type == "$END":
-        if "DIRECTION" in err.expected:
+        if "DIRECTION" in err.expected and _segment(text, len(text)).startswith("sort"):
             return "sort needs an explicit asc or desc at the end of the query"
         return "the PantherFlow query ends too early"
     where = f"at line {token.line}, column {token.column}"
-    expected = {name.strip('"').lower() for name in err.expected}
-    if "direction" in expected:
+    segment = _segment(text, token.start_pos)
+    if "DIRECTION" in err.expected and segment.startswith("sort"):
         return f"sort needs an explicit asc or desc {where} (a default direction is not documented)"
+    expected = {name.strip('"').lower() for name in err.expected}
     if "where" in expected and "project" in expected:
         return (
             f"unsupported PantherFlow operator {str(token)!r} {where} "
             "(supported: where, project, extend, summarize, sort)"
         )
-    return f"unsupported PantherFlow construct {str(token)!r} {where}"
+    context = f" in {segment[:40]!r}" if segment else ""
+    return f"unsupported PantherFlow construct {str(token)!r} {where}{context}"
+
+
+def _segment(text: str, pos: int) -> str:
+    """The text of the current pipe stage / statement up to ``pos``."""
+    start = max(text.rfind("|", 0, pos), text.rfind(";", 0, pos)) + 1
+    return text[start:pos].strip()
 
 
 def decode_string(token: str) -> str:
