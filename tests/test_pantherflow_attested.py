@@ -114,3 +114,12 @@ def test_the_executor_supports_only_attested_constructs():
     ]
     for supported, attested in pairs:
         assert not supported - set(attested), supported - set(attested)
+
+
+def test_the_docs_list_every_allowed_construct():
+    text = (REPO_ROOT / "docs" / "pantherflow.md").read_text(encoding="utf-8")
+    for table in (pantherflow_attested.FUNCTIONS, pantherflow_attested.SNOWFLAKE_FUNCTIONS):
+        for construct in table:
+            assert f"`{construct}`" in text, construct
+    for function in pantherflow_sql.SUPPORTED_FUNCTIONS - {"snowflake.func"}:
+        assert function.split(".")[-1] in text, function
