@@ -26,7 +26,7 @@ from pygments.token import String
 from sqlglot import exp
 
 import tracebit_pivots as tp
-from tracebit_pack import pivot_queries
+from tracebit_pack import pantherflow, pivot_queries
 from tracebit_pack.cli import main as cli_main
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -94,33 +94,9 @@ def sql_shape(tree) -> list[str]:
     return shape
 
 
-_PF_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "'": "'", '"': '"', "\\": "\\"}
-
-
 def decode_pantherflow_string(body: str) -> str:
     """Decode the inside of a PantherFlow quoted literal (escapes of panther.md section 5)."""
-    out = []
-    i = 0
-    while i < len(body):
-        char = body[i]
-        if char != "\\":
-            out.append(char)
-            i += 1
-            continue
-        nxt = body[i + 1]
-        if nxt in _PF_ESCAPES:
-            out.append(_PF_ESCAPES[nxt])
-            i += 2
-        elif nxt == "u":
-            out.append(chr(int(body[i + 2 : i + 6], 16)))
-            i += 6
-        elif nxt == "x":
-            out.append(chr(int(body[i + 2 : i + 4], 16)))
-            i += 4
-        else:  # octal \ooo
-            out.append(chr(int(body[i + 1 : i + 4], 8)))
-            i += 4
-    return "".join(out)
+    return pantherflow.decode_string(f"'{body}'")
 
 
 def pantherflow_tokens(query: str):

@@ -162,43 +162,16 @@ def pack_json(capsys, *args):
 
 
 def test_pivot_time_comes_from_now_not_from_the_example(capsys):
-    at_alert = pack_json(
-        capsys,
-        AROUND,
-        "--data",
-        str(BLOG),
-        "--now",
-        "2024-12-13T16:20:00Z",
-        "--param",
-        f"principal_arn={SUE_ARN}",
-    )
+    def around(now: str, *extra: str) -> list[dict]:
+        principal = ["--param", f"principal_arn={SUE_ARN}"]
+        return pack_json(capsys, AROUND, "--data", str(BLOG), "--now", now, *principal, *extra)
+
+    at_alert = around("2024-12-13T16:20:00Z")
     assert at_alert and all(row["event_time"].startswith("2024-12-13") for row in at_alert)
     # a week later the +-3 h window around --now is empty: the example's alert time is not used
-    later = pack_json(
-        capsys,
-        AROUND,
-        "--data",
-        str(BLOG),
-        "--now",
-        "2024-12-20T16:20:00Z",
-        "--param",
-        f"principal_arn={SUE_ARN}",
-    )
-    assert later == []
+    assert around("2024-12-20T16:20:00Z") == []
     # --param alert_time wins over --now (an offset is converted to UTC)
-    chosen = pack_json(
-        capsys,
-        AROUND,
-        "--data",
-        str(BLOG),
-        "--now",
-        "2024-12-20T16:20:00Z",
-        "--param",
-        f"principal_arn={SUE_ARN}",
-        "--param",
-        "alert_time=2024-12-13T17:20:00+01:00",
-    )
-    assert chosen == at_alert
+    assert around("2024-12-20T16:20:00Z", "--param", "alert_time=2024-12-13T17:20:00+01:00") == at_alert
 
 
 def test_pivot_window_option_is_a_parameter(capsys):
