@@ -334,9 +334,11 @@ def window(name: str, params: dict) -> tuple[datetime, datetime]:
     alert = parse_alert_time(params["alert_time"])
     size = window_size(name, params)
     before = timedelta(seconds=size * _UNIT_SECONDS[unit])
-    if after is None:
-        return alert - before, alert + before
-    return alert - before, alert + timedelta(seconds=int(after[:-1]) * _UNIT_SECONDS[_unit_of(after)])
+    later = before if after is None else timedelta(seconds=int(after[:-1]) * _UNIT_SECONDS[_unit_of(after)])
+    try:
+        return alert - before, alert + later
+    except OverflowError:
+        raise ValueError(f"the window around alert_time {params['alert_time']!r} is out of range") from None
 
 
 def _unit_of(span: str) -> str:
@@ -350,7 +352,7 @@ def render_pivot(name: str, params: dict) -> dict:
     ``YYYY-MM-DD HH:MM:SS`` or a window option (lookback_days / window_hours) out of range.
     """
     pivot = PIVOTS[name]
-    option, _, unit, after = pivot["window"]
+    _, _, unit, after = pivot["window"]
     values = {key: params[key] for key in pivot["params"]}
     start, end = window(name, params)
     span = f"{window_size(name, params)}{_UNIT_SUFFIX[unit]}"

@@ -1,8 +1,9 @@
 """Injection safety of the pivot queries as a property (issue 7).
 
-For any string placed in any parameter of any pivot, the rendered query has exactly the structure
-of the query rendered with a benign value, and the value appears as exactly one literal equal to
-the input:
+For any string placed in any value parameter of any pivot (the principal; ``alert_time`` is parsed
+and re-formatted, never copied), the rendered query has exactly the structure of the query
+rendered with a benign value, and the value appears only as literals equal to the input (one in
+the SQL; in the PantherFlow, as many as the benign value, e.g. one per Okta target position):
 
 * SQL: parsed with sqlglot (``read="snowflake"``, which decodes Snowflake's escapes); every string
   literal equal to the input is replaced by the benign placeholder and the whole syntax tree must
@@ -142,7 +143,7 @@ def pf_replaced(query: str, replacements: dict[str, str]) -> tuple[list[tuple[st
 
 
 def assert_injection_safe(name: str, params: dict[str, str]) -> None:
-    """``render_pivot(name, params)`` is the benign rendering with each value as one literal."""
+    """``render_pivot(name, params)`` is the benign rendering with each value in place of the benign one."""
     keys = tp.PIVOTS[name]["values"]
     placeholders = {key: PLACEHOLDER.format(key) for key in keys}
     benign = tp.render_pivot(name, dict(params, **placeholders))

@@ -7,8 +7,9 @@ Escaping is proven, not assumed:
 * PantherFlow: the rendered query is tokenised with pygments' ``KustoLexer`` (PantherFlow is a
   Kusto-like language with the same string-literal rules: quote, backslash escapes). Consecutive
   string tokens from an opening to a closing quote form one literal, decoded with PantherFlow's
-  escapes (panther.md section 5). Exactly one literal must decode to the value, and every
-  non-string token must be identical to the benign rendering's.
+  escapes (panther.md section 5). As many literals must decode to the value as to the benign
+  value (the Okta pivot uses the identity once per target position), and every non-string token
+  must be identical to the benign rendering's.
 """
 
 from __future__ import annotations

@@ -228,6 +228,10 @@ ARN = ["--param", f"principal_arn={SUE_ARN}"]
         ),
         ([AROUND, "--now", "2024-12-13T16:20:00Z\udcff", *ARN], "--now: the value is not valid UTF-8"),
         ([AROUND, *NOW_OK], f"{AROUND} needs --param principal_arn=<value>"),
+        (
+            [AROUND, "--now", "9999-12-31T23:00:00Z", *ARN],
+            "the window around alert_time '9999-12-31 23:00:00' is out",
+        ),
         ([AROUND, *NOW_OK, *ARN, "--param", "identity=x"], "unknown parameter 'identity' for"),
         (
             [RESETS, *NOW_OK, "--param", "mfa_lookback_days=abc"],
