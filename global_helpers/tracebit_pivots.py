@@ -1,14 +1,26 @@
 """Pivot queries for Tracebit alerts: the single source of truth of each pivot's SQL and PantherFlow.
 
-Each pivot has a Snowflake SQL template and a PantherFlow template. Parameters live in ONE place
-per language: a leading ``WITH params AS (SELECT <literal> AS <name>, ...)`` CTE in SQL and
-``let <name> = <literal>;`` statements in PantherFlow. ``render_pivots(context)`` fills them with
-values from a Tracebit rule's alert context; ``render_pivot(name, params)`` is used to generate the
-saved queries in ``queries/tracebit_pivot_*.yml`` (``make queries``).
+Each pivot has a Snowflake SQL template and a PantherFlow template. ``render_pivots(context)`` fills
+them with values from a Tracebit rule's alert context; ``render_pivot(name, params)`` is also used
+to generate the saved queries in ``queries/tracebit_pivot_*.yml`` (``make queries``) and by
+``tracebit-pack query run``.
+
+* SQL: the principal (ARN or identity) sits in a leading ``WITH params AS (SELECT <literal> AS
+  <name>)`` CTE. The time window is a Panther macro with LITERAL bounds,
+  ``p_occurs_between('<start>', '<end>', alias)``, computed here from the alert time, so that
+  Snowflake prunes micro-partitions on it.
+* PantherFlow: only constructs that Panther's own published PantherFlow uses (the allow-list is
+  ``tracebit_pack/pantherflow_attested.py``): values inline as escaped literals (no scalar
+  ``let``), ``time.parse_timestamp(...) - time.parse_timespan(...)`` windows, ``strings.ilike``,
+  ``agg.*``, ``time.trunc``, ``snowflake.func`` and ``sort ... asc``.
+
+Matching of the principal is case-insensitive in both languages (``ILIKE`` / ``strings.ilike``);
+``%`` and ``_`` in a value act as wildcards there, so an odd value can only widen the match.
 
 Values from logs are attacker-controlled. ``sql_literal`` and ``pantherflow_literal`` turn any
 string into exactly ONE string literal of the target language (quotes, backslashes, control and
 invisible format characters are escaped), and templates only ever place values in those literals.
+Times are parsed and re-formatted here, never copied.
 
 Panther imports this module under its GlobalID ``tracebit_pivots``. Everything here is cheap and
 ``render_pivots`` never raises.
@@ -18,7 +30,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 # Okta System Log event types that count as an MFA / password reset of the TARGET user.
 # Classic Engine emits user.mfa.factor.reset_all; Identity Engine emits one
@@ -42,95 +54,99 @@ EXAMPLE_PARAMS = {
 # context small). The pivot is skipped instead of truncating the value into a wrong query.
 MAX_VALUE_LENGTH = 2048
 
+# Okta target[] positions the MFA-reset pivot looks at for the User (PantherFlow has no attested
+# way to search a whole array; Okta puts the user among the first two targets of these events).
+OKTA_TARGET_POSITIONS = 3
+
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+_UNIT_SECONDS = {"day": 86400, "hour": 3600}
+_UNIT_SUFFIX = {"day": "d", "hour": "h"}
+MAX_WINDOW = {"day": 3650, "hour": 87600}
+
 _MFA_TYPES_SQL = ", ".join(f"'{t}'" for t in MFA_RESET_EVENT_TYPES)
 _MFA_TYPES_PF = ", ".join(f"'{t}'" for t in MFA_RESET_EVENT_TYPES)
 
-_ANALYST_NOTE = (
-    "-- To investigate another case, replace the quoted values below (alert_time is UTC,\n"
-    "    -- as YYYY-MM-DD HH:MM:SS); the rest of the query reads them from here."
+_OKTA_TARGET_SQL = "\n        OR ".join(
+    f"(o.target[{i}]:type::string = 'User' AND o.target[{i}]:alternateId::string ILIKE p.identity)"
+    for i in range(OKTA_TARGET_POSITIONS)
+)
+_OKTA_TARGET_PF = "\n    or ".join(
+    f"(snowflake.func('GET_PATH', target, '[{i}].type') == 'User'"
+    f" and strings.ilike(snowflake.func('GET_PATH', target, '[{i}].alternateId'), {{{{identity}}}}))"
+    for i in range(OKTA_TARGET_POSITIONS)
 )
 
+_NOTE = (
+    "-- To investigate another case, replace the quoted {value} below, and the two times\n"
+    "    -- (UTC, YYYY-MM-DD HH:MM:SS) of p_occurs_between further down: the window around the alert."
+)
+
+# Each pivot: "params" are required to render it (the principal value(s) in "values", which come
+# from logs, and alert_time); "window" is (option name, default, unit, after): the window runs
+# from <option> units before the alert to ``after`` (a timespan, or None: <option> units) after it.
 PIVOTS = {
     "Tracebit.Pivot.PrincipalGetObjectHistory": {
         "params": ("principal_arn", "alert_time"),
+        "values": ("principal_arn",),
+        "window": ("lookback_days", 30, "day", "1d"),
         "description": (
-            "S3 GetObject history of an AWS principal in CloudTrail: 30 days before the alert through "
-            "one day after it, by day and bucket, with request count, bytes transferred out, distinct "
-            "object keys and source IPs. A surge around the alert date next to a quiet baseline means "
-            "the canary access is part of a wider collection (data events must be logged by the trail)."
+            "S3 GetObject history of an AWS principal in CloudTrail: lookback_days (30) before the alert "
+            "through one day after it, by day and bucket, with request count, bytes transferred out, "
+            "distinct object keys and distinct source IPs. A surge around the alert date next to a quiet "
+            "baseline means the canary access is part of a wider collection (data events must be logged "
+            "by the trail)."
         ),
         "sql": """WITH params AS (
     {note}
-    SELECT
-        {{principal_arn}} AS principal_arn,
-        {{alert_time}} AS alert_time,
-        30 AS lookback_days
-),
-bounds AS (
-    SELECT
-        LOWER(principal_arn) AS principal_arn,
-        DATEADD(day, -CAST(lookback_days AS INTEGER), CAST(alert_time AS TIMESTAMP_NTZ)) AS start_time,
-        DATEADD(day, 1, CAST(alert_time AS TIMESTAMP_NTZ)) AS end_time
-    FROM params
+    SELECT {{principal_arn}} AS principal_arn
 )
 SELECT
     DATE_TRUNC('day', ct.p_event_time) AS event_day,
     ct.requestParameters:bucketName::string AS bucket,
     COUNT(*) AS requests,
-    SUM(COALESCE(ct.additionalEventData:bytesTransferredOut::number, 0)) AS bytes_out,
+    SUM(ct.additionalEventData:bytesTransferredOut::number) AS bytes_out,
     COUNT(DISTINCT ct.requestParameters:key::string) AS distinct_keys,
-    ARRAY_AGG(DISTINCT ct.sourceIPAddress) WITHIN GROUP (ORDER BY ct.sourceIPAddress) AS source_ips
-FROM bounds b, panther_logs.public.aws_cloudtrail ct
-WHERE p_occurs_between(b.start_time, b.end_time, ct)
+    COUNT(DISTINCT ct.sourceIPAddress) AS distinct_source_ips
+FROM params p, panther_logs.public.aws_cloudtrail ct
+WHERE p_occurs_between({{window_start}}, {{window_end}}, ct)
     AND ct.eventSource = 's3.amazonaws.com'
     AND ct.eventName = 'GetObject'
-    AND LOWER(ct.userIdentity:arn::string) = b.principal_arn
+    AND ct.userIdentity:arn::string ILIKE p.principal_arn
 GROUP BY event_day, bucket
-ORDER BY event_day, bucket
+ORDER BY event_day ASC, bucket ASC
 """,
-        "pantherflow": """let principal_arn = {{principal_arn}};
-let alert_time = {{alert_time}};
-let lookback = '30d';
-panther_logs.public.aws_cloudtrail
-| where p_event_time between time.parse_timestamp(alert_time) - time.parse_timespan(lookback)
-    .. time.parse_timestamp(alert_time) + time.parse_timespan('1d')
+        "pantherflow": """panther_logs.public.aws_cloudtrail
+| where p_event_time between time.parse_timestamp({{alert_time}}) - time.parse_timespan({{before}})
+    .. time.parse_timestamp({{alert_time}}) + time.parse_timespan({{after}})
 | where eventSource == 's3.amazonaws.com' and eventName == 'GetObject'
-| where strings.lower(userIdentity.arn) == strings.lower(principal_arn)
+| where strings.ilike(userIdentity.arn, {{principal_arn}})
 | summarize requests = agg.count(),
     bytes_out = agg.sum(additionalEventData.bytesTransferredOut),
     distinct_keys = agg.count_distinct(requestParameters.key),
-    source_ips = agg.make_set(sourceIPAddress)
-    by event_day = time.date_trunc('day', p_event_time), bucket = requestParameters.bucketName
-| sort event_day, bucket
+    distinct_source_ips = agg.count_distinct(sourceIPAddress)
+    by event_day = time.trunc('day', p_event_time), bucket = requestParameters.bucketName
+| sort event_day asc, bucket asc
 """,
     },
     "Tracebit.Pivot.IdentityOktaMFAResets": {
         "params": ("identity", "alert_time"),
+        "values": ("identity",),
+        "window": ("lookback_days", 30, "day", "1h"),
         "description": (
             "Okta MFA factor resets / deactivations / suspensions and password resets whose TARGET user "
-            "is the identity, in the 30 days before the alert (and one hour after), with who performed "
-            "each one (actor). A reset shortly before a canary alert is the Scattered Spider help-desk "
-            "pattern. Matched on target[].alternateId (type User), lower-cased: Okta's target fields "
-            "carry no indicator, so p_any_emails would only match the actor."
+            "is the identity, in the lookback_days (30) before the alert (and one hour after), with who "
+            "performed each one (actor). A reset shortly before a canary alert is the Scattered Spider "
+            "help-desk pattern. Matched case-insensitively on target[].alternateId of type User among "
+            "the first three targets: Okta's target fields carry no indicator, so p_any_emails would "
+            "only match the actor."
         ),
         "sql": """WITH params AS (
     {note}
-    SELECT
-        {{identity}} AS identity,
-        {{alert_time}} AS alert_time,
-        30 AS lookback_days
-),
-bounds AS (
-    SELECT
-        LOWER(identity) AS identity,
-        DATEADD(day, -CAST(lookback_days AS INTEGER), CAST(alert_time AS TIMESTAMP_NTZ)) AS start_time,
-        DATEADD(hour, 1, CAST(alert_time AS TIMESTAMP_NTZ)) AS end_time
-    FROM params
+    SELECT {{identity}} AS identity
 )
 SELECT
     o.p_event_time AS event_time,
     o.eventType AS event_type,
-    LOWER(t.value:alternateId::string) AS target_user,
     o.actor:alternateId::string AS performed_by,
     o.actor:type::string AS performed_by_type,
     o.outcome:result::string AS outcome,
@@ -138,47 +154,34 @@ SELECT
     o.client:ipAddress::string AS client_ip,
     o.displayMessage AS display_message,
     o.uuid AS uuid
-FROM bounds b, panther_logs.public.okta_systemlog o, LATERAL FLATTEN(input => o.target) t
-WHERE p_occurs_between(b.start_time, b.end_time, o)
+FROM params p, panther_logs.public.okta_systemlog o
+WHERE p_occurs_between({{window_start}}, {{window_end}}, o)
     AND o.eventType IN ({mfa_types_sql})
-    AND t.value:type::string = 'User'
-    AND LOWER(t.value:alternateId::string) = b.identity
-ORDER BY event_time, uuid
+    AND ({okta_target_sql})
+ORDER BY event_time ASC, uuid ASC
 """,
-        "pantherflow": """let identity = {{identity}};
-let alert_time = {{alert_time}};
-let lookback = '30d';
-panther_logs.public.okta_systemlog
-| where p_event_time between time.parse_timestamp(alert_time) - time.parse_timespan(lookback)
-    .. time.parse_timestamp(alert_time) + time.parse_timespan('1h')
+        "pantherflow": """panther_logs.public.okta_systemlog
+| where p_event_time between time.parse_timestamp({{alert_time}}) - time.parse_timespan({{before}})
+    .. time.parse_timestamp({{alert_time}}) + time.parse_timespan({{after}})
 | where eventType in [{mfa_types_pf}]
-| where arrays.len(arrays.filter(target,
-    fn (t) { t.type == 'User' and strings.lower(t.alternateId) == strings.lower(identity) })) > 0
-| project p_event_time, eventType, target, performed_by = actor.alternateId,
+| where {okta_target_pf}
+| project event_time = p_event_time, event_type = eventType, performed_by = actor.alternateId,
     performed_by_type = actor.type, outcome = outcome.result, outcome_reason = outcome.reason,
-    client_ip = client.ipAddress, displayMessage, uuid
-| sort p_event_time
+    client_ip = client.ipAddress, display_message = displayMessage, uuid
+| sort event_time asc, uuid asc
 """,
     },
     "Tracebit.Pivot.PrincipalActivityAroundAlert": {
         "params": ("principal_arn", "alert_time"),
+        "values": ("principal_arn",),
+        "window": ("window_hours", 3, "hour", None),
         "description": (
-            "Every CloudTrail event of the AWS principal from 3 hours before to 3 hours after the alert "
-            "(window_hours in the params CTE): what else the principal did around the canary access."
+            "Every CloudTrail event of the AWS principal from window_hours (3) before to window_hours "
+            "after the alert: what else the principal did around the canary access."
         ),
         "sql": """WITH params AS (
     {note}
-    SELECT
-        {{principal_arn}} AS principal_arn,
-        {{alert_time}} AS alert_time,
-        3 AS window_hours
-),
-bounds AS (
-    SELECT
-        LOWER(principal_arn) AS principal_arn,
-        DATEADD(hour, -CAST(window_hours AS INTEGER), CAST(alert_time AS TIMESTAMP_NTZ)) AS start_time,
-        DATEADD(hour, CAST(window_hours AS INTEGER), CAST(alert_time AS TIMESTAMP_NTZ)) AS end_time
-    FROM params
+    SELECT {{principal_arn}} AS principal_arn
 )
 SELECT
     ct.p_event_time AS event_time,
@@ -191,31 +194,39 @@ SELECT
     ct.readOnly AS read_only,
     ct.requestParameters AS request_parameters,
     ct.eventID AS event_id
-FROM bounds b, panther_logs.public.aws_cloudtrail ct
-WHERE p_occurs_between(b.start_time, b.end_time, ct)
-    AND LOWER(ct.userIdentity:arn::string) = b.principal_arn
-ORDER BY event_time, event_id
-LIMIT 1000
+FROM params p, panther_logs.public.aws_cloudtrail ct
+WHERE p_occurs_between({{window_start}}, {{window_end}}, ct)
+    AND ct.userIdentity:arn::string ILIKE p.principal_arn
+ORDER BY event_time ASC, event_id ASC
 """,
-        "pantherflow": """let principal_arn = {{principal_arn}};
-let alert_time = {{alert_time}};
-let window_span = '3h';
-panther_logs.public.aws_cloudtrail
-| where p_event_time between time.parse_timestamp(alert_time) - time.parse_timespan(window_span)
-    .. time.parse_timestamp(alert_time) + time.parse_timespan(window_span)
-| where strings.lower(userIdentity.arn) == strings.lower(principal_arn)
-| project p_event_time, eventSource, eventName, awsRegion, sourceIPAddress, userAgent, errorCode,
-    readOnly, requestParameters, eventID
-| sort p_event_time
-| limit 1000
+        "pantherflow": """panther_logs.public.aws_cloudtrail
+| where p_event_time between time.parse_timestamp({{alert_time}}) - time.parse_timespan({{before}})
+    .. time.parse_timestamp({{alert_time}}) + time.parse_timespan({{after}})
+| where strings.ilike(userIdentity.arn, {{principal_arn}})
+| project event_time = p_event_time, event_source = eventSource, event_name = eventName,
+    aws_region = awsRegion, source_ip = sourceIPAddress, user_agent = userAgent,
+    error_code = errorCode, read_only = readOnly, request_parameters = requestParameters,
+    event_id = eventID
+| sort event_time asc, event_id asc
 """,
     },
 }
 
+
 for _pivot in PIVOTS.values():
-    _pivot["sql"] = _pivot["sql"].replace("{note}", _ANALYST_NOTE).replace("{mfa_types_sql}", _MFA_TYPES_SQL)
-    _pivot["pantherflow"] = _pivot["pantherflow"].replace("{mfa_types_pf}", _MFA_TYPES_PF)
-del _pivot
+    _value = " or ".join(_pivot["values"])
+    _pivot["sql"] = (
+        _pivot["sql"]
+        .replace("{note}", _NOTE.format(value=_value))
+        .replace("{mfa_types_sql}", _MFA_TYPES_SQL)
+        .replace("{okta_target_sql}", _OKTA_TARGET_SQL)
+    )
+    _pivot["pantherflow"] = (
+        _pivot["pantherflow"]
+        .replace("{mfa_types_pf}", _MFA_TYPES_PF)
+        .replace("{okta_target_pf}", _OKTA_TARGET_PF)
+    )
+del _pivot, _value
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -293,15 +304,70 @@ def format_alert_time(value) -> str | None:
     return parsed.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def parse_alert_time(value: str) -> datetime:
+    """``'YYYY-MM-DD HH:MM:SS'`` (UTC) as a datetime; ValueError for anything else."""
+    if not isinstance(value, str):
+        raise ValueError(f"alert_time must be 'YYYY-MM-DD HH:MM:SS', got {value!r}")
+    return datetime.strptime(value, TIME_FORMAT)
+
+
+def window_size(name: str, params: dict) -> int:
+    """The pivot's window option (e.g. lookback_days) from ``params``, or its default; ValueError."""
+    option, default, unit, _ = PIVOTS[name]["window"]
+    raw = params.get(option, default)
+    text = str(raw).strip()
+    if (
+        isinstance(raw, bool)
+        or not text.isascii()
+        or not text.isdigit()
+        or not 1 <= int(text) <= MAX_WINDOW[unit]
+    ):
+        raise ValueError(
+            f"{option} must be a whole number of {unit}s from 1 to {MAX_WINDOW[unit]}, got {raw!r}"
+        )
+    return int(text)
+
+
+def window(name: str, params: dict) -> tuple[datetime, datetime]:
+    """``(start, end)`` of the pivot's time window for ``params`` (alert_time and window option)."""
+    _, _, unit, after = PIVOTS[name]["window"]
+    alert = parse_alert_time(params["alert_time"])
+    size = window_size(name, params)
+    before = timedelta(seconds=size * _UNIT_SECONDS[unit])
+    later = before if after is None else timedelta(seconds=int(after[:-1]) * _UNIT_SECONDS[_unit_of(after)])
+    try:
+        return alert - before, alert + later
+    except OverflowError:
+        raise ValueError(f"the window around alert_time {params['alert_time']!r} is out of range") from None
+
+
+def _unit_of(span: str) -> str:
+    return {suffix: unit for unit, suffix in _UNIT_SUFFIX.items()}[span[-1]]
+
+
 def render_pivot(name: str, params: dict) -> dict:
-    """Render one pivot with ``params`` (raw values; escaped here). Raises KeyError if one is missing."""
+    """Render one pivot with ``params`` (raw values; escaped here).
+
+    KeyError if a required parameter is missing; ValueError for an alert_time that is not
+    ``YYYY-MM-DD HH:MM:SS`` or a window option (lookback_days / window_hours) out of range.
+    """
     pivot = PIVOTS[name]
+    _, _, unit, after = pivot["window"]
     values = {key: params[key] for key in pivot["params"]}
+    start, end = window(name, params)
+    span = f"{window_size(name, params)}{_UNIT_SUFFIX[unit]}"
+    sql_values = {key: sql_literal(values[key]) for key in pivot["values"]}
+    sql_values["window_start"] = sql_literal(start.strftime(TIME_FORMAT))
+    sql_values["window_end"] = sql_literal(end.strftime(TIME_FORMAT))
+    pf_values = {key: pantherflow_literal(values[key]) for key in pivot["values"]}
+    pf_values["alert_time"] = pantherflow_literal(
+        parse_alert_time(values["alert_time"]).strftime(TIME_FORMAT)
+    )
+    pf_values["before"] = pantherflow_literal(span)
+    pf_values["after"] = pantherflow_literal(after or span)
     return {
-        "sql": _PLACEHOLDER.sub(lambda m: sql_literal(values[m.group(1)]), pivot["sql"]),
-        "pantherflow": _PLACEHOLDER.sub(
-            lambda m: pantherflow_literal(values[m.group(1)]), pivot["pantherflow"]
-        ),
+        "sql": _PLACEHOLDER.sub(lambda m: sql_values[m.group(1)], pivot["sql"]),
+        "pantherflow": _PLACEHOLDER.sub(lambda m: pf_values[m.group(1)], pivot["pantherflow"]),
     }
 
 

@@ -74,7 +74,7 @@ def test_param_and_table_output(root, capsys):
     [
         (
             ["No Such Query", "--data", "{data}", "--now", NOW],
-            "unknown saved_query/scheduled_query: 'No Such Query'",
+            "unknown QueryName 'No Such Query' (valid: Test S3 Downloads, Test Unhealthy)",
         ),
         (["Test Unhealthy", "--data", "{data}/missing", "--now", NOW], "data folder not found"),
         (["Test Unhealthy", "--data", "{data}", "--now", "2024-06-30"], "--now: expected an RFC 3339 time"),
@@ -132,6 +132,7 @@ def test_bad_input_is_one_line_and_exit_2(root, tmp_path, capsys, args, message)
 def test_bad_data_folder(root, tmp_path, capsys, name, content, message):  # noqa: PLR0917
     data = tmp_path / "data"
     data.mkdir()
+    shutil.copy(BASIC / "Tracebit.HealthCheck.jsonl", data)  # the table the query reads
     (data / name).write_text(content, encoding="utf-8")
     assert run(root, "Test Unhealthy", "--data", str(data), "--now", NOW) == 2
     captured = capsys.readouterr()
@@ -141,3 +142,135 @@ def test_bad_data_folder(root, tmp_path, capsys, name, content, message):  # noq
 def test_query_without_action(capsys):
     assert main(["query"]) == 2
     assert "missing action" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the pack's own queries
+# Every answer is either correct rows or one error line with exit 2: never "no rows" because the
+# query ran on other data (a default time, a wrong folder) than the user meant.
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BLOG = REPO_ROOT / "scenarios" / "blog_incident"
+SUE_ARN = "arn:aws:sts::693260565127:assumed-role/Okta-OIDC-Engineer/sue.johnson@acme.com"
+AROUND = "Tracebit.Pivot.PrincipalActivityAroundAlert"
+HISTORY = "Tracebit.Pivot.PrincipalGetObjectHistory"
+RESETS = "Tracebit.Query.CanaryPrincipalRecentMFAReset"
+
+
+def pack_json(capsys, *args):
+    assert main(["query", "run", *args, "--format", "json"]) == 0, capsys.readouterr().err
+    return json.loads(capsys.readouterr().out)
+
+
+def test_pivot_time_comes_from_now_not_from_the_example(capsys):
+    def around(now: str, *extra: str) -> list[dict]:
+        principal = ["--param", f"principal_arn={SUE_ARN}"]
+        return pack_json(capsys, AROUND, "--data", str(BLOG), "--now", now, *principal, *extra)
+
+    at_alert = around("2024-12-13T16:20:00Z")
+    assert at_alert and all(row["event_time"].startswith("2024-12-13") for row in at_alert)
+    # a week later the +-3 h window around --now is empty: the example's alert time is not used
+    assert around("2024-12-20T16:20:00Z") == []
+    # --param alert_time wins over --now (an offset is converted to UTC)
+    assert around("2024-12-20T16:20:00Z", "--param", "alert_time=2024-12-13T17:20:00+01:00") == at_alert
+
+
+def test_pivot_window_option_is_a_parameter(capsys):
+    base = ["--data", str(BLOG), "--now", "2024-12-13T16:20:00Z", "--param", f"principal_arn={SUE_ARN}"]
+    month = pack_json(capsys, HISTORY, *base)
+    week = pack_json(capsys, HISTORY, *base, "--param", "lookback_days=7")
+    assert len(week) < len(month)
+    assert min(r["event_day"] for r in week) >= "2024-12-06"
+
+
+def pack_error(capsys, *args) -> str:
+    assert main(["query", "run", *args]) == 2
+    captured = capsys.readouterr()
+    assert (
+        captured.out == ""
+        and captured.err.count("\n") == 1
+        and captured.err.startswith("tracebit-pack: error:")
+    )
+    return captured.err
+
+
+NOW_OK = ["--now", "2024-12-13T16:20:00Z"]
+ARN = ["--param", f"principal_arn={SUE_ARN}"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            [AROUND, *NOW_OK, *ARN, "--param", "window_hours=abc"],
+            "--param window_hours: window_hours must be a whole number",
+        ),
+        (
+            [HISTORY, *NOW_OK, *ARN, "--param", "lookback_days=abc"],
+            "--param lookback_days: lookback_days must be a whole number",
+        ),
+        (
+            [HISTORY, *NOW_OK, *ARN, "--param", "lookback_days=0"],
+            "lookback_days must be a whole number of days from 1",
+        ),
+        (
+            [AROUND, *NOW_OK, *ARN, "--param", "alert_time=not a time"],
+            "--param alert_time: expected an RFC 3339 time",
+        ),
+        (
+            [AROUND, *NOW_OK, *ARN, "--param", "alert_time=2024-12-13T16:20:00"],
+            "--param alert_time: expected an RFC 3339 time with a timezone",
+        ),
+        ([AROUND, "--now", "2024-12-13T16:20:00", *ARN], "--now: '2024-12-13T16:20:00' has no timezone"),
+        ([AROUND, "--now", "2024-12-13 16:20:00", *ARN], "has no timezone"),
+        (
+            [AROUND, *NOW_OK, "--param", "principal_arn=a\udcff"],
+            "--param principal_arn: the value is not valid UTF-8",
+        ),
+        ([AROUND, "--now", "2024-12-13T16:20:00Z\udcff", *ARN], "--now: the value is not valid UTF-8"),
+        ([AROUND, *NOW_OK], f"{AROUND} needs --param principal_arn=<value>"),
+        (
+            [AROUND, "--now", "9999-12-31T23:00:00Z", *ARN],
+            "the window around alert_time '9999-12-31 23:00:00' is out",
+        ),
+        ([AROUND, *NOW_OK, *ARN, "--param", "identity=x"], "unknown parameter 'identity' for"),
+        (
+            [RESETS, *NOW_OK, "--param", "mfa_lookback_days=abc"],
+            "--param mfa_lookback_days: expected a number like 7, got 'abc'",
+        ),
+        ([RESETS, *NOW_OK, "--language", "pantherflow"], "has no PantherFlow form"),
+        (
+            ["Tracebit.Pivot.Nope", *NOW_OK],
+            "unknown QueryName 'Tracebit.Pivot.Nope' (valid: Tracebit.Pivot.IdentityOktaMFAResets, ",
+        ),
+    ],
+)
+def test_pack_query_bad_input(capsys, args, message):
+    assert message in pack_error(capsys, *args[:1], "--data", str(BLOG), *args[1:])
+
+
+@pytest.mark.parametrize("language", ["sql", "pantherflow"])
+def test_folder_without_the_table_the_query_reads(tmp_path, capsys, language):
+    shutil.copy(BLOG / "Okta.SystemLog.jsonl", tmp_path)
+    err = pack_error(capsys, AROUND, "--data", str(tmp_path), *NOW_OK, *ARN, "--language", language)
+    assert "no AWS.CloudTrail.jsonl for the table(s) the query reads (found: Okta.SystemLog.jsonl)" in err
+
+
+def test_an_empty_log_file_is_data_not_an_error(tmp_path, capsys):
+    (tmp_path / "AWS.CloudTrail.jsonl").write_text("", encoding="utf-8")
+    assert pack_json(capsys, AROUND, "--data", str(tmp_path), *NOW_OK, *ARN) == []
+
+
+def test_folder_one_level_too_high_and_empty_folder(tmp_path, capsys):
+    err = pack_error(capsys, AROUND, "--data", str(REPO_ROOT / "scenarios"), *NOW_OK, *ARN)
+    assert (
+        "no <LogType>.jsonl files directly in this folder; its subfolders benign_baseline, blog_incident"
+        in err
+    )
+    err = pack_error(capsys, AROUND, "--data", str(tmp_path), *NOW_OK, *ARN)
+    assert "no <LogType>.jsonl files in this folder" in err
+
+
+def test_scheduled_query_missing_one_of_its_tables(tmp_path, capsys):
+    shutil.copy(BLOG / "Okta.SystemLog.jsonl", tmp_path)
+    err = pack_error(capsys, RESETS, "--data", str(tmp_path), *NOW_OK)
+    assert "no Tracebit.Alert.jsonl, Tracebit.AlertSummary.jsonl for the table(s)" in err

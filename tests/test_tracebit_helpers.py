@@ -846,7 +846,7 @@ def test_rule_alert_context_renders_pivots_with_this_alerts_values(blog):
     }
     arn_pivot = pivots["Tracebit.Pivot.PrincipalGetObjectHistory"]
     assert f"'{context['principal_arn']}' AS principal_arn" in arn_pivot["sql"]
-    assert f"let principal_arn = '{context['principal_arn']}';" in arn_pivot["pantherflow"]
+    assert f"strings.ilike(userIdentity.arn, '{context['principal_arn']}')" in arn_pivot["pantherflow"]
     okta_pivot = pivots["Tracebit.Pivot.IdentityOktaMFAResets"]
     assert "'sue.johnson@acme.com'" in okta_pivot["sql"]
     json.dumps(context, allow_nan=False)

@@ -1,37 +1,56 @@
 """Sub-command ``query run``: execute a pack query on the embedded lake.
 
     tracebit-pack query run <QueryName> --data DIR --now <rfc3339> [--param name=value]... \
-        [--format json|table]
+        [--format json|table] [--language sql|pantherflow]
 
 The query (a ``saved_query`` or ``scheduled_query`` in ``queries/``) runs on a lake loaded from
 the ``<LogType>.jsonl`` files in DIR, with the Panther macros seeing ``--now`` as the current
-time. ``--param`` replaces a literal of the query's ``WITH params AS (...)`` CTE. ``json`` prints
-a list of objects. Bad input (missing folder, malformed JSONL, unknown log type file name,
-unknown QueryName, bad --param or --now, unsupported construct) is one error line and exit 2;
-the output is printed only once the query has succeeded.
+time. ``json`` prints a list of objects.
+
+* A pivot (``Tracebit.Pivot.*``) is rendered from its template (``tracebit_pivots``) for the
+  ``--param`` values: the principal is required, ``alert_time`` defaults to ``--now`` and the
+  window option (``lookback_days`` / ``window_hours``) to the template's. ``--language
+  pantherflow`` runs its PantherFlow form (``tracebit_pack.pantherflow_sql``) instead of the SQL.
+* Any other query: ``--param`` replaces a literal of its ``WITH params AS (...)`` CTE.
+
+Bad input (missing folder, a folder without the ``<LogType>.jsonl`` file of a table the query
+reads, malformed JSONL, unknown log type file name, unknown QueryName, bad --param value, a
+--now without timezone, non-UTF-8 text, unsupported construct) is one error line and exit 2; the
+output is printed only once the query has succeeded.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from datetime import datetime
 from pathlib import Path
 
-from tracebit_pack import analysis
+from tracebit_pack import analysis, pivot_run
 from tracebit_pack.errors import UserError
+from tracebit_pack.lake_folder import check_folder, tables_read
 from tracebit_pack.schemas import parse_rfc3339
 
 QUERY_KINDS = ("saved_query", "scheduled_query")
 
 
 def parse_now(text: str) -> datetime:
-    """``--now``: an RFC 3339 timestamp (``2024-06-30T12:00:00Z``); UserError otherwise."""
+    """``--now``: an RFC 3339 timestamp with a timezone (``2024-06-30T12:00:00Z``); UserError otherwise."""
+    check_utf8("--now", text)
     try:
         return parse_rfc3339(text)
     except ValueError:
+        if re.match(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$", text.strip()):
+            raise UserError(f"--now: {text!r} has no timezone; add Z (UTC) or an offset (+02:00)") from None
         raise UserError(f"--now: expected an RFC 3339 time like 2024-06-30T12:00:00Z, got {text!r}") from None
+
+
+def check_utf8(what: str, text: str) -> None:
+    """UserError for text that came from bytes that are not UTF-8 (surrogate-escaped by Python)."""
+    if any("\udc80" <= char <= "\udcff" for char in text):
+        raise UserError(f"{what}: the value is not valid UTF-8")
 
 
 def parse_params(pairs: list[str] | None) -> dict[str, str]:
@@ -46,6 +65,7 @@ def parse_params(pairs: list[str] | None) -> dict[str, str]:
             raise UserError(f"--param: {name!r} is not a parameter name")
         if name.lower() in (k.lower() for k in params):
             raise UserError(f"--param: {name!r} given twice")
+        check_utf8(f"--param {name}", value)
         params[name] = value
     return params
 
@@ -73,15 +93,45 @@ def format_table(rows: list[dict]) -> str:
 
 
 def run_query(
-    name: str, data: Path, now: datetime, params: dict[str, str], root: Path = analysis.REPO_ROOT
+    name: str,
+    data: Path,
+    now: datetime,
+    params: dict[str, str],
+    root: Path = analysis.REPO_ROOT,
+    *,
+    language: str = "sql",
 ) -> list[dict]:
     """Rows of query ``name`` (from ``root``/queries) over the lake in folder ``data``."""
     from tracebit_pack.lake import Lake  # duckdb is imported only when a query runs
 
-    if not Path(data).is_dir():
-        raise UserError(f"{data}: data folder not found")
-    items = analysis.items_of(analysis.load_items(root), *QUERY_KINDS)
-    item = analysis.find_item(items, name, *QUERY_KINDS)
+    check_utf8("QueryName", name)
+    items = {item.id: item for item in analysis.items_of(analysis.load_items(root), *QUERY_KINDS)}
+    if name not in items:
+        raise UserError(f"unknown QueryName {name!r} (valid: {', '.join(sorted(items)) or 'none'})")
+    helper = Path(root) / "global_helpers" / "tracebit_pivots.py"
+    pivots = pivot_run.pivots_module(root) if helper.is_file() else None
+    pivot_names = sorted(getattr(pivots, "PIVOTS", {}))
+    if name in pivot_names:
+        render_params = pivot_run.cli_params(pivots, name, params, now)
+        rendered = pivot_run.render(pivots, name, render_params)
+        if language == "pantherflow":
+            from tracebit_pack.pantherflow_sql import translate
+
+            tables = translate(rendered["pantherflow"], now).tables
+        else:
+            tables = tables_read(rendered["sql"])
+        check_folder(Path(data), tables)
+        lake = Lake.from_folder(data)
+        try:
+            return pivot_run.run_pivot(lake, pivots, name, render_params, now, language=language)
+        finally:
+            lake.close()
+    if language == "pantherflow":
+        with_pf = ", ".join(pivot_names) or "none"
+        raise UserError(f"{name} has no PantherFlow form (the pivots have one: {with_pf})")
+    item = items[name]
+    check_param_values(item.query or "", params)
+    check_folder(Path(data), tables_read(item.query or ""))
     lake = Lake.from_folder(data)
     try:
         return lake.run(item, now=now, params=params)
@@ -89,10 +139,39 @@ def run_query(
         lake.close()
 
 
+def check_param_values(sql: str, params: dict[str, str]) -> None:
+    """UserError for a ``--param`` the params CTE does not define, or whose CTE literal is a number
+    while the value is not (checked before the data is loaded)."""
+    import sqlglot
+    from sqlglot import exp
+
+    if not params:
+        return
+    try:
+        tree = sqlglot.parse_one(sql, read="snowflake")
+    except sqlglot.errors.SqlglotError:
+        return  # the run reports the parse error
+    cte = next((c for c in tree.find_all(exp.CTE) if c.alias_or_name.lower() == "params"), None)
+    if cte is None or not isinstance(cte.this, exp.Select):
+        raise UserError(f"query has no 'WITH params AS (SELECT ...)' CTE; cannot set {', '.join(params)}")
+    columns = {c.alias_or_name.lower(): c for c in cte.this.expressions if isinstance(c, exp.Alias)}
+    for key, value in params.items():
+        column = columns.get(key.lower())
+        if column is None:
+            known = ", ".join(sorted(columns)) or "none"
+            raise UserError(f"unknown parameter {key!r} (the params CTE defines: {known})")
+        literal = column.this
+        numeric = isinstance(literal, exp.Literal) and not literal.is_string
+        if numeric and not re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):
+            raise UserError(f"--param {key}: expected a number like {literal.this}, got {value!r}")
+
+
 def _command(args: argparse.Namespace) -> int:
     now = parse_now(args.now)
     params = parse_params(args.param)
-    rows = run_query(args.query_name, Path(args.data), now, params, analysis.repository(args))
+    rows = run_query(
+        args.query_name, Path(args.data), now, params, analysis.repository(args), language=args.language
+    )
     text = json.dumps(rows, indent=2, ensure_ascii=False) if args.format == "json" else format_table(rows)
     sys.stdout.write(text + "\n")
     return 0
@@ -113,6 +192,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--param", action="append", metavar="NAME=VALUE", help="set a params CTE value")
     run.add_argument("--format", choices=("json", "table"), default="table")
+    run.add_argument(
+        "--language",
+        choices=pivot_run.LANGUAGES,
+        default="sql",
+        help="run a pivot's SQL (default) or its PantherFlow form",
+    )
     analysis.add_path_argument(run)
     run.set_defaults(func=_command)
 

@@ -9,7 +9,8 @@
 4. Group the matches into alerts (``alerts``: dedup string, DedupPeriodMinutes, Threshold,
    CreateAlert) and evaluate the correlation rules on the signals (every match is a signal).
 5. Print the investigation: each alert with severity, title and key context, then the pivot
-   queries (``Tracebit.Pivot.*`` saved queries) run for each alert's principal.
+   queries (``tracebit_pivots.PIVOTS``, rendered like the alert context's) run for each alert's
+   principal.
 
 Bad input (missing folder, unknown log type, malformed JSONL with file:line, an event that does
 not match its schema, a bad ``--now``) is one error line and exit code 2; the report is built
@@ -30,16 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from tracebit_pack.alerts import Alert, RuleSettings, group_matches
-from tracebit_pack.analysis import REPO_ROOT, AnalysisItem, add_path_argument, items_of, repository
+from tracebit_pack.analysis import REPO_ROOT, add_path_argument, repository
 from tracebit_pack.correlation import CorrelationMatch, CorrelationRule, Signal
 from tracebit_pack.engine import PackEngine, RuleResult, parse_time
 from tracebit_pack.enrich import deterministic_row_id, enrich
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake import Lake
 from tracebit_pack.not_evaluated import correlation_rules, summary_lines
+from tracebit_pack.pivot_run import run_pivot
 from tracebit_pack.schemas import log_type_of_file, panther_time, read_jsonl
 
-PIVOT_PREFIX = "Tracebit.Pivot."
 PROGRESS_MIN_EVENTS = 2000
 SEVERITY_ORDER = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3, "INFO": 4}
 
@@ -183,27 +184,6 @@ def _correlation_alert(rule: CorrelationRule, match: CorrelationMatch) -> Alert:
     )
 
 
-def params_of(item: AnalysisItem) -> dict[str, bool]:
-    """Columns of the leading ``WITH params AS (SELECT ...)`` CTE: ``{name: is a string literal}``."""
-    import sqlglot
-    from sqlglot import exp
-
-    try:
-        tree = sqlglot.parse_one(item.query or "", read="snowflake")
-    except sqlglot.errors.ParseError:
-        return {}
-    with_ = tree.args.get("with_") or tree.args.get("with")
-    cte = next((c for c in (with_.expressions if with_ else []) if c.alias_or_name.lower() == "params"), None)
-    if cte is None or not isinstance(cte.this, exp.Select):
-        return {}
-    out = {}
-    for column in cte.this.expressions:
-        if isinstance(column, exp.Alias):
-            value = column.this
-            out[column.alias_or_name.lower()] = isinstance(value, exp.Literal) and value.is_string
-    return out
-
-
 def pivot_parameters(engine: PackEngine, context: Mapping) -> dict[str, Any]:
     """Pivot parameters available in an alert context (``tracebit_pivots.pivot_params``)."""
     helper = engine.globals.get("tracebit_pivots")
@@ -216,36 +196,29 @@ def pivot_parameters(engine: PackEngine, context: Mapping) -> dict[str, Any]:
 
 
 def run_pivots(engine: PackEngine, lake: Lake, alerts: list[Alert], now: datetime) -> list[PivotResult]:
-    queries = sorted(
-        (i for i in items_of(engine.items, "saved_query") if i.id.startswith(PIVOT_PREFIX)),
-        key=lambda i: i.id,
-    )
+    helper = engine.globals.get("tracebit_pivots")
+    names = sorted(getattr(helper, "PIVOTS", {}))
     results: dict[tuple, PivotResult] = {}
     for alert in alerts:
         available = pivot_parameters(engine, alert.alert_context)
         if not available:
             continue
-        for item in queries:
-            declared = params_of(item)
-            params = {name: available[name] for name in declared if name in available}
-            # a string parameter without a value would run with the query's example value
-            missing = [n for n, is_string in declared.items() if n not in params and is_string]
-            if missing or not params:
+        for name in names:
+            declared = helper.PIVOTS[name]["params"]
+            if any(key not in available for key in declared):
                 continue
+            params = {key: available[key] for key in declared}
             # one run per query and principal: the highest-severity alert's alert_time wins
-            key = (
-                item.id,
-                tuple(sorted((k, str(v).lower()) for k, v in params.items() if k != "alert_time")),
-            )
+            key = (name, tuple(sorted((k, str(v).lower()) for k, v in params.items() if k != "alert_time")))
             label = f"{alert.rule_id}:{alert.dedup}"
             if key in results:
                 results[key].alerts.append(label)
                 continue
             try:
-                rows = lake.run(item, now=now, params=params)
-                results[key] = PivotResult(item.id, params, rows, [label])
+                rows = run_pivot(lake, helper, name, params, now)
+                results[key] = PivotResult(name, params, rows, [label])
             except UserError as err:
-                results[key] = PivotResult(item.id, params, [], [label], error=str(err))
+                results[key] = PivotResult(name, params, [], [label], error=str(err))
     return list(results.values())
 
 
