@@ -13,6 +13,7 @@ copy buttons copy the text of their ``<pre>`` block, so no log value is ever pla
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -506,6 +507,7 @@ def skipped_summary(report: dict) -> list[dict] | None:
 # --------------------------------------------------------------------------- page
 
 
+@functools.cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),

@@ -140,7 +140,14 @@ def timeline(
             ),
         )
     )
-    lane_rows = [{"t": _ms(m["t"]), "lane": m["lane"], "label": m["label"]} for m in marks]
+    lane_rows = [
+        {
+            "t": _ms(m["t"]),
+            "lane": m["lane"],
+            "description": f"{m['lane']} {m['t']:%Y-%m-%d %H:%M:%S} UTC: {m['label']}",
+        }
+        for m in marks
+    ]
     lanes = list(LANES)
     lane_chart = (
         alt.Chart(alt.Data(values=lane_rows), height=24 * len(lanes), width=WIDTH)
@@ -157,6 +164,7 @@ def timeline(
             shape=alt.Shape(
                 "lane:N", scale=alt.Scale(domain=lanes, range=[LANES[k][1] for k in lanes]), legend=None
             ),
+            description="description:N",
         )
     )
     rules = (
