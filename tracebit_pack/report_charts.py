@@ -28,7 +28,7 @@ LANES = {
 # Series of the S3-read bars: reads of a canary bucket stand out in the canary colour.
 READ_SERIES = {"other buckets": "#fdae61", "GetObject": "#fdae61", "canary bucket": "#d7191c"}
 WIDTH = 760
-LABEL_LIMIT = 260  # px: longer bucket or rule names are cut with an ellipsis
+LABEL_LIMIT = 340  # px: longer bucket or rule names are cut with an ellipsis
 
 # Elements vl-convert's SVG renderer writes. Anything else (script, foreignObject, a, use, image,
 # iframe ...) or an event-handler / link attribute means the SVG is not what we expect.
@@ -149,7 +149,7 @@ def timeline(
         for m in marks
     ]
     lanes = list(LANES)
-    lane_chart = (
+    points = (
         alt.Chart(alt.Data(values=lane_rows), height=24 * len(lanes), width=WIDTH)
         .mark_point(filled=True, size=110, opacity=0.85)
         .encode(
@@ -167,6 +167,15 @@ def timeline(
             description="description:N",
         )
     )
+    notes = []
+    for align, rows in _lane_notes(marks, domain).items():
+        if rows:
+            notes.append(
+                alt.Chart(alt.Data(values=rows))
+                .mark_text(align=align, dx=10 if align == "left" else -10, fontSize=11, limit=320)
+                .encode(x=alt.X("t:T", scale=alt.Scale(type="utc")), y=alt.Y("lane:N"), text="note:N")
+            )
+    lane_chart = alt.layer(points, *notes)
     rules = (
         alt.Chart(alt.Data(values=lane_rows))
         .mark_rule(strokeDash=[3, 3], opacity=0.6)
@@ -180,6 +189,22 @@ def timeline(
     top = alt.layer(bars, rules).resolve_scale(color="independent")
     chart = alt.vconcat(top, lane_chart, spacing=6).resolve_scale(x="shared", color="independent")
     return render_svg(chart)
+
+
+def _lane_notes(marks: list[dict], domain: tuple[datetime, datetime]) -> dict[str, list[dict]]:
+    """A note beside the first mark of the Okta and canary lanes (what happened, and how many
+    more), on the side of the mark with more room."""
+    notes: dict[str, list[dict]] = {"left": [], "right": []}
+    for lane in ("Okta identity change", "Canary access"):
+        in_lane = sorted((m for m in marks if m["lane"] == lane), key=lambda m: m["t"])
+        if not in_lane:
+            continue
+        first = in_lane[0]
+        more = f" (+{len(in_lane) - 1} more)" if len(in_lane) > 1 else ""
+        position = (first["t"] - domain[0]) / max(domain[1] - domain[0], timedelta(seconds=1))
+        side = "left" if position < 0.6 else "right"
+        notes[side].append({"t": _ms(first["t"]), "lane": lane, "note": f"{first['label']}{more}"})
+    return notes
 
 
 def _series_colour(name: str) -> str:
