@@ -323,6 +323,10 @@ def test_skipped_summary_shapes():
     assert skipped_summary({"skipped": {"schema": 3}}) == [{"reason": "schema", "count": "3", "examples": []}]
     rows = skipped_summary({"skipped": {"json": {"count": 2, "examples": ["a.jsonl:3", "a.jsonl:9"]}}})
     assert rows == [{"reason": "json", "count": "2", "examples": ["a.jsonl:3", "a.jsonl:9"]}]
+    wrapped = {
+        "skipped": {"total": 2, "reasons": [{"reason": "json", "count": 2, "examples": ["a.jsonl:3"]}]}
+    }
+    assert skipped_summary(wrapped) == [{"reason": "json", "count": "2", "examples": ["a.jsonl:3"]}]
     html = render_html(
         {"skipped": {"malformed JSON": {"count": 2, "examples": ["a.jsonl:3"]}}}, renderer=None
     )

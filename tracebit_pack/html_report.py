@@ -483,11 +483,16 @@ def alerts_by_rule_day(report: dict) -> tuple[list[tuple[str, datetime, int]], s
 
 def skipped_summary(report: dict) -> list[dict] | None:
     """The report's ``skipped`` events as ``{"reason", "count", "examples"}`` rows, or None when the
-    report does not say (an older replay). Accepts ``{reason: n}``, ``{reason: {count, examples}}``
-    or a list of ``{reason, count, examples}``."""
+    report does not say (an older replay). Accepts ``{reason: n}``, ``{reason: {count, examples}}``,
+    a list of ``{reason, count, examples}``, or one of those under ``reasons`` / ``by_reason``."""
     given = report.get("skipped")
     if given is None:
         return None
+    if isinstance(given, dict):  # {"total": n, "reasons": {...}} wraps the per-reason counts
+        nested = next(
+            (given[k] for k in ("reasons", "by_reason") if isinstance(given.get(k), dict | list)), None
+        )
+        given = nested if nested is not None else given
     rows = []
     items = given.items() if isinstance(given, dict) else ((None, v) for v in _list(given))
     for reason, value in items:

@@ -266,16 +266,24 @@ def alerts_per_rule_per_day(counts: Iterable[tuple[str, datetime, int]]) -> str:
     if not counts:
         raise ChartError("no alerts to chart")
     days = days_between(min(c[1] for c in counts), max(c[1] for c in counts))
-    labels = [_day_label(d) for d in days]
-    values = [{"rule": rule, "day": _day_label(day), "alerts": n} for rule, day, n in counts]
+    fmt = "%b %d" if days[0].year == days[-1].year else "%Y-%m-%d"
+    labels = [d.strftime(fmt) for d in days]
+    totals: dict[tuple[str, str], int] = {}
+    for rule, day, n in counts:
+        totals[(rule, day.strftime(fmt))] = totals.get((rule, day.strftime(fmt)), 0) + n
+    values = [{"rule": rule, "day": day, "alerts": n} for (rule, day), n in totals.items()]
     rules = sorted({c[0] for c in counts})
+    dark = max(totals.values()) / 2
     base = alt.Chart(alt.Data(values=values), width=max(120, min(WIDTH, 22 * len(labels))))
     x = alt.X("day:O", title="day (UTC)", scale=alt.Scale(domain=labels), axis=alt.Axis(labelAngle=-60))
     y = alt.Y("rule:N", title=None, scale=alt.Scale(domain=rules), axis=alt.Axis(labelLimit=LABEL_LIMIT))
     cells = base.mark_rect().encode(
+        x=x, y=y, color=alt.Color("alerts:Q", title="alerts", scale=alt.Scale(scheme="orangered"))
+    )
+    text = base.mark_text(fontSize=10).encode(
         x=x,
         y=y,
-        color=alt.Color("sum(alerts):Q", title="alerts", scale=alt.Scale(scheme="orangered")),
+        text="alerts:Q",
+        color=alt.condition(f"datum.alerts > {dark}", alt.value("white"), alt.value("black")),
     )
-    text = base.mark_text(fontSize=10).encode(x=x, y=y, text="sum(alerts):Q")
     return render_svg(alt.layer(cells, text).properties(height=alt.Step(22)))
