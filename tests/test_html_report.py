@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracebit_pack import report_charts
+from tracebit_pack import html_report, report_charts
 from tracebit_pack.cli import main
 from tracebit_pack.html_report import (
     COPY_SCRIPT,
@@ -31,7 +31,7 @@ PRINCIPAL = "arn:aws:sts::693260565127:assumed-role/Okta-OIDC-Engineer/sue.johns
 HTML_TAGS = {
     "html", "head", "meta", "link", "title", "style", "body", "main", "header", "h1", "h2", "h3", "p",
     "span", "strong", "section", "a", "figure", "figcaption", "div", "dl", "dt", "dd", "button", "pre",
-    "table", "tr", "th", "td", "details", "summary", "script",
+    "table", "tr", "th", "td", "details", "summary", "script", "code",
 }  # fmt: skip
 ALLOWED_TAGS = HTML_TAGS | {t.lower() for t in report_charts.SVG_ELEMENTS}
 
@@ -315,6 +315,22 @@ def test_alerts_by_rule_day_from_the_report_wins_over_counting():
     assert any("rule: B" in x and "7" in x for x in labels)
     assert not any("rule: A" in x for x in labels)
     assert "the report's alerts_by_rule_day" in " ".join(page.texts)
+
+
+def test_a_long_backtest_details_the_first_alerts_and_counts_the_rest(monkeypatch):
+    monkeypatch.setattr(html_report, "PRINCIPALS_CHARTED", 1)
+    alerts = [
+        {"rule_id": f"R{n % 3}", "dedup": str(n), "alert_context": {"principal_arn": "arn:p"}}
+        for n in range(html_report.ALERT_CARDS_SHOWN + 7)
+    ]
+    alerts[-1]["alert_context"] = {"principal_arn": "arn:other"}
+    page = Page(render_html({"alerts": alerts}, renderer=None))
+    cards = [s for s in page.tags("section") if "alert" in s.get("class", "").split()]
+    assert len(cards) == html_report.ALERT_CARDS_SHOWN
+    text = " ".join(page.texts)
+    assert "7 more alert(s)" in text and f"{len(alerts)} alert(s)" in text
+    assert len([s for s in page.tags("section") if "principal" in s.get("class", "")]) == 1
+    assert "1 more principal(s)" in text and "arn:other" in text
 
 
 def test_skipped_summary_shapes():

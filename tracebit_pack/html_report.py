@@ -40,6 +40,10 @@ LOOKBACK_DAYS = 30  # the GetObject history pivot's window: 30 days before the a
 HOURLY_MAX_SPAN = timedelta(days=4)  # a longer timeline counts S3 reads per day
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")
 PIVOT_ROWS_SHOWN = 200
+# A month-long backtest can raise thousands of alerts: the page details the most severe ones
+# (the replay lists alerts most severe first) and counts the rest in the per-rule-per-day chart.
+ALERT_CARDS_SHOWN = 200
+PRINCIPALS_CHARTED = 25
 
 # The one script of the page: copy the text of the <pre> a button points to (by id).
 COPY_SCRIPT = """
@@ -548,7 +552,7 @@ def render_html(report: dict, renderer: Callable | None = None) -> str:
         for n, a in enumerate((a for a in _list(report.get("alerts")) if isinstance(a, dict)), start=1)
     ]
     principals = group_principals(alerts, pivots)
-    for group in principals:
+    for group in principals[:PRINCIPALS_CHARTED]:
         build_principal_charts(group)
     counts, counts_source = alerts_by_rule_day(report)
     backtest_svg, backtest_note = None, ""
@@ -564,8 +568,10 @@ def render_html(report: dict, renderer: Callable | None = None) -> str:
     return template.render(
         report=report,
         events_by_log_type=sorted(_dict(report.get("events_by_log_type")).items()),
-        alerts=alerts,
-        principals=principals,
+        alerts=alerts[:ALERT_CARDS_SHOWN],
+        alerts_total=len(alerts),
+        principals=principals[:PRINCIPALS_CHARTED],
+        principals_more=principals[PRINCIPALS_CHARTED:],
         pivots=pivots,
         backtest_svg=backtest_svg,
         backtest_note=backtest_note,
