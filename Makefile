@@ -15,8 +15,10 @@ FUZZ_EXAMPLES ?= 100000
 BASE ?= main
 PYTEST_WORKERS ?= auto
 PAT_LOG := .pat-test.log
+REPORT ?= dist/blog_incident_report.html
+SCREENSHOT := docs/images/blog_incident_report.png
 
-.PHONY: help install demo test lint pytest pat-test pat-test-summary validate-events test-correlation check-packs \
+.PHONY: help install demo report report-screenshot test-browser test lint pytest pat-test pat-test-summary validate-events test-correlation check-packs \
         zip queries fuzz bench lock review upload clean
 
 help: ## List the targets
@@ -33,6 +35,16 @@ install: $(STAMP) ## Create .venv and install the pinned dependencies and the tr
 
 demo: install ## Main job: replay the bundled incident through the pack and print the investigation
 	$(BIN)/tracebit-pack replay $(SCENARIO)
+
+report: install ## Write the bundled incident's investigation as one HTML page (REPORT, default dist/blog_incident_report.html)
+	@mkdir -p $(dir $(REPORT))
+	$(BIN)/tracebit-pack replay $(SCENARIO) --format html --out $(REPORT)
+
+report-screenshot: report ## Regenerate the README's screenshot of the report (needs Debian chromium)
+	$(BIN)/python -m tracebit_pack.report_browser $(REPORT) --screenshot $(SCREENSHOT)
+
+test-browser: install ## Open the HTML report in headless Debian chromium: charts drawn, no console error, no request
+	$(BIN)/pytest -m browser -p no:xdist
 
 test: install lint validate-events pytest pat-test-summary test-correlation check-packs ## Run every test (lint, schema checks, pytest, pat test, correlation tests, pack checks)
 	@echo "make test: all checks passed"

@@ -430,8 +430,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--now", help="rfc3339 time the scheduled queries run at (default: latest event time)"
     )
     parser.add_argument(
-        "--format", choices=("text", "json"), default="text", help="output format (default text)"
+        "--format",
+        choices=("text", "json", "html"),
+        default="text",
+        help="output format (default text; html: one self-contained page with the charts)",
     )
+    parser.add_argument("--out", type=Path, help="write the report to this file instead of stdout")
     add_path_argument(parser)
     parser.set_defaults(func=run)
 
@@ -444,10 +448,32 @@ def _stderr_progress(done: int, total: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     now = parse_now(args.now)
+    out = getattr(args, "out", None)
+    if out is not None:
+        check_out(out)
     report = replay(args.scenario, now=now, root=repository(args), progress=_stderr_progress)
     if args.format == "json":
         output = json.dumps(report.to_json(), indent=2, default=str)
+    elif args.format == "html":
+        from tracebit_pack.html_report import render_html
+
+        output = render_html(json.loads(json.dumps(report.to_json(), default=str)))
     else:
         output = render_text(report)
-    sys.stdout.write(output + "\n")
+    if out is None:
+        sys.stdout.write(output + "\n")
+        return 0
+    try:
+        out.write_text(output + "\n", encoding="utf-8")
+    except OSError as err:
+        raise UserError(f"--out {out}: cannot write: {err.strerror or err}") from err
+    print(f"wrote {out} ({len(report.alerts)} alert(s))")
     return 0
+
+
+def check_out(out: Path) -> None:
+    """Refuse an ``--out`` that cannot be written, before the replay runs."""
+    if out.is_dir():
+        raise UserError(f"--out {out}: is a directory")
+    if not out.parent.is_dir():
+        raise UserError(f"--out {out}: folder {out.parent} does not exist")

@@ -1,0 +1,420 @@
+"""The HTML investigation report: content of the bundled incident's page, defensive reading of the
+replay JSON, and no markup or script injection from log values (the fuzzer's hostile strings)."""
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from statistics import median
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracebit_pack import html_report, report_charts
+from tracebit_pack.cli import main
+from tracebit_pack.html_report import (
+    COPY_SCRIPT,
+    clean,
+    parse_time,
+    render_html,
+    safe_link,
+    script_hash,
+    skipped_summary,
+)
+from tracebit_pack.replay import replay
+from tracebit_pack.strategies import HOSTILE_STRINGS
+
+REPO = Path(__file__).resolve().parent.parent
+PRINCIPAL = "arn:aws:sts::693260565127:assumed-role/Okta-OIDC-Engineer/sue.johnson@acme.com"
+
+HTML_TAGS = {
+    "html", "head", "meta", "link", "title", "style", "body", "main", "header", "h1", "h2", "h3", "p",
+    "span", "strong", "section", "a", "figure", "figcaption", "div", "dl", "dt", "dd", "button", "pre",
+    "table", "tr", "th", "td", "details", "summary", "script", "code",
+}  # fmt: skip
+ALLOWED_TAGS = HTML_TAGS | {t.lower() for t in report_charts.SVG_ELEMENTS}
+
+
+class Page(HTMLParser):
+    """Every element, attribute, text run and script body of a page, as the browser's tokenizer sees it."""
+
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict]] = []
+        self.texts: list[str] = []
+        self.scripts: list[str] = []
+        self._stack: list[str] = []
+        self._pre: str | None = None
+        self.pres: dict[str, str] = {}
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        self.elements.append((tag, attributes))
+        self._stack.append(tag)
+        if tag == "pre":
+            self._pre = attributes.get("id")
+            self.pres[self._pre] = ""
+
+    def handle_endtag(self, tag):
+        if self._stack and self._stack[-1] == tag:
+            self._stack.pop()
+        if tag == "pre":
+            self._pre = None
+
+    def handle_data(self, data):
+        if self._stack and self._stack[-1] == "script":
+            self.scripts.append(data)
+        else:
+            self.texts.append(data)
+        if self._pre is not None:
+            self.pres[self._pre] += data
+
+    def tags(self, name: str) -> list[dict]:
+        return [attrs for tag, attrs in self.elements if tag == name]
+
+
+def bar_values(svg_labels: list[str], prefix: str) -> dict[str, int]:
+    """``{day: requests}`` summed over the GetObject chart's bars (their aria-labels)."""
+    out: dict[str, int] = {}
+    for label in svg_labels:
+        match = re.match(rf"{prefix}: (\w+ \d+); GetObject requests: (\d+)", label)
+        if match:
+            out[match[1]] = out.get(match[1], 0) + int(match[2])
+    return out
+
+
+@pytest.fixture(scope="module")
+def blog_json():
+    return json.loads(json.dumps(replay(REPO / "scenarios" / "blog_incident").to_json(), default=str))
+
+
+@pytest.fixture(scope="module")
+def blog_page(blog_json):
+    return Page(render_html(blog_json))
+
+
+# --------------------------------------------------------------------------- the bundled incident
+
+
+def test_every_chart_of_the_incident_is_an_svg(blog_page):
+    figures = [a["data-chart"] for a in blog_page.tags("figure")]
+    assert figures == ["timeline", "getobject", "alerts-per-rule-day"]
+    assert len(blog_page.tags("svg")) == 3
+
+
+def test_surge_is_the_spike_of_the_getobject_chart(blog_page):
+    labels = [
+        a.get("aria-label", "") for tag, a in blog_page.elements if a.get("aria-roledescription") == "bar"
+    ]
+    per_day = bar_values(labels, r"day \(UTC\)")
+    assert len(per_day) >= 20  # the 30-day baseline is drawn too
+    surge_day = max(per_day, key=per_day.get)
+    assert surge_day == "Dec 13"
+    others = [n for day, n in per_day.items() if day != surge_day]
+    assert per_day[surge_day] >= 20 * median(others)
+
+
+def test_mfa_reset_surge_and_canary_access_on_one_timeline(blog_page):
+    labels = [a.get("aria-label", "") for _, a in blog_page.elements]
+    resets = [x for x in labels if x.startswith("Okta identity change 2024-12-12 22:4")]
+    assert any("user.mfa.factor.deactivate" in x for x in resets)
+    assert any("user.account.reset_password" in x for x in resets)
+    assert any(x.startswith("Canary access 2024-12-13 16:1") for x in labels)
+    assert any(x.startswith("Alert raised ") and "Tracebit.CanaryResourceAccessed" in x for x in labels)
+    hourly = {
+        m[1]: int(m[2])
+        for x in labels
+        if (m := re.match(r"t: Dec 13 (\d\d):00; S3 reads per hour: (\d+)", x))
+    }
+    assert hourly["14"] + hourly["15"] >= 150  # the surge, in the same chart as the lanes above
+
+
+def test_alert_cards_show_context_link_and_copyable_pivots(blog_json, blog_page):
+    text = " ".join(blog_page.texts)
+    for alert in blog_json["alerts"]:
+        assert alert["title"] in text
+        assert alert["rule_id"] in text
+    assert PRINCIPAL in text and "185.220.101.47" in text and "acme-finance-payroll-archive" in text
+    links = [a["href"] for a in blog_page.tags("a") if a["href"].startswith("http")]
+    assert "https://acme.tracebit.com/alerts/01JF2K7Q3V8M5X4N9T6R2B1C0D" in links
+    canary = next(a for a in blog_json["alerts"] if a["rule_id"] == "Tracebit.CanaryResourceAccessed")
+    renders = canary["alert_context"]["pivots"]
+    shown = set(blog_page.pres.values())
+    for render in renders.values():
+        assert render["sql"] in shown and render["pantherflow"] in shown
+    buttons = blog_page.tags("button")
+    assert {b["data-copy"] for b in buttons} == set(blog_page.pres)  # one copy button per query block
+    # the correlation alert's context has no renders: its pivots come from the report's pivot runs
+    correlation = next(s for s in blog_page.tags("section") if s.get("id") == "alert-1")
+    assert correlation and any(k.startswith("alert-1-q") for k in blog_page.pres)
+
+
+def test_backtest_section_counts_alerts_per_rule_per_day(blog_page):
+    labels = [a.get("aria-label", "") for _, a in blog_page.elements if "rule: " in a.get("aria-label", "")]
+    assert any("Tracebit.CanaryPrincipalGetObjectSurge" in x for x in labels)
+    assert "the alerts' first event times" in " ".join(blog_page.texts)
+
+
+def test_only_the_copy_script_and_no_external_resource(blog_page):
+    assert blog_page.scripts == [COPY_SCRIPT]
+    csp = next(m["content"] for m in blog_page.tags("meta") if m.get("http-equiv"))
+    assert "default-src 'none'" in csp and script_hash(COPY_SCRIPT) in csp
+    for _, attrs in blog_page.elements:
+        for name in ("src", "href"):
+            value = attrs.get(name)
+            assert value is None or value.startswith(("#", "https://", "data:")), value
+
+
+# --------------------------------------------------------------------------- hostile values
+
+
+def hostile_report(strings) -> dict:
+    """A replay JSON with a hostile string in every field a log can reach."""
+    principal = "arn:aws:sts::1:assumed-role/r/<script>alert(1)</script>"
+    alerts, labels = [], []
+    for n, s in enumerate(strings):
+        portal = (s, "javascript:alert(1)", 'https://x.test/" onmouseover="alert(1)', "https://ok.test/a")[
+            n % 4
+        ]
+        alerts.append(
+            {
+                "rule_id": f"Rule.{s}",
+                "severity": s if n % 2 else "CRITICAL",
+                "title": s,
+                "dedup": s,
+                "event_count": s,
+                "first_event_time": f"2024-12-{1 + n % 28:02d}T10:00:00Z",
+                "last_event_time": s,
+                "alert_context": {
+                    "principal_arn": principal,
+                    "identities": [s, "a@b.c"],
+                    "canary_names": [s],
+                    "canaries": [{"name": s}],
+                    "source_ips": [s],
+                    "portal_url": portal,
+                    "pivots": {f"Tracebit.Pivot.{s}": {"sql": f"SELECT '{s}'", "pantherflow": s}},
+                    "okta_reset": {"event_time": "2024-12-02T09:00:00Z", "event_type": s},
+                },
+            }
+        )
+        labels.append(f"Rule.{s}:{s}")
+    history = [
+        {"event_day": f"2024-12-{1 + n % 28:02d} 00:00:00", "bucket": s, "requests": n + 1}
+        for n, s in enumerate(strings)
+    ]
+    activity = [
+        {
+            "event_time": f"2024-12-02 {n % 24:02d}:00:00",
+            "event_source": "s3.amazonaws.com",
+            "event_name": s,
+            "read_only": True,
+            "user_agent": s,
+            "request_parameters": {"bucketName": s, "key": s},
+        }
+        for n, s in enumerate(strings)
+    ]
+    okta = [{"event_time": "2024-12-02 08:00:00", "event_type": s, "performed_by": s} for s in strings]
+    params = {"principal_arn": principal, "alert_time": "2024-12-20 10:00:00"}
+    history_pivot = {"query": "Tracebit.Pivot.PrincipalGetObjectHistory", "rows": history}
+    activity_pivot = {"query": "Tracebit.Pivot.PrincipalActivityAroundAlert", "rows": activity}
+    okta_pivot = {"query": "Tracebit.Pivot.IdentityOktaMFAResets", "rows": okta}
+    return {
+        "scenario": strings[-1],
+        "now": strings[0],
+        "events": strings[1],
+        "events_by_log_type": {s: 1 for s in strings},
+        "signals": strings[2],
+        "alerts": alerts,
+        "pivots": [
+            {**history_pivot, "parameters": params, "alerts": labels},
+            {**activity_pivot, "parameters": params, "alerts": labels},
+            {**okta_pivot, "parameters": params, "alerts": labels},
+            {"query": strings[3], "parameters": {s: s for s in strings}, "rows": [{s: s} for s in strings],
+             "alerts": labels, "error": strings[4]},
+        ],
+        "rule_errors": {s: [s] for s in strings},
+        "alerts_by_rule_day": {s: {"2024-12-01": 1, "2024-12-03": 2} for s in strings},
+        "skipped": {s: {"count": 1, "examples": [s]} for s in strings},
+    }  # fmt: skip
+
+
+def assert_no_injection(html: str, strings) -> Page:
+    html.encode("utf-8")  # lone surrogates were replaced: the page can be written
+    page = Page(html)
+    assert {tag for tag, _ in page.elements} <= ALLOWED_TAGS
+    for tag, attrs in page.elements:
+        for name, value in attrs.items():
+            assert not name.startswith("on"), (tag, name)
+            if name in ("href", "src", "action", "formaction", "xlink:href"):
+                assert (value or "").startswith(("#", "https://ok.test/", "data:,")), (tag, name, value)
+    assert page.scripts == [COPY_SCRIPT]  # no script but the page's own, unchanged
+    return page
+
+
+def test_hostile_strings_render_as_text_never_as_markup():
+    strings = [s for s in HOSTILE_STRINGS if s.strip()] + [
+        '"><img src=x onerror=alert(1)>',
+        "</pre><svg onload=alert(1)>",
+    ]
+    html = render_html(hostile_report(strings), renderer=None)
+    page = assert_no_injection(html, strings)
+    assert len(page.tags("svg")) == 3  # the charts were drawn, hostile labels inside them
+    text = "".join(page.texts)
+    for s in ("<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "</pre><svg onload=alert(1)>"):
+        assert s in text  # shown, as text
+    portals = [a["href"] for a in page.tags("a") if not a["href"].startswith("#")]
+    assert portals and set(portals) == {"https://ok.test/a"}
+    # the copy buttons copy exactly the (cleaned) query text, hostile parts included
+    expected = {f"SELECT '{clean(s)}'" for s in strings}
+    assert expected <= set(page.pres.values())
+
+
+@settings(max_examples=15)
+@given(st.lists(st.one_of(st.sampled_from(HOSTILE_STRINGS), st.text(max_size=40)), min_size=5, max_size=8))
+def test_generated_strings_never_inject(strings):
+    report = hostile_report(strings)
+    # the text parts only (alert cards, skipped events, raw pivot table): no chart, so it is fast;
+    # the charts' hostile labels are covered by the test above
+    report["pivots"] = report["pivots"][3:]
+    del report["alerts_by_rule_day"]
+    for alert in report["alerts"]:
+        alert["first_event_time"] = alert["title"]
+        del alert["alert_context"]["okta_reset"]
+    assert_no_injection(render_html(report, renderer=None), strings)
+
+
+# --------------------------------------------------------------------------- defensive reading
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        {},
+        {"alerts": "x", "pivots": {"a": 1}, "events_by_log_type": [1], "skipped": 3},
+        {"alerts": [None, 1, {"alert_context": "x", "first_event_time": 5}], "pivots": [None, {"rows": "x"}]},
+        {"alerts": [{"rule_id": ["a"], "alert_context": {"identities": "x", "pivots": [1]}}]},
+        {"alerts_by_rule_day": [{"rule_id": "R", "day": "2024-12-01", "alerts": 2}, {"day": None}, "x"]},
+    ],
+)
+def test_oddly_shaped_reports_still_render(report):
+    page = Page(render_html(report, renderer=None))
+    assert page.scripts == [COPY_SCRIPT]
+    assert any("Tracebit investigation" in t for t in page.texts)
+
+
+def test_alerts_by_rule_day_from_the_report_wins_over_counting():
+    report = {
+        "alerts": [{"rule_id": "A", "first_event_time": "2024-12-01T00:00:00Z"}],
+        "alerts_by_rule_day": {"B": {"2024-12-05": 7}},
+    }
+    page = Page(render_html(report, renderer=None))
+    labels = [a.get("aria-label", "") for _, a in page.elements]
+    assert any("rule: B" in x and "7" in x for x in labels)
+    assert not any("rule: A" in x for x in labels)
+    assert "the report's alerts_by_rule_day" in " ".join(page.texts)
+
+
+def test_a_long_backtest_details_the_first_alerts_and_counts_the_rest(monkeypatch):
+    monkeypatch.setattr(html_report, "PRINCIPALS_CHARTED", 1)
+    alerts = [
+        {"rule_id": f"R{n % 3}", "dedup": str(n), "alert_context": {"principal_arn": "arn:p"}}
+        for n in range(html_report.ALERT_CARDS_SHOWN + 7)
+    ]
+    alerts[-1]["alert_context"] = {"principal_arn": "arn:other"}
+    page = Page(render_html({"alerts": alerts}, renderer=None))
+    cards = [s for s in page.tags("section") if "alert" in s.get("class", "").split()]
+    assert len(cards) == html_report.ALERT_CARDS_SHOWN
+    text = " ".join(page.texts)
+    assert "7 more alert(s)" in text and f"{len(alerts)} alert(s)" in text
+    assert len([s for s in page.tags("section") if "principal" in s.get("class", "")]) == 1
+    assert "1 more principal(s)" in text and "arn:other" in text
+
+
+def test_skipped_summary_shapes():
+    assert skipped_summary({}) is None
+    assert skipped_summary({"skipped": {}}) == []
+    assert skipped_summary({"skipped": {"schema": 3}}) == [{"reason": "schema", "count": "3", "examples": []}]
+    rows = skipped_summary({"skipped": {"json": {"count": 2, "examples": ["a.jsonl:3", "a.jsonl:9"]}}})
+    assert rows == [{"reason": "json", "count": "2", "examples": ["a.jsonl:3", "a.jsonl:9"]}]
+    wrapped = {
+        "skipped": {"total": 2, "reasons": [{"reason": "json", "count": 2, "examples": ["a.jsonl:3"]}]}
+    }
+    assert skipped_summary(wrapped) == [{"reason": "json", "count": "2", "examples": ["a.jsonl:3"]}]
+    html = render_html(
+        {"skipped": {"malformed JSON": {"count": 2, "examples": ["a.jsonl:3"]}}}, renderer=None
+    )
+    assert "malformed JSON" in html and "a.jsonl:3" in html
+    assert "No event was skipped" in render_html({"skipped": {}}, renderer=None)
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://acme.tracebit.com/alerts/1", True),
+        ("http://x.test/a?b=c", True),
+        ("javascript:alert(1)", False),
+        ("JAVASCRIPT:alert(1)", False),
+        ("data:text/html,<script>", False),
+        ("https://", False),
+        ("//evil.test/x", False),
+        ('https://x.test/" onmouseover="x', False),
+        ("https://x.test/\nx", False),
+        (["https://x.test"], False),
+    ],
+)
+def test_portal_links_are_http_only(url, ok):
+    assert (safe_link(url) == url) is ok
+
+
+def test_clean_shows_invisible_characters():
+    assert clean("a\u202eb\x00c\ud800d\ne") == "a\\u202eb\\x00c\\ud800d\ne"
+    assert clean({"\x1b": ["\u2028"]}) == {"\\x1b": ["\\u2028"]}
+    assert clean("日本語 İ e\u0301") == "日本語 İ e\u0301"
+
+
+def test_parse_time_formats():
+    assert parse_time("2024-12-13 16:11:20.000000").isoformat() == "2024-12-13T16:11:20+00:00"
+    assert parse_time("2024-12-13T16:11:20Z").isoformat() == "2024-12-13T16:11:20+00:00"
+    assert parse_time("2024-08-15 15:05:09.154000000").isoformat() == "2024-08-15T15:05:09.154000+00:00"
+    assert parse_time("yesterday") is None and parse_time(5) is None
+
+
+@pytest.mark.parametrize(
+    "svg",
+    [
+        '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+        '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>',
+        '<svg xmlns="http://www.w3.org/2000/svg"><foreignObject/></svg>',
+        '<svg xmlns="http://www.w3.org/2000/svg"><a href="javascript:x"><text>x</text></a></svg>',
+        "<svg><text>unclosed</svg>",
+    ],
+)
+def test_safe_svg_refuses_anything_but_drawing(svg):
+    with pytest.raises(report_charts.ChartError):
+        report_charts.safe_svg(svg)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_bad_out_is_one_line_and_exit_2(capsys, tmp_path):
+    for out in (tmp_path, tmp_path / "missing" / "r.html"):
+        code = main(
+            ["replay", str(REPO / "scenarios" / "blog_incident"), "--format", "html", "--out", str(out)]
+        )
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and err.startswith("tracebit-pack: error: --out")
+
+
+def test_replay_writes_the_html_file(capsys, tmp_path):
+    out = tmp_path / "report.html"
+    assert (
+        main(["replay", str(REPO / "scenarios" / "blog_incident"), "--format", "html", "--out", str(out)])
+        == 0
+    )
+    assert capsys.readouterr().out.startswith(f"wrote {out}")
+    page = Page(out.read_text(encoding="utf-8"))
+    assert len(page.tags("svg")) == 3

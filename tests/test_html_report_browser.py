@@ -1,0 +1,92 @@
+"""The bundled incident's HTML report in a real browser: Debian's chromium, headless, via playwright.
+
+Run by ``make test-browser`` (``pytest -m browser``), not by the default ``make test``. Without
+chromium the test fails (with the install command); it is skipped only when asked, with
+``SKIP_BROWSER_TESTS=1``, and never under ``CI=true``.
+"""
+
+import os
+import re
+from pathlib import Path
+from statistics import median
+
+import pytest
+
+from tracebit_pack.cli import main
+from tracebit_pack.report_browser import chart_problems, check, chromium_path, open_report
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    skip_asked = os.environ.get("SKIP_BROWSER_TESTS") == "1"
+    in_ci = os.environ.get("CI", "").lower() == "true"
+    if skip_asked and not in_ci:
+        pytest.skip("SKIP_BROWSER_TESTS=1")
+    path = chromium_path()
+    if path is None:
+        pytest.fail("chromium not found: apt-get install -y chromium (or SKIP_BROWSER_TESTS=1 outside CI)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "blog_incident_report.html"
+    assert (
+        main(["replay", str(REPO / "scenarios" / "blog_incident"), "--format", "html", "--out", str(out)])
+        == 0
+    )
+    return out
+
+
+def test_report_renders_offline_in_chromium(chromium, report):
+    url = report.resolve().as_uri()
+    with open_report(report, chromium) as (page, log):
+        assert page.locator("figure.chart").count() == 3
+        assert check(page, log, url) == []  # charts drawn, no console error, no request but the file
+        assert log.requests == [url]
+        # the surge is the spike: its bar in the GetObject chart is far taller than the baseline's
+        heights: dict[str, float] = {}
+        bars = page.locator('figure[data-chart="getobject"] svg [aria-roledescription="bar"]')
+        for n in range(bars.count()):
+            label = bars.nth(n).get_attribute("aria-label") or ""
+            day = re.match(r"day \(UTC\): (\w+ \d+);", label)
+            box = bars.nth(n).bounding_box()
+            if day and box:
+                heights[day[1]] = heights.get(day[1], 0) + box["height"]
+        assert max(heights, key=heights.get) == "Dec 13"
+        assert heights["Dec 13"] >= 10 * median(h for d, h in heights.items() if d != "Dec 13")
+        # the timeline shows the MFA reset, the surge and the canary access on one axis
+        timeline = page.locator('figure[data-chart="timeline"] svg')
+        for lane in ("Okta identity change 2024-12-12", "Canary access 2024-12-13"):
+            assert timeline.locator(f'[aria-label^="{lane}"]').count() >= 1, lane
+        assert timeline.locator('[aria-label^="t: Dec 13 14:00; S3 reads per hour"]').count() == 1
+        page.screenshot(path=str(report.parent / "report.png"), full_page=True)
+        assert (report.parent / "report.png").stat().st_size > 10_000
+
+
+def test_copy_button_copies_its_query(chromium, report):
+    with open_report(report, chromium) as (page, log):
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        button = page.locator("button.copy").first
+        target = page.locator(f"pre#{button.get_attribute('data-copy')}")
+        button.click()
+        page.wait_for_function("document.querySelector('button.copy').textContent !== 'Copy'")
+        label = button.text_content()
+        assert label in ("Copied", "Selected: press Ctrl+C")
+        copied = page.evaluate("navigator.clipboard.readText()") if label == "Copied" else None
+        selected = page.evaluate("window.getSelection().toString()")
+        assert target.text_content() in (copied, selected)
+        assert log.console_errors == [] and log.page_errors == []
+
+
+def test_print_layout_hides_buttons_and_keeps_charts(chromium, report, tmp_path):
+    with open_report(report, chromium) as (page, _):
+        page.emulate_media(media="print")
+        assert not page.locator("button.copy").first.is_visible()
+        assert chart_problems(page) == []
+        pdf = tmp_path / "report.pdf"
+        page.pdf(path=str(pdf))
+        assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 20_000
