@@ -36,7 +36,7 @@ from tracebit_pack.engine import PackEngine, RuleResult, parse_time
 from tracebit_pack.enrich import deterministic_row_id, enrich
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake import Lake
-from tracebit_pack.schemas import log_type_of_file, panther_time, read_jsonl
+from tracebit_pack.schemas import EARLIEST_EVENT_TIME, log_type_of_file, panther_time, read_jsonl
 
 PIVOT_PREFIX = "Tracebit.Pivot."
 PROGRESS_MIN_EVENTS = 2000
@@ -108,7 +108,10 @@ def read_scenario(folder: Path) -> list[tuple[str, dict]]:
         log_type = log_type_of_file(file)
         for line, raw in read_jsonl(file):
             row_id = deterministic_row_id(log_type, str(file), line)
-            enriched = enrich(raw, log_type, parse_time=_event_time_or_none(raw, log_type), row_id=row_id)
+            occurred = _event_time_or_none(raw, log_type)
+            if occurred is not None and occurred < EARLIEST_EVENT_TIME:
+                raise UserError(f"{file}:{line}: event time {occurred.isoformat()} is before 1970-01-01")
+            enriched = enrich(raw, log_type, parse_time=occurred, row_id=row_id)
             events.append((enriched["p_event_time"], order, line, enriched))
     events.sort(key=lambda item: item[:3])
     return [(e["p_log_type"], e) for _, _, _, e in events]
