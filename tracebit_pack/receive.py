@@ -287,6 +287,9 @@ class _BudgetReader:
         self.left -= len(data)
         return data
 
+    def close(self) -> None:
+        self.raw.close()
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
@@ -318,8 +321,12 @@ class _Handler(BaseHTTPRequestHandler):
     def handle(self) -> None:
         """One request per connection, and an answer to every request, whatever goes wrong."""
         self.close_connection = True
+        self.answered = False
+        self.requestline, self.request_version, self.command = "", "HTTP/1.1", ""
         try:
             self.handle_one_request()
+            if not self.answered and self.expired.is_set():  # nothing (or too little) arrived in time
+                self._reply(408, "request not received in time")
         except Exception as err:  # noqa: BLE001  (any failure is answered 500 and logged)
             self.server.receiver.log(f"receive: internal error: {type(err).__name__}: {err}")
             with contextlib.suppress(OSError):
@@ -351,11 +358,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _reply(self, status: int, message: str, extra: dict | None = None) -> None:
         receiver = self.server.receiver
         receiver.stats[status] += 1
+        self.answered = True
         payload = json.dumps({"status": status, "message": message}).encode("ascii") + b"\n"
-        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+        if self.request_version == "HTTP/0.9":
             self.request_version = "HTTP/1.1"  # answer with headers even to an unparsable request line
-        if not hasattr(self, "command"):
-            self.command = ""
         self.send_response(status)
         for name, value in (extra or {}).items():
             self.send_header(name, value)
