@@ -29,7 +29,7 @@ from tracebit_pack.receive import LISTEN_BACKLOG, Receiver, printable
 from tracebit_pack.replay import read_scenario
 from tracebit_pack.send import DeliveryError, RetryPolicy, Sender, Target
 
-SECRET_TEXT = "tb-hardening-secret-0a1b2c"
+SECRET_TEXT = "tb-hardening-secret-0a1b2c"  # pragma: allowlist secret (a test HMAC key)
 SECRET = Secret(SECRET_TEXT)
 TIMEOUT = 10.0  # client socket timeout: the bound on every wait below
 SEPARATORS = "line\u2028para\u2029next\u0085end"
