@@ -169,3 +169,11 @@ def test_absolute_symlink_in_base_commit_is_one_line(repo: Path, capsys) -> None
 
 def test_yaml_helper_is_real() -> None:  # the scratch specs above are plain YAML
     assert yaml.safe_load(yaml.safe_dump(unhealthy_rule()))["RuleID"] == "Mini.Unhealthy"
+
+
+def test_deeply_nested_scenario_line_is_one_line(repo: Path, capsys) -> None:
+    deep = '{"discriminator": {"type": "health_check"}, "x": ' + "[" * 3000 + "]" * 3000 + "}\n"
+    write(repo, "scenarios/mini/Tracebit.HealthCheck.jsonl", deep)
+    code, out, err = run_cli(capsys, "review", "--base", "main", "--repo", str(repo))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "nested too deeply" in err
