@@ -72,7 +72,9 @@ class _Server(ThreadingHTTPServer):
     def process_request(self, request, client_address):
         """Start a handler thread only while fewer than ``max_connections`` run; else wait for one."""
         slots = self.receiver._slots
-        if not slots.acquire(timeout=self.receiver.request_timeout):
+        # Every running request ends within request_timeout: waiting twice that frees a slot unless
+        # the handlers are stuck; then the newcomer gets 503 (retryable) rather than waiting forever.
+        if not slots.acquire(timeout=2 * self.receiver.request_timeout):
             self.receiver.stats[503] += 1
             with contextlib.suppress(OSError):
                 request.settimeout(1.0)
