@@ -301,7 +301,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         receiver = self.server.receiver
-        self.timeout = receiver.request_timeout
+        self.timeout = receiver.request_timeout + 1.0  # a backstop: the deadline below comes first
         super().setup()
         self.rfile = _BudgetReader(self.rfile, receiver.max_bytes)
         # The whole request must arrive within request_timeout: then reading stops (EOF), whatever
