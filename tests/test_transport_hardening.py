@@ -262,6 +262,15 @@ def test_repeated_idempotency_key_is_stored_once(receiver):
     assert status_of(exchange(receiver.port, signed_request(body, key))) == 200
     assert status_of(exchange(receiver.port, signed_request(body, key))) == 200
     assert receiver.stored["Tracebit.HealthCheck"] == 1
+    other = json.dumps({**sample(), "is_healthy": False}).encode()  # same key, another body: stored
+    assert status_of(exchange(receiver.port, signed_request(other, key))) == 200
+    assert receiver.stored["Tracebit.HealthCheck"] == 2
+
+
+def test_request_line_over_the_limit_is_answered_413(tmp_path):
+    with Receiver(SECRET, tmp_path, quiet=True, max_bytes=1_000) as rcv:
+        answer = exchange(rcv.port, b"POST /" + b"a" * 2_000 + b" HTTP/1.1\r\n\r\n")
+    assert status_of(answer) == 413
 
 
 # ---------------------------------------------------------------------------------- sender (5)

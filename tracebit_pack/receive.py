@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import re
@@ -327,7 +328,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.requestline, self.request_version, self.command = "", "HTTP/1.1", ""
         try:
             self.handle_one_request()
-            if not self.answered and self.expired.is_set():  # nothing (or too little) arrived in time
+            if not self.answered and self.rfile.exceeded:  # a request line longer than the limit
+                self._too_large()
+            elif not self.answered and self.expired.is_set():  # nothing (or too little) arrived in time
                 self._reply(408, "request not received in time")
         except Exception as err:  # noqa: BLE001  (any failure is answered 500 and logged)
             self.server.receiver.log(f"receive: internal error: {type(err).__name__}: {err}")
@@ -417,8 +420,10 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as err:  # UnicodeDecodeError and JSONDecodeError included
             return self._reply(400, f"malformed body: {err}")
         key = self.headers.get(IDEMPOTENCY_HEADER)
+        # A key counts together with the body it came with: another body under a reused key is stored.
+        batch = f"{key.strip()}:{hashlib.sha256(body).hexdigest()}" if key else None
         try:
-            stored = receiver.store(events, key.strip() if key else None)
+            stored = receiver.store(events, batch)
         except OSError as err:
             receiver.log(f"receive: cannot store: {err}")
             return self._reply(500, "cannot store the events: nothing was stored")
