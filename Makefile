@@ -8,7 +8,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
-STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+LOCKS := requirements.lock requirements-uv.lock
+STAMP := $(VENV)/.installed-$(shell sha256sum $(LOCKS) pyproject.toml | sha256sum | cut -c1-16)
 PAT := $(BIN)/panther_analysis_tool --skip-version-check
 SCENARIO ?= scenarios/blog_incident
 FUZZ_EXAMPLES ?= 100000
@@ -24,11 +25,13 @@ SCREENSHOT := docs/images/blog_incident_report.png
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.lock pyproject.toml
+# Every install checks the sha256 in the locks; only the project itself (-e .) is built from source.
+$(STAMP): $(LOCKS) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION) 2>&1 | grep -v "is ignored" || true
-	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
-	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes \
+		-r requirements-uv.lock 2>&1 | { grep -v "is ignored" || true; }
+	$(BIN)/uv pip install -q --python $(BIN)/python --require-hashes -r requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP) ## Create .venv and install the pinned dependencies and the tracebit-pack command
@@ -46,7 +49,7 @@ report-screenshot: report ## Regenerate the README's screenshot of the report (n
 test-browser: install ## Open the HTML report in headless Debian chromium: charts drawn, no console error, no request
 	$(BIN)/pytest -m browser -p no:xdist
 
-test: install lint validate-events pytest pat-test-summary test-correlation check-packs ## Run every test (lint, schema checks, pytest, pat test, correlation tests, pack checks)
+test: install lint validate-events pytest pat-test-summary test-correlation check-packs test-browser ## Run every test (lint, schema checks, pytest, pat test, correlation tests, pack checks, the HTML report in chromium)
 	@echo "make test: all checks passed"
 
 lint: install ## ruff (lint + format), workflow schema check, generated queries in sync, secret scan
@@ -98,9 +101,13 @@ upload: install ## pat upload to PANTHER_API_HOST with PANTHER_API_TOKEN (pat re
 	@test -n "$$PANTHER_API_HOST" -a -n "$$PANTHER_API_TOKEN" || { echo "Set PANTHER_API_HOST and PANTHER_API_TOKEN" >&2; exit 2; }
 	$(PAT) upload --path .
 
-lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
+lock: ## Re-resolve requirements.lock (with sha256 hashes) from pyproject.toml (needs network)
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q uv==$(UV_VERSION); }
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+	printf 'uv==$(UV_VERSION)\n' | $(BIN)/uv pip compile - --python-version 3.11 --generate-hashes --no-header \
+		-o requirements-uv.lock.tmp
+	{ echo '# uv, the installer `make install` uses, with the sha256 of each of its files (`make lock`)'; \
+		cat requirements-uv.lock.tmp; } > requirements-uv.lock && rm requirements-uv.lock.tmp
 
 clean: ## Remove the virtual environment and build output
 	rm -rf $(VENV) dist .pytest_cache .ruff_cache .hypothesis $(PAT_LOG)

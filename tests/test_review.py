@@ -279,9 +279,10 @@ def test_markdown_and_json_output(repo: Path, capsys, tmp_path: Path) -> None:
     code, out, err = run_cli(capsys, "review", "--base", "main", "--repo", str(repo))
     assert (code, err) == (0, "")
     assert "with uncommitted changes" in out
-    assert "| ✏️ changed | `Mini.Unhealthy` | Medium → **High** | TA0005:T1562 | 3 | yes |" in out
-    assert "| ➕ added | `Mini.UnknownSubtype` | Low |" in out
-    assert "| **appears** | `Mini.UnknownSubtype` |" in out
+    changed = "| ✏️ changed | <code>Mini\\.Unhealthy</code> | Medium → **High** | TA0005\\:T1562 | 3 | yes |"
+    assert changed in out
+    assert "| ➕ added | <code>Mini\\.UnknownSubtype</code> | Low |" in out
+    assert "| **appears** | <code>Mini\\.UnknownSubtype</code> |" in out
     assert "match, pass | no match, **FAIL** | Log edited" in out
     target = tmp_path / "report.json"
     argv = ["review", "--base", "main", "--repo", str(repo), "--format", "json"]

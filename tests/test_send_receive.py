@@ -86,7 +86,7 @@ def ndjson(events) -> bytes:
 
 def read_out(folder: Path) -> dict[str, list[dict]]:
     return {
-        p.stem: [json.loads(line) for line in p.read_text().splitlines()]
+        p.stem: [json.loads(line) for line in p.read_text().split("\n") if line]
         for p in sorted(folder.glob("*.jsonl"))
     }
 

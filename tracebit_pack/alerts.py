@@ -101,7 +101,8 @@ class Grouping:
 
 
 def _iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    # isoformat, not strftime: %Y gives "1" for year 1 on glibc
+    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def match_time(match: RuleResult) -> datetime:

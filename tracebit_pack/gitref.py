@@ -8,6 +8,7 @@ then ``--deepen`` steps, then ``--unshallow``) and raises a one-line UserError i
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import tarfile
 from dataclasses import dataclass
@@ -16,6 +17,9 @@ from pathlib import Path
 from tracebit_pack.errors import UserError
 
 DEEPEN_STEPS = (50, 200, 1000)
+# A revision: a branch, tag, remote branch or commit, optionally with ~N / ^N. Never a refspec
+# (``a:b``, ``+a``), an option (``-x``), a range (``a..b``) or a reflog expression (``@{...}``).
+_REVISION = re.compile(r"(?!.*\.\.)(?!.*//)[A-Za-z0-9][A-Za-z0-9._/-]*(?:[~^][0-9]*)*")
 
 
 def git(repo: Path, *args: str, check: bool = True, binary: bool = False) -> subprocess.CompletedProcess:
@@ -53,6 +57,15 @@ def repo_root(start: Path) -> Path:
     if proc.returncode != 0:
         raise UserError(f"{start} is not inside a git repository (review compares against git history)")
     return Path(proc.stdout.strip())
+
+
+def check_revision(ref: str) -> str:
+    """``ref`` if it names a revision (see ``_REVISION``); else a one-line UserError."""
+    if not _REVISION.fullmatch(ref) or ref.endswith((".", "/", ".lock")):
+        raise UserError(
+            f"invalid base ref {ref!r}: give a branch, tag or commit (no ':', '+', leading '-', '..')"
+        )
+    return ref
 
 
 def _commit_of(repo: Path, ref: str) -> str | None:
@@ -98,8 +111,7 @@ def resolve_base(repo: Path, ref: str, use_merge_base: bool = True) -> BaseRef:
     head = _commit_of(repo, "HEAD")
     if head is None:
         raise UserError("the repository has no commits yet: there is no history to compare against")
-    if ref.startswith("-"):
-        raise UserError(f"invalid base ref {ref!r}")
+    check_revision(ref)
     tip = _commit_of(repo, ref)
     if tip is None:
         fetch_error = _fetch_ref(repo, ref)
@@ -145,5 +157,8 @@ def materialise(repo: Path, commit: str, dest: Path, folders: tuple[str, ...]) -
     if not wanted:
         return
     data = git(repo, "archive", "--format=tar", commit, "--", *wanted, binary=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(dest, filter="data")
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            tar.extractall(dest, filter="data")
+    except (tarfile.TarError, OSError) as err:  # FilterError: absolute or escaping links, devices
+        raise UserError(f"base commit {commit[:10]}: cannot check out its files: {err}") from None

@@ -22,6 +22,8 @@ from pathlib import Path
 from tracebit_pack.errors import UserError
 
 SIGNATURE_HEADER = "X-Tracebit-Signature-256"
+# A fresh value per batch, the same on its retries: a receiver that honours it stores a batch once.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 # 1 MB read conservatively as 10^6 bytes: the whole request (request line + headers + body).
 DEFAULT_MAX_REQUEST_BYTES = 1_000_000
 
@@ -154,5 +156,9 @@ def log_type_of(event: object) -> str | None:
 
 
 def dumps_line(event: dict) -> bytes:
-    """One event as a compact JSON line (no trailing newline)."""
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """One event as a compact, ASCII-only JSON line (no trailing newline).
+
+    ASCII escapes keep every reader safe: no raw U+2028 / U+2029 / U+0085 (line breaks to
+    ``str.splitlines``), no encoding question, and a lone surrogate cannot make the write fail.
+    """
+    return json.dumps(event, ensure_ascii=True, separators=(",", ":")).encode("ascii")

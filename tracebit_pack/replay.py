@@ -39,7 +39,7 @@ from tracebit_pack.errors import UserError
 from tracebit_pack.lake import Lake
 from tracebit_pack.not_evaluated import correlation_rules, summary_lines
 from tracebit_pack.pivot_run import run_pivot
-from tracebit_pack.schemas import log_type_of_file, panther_time, read_jsonl
+from tracebit_pack.schemas import EARLIEST_EVENT_TIME, log_type_of_file, panther_time, read_jsonl
 
 PROGRESS_MIN_EVENTS = 2000
 SEVERITY_ORDER = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3, "INFO": 4}
@@ -122,7 +122,10 @@ def read_scenario(folder: Path) -> list[tuple[str, dict]]:
         log_type = log_type_of_file(file)
         for line, raw in read_jsonl(file):
             row_id = deterministic_row_id(log_type, str(file), line)
-            enriched = enrich(raw, log_type, parse_time=_event_time_or_none(raw, log_type), row_id=row_id)
+            occurred = _event_time_or_none(raw, log_type)
+            if occurred is not None and occurred < EARLIEST_EVENT_TIME:
+                raise UserError(f"{file}:{line}: event time {occurred.isoformat()} is before 1970-01-01")
+            enriched = enrich(raw, log_type, parse_time=occurred, row_id=row_id)
             events.append((enriched["p_event_time"], order, line, enriched))
     events.sort(key=lambda item: item[:3])
     return [(e["p_log_type"], e) for _, _, _, e in events]

@@ -24,9 +24,12 @@ import difflib
 import json
 import os
 import re
+import signal
+import string
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -71,6 +74,8 @@ TIME_BOUND = re.compile(
     re.IGNORECASE,
 )
 WORKER_TIMEOUT = 900
+# The only variables a worker inherits: rule code runs there, and must not see tokens or keys.
+WORKER_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
 
 
 # --------------------------------------------------------------------------- loading
@@ -84,28 +89,46 @@ def _load(root: Path, label: str) -> list[AnalysisItem]:
         raise UserError(str(err).replace(f"{root}{os.sep}", label)) from None
 
 
-def _run_workers(roots: dict[str, Path], labels: dict[str, str], tmp: Path) -> dict[str, dict]:
-    """Evaluate each side in its own interpreter, both at once."""
+def worker_env() -> dict[str, str]:
+    """A minimal environment for the workers: ``WORKER_ENV`` plus what they need to import us."""
     package_dir = str(Path(__file__).resolve().parent.parent)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_dir, env.get("PYTHONPATH")) if p)
-    env.setdefault("DISABLE_DETECTION_OUTPUT", "")
+    env = {name: os.environ[name] for name in WORKER_ENV if name in os.environ}
+    env["PYTHONPATH"] = package_dir
+    env["DISABLE_DETECTION_OUTPUT"] = ""
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
     # same set/dict-of-str order on both sides, so a rule that returns a set is not a "change"
     env["PYTHONHASHSEED"] = "0"
+    return env
+
+
+def _run_workers(roots: dict[str, Path], labels: dict[str, str], tmp: Path) -> dict[str, dict]:
+    """Evaluate each side in its own interpreter, both at once; never leave one running."""
+    env = worker_env()
     procs = {}
-    for side, root in roots.items():
-        out = tmp / f"{side}.json"
-        procs[side] = (
-            subprocess.Popen(
-                [sys.executable, "-m", "tracebit_pack.review_worker", str(root), str(out)],
-                cwd=tmp,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            ),
-            out,
-        )
+    try:
+        for side, root in roots.items():
+            out = tmp / f"{side}.json"
+            procs[side] = (
+                subprocess.Popen(
+                    [sys.executable, "-m", "tracebit_pack.review_worker", str(root), str(out)],
+                    cwd=tmp,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                ),
+                out,
+            )
+        return _collect(procs, labels)
+    finally:  # an error, Ctrl-C or SIGTERM (see run) must not leave workers behind
+        for proc, _ in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+
+
+def _collect(procs: dict, labels: dict[str, str]) -> dict[str, dict]:
     results = {}
     errors = []
     for side, (proc, out) in procs.items():
@@ -574,17 +597,31 @@ def _summary(changes: list[dict], tests: list[dict], scenarios: list[dict]) -> d
 STATUS_MARK = {"added": "➕ added", "removed": "➖ removed", "changed": "✏️ changed"}
 
 
+_HTML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
+# Every ASCII punctuation character but a few that start nothing in GitHub Markdown (kept readable).
+_MARKDOWN_PUNCTUATION = frozenset(string.punctuation) - frozenset(_HTML_ESCAPES) - frozenset(",;/=?%")
+
+
+def escape(text: str) -> str:
+    """``text`` as inert Markdown *and* HTML: HTML specials as entities, every other ASCII
+    punctuation character backslash-escaped (no emphasis, link, image, table cell, code span,
+    autolink or heading can start), whitespace runs (line breaks included) as one space."""
+    text = " ".join(text.split())
+    return "".join(_HTML_ESCAPES.get(ch) or (f"\\{ch}" if ch in _MARKDOWN_PUNCTUATION else ch) for ch in text)
+
+
 def _cell(value: Any, limit: int = 80) -> str:
+    """A value from the branch (IDs, test names, titles, errors...) shortened and escaped."""
     text = value if isinstance(value, str) else _short(value, limit)
     text = " ".join(str(text).split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    return text.replace("|", "\\|") or " "
+    return escape(text) or " "
 
 
 def _code(value: Any, limit: int = 80) -> str:
     text = _cell(value, limit)
-    return f"`{text}`" if text.strip() else " "
+    return f"<code>{text}</code>" if text.strip() else " "
 
 
 def _changes_cell(changes: list[dict]) -> str:
@@ -600,11 +637,17 @@ def _before_after(before: Any, after: Any, limit: int = 60) -> str:
 def render_markdown(report: dict) -> str:
     base, head, summary = report["base"], report["head"], report["summary"]
     lines = ["# Detection review", ""]
+    lines += [
+        "> **Advisory.** Produced by the base branch's `tracebit-pack review`, but every name, test,"
+        " title and verdict below comes from the pull request's own files and code, which ran to"
+        " produce it. Read the diff; this report is a summary, not an approval.",
+        "",
+    ]
     how = f"merge base `{base['commit'][:10]}`" if base["merge_base"] else f"`{base['commit'][:10]}`"
     tree = "working tree" + (" with uncommitted changes" if head["uncommitted_changes"] else "")
-    lines.append(f"Base: `{base['ref']}` ({how}) · head: {tree} at `{head['commit'][:10]}`")
+    lines.append(f"Base: {_code(base['ref'])} ({how}) · head: {tree} at `{_cell(head['commit'][:10])}`")
     if base.get("note"):
-        lines.append(f"> ⚠️ {base['note']}")
+        lines.append(f"> ⚠️ {_cell(base['note'], 300)}")
     lines.append("")
     by_group: dict[str, list[str]] = {}
     for key, count in summary["items"].items():
@@ -644,14 +687,14 @@ def render_markdown(report: dict) -> str:
             enabled = "yes" if c["enabled"] else "**no**"
             what = _changes_cell(c["changes"]) if c["status"] == "changed" else _cell(c["path"])
             lines.append(
-                f"| {STATUS_MARK[c['status']]} | `{_cell(c['id'])}` | {severity} | {_cell(mitre)} | {tests} "
+                f"| {STATUS_MARK[c['status']]} | {_code(c['id'])} | {severity} | {_cell(mitre)} | {tests} "
                 f"| {enabled} | {what} |"
             )
         lines.append("")
     lines += ["## Behaviour diff", ""]
     lines.append(
         "Base and head each evaluated in their own process with "
-        f"`{report.get('engine') or 'the rule engine'}`; tests as `pat test` runs them, scenarios as "
+        f"{_code(report.get('engine') or 'the rule engine')}; tests as `pat test` runs them, scenarios as "
         "`tracebit-pack replay` does."
     )
     lines += ["", "### Rule tests", ""]
@@ -671,10 +714,10 @@ def render_markdown(report: dict) -> str:
                 detail = "Log edited" + ("<br>" + detail if detail else "")
             if t["status"] != "changed":
                 detail = f"test {t['status']}" + ("<br>" + detail if detail else "")
-            before = t["before"].replace("FAIL", "**FAIL**")
-            after = t["after"].replace("FAIL", "**FAIL**")
+            before = _cell(t["before"]).replace("FAIL", "**FAIL**")
+            after = _cell(t["after"]).replace("FAIL", "**FAIL**")
             lines.append(
-                f"| `{_cell(t['rule_id'])}` | {_cell(t['test'])} | {t['expected']} | {before} | {after} "
+                f"| {_code(t['rule_id'])} | {_cell(t['test'])} | {_cell(t['expected'])} | {before} | {after} "
                 f"| {detail or '—'} |"
             )
         lines.append("")
@@ -683,17 +726,18 @@ def render_markdown(report: dict) -> str:
     if not scenarios:
         lines += ["No scenario event or alert changed.", ""]
     for s in scenarios:
-        lines += [f"#### `scenarios/{s['scenario']}`", ""]
+        lines += [f"#### {_code('scenarios/' + str(s['scenario']))}", ""]
         if s["alerts"]:
             lines.append("| Alert | Rule | Dedup | Title | Severity | Events | First event |")
             lines.append("|---|---|---|---|---|---|---|")
             for a in s["alerts"]:
                 detail = {c["field"]: _before_after(c["before"], c["after"], 40) for c in a["changes"]}
                 lines.append(
-                    f"| **{a['status']}** | `{_cell(a['rule_id'])}` | {_code(a['dedup'], 40)} "
+                    f"| **{_cell(a['status'])}** | {_code(a['rule_id'])} | {_code(a['dedup'], 40)} "
                     f"| {detail.get('title') or _cell(a['title'])} "
                     f"| {detail.get('severity') or _cell(a['severity'])} "
-                    f"| {detail.get('events') or a['events']} | {_cell(a.get('first_event_time') or '—')} |"
+                    f"| {detail.get('events') or _cell(a['events'])} "
+                    f"| {_cell(a.get('first_event_time') or '—')} |"
                 )
             lines.append("")
         if s["events"]:
@@ -703,7 +747,7 @@ def render_markdown(report: dict) -> str:
                 detail = "<br>".join(
                     f"{_cell(c['field'])}: {_before_after(c['before'], c['after'])}" for c in e["changes"]
                 )
-                lines.append(f"| {_cell(e['event'])} | `{_cell(e['rule_id'])}` | {detail} |")
+                lines.append(f"| {_cell(e['event'])} | {_code(e['rule_id'])} | {detail} |")
             lines.append("")
     lines += ["## Needs attention", ""]
     attention = report["needs_attention"]
@@ -712,7 +756,7 @@ def render_markdown(report: dict) -> str:
     touched = [a for a in attention if a["touched"]]
     others = [a for a in attention if not a["touched"]]
     for a in touched:
-        lines.append(f"- `{_cell(a['id'])}` ({a['kind']}): {_cell(a['reason'], 200)}")
+        lines.append(f"- {_code(a['id'])} ({_cell(a['kind'])}): {_cell(a['reason'], 200)}")
     if others:
         if touched:
             lines.append("")
@@ -720,7 +764,7 @@ def render_markdown(report: dict) -> str:
             f"<details><summary>{len(others)} finding(s) in items this change does not touch</summary>",
             "",
         ]
-        lines += [f"- `{_cell(a['id'])}` ({a['kind']}): {_cell(a['reason'], 200)}" for a in others]
+        lines += [f"- {_code(a['id'])} ({_cell(a['kind'])}): {_cell(a['reason'], 200)}" for a in others]
         lines += ["", "</details>"]
     lines.append("")
     touched_ids = {c["id"] for c in report["changes"] if c["status"] != "removed"}
@@ -740,7 +784,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__.splitlines()[0],
     )
     parser.add_argument(
-        "--base", required=True, metavar="GIT_REF", help="branch, tag or commit to compare with"
+        "--base",
+        required=True,
+        metavar="GIT_REF",
+        help="branch, tag or commit to compare with (a revision, never a refspec)",
     )
     parser.add_argument("--format", choices=("markdown", "json"), default="markdown")
     parser.add_argument("--output", "-o", metavar="FILE", help="write the report here (default: stdout)")
@@ -773,11 +820,22 @@ def _write(path: str, text: str) -> None:
         raise UserError(f"{path}: cannot write: {err.strerror}") from None
 
 
+def _interrupted(signum, frame) -> None:
+    raise KeyboardInterrupt  # unwinds like Ctrl-C: workers killed, temp folder removed
+
+
 def run(args: argparse.Namespace) -> int:
     start = Path(args.path)
     if not start.is_dir():
         raise UserError(f"{start}: no such directory")
-    report = build_report(start, args.base, args.merge_base)
+    gitref.check_revision(args.base)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupted) if main_thread else None
+    try:
+        report = build_report(start, args.base, args.merge_base)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     text = render_markdown(report) if args.format == "markdown" else json.dumps(report, indent=2, default=str)
     if args.json_output:
         _write(args.json_output, json.dumps(report, indent=2, default=str))

@@ -25,6 +25,7 @@ from typing import Any
 from unittest.mock import MagicMock, patch
 
 from tracebit_pack.errors import UserError
+from tracebit_pack.schemas import loads_json
 
 RULE_KINDS = ("rule", "scheduled_rule")
 
@@ -60,10 +61,11 @@ def load_scenarios(root: Path) -> dict[str, list[dict]]:
                     if not line.strip():
                         continue
                     try:
-                        event = json.loads(line)
+                        event = loads_json(line)
                     except ValueError as err:
                         rel = path.relative_to(root)
-                        raise UserError(f"{rel}:{number}: invalid JSON: {err.msg}") from None
+                        why = getattr(err, "msg", None) or str(err)
+                        raise UserError(f"{rel}:{number}: invalid JSON: {why}") from None
                     if not isinstance(event, dict):
                         raise UserError(f"{path.relative_to(root)}:{number}: not a JSON object")
                     events.append({"file": path.name, "line": number, "log_type": log_type, "event": event})

@@ -9,6 +9,8 @@ Public API:
     FieldSpec                      name, type, required, fields, element, indicators, allow,
                                    is_event_time, time_formats
     read_jsonl(path) -> [(line_number, event_dict)]   (UserError naming file:line if malformed)
+    split_ndjson(text) -> lines    (split on ``\n`` only: U+2028, U+2029, U+0085 stay inside a line)
+    loads_json(text) -> value      (json.loads; ValueError for nesting, huge integers, lone surrogates)
     log_type_of_file(path) -> str  (``AWS.CloudTrail.jsonl`` -> ``AWS.CloudTrail``; UserError if unknown)
     parse_time(value, time_formats) -> datetime (UTC) ; ValueError if it does not match
     parse_rfc3339(text) -> datetime (UTC) ; ValueError
@@ -19,6 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -213,6 +216,42 @@ def log_type_of_file(path: Path) -> str:
     return path.stem
 
 
+# A \uD800-\uDFFF escape: only then can a parsed string hold a lone surrogate (decoded UTF-8 cannot).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def split_ndjson(text: str) -> list[str]:
+    r"""NDJSON lines: split on ``\n`` only (``str.splitlines`` also splits on U+2028, U+2029, U+0085,
+    which JSON allows raw inside strings). A trailing ``\r`` is JSON whitespace and stays."""
+    return text.split("\n")
+
+
+def loads_json(text: str | bytes) -> object:
+    r"""``json.loads``, with every way it can fail or let through an unusable value as ValueError.
+
+    Nesting deeper than the interpreter's recursion limit (RecursionError), integers longer than
+    ``sys.get_int_max_str_digits()`` (already ValueError), and ``\ud800``-style escapes that leave
+    a lone surrogate in a string (valid JSON, but not encodable text: every later write would fail).
+    """
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except ValueError as err:
+        if isinstance(err, json.JSONDecodeError) or "integer string conversion" not in str(err):
+            raise
+        raise ValueError(f"integer longer than {sys.get_int_max_str_digits()} digits") from None
+    probe = text if isinstance(text, str) else text.decode("utf-8", "replace")
+    if _SURROGATE_ESCAPE.search(probe):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(
+                "a \\u escape names a lone surrogate (U+D800-U+DFFF): not valid Unicode"
+            ) from None
+    return value
+
+
 def read_jsonl(path: Path) -> list[tuple[int, dict]]:
     """Read one JSON object per line (blank lines skipped) as ``(line_number, event)``.
 
@@ -224,13 +263,15 @@ def read_jsonl(path: Path) -> list[tuple[int, dict]]:
     except (OSError, UnicodeDecodeError) as err:
         raise UserError(f"{path}: cannot read: {getattr(err, 'strerror', None) or err}") from None
     rows: list[tuple[int, dict]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(split_ndjson(text), start=1):
         if not line.strip():
             continue
         try:
-            event = json.loads(line)
+            event = loads_json(line)
         except json.JSONDecodeError as err:
             raise UserError(f"{path}:{number}: malformed JSON: {err.msg} (column {err.colno})") from None
+        except ValueError as err:
+            raise UserError(f"{path}:{number}: malformed JSON: {err}") from None
         if not isinstance(event, dict):
             raise UserError(f"{path}:{number}: expected one JSON object per line, got {type(event).__name__}")
         rows.append((number, event))
@@ -238,6 +279,8 @@ def read_jsonl(path: Path) -> list[tuple[int, dict]]:
 
 
 _RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$")
+# The Unix epoch: an event time before it is corrupt data, not a log (replay refuses it).
+EARLIEST_EVENT_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 _UNIX_SCALE = {"unix": 1, "unix_ms": 1_000, "unix_us": 1_000_000, "unix_ns": 1_000_000_000}
 
 
@@ -293,4 +336,5 @@ def panther_time(moment: datetime) -> str:
     """Format as Panther's p_event_time / p_parse_time: ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+    # isoformat, not strftime: %Y gives "1" for year 1 on glibc, a timestamp nothing parses back
+    return moment.isoformat(sep=" ", timespec="microseconds")

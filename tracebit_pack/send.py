@@ -6,21 +6,29 @@ within the source's limit, each body signed with HMAC-SHA256 in ``X-Tracebit-Sig
 Requests go out through ``http.client`` with exactly the headers listed in :func:`request_headers`,
 so the header size used for batching is the real one. Environment proxies are not used.
 
-Retries: 408, 429, 5xx and connection errors, with exponential backoff (bounded attempts and total
-time), honouring ``Retry-After``. Any other status stops with the status and the (truncated) body.
+Retries: 408, 429, 5xx and connection errors *before the whole request was sent*, with exponential
+backoff (bounded attempts and total time), honouring ``Retry-After``. Each batch carries an
+``Idempotency-Key`` (the same on its retries; ``receive`` stores a key once). A request whose body was
+sent but whose answer never came is not retried blindly: the source may have stored it. Any other
+status stops with the status and the (truncated) body. ``--timeout`` bounds each request as a whole
+(connect, send, answer), not each socket operation.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import email.utils
 import http.client
 import json
 import math
 import random
+import re
+import socket
 import ssl
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -37,6 +45,7 @@ from tracebit_pack.http_source import (
     DEFAULT_ENCODING,
     DEFAULT_MAX_REQUEST_BYTES,
     ENCODINGS,
+    IDEMPOTENCY_HEADER,
     LOG_TYPES,
     SIGNATURE_HEADER,
     Secret,
@@ -47,6 +56,7 @@ from tracebit_pack.http_source import (
     sign,
     signature_length,
 )
+from tracebit_pack.schemas import loads_json, split_ndjson
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
@@ -57,7 +67,7 @@ DEFAULT_MAX_ATTEMPTS = 5  # 1 try + 4 retries
 DEFAULT_BACKOFF = 1.0  # seconds before the first retry; doubles each time
 DEFAULT_MAX_BACKOFF = 30.0  # cap of one computed backoff step
 DEFAULT_MAX_RETRY_TIME = 120.0  # total seconds one batch may spend retrying
-DEFAULT_TIMEOUT = 30.0  # socket timeout of one request
+DEFAULT_TIMEOUT = 30.0  # seconds one request may take in total (connect, send, answer)
 MAX_ERROR_BODY = 500  # characters of a response body shown in an error
 CONTENT_TYPE = "application/x-ndjson"
 USER_AGENT = f"tracebit-pack/{__version__}"
@@ -66,6 +76,18 @@ RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
 
 class DeliveryError(Exception):
     """A batch could not be delivered (message is safe to print: it never holds the secret)."""
+
+
+class NotSent(Exception):
+    """The request failed before all of it was sent: the source cannot have stored it (retryable)."""
+
+
+class AnswerLost(Exception):
+    """The whole request was sent but no answer came: the source may have stored it (not retried)."""
+
+
+_HOSTNAME = re.compile(r"[A-Za-z0-9._-]{1,253}|\[[0-9A-Fa-f:.]+\]")
+_UNSAFE_URL_CHAR = re.compile(r"[\x00-\x20\x7f]")
 
 
 # ---------------------------------------------------------------------------------------------- target
@@ -81,9 +103,18 @@ class Target:
 
     @classmethod
     def parse(cls, url: str) -> Target:
-        parts = urlsplit(url)
+        if _UNSAFE_URL_CHAR.search(url):
+            raise UserError(f"--url must not contain spaces or control characters, got {url!r}")
+        try:
+            parts = urlsplit(url)
+        except ValueError as err:
+            raise UserError(f"--url is malformed ({err}): {url!r}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UserError(f"--url must be an http(s) URL, got {url!r}")
+        host_text = parts.netloc.rpartition("@")[2]
+        host_text = host_text.rsplit(":", 1)[0] if not host_text.endswith("]") else host_text
+        if not _HOSTNAME.fullmatch(host_text):
+            raise UserError(f"--url has an invalid host name: {url!r}")
         if parts.username or parts.password:
             raise UserError("--url must not contain credentials")
         try:
@@ -102,14 +133,20 @@ class Target:
         return f"{self.scheme}://{self.host_header}{self.path}"
 
 
-def request_headers(target: Target, body_length: int, signature: str) -> list[tuple[str, str]]:
-    """Every header the request carries, in order (http.client adds none: see :func:`_post`)."""
+def request_headers(
+    target: Target, body_length: int, signature: str, key: str = "0" * 32
+) -> list[tuple[str, str]]:
+    """Every header the request carries, in order (http.client adds none: see :func:`_post`).
+
+    ``key`` is the batch's idempotency key: 32 hex digits, so the header size does not depend on it.
+    """
     return [
         ("Host", target.host_header),
         ("User-Agent", USER_AGENT),
         ("Content-Type", CONTENT_TYPE),
         ("Content-Length", str(body_length)),
         (SIGNATURE_HEADER, signature),
+        (IDEMPOTENCY_HEADER, key),
         ("Connection", "close"),
     ]
 
@@ -198,19 +235,25 @@ def _read_file(path: Path) -> list[dict]:
         raise UserError(f"{path}: cannot read: {err}") from None
     if text.lstrip().startswith("["):
         try:
-            items = json.loads(text)
+            items = loads_json(text)
         except json.JSONDecodeError as err:
             raise UserError(f"{path}: malformed JSON array: {err.msg} (line {err.lineno})") from None
+        except ValueError as err:
+            raise UserError(f"{path}: malformed JSON array: {err}") from None
+        if not isinstance(items, list):
+            raise UserError(f"{path}: expected a JSON array")
         located = [(f"{path} element {i}", item) for i, item in enumerate(items)]
     else:
         located = []
-        for lineno, line in enumerate(text.splitlines(), 1):
+        for lineno, line in enumerate(split_ndjson(text), 1):
             if not line.strip():
                 continue
             try:
-                located.append((f"{path}:{lineno}", json.loads(line)))
+                located.append((f"{path}:{lineno}", loads_json(line)))
             except json.JSONDecodeError as err:
                 raise UserError(f"{path}:{lineno}: malformed JSON line: {err.msg}") from None
+            except ValueError as err:
+                raise UserError(f"{path}:{lineno}: malformed JSON line: {err}") from None
     for where, event in located:
         if not isinstance(event, dict):
             raise UserError(f"{where}: expected a JSON object, got {type(event).__name__}")
@@ -361,22 +404,50 @@ class Response:
 
 
 def _post(target: Target, head_fields: list[tuple[str, str]], body: bytes, timeout: float) -> Response:
+    """One POST, finished within ``timeout`` seconds in total (a watchdog closes the socket then).
+
+    Raises :class:`NotSent` if it failed before the whole request was sent, :class:`AnswerLost` if
+    it failed after; ``ssl.SSLCertVerificationError`` and ``http.client.InvalidURL`` pass through.
+    """
     if target.scheme == "https":
         conn: http.client.HTTPConnection = http.client.HTTPSConnection(
             target.host, target.port, timeout=timeout, context=ssl.create_default_context()
         )
     else:
         conn = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        sock = conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(timeout, expire)
+    watchdog.daemon = True
+    watchdog.start()
+    sent = False
     try:
         # skip_host / skip_accept_encoding: http.client adds nothing, so request_head() is exact.
         conn.putrequest("POST", target.path, skip_host=True, skip_accept_encoding=True)
         for name, value in head_fields:
             conn.putheader(name, value)
         conn.endheaders(body)
+        sent = True
         resp = conn.getresponse()
         data = resp.read(64 * 1024)
+        if expired.is_set():
+            raise TimeoutError("answer cut off")
         return Response(resp.status, resp.reason, {k.lower(): v for k, v in resp.getheaders()}, data)
+    except (ssl.SSLCertVerificationError, http.client.InvalidURL):
+        raise
+    except (OSError, http.client.HTTPException) as err:
+        late = TimeoutError(f"no complete answer within --timeout {timeout:g}s")
+        reason = late if expired.is_set() else err
+        raise (AnswerLost if sent else NotSent)(reason) from None
     finally:
+        watchdog.cancel()
         conn.close()
 
 
@@ -397,11 +468,16 @@ class Sender:
     def __repr__(self) -> str:
         return f"Sender(url={self.target.url!r}, encoding={self.encoding!r}, secret=***)"
 
-    def headers_for(self, body: bytes) -> list[tuple[str, str]]:
-        return request_headers(self.target, len(body), sign(self.secret, body, self.encoding))
+    def headers_for(self, body: bytes, key: str | None = None) -> list[tuple[str, str]]:
+        signature = sign(self.secret, body, self.encoding)
+        return request_headers(self.target, len(body), signature, key or uuid.uuid4().hex)
 
     def deliver(self, body: bytes, label: str = "batch") -> Response:
-        """POST ``body`` until a 2xx; raises DeliveryError on a final status or when retries run out."""
+        """POST ``body`` until a 2xx; raises DeliveryError on a final status or when retries run out.
+
+        Every attempt carries the same idempotency key. Retried: an answer of 408, 429 or 5xx, and a
+        failure before the whole request was sent. Not retried: a lost answer after it was sent.
+        """
         head_fields = self.headers_for(body)
         started = self.clock()
         attempt = 0
@@ -415,7 +491,16 @@ class Sender:
                 raise DeliveryError(
                     f"{label}: TLS certificate verification failed: {err.verify_message}"
                 ) from None
-            except (OSError, http.client.HTTPException) as err:
+            except http.client.InvalidURL as err:
+                raise DeliveryError(f"{label}: invalid URL: {err}") from None
+            except AnswerLost as lost:
+                err = lost.args[0]
+                raise DeliveryError(
+                    f"{label}: sent, but no answer ({type(err).__name__}: {self.secret.redact(str(err))});"
+                    " not retried: the source may have stored it, and a resend could store it twice"
+                ) from None
+            except NotSent as failed:
+                err = failed.args[0]
                 problem = f"connection error ({type(err).__name__}: {self.secret.redact(str(err))})"
             else:
                 if 200 <= resp.status < 300:
