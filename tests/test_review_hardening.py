@@ -99,6 +99,7 @@ def test_workers_do_not_inherit_the_environment(repo: Path, tmp_path: Path, monk
         "PYTHONPATH",
         "DISABLE_DETECTION_OUTPUT",
         "PYTHONDONTWRITEBYTECODE",
+        "PYTHONHASHSEED",
         "LC_CTYPE",
     }
 
