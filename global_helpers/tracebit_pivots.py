@@ -31,6 +31,18 @@ MFA_RESET_EVENT_TYPES = (
     "user.account.reset_password",
 )
 
+# CloudTrail events that remove or reset another user's second factor or password (MFA tampering
+# inside AWS itself): IAM (iam.amazonaws.com) and IAM Identity Center's directory
+# (sso-directory.amazonaws.com, DeleteMfaDeviceForUser).
+AWS_MFA_TAMPERING_EVENT_NAMES = (
+    "DeactivateMFADevice",
+    "DeleteVirtualMFADevice",
+    "ResyncMFADevice",
+    "UpdateLoginProfile",
+    "CreateLoginProfile",
+    "DeleteMfaDeviceForUser",
+)
+
 # Example parameter values: the incident of the Tracebit + Panther partnership blog post.
 EXAMPLE_PARAMS = {
     "principal_arn": "arn:aws:sts::693260565127:assumed-role/Okta-OIDC-Engineer/sue.johnson@acme.com",

@@ -101,6 +101,7 @@ def test_signal_writes_the_contract_record_and_get_dictionary_reads_it(kv_table,
     assert signal.rule(event) is True
     record = caching.get_dictionary("tracebit:mfa_reset:sue.johnson@acme.com", force_ttl_check=True)
     assert record == {
+        "source": "Okta",
         "event_type": "user.mfa.factor.deactivate",
         "event_time": published.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
         "actor": "helpdesk.agent@acme.com",
