@@ -47,6 +47,7 @@ AWS_MFA_TAMPERING_EVENT_NAMES = (
 EXAMPLE_PARAMS = {
     "principal_arn": "arn:aws:sts::693260565127:assumed-role/Okta-OIDC-Engineer/sue.johnson@acme.com",
     "identity": "sue.johnson@acme.com",
+    "principal_user": "sue.johnson@acme.com",
     "alert_time": "2024-12-13 16:20:00",
 }
 
@@ -224,10 +225,90 @@ panther_logs.public.aws_cloudtrail
     },
 }
 
+# CloudTrail calls that change an IAM user's MFA devices, password or access keys: the tampering
+# events above plus the ordinary enrolment and key changes an investigation wants next to them.
+AWS_CREDENTIAL_CHANGE_EVENT_NAMES = (
+    *AWS_MFA_TAMPERING_EVENT_NAMES,
+    "EnableMFADevice",
+    "CreateVirtualMFADevice",
+    "DeleteLoginProfile",
+    "ChangePassword",
+    "CreateAccessKey",
+    "UpdateAccessKey",
+    "DeleteAccessKey",
+)
+_AWS_CRED_EVENTS = ", ".join(f"'{name}'" for name in AWS_CREDENTIAL_CHANGE_EVENT_NAMES)
+
+PIVOTS["Tracebit.Pivot.PrincipalAWSCredentialChanges"] = {
+    "params": ("principal_arn", "principal_user", "alert_time"),
+    "description": (
+        "MFA device, password and access-key changes in CloudTrail made TO the principal's IAM user "
+        "(requestParameters.userName, the device name of a virtual MFA serialNumber, or the IAM user "
+        "itself when it called without a userName) or BY the principal, from 30 days before the alert "
+        "to one day after it. principal_user is the user name of an IAM user ARN or the session name "
+        "of an assumed role. An MFA device removed or a password set by someone else shortly before "
+        "the canary alert means the user was taken over."
+    ),
+    "sql": """WITH params AS (
+    {note}
+    SELECT
+        {{principal_arn}} AS principal_arn,
+        {{principal_user}} AS principal_user,
+        {{alert_time}} AS alert_time,
+        30 AS lookback_days
+),
+bounds AS (
+    SELECT
+        LOWER(principal_arn) AS principal_arn,
+        LOWER(principal_user) AS principal_user,
+        DATEADD(day, -CAST(lookback_days AS INTEGER), CAST(alert_time AS TIMESTAMP_NTZ)) AS start_time,
+        DATEADD(day, 1, CAST(alert_time AS TIMESTAMP_NTZ)) AS end_time
+    FROM params
+)
+SELECT
+    ct.p_event_time AS event_time,
+    ct.eventName AS event_name,
+    COALESCE(ct.requestParameters:userName::string, ct.requestParameters:userId::string,
+        IFF(ct.eventName = 'DeleteVirtualMFADevice',
+            SPLIT_PART(ct.requestParameters:serialNumber::string, '/', -1), NULL),
+        IFF(ct.userIdentity:type::string = 'IAMUser', ct.userIdentity:userName::string, NULL)) AS target_user,
+    ct.requestParameters:serialNumber::string AS mfa_serial,
+    IFF(LOWER(ct.userIdentity:arn::string) = b.principal_arn, 'by principal', 'to principal') AS relation,
+    ct.userIdentity:arn::string AS performed_by,
+    ct.sourceIPAddress AS source_ip,
+    ct.errorCode AS error_code,
+    ct.eventID AS event_id
+FROM bounds b, panther_logs.public.aws_cloudtrail ct
+WHERE p_occurs_between(b.start_time, b.end_time, ct)
+    AND ct.eventName IN ({aws_cred_events})
+    AND (
+        LOWER(ct.userIdentity:arn::string) = b.principal_arn
+        OR LOWER(ct.requestParameters:userName::string) = b.principal_user
+        OR LOWER(SPLIT_PART(ct.requestParameters:serialNumber::string, '/', -1)) = b.principal_user
+        OR (ct.userIdentity:type::string = 'IAMUser'
+            AND LOWER(ct.userIdentity:userName::string) = b.principal_user)
+    )
+ORDER BY event_time, event_id
+""",
+    "pantherflow": """panther_logs.public.aws_cloudtrail
+| where p_event_time between time.parse_timestamp({{alert_time}}) - time.parse_timespan('30d')
+    .. time.parse_timestamp({{alert_time}}) + time.parse_timespan('1d')
+| where eventName in [{aws_cred_events}]
+| where userIdentity.arn == {{principal_arn}} or requestParameters.userName == {{principal_user}}
+    or (userIdentity.type == 'IAMUser' and userIdentity.userName == {{principal_user}})
+| project p_event_time, eventName, target_user = requestParameters.userName,
+    mfa_serial = requestParameters.serialNumber, performed_by = userIdentity.arn, sourceIPAddress,
+    errorCode, eventID
+| sort p_event_time asc
+""",
+}
+
 for _pivot in PIVOTS.values():
     _pivot["sql"] = _pivot["sql"].replace("{note}", _ANALYST_NOTE).replace("{mfa_types_sql}", _MFA_TYPES_SQL)
     _pivot["pantherflow"] = _pivot["pantherflow"].replace("{mfa_types_pf}", _MFA_TYPES_PF)
-del _pivot
+    for _lang in ("sql", "pantherflow"):
+        _pivot[_lang] = _pivot[_lang].replace("{aws_cred_events}", _AWS_CRED_EVENTS)
+del _pivot, _lang
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -337,12 +418,31 @@ def pick_identity(identities) -> str | None:
     return usable[0] if usable else None
 
 
+def principal_user(arn) -> str | None:
+    """The IAM user name of ``arn:...:user/<path>/<name>`` or the session name of
+    ``arn:...:assumed-role/<role>/<session>`` / ``federated-user/<name>``; None otherwise."""
+    arn = _usable(arn)
+    if not arn or not arn.lower().startswith("arn:"):
+        return None
+    resource = arn.split(":", 5)[-1]
+    kind, _, rest = resource.partition("/")
+    if kind.lower() == "assumed-role":
+        rest = rest.partition("/")[2]
+    elif kind.lower() not in ("user", "federated-user"):
+        return None
+    name = rest.rsplit("/", 1)[-1] if kind.lower() == "user" else rest
+    return name or None
+
+
 def pivot_params(context: dict) -> dict:
     """The pivot parameters available in an alert context (missing ones are left out)."""
     params = {}
     arn = _usable(context.get("principal_arn"))
     if arn:
         params["principal_arn"] = arn
+    user = principal_user(arn)
+    if user:
+        params["principal_user"] = user
     identity = pick_identity(context.get("identities"))
     if identity:
         params["identity"] = identity

@@ -179,18 +179,19 @@ SILENT = "Tracebit.Query.IntegrationSilent"
 
 def test_canary_principal_recent_mfa_reset(lake, items):
     rows = run(lake, items, MFA)
+    # the latest reset first: the scheduled rule's title (from the first row) names it
     assert pick(rows, "alert_id", "identity", "reset_uuid", "reset_event_type", "reset_actor") == [
         (
             "alert-sue",
             SUE,
-            "okta-0004",
+            "okta-0005",
             "user.mfa.factor.deactivate",
             HELPDESK,
         ),
         (
             "alert-sue",
             SUE,
-            "okta-0005",
+            "okta-0004",
             "user.mfa.factor.deactivate",
             HELPDESK,
         ),
@@ -273,5 +274,8 @@ def test_every_tracebit_query_is_executed_here(items):
         MFA,
         SURGE,
         SILENT,
+        # executed in test_aws_mfa_queries.py
+        "Tracebit.Pivot.PrincipalAWSCredentialChanges",
+        "Tracebit.Query.CanaryPrincipalRecentAWSMFATampering",
     }
     assert {name for name in items if name.startswith("Tracebit.")} == covered

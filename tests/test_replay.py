@@ -52,13 +52,41 @@ def test_blog_incident_pivots_for_the_principal(blog):
         "Tracebit.Pivot.PrincipalGetObjectHistory",
         "Tracebit.Pivot.IdentityOktaMFAResets",
         "Tracebit.Pivot.PrincipalActivityAroundAlert",
+        "Tracebit.Pivot.PrincipalAWSCredentialChanges",
     }
+    assert pivots["Tracebit.Pivot.PrincipalAWSCredentialChanges"].rows == []  # Okta-only takeover
     resets = pivots["Tracebit.Pivot.IdentityOktaMFAResets"]
     assert resets.parameters["identity"] == "sue.johnson@acme.com"
     assert [r["event_type"] for r in resets.rows].count("user.mfa.factor.deactivate") == 3
     history = pivots["Tracebit.Pivot.PrincipalGetObjectHistory"]
     assert max(r["requests"] for r in history.rows) >= 80  # the surge day stands out
     assert all(p.error is None for p in blog.pivots)
+
+
+def test_aws_mfa_tampering_raises_exactly_the_expected_alerts():
+    """The IAM user whose MFA another principal removed, then a canary: Critical on every path."""
+    report = replay(SCENARIOS / "aws_mfa_tampering")
+    spec = expected("aws_mfa_tampering")
+    assert report.alert_counts() == spec["alerts"]
+    assert report.rule_errors == {}
+    alerts = {a.rule_id: a for a in report.alerts}
+    for rule_id, severity in spec["severity"].items():
+        assert alerts[rule_id].severity == severity, rule_id
+    canary = alerts["Tracebit.CanaryResourceAccessed"]
+    record = canary.alert_context["recent_mfa_reset"]
+    assert (record["source"], record["identity"]) == ("AWS", "j.chen")
+    assert record["event_type"] in {"DeactivateMFADevice", "DeleteVirtualMFADevice", "UpdateLoginProfile"}
+    assert record["actor"] == "arn:aws:iam::693260565127:user/ci-deployer"
+    assert "j.chen" in canary.title
+    scheduled = alerts["Tracebit.CanaryPrincipalRecentAWSMFATampering"]
+    assert scheduled.alert_context["cloudtrail_event"]["actor"] == record["actor"]
+    pivots = {p.query: p for p in report.pivots}
+    changes = pivots["Tracebit.Pivot.PrincipalAWSCredentialChanges"].rows
+    assert [(r["event_name"], r["target_user"], r["relation"]) for r in changes] == [
+        ("DeactivateMFADevice", "j.chen", "to principal"),
+        ("DeleteVirtualMFADevice", "j.chen", "to principal"),
+        ("UpdateLoginProfile", "j.chen", "to principal"),
+    ]
 
 
 def test_benign_baseline_raises_nothing():

@@ -8,7 +8,7 @@ Row values come from logs: they are capped (``as_str``) before they reach the ti
 context, so a hostile value cannot push them over Panther's limits.
 """
 
-from tracebit_helpers import as_number, as_str, clip
+from tracebit_helpers import MFA_SOURCE_OKTA, as_number, as_str, clip, mfa_reset_phrase
 
 
 def _text(event, key):
@@ -23,10 +23,8 @@ def rule(event):
 
 def title(event):
     actor = clip(_text(event, "reset_actor") or "an unknown actor")
-    return (
-        f"Tracebit canary alert for {clip(_text(event, 'identity'))} after an Okta "
-        f"{clip(_text(event, 'reset_event_type'))} by {actor}"
-    )
+    phrase = mfa_reset_phrase(MFA_SOURCE_OKTA, _text(event, "reset_event_type"))
+    return f"Tracebit canary alert for {clip(_text(event, 'identity'))} after {phrase} by {actor}"
 
 
 def dedup(event):
