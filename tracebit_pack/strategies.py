@@ -180,7 +180,7 @@ OKTA_EVENT_TYPES = (
 )
 OKTA_OUTCOMES = ("SUCCESS", "FAILURE", "DENY", "success", "ALLOW", "UNKNOWN")
 OKTA_TARGET_TYPES = ("User", "user", "AppInstance", "UserGroup")
-CANARY_TYPES = ("s3_bucket", "aws_access_key", "okta_application", "storage_account", "gcs_bucket")
+CANARY_TYPES = ("AWS::S3::Bucket", "aws_access_key", "okta_application", "storage_account", "gcs_bucket")
 IPS = ("185.220.101.34", "102.129.153.18", "10.0.0.1", "2001:db8::1", "::1", "999.1.1.1", "1.2.3.4 ")
 
 _TIME_BASE = datetime(2024, 12, 13, 16, 20, tzinfo=UTC)
