@@ -430,9 +430,11 @@ class CorrelationRule:
         """
         span = self.lookback
         anchors = sorted({s.time for i in present for s in supp[i.id]})
-        windows = sorted([(t, t + span) for t in anchors] + [(t - span, t) for t in anchors])
         if self.order == "ReverseChronological":
-            windows.reverse()
+            latest_first = anchors[::-1]
+            windows = [(t - span, t) for t in latest_first] + [(t, t + span) for t in latest_first]
+        else:
+            windows = [(t, t + span) for t in anchors] + [(t - span, t) for t in anchors]
         for start, end in windows:
             counted = {i.id: [s for s in supp[i.id] if start <= s.time <= end] for i in present}
             if any(len(counted[i.id]) < i.min_count for i in present):
