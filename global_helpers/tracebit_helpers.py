@@ -1093,6 +1093,47 @@ def rule_title(event, kind, get_dictionary=None):
 
 
 # ----------------------------------------------------------------------------------------------
+# Scheduled MFA rules: rows that join a Tracebit alert to an MFA / password reset of its identity
+# ----------------------------------------------------------------------------------------------
+
+
+def row_text(row, key):
+    """A non-empty string column of a scheduled-query row (capped), else None."""
+    value = row.get(key)
+    return as_str(value) if isinstance(value, str) and value else None
+
+
+def mfa_row_title(row, source, event_key, actor_key):
+    """``Tracebit canary alert for <identity> after <source> <event> by <actor>``."""
+    actor = clip(row_text(row, actor_key) or "an unknown actor")
+    phrase = mfa_reset_phrase(source, row_text(row, event_key))
+    return f"Tracebit canary alert for {clip(row_text(row, 'identity'))} after {phrase} by {actor}"
+
+
+def mfa_row_dedup(row):
+    """One alert per Tracebit alert and identity."""
+    return clip(f"{row_text(row, 'alert_id')}:{row_text(row, 'identity')}", 900)
+
+
+def mfa_row_reference(row):
+    url = row_text(row, "tracebit_portal_url")
+    return url if url and url.startswith("https://") else TRACEBIT_SITE
+
+
+def mfa_row_tracebit(row):
+    """The Tracebit side of a row, for the alert context."""
+    return {
+        "alert_id": row_text(row, "alert_id"),
+        "alert_time": row_text(row, "alert_time"),
+        "subtype": row_text(row, "subtype"),
+        "principal_id": row_text(row, "principal_id"),
+        "principal_arn": row_text(row, "principal_arn"),
+        "canary_name": row_text(row, "canary_name"),
+        "portal_url": row_text(row, "tracebit_portal_url"),
+    }
+
+
+# ----------------------------------------------------------------------------------------------
 # AlertSummary classification
 # ----------------------------------------------------------------------------------------------
 

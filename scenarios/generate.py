@@ -410,6 +410,48 @@ def etl_getobjects(g: Gen, start: datetime, days: int) -> list:
     return events
 
 
+def canary_alert_logs(
+    g: Gen, operations: list, canary_trail: list, alert_id: str, principal: dict, request: dict, delay: int
+) -> list[dict]:
+    """One Tracebit alert log per canary operation (``(name, key, when)``), ``delay`` seconds later."""
+    canary_bucket = CANARY["name"]
+    arn = principal["aws"]["arn"]
+    alerts = []
+    for (name, key, moment), ct in zip(operations, canary_trail, strict=True):
+        resource = f"arn:aws:s3:::{canary_bucket}" + (f"/{key}" if name == "GetObject" else "")
+        what = (
+            f"listed objects under prefix '{key or '/'}' in"
+            if name == "ListObjects"
+            else f"downloaded '{key}' from"
+        )
+        alerts.append(
+            {
+                "discriminator": {"type": "tracebit_alert_log", "subtype": "canary_resource_accessed"},
+                "id": g.uid(),
+                "alert_id": alert_id,
+                "tracebit_portal_url": f"https://acme.tracebit.com/alerts/{alert_id}",
+                "timestamp": ts(moment + timedelta(seconds=delay)),
+                "provider": "aws",
+                "message": f"{arn} {what} canary S3 bucket {canary_bucket}",
+                "severity": "high",
+                "canary": CANARY,
+                "principal": principal,
+                "event": {
+                    "id": ct["eventID"],
+                    "operation": name,
+                    "request": request,
+                    "resources": [
+                        {
+                            "id": resource,
+                            "type": "AWS::S3::Object" if name == "GetObject" else "AWS::S3::Bucket",
+                        }
+                    ],
+                },
+            }
+        )
+    return alerts
+
+
 def write(folder: Path, log_type: str, events: list[dict], time_key: str) -> None:
     events = sorted(events, key=lambda e: e[time_key])
     folder.mkdir(parents=True, exist_ok=True)
@@ -530,39 +572,8 @@ def blog_incident() -> None:
     alert_id = "01JF2K7Q3V8M5X4N9T6R2B1C0D"
     portal = f"https://acme.tracebit.com/alerts/{alert_id}"
     principal = tracebit_principal(*SUE_ROLE)
-    alerts = []
-    for (name, key, moment), ct in zip(operations, canary_trail, strict=True):
-        resource = f"arn:aws:s3:::{canary_bucket}" + (f"/{key}" if name == "GetObject" else "")
-        what = (
-            f"listed objects under prefix '{key or '/'}' in"
-            if name == "ListObjects"
-            else f"downloaded '{key}' from"
-        )
-        alerts.append(
-            {
-                "discriminator": {"type": "tracebit_alert_log", "subtype": "canary_resource_accessed"},
-                "id": g.uid(),
-                "alert_id": alert_id,
-                "tracebit_portal_url": portal,
-                "timestamp": ts(moment + timedelta(seconds=38)),
-                "provider": "aws",
-                "message": f"{principal['aws']['arn']} {what} canary S3 bucket {canary_bucket}",
-                "severity": "high",
-                "canary": CANARY,
-                "principal": principal,
-                "event": {
-                    "id": ct["eventID"],
-                    "operation": name,
-                    "request": {"user_agent": {"raw": ATTACKER_UA, "label": "AWS CLI"}, "ip": ATTACKER["ip"]},
-                    "resources": [
-                        {
-                            "id": resource,
-                            "type": "AWS::S3::Object" if name == "GetObject" else "AWS::S3::Bucket",
-                        }
-                    ],
-                },
-            }
-        )
+    request = {"user_agent": {"raw": ATTACKER_UA, "label": "AWS CLI"}, "ip": ATTACKER["ip"]}
+    alerts = canary_alert_logs(g, operations, canary_trail, alert_id, principal, request, delay=38)
     summary = {
         "discriminator": {"type": "tracebit_alert_summary", "subtype": "canary_resource_accessed"},
         "alert_id": alert_id,
@@ -858,39 +869,8 @@ def aws_mfa_tampering() -> None:
         "id": IAM_USERS["j.chen"],
         "aws": {"arn": jchen["arn"], "type": "IAMUser", "account_id": ACCOUNT, "username": "j.chen"},
     }
-    alerts = []
-    for (name, key, moment), ct in zip(operations, canary_trail, strict=True):
-        resource = f"arn:aws:s3:::{canary_bucket}" + (f"/{key}" if name == "GetObject" else "")
-        what = (
-            f"listed objects under prefix '{key or '/'}' in"
-            if name == "ListObjects"
-            else f"downloaded '{key}' from"
-        )
-        alerts.append(
-            {
-                "discriminator": {"type": "tracebit_alert_log", "subtype": "canary_resource_accessed"},
-                "id": g.uid(),
-                "alert_id": alert_id,
-                "tracebit_portal_url": f"https://acme.tracebit.com/alerts/{alert_id}",
-                "timestamp": ts(moment + timedelta(seconds=41)),
-                "provider": "aws",
-                "message": f"{jchen['arn']} {what} canary S3 bucket {canary_bucket}",
-                "severity": "high",
-                "canary": CANARY,
-                "principal": principal,
-                "event": {
-                    "id": ct["eventID"],
-                    "operation": name,
-                    "request": {"user_agent": {"raw": BROWSER_UA, "label": "Browser"}, "ip": INTRUDER["ip"]},
-                    "resources": [
-                        {
-                            "id": resource,
-                            "type": "AWS::S3::Object" if name == "GetObject" else "AWS::S3::Bucket",
-                        }
-                    ],
-                },
-            }
-        )
+    request = {"user_agent": {"raw": BROWSER_UA, "label": "Browser"}, "ip": INTRUDER["ip"]}
+    alerts = canary_alert_logs(g, operations, canary_trail, alert_id, principal, request, delay=41)
     checks = health_checks(
         datetime(2025, 1, 18, 0, 0, tzinfo=UTC), datetime(2025, 1, 20, 3, 0, tzinfo=UTC), timedelta(hours=1)
     )

@@ -6,54 +6,48 @@ alert, identity and CloudTrail change, the latest change first). Row values come
 capped (``as_str``) before they reach the title, dedup and context.
 """
 
-from tracebit_helpers import MFA_SOURCE_AWS, as_number, as_str, clip, mfa_reset_phrase
-
-
-def _text(event, key):
-    value = event.get(key)
-    return as_str(value) if isinstance(value, str) and value else None
+from tracebit_helpers import (
+    MFA_SOURCE_AWS,
+    as_number,
+    mfa_row_dedup,
+    mfa_row_reference,
+    mfa_row_title,
+    mfa_row_tracebit,
+    row_text,
+)
 
 
 def rule(event):
     # The query already joined both sides; re-check that both are present in the row.
-    return bool(_text(event, "alert_id") and _text(event, "identity") and _text(event, "change_event_name"))
+    return bool(
+        row_text(event, "alert_id") and row_text(event, "identity") and row_text(event, "change_event_name")
+    )
 
 
 def title(event):
-    actor = clip(_text(event, "change_actor") or "an unknown principal")
-    phrase = mfa_reset_phrase(MFA_SOURCE_AWS, _text(event, "change_event_name"))
-    return f"Tracebit canary alert for {clip(_text(event, 'identity'))} after {phrase} by {actor}"
+    return mfa_row_title(event, MFA_SOURCE_AWS, "change_event_name", "change_actor")
 
 
 def dedup(event):
-    return clip(f"{_text(event, 'alert_id')}:{_text(event, 'identity')}", 900)
+    return mfa_row_dedup(event)
 
 
 def reference(event):
-    url = _text(event, "tracebit_portal_url")
-    return url if url and url.startswith("https://") else "https://tracebit.com"
+    return mfa_row_reference(event)
 
 
 def alert_context(event):
     return {
-        "identities": [_text(event, "identity")] if _text(event, "identity") else [],
-        "tracebit": {
-            "alert_id": _text(event, "alert_id"),
-            "alert_time": _text(event, "alert_time"),
-            "subtype": _text(event, "subtype"),
-            "principal_id": _text(event, "principal_id"),
-            "principal_arn": _text(event, "principal_arn"),
-            "canary_name": _text(event, "canary_name"),
-            "portal_url": _text(event, "tracebit_portal_url"),
-        },
+        "identities": [row_text(event, "identity")] if row_text(event, "identity") else [],
+        "tracebit": mfa_row_tracebit(event),
         "cloudtrail_event": {
-            "event_name": _text(event, "change_event_name"),
-            "event_source": _text(event, "change_event_source"),
-            "event_time": _text(event, "change_time"),
-            "actor": _text(event, "change_actor"),
-            "source_ip": _text(event, "change_source_ip"),
-            "account_id": _text(event, "change_account_id"),
-            "event_id": _text(event, "change_event_id"),
+            "event_name": row_text(event, "change_event_name"),
+            "event_source": row_text(event, "change_event_source"),
+            "event_time": row_text(event, "change_time"),
+            "actor": row_text(event, "change_actor"),
+            "source_ip": row_text(event, "change_source_ip"),
+            "account_id": row_text(event, "change_account_id"),
+            "event_id": row_text(event, "change_event_id"),
         },
         "minutes_change_to_alert": as_number(event.get("minutes_change_to_alert")),
         "mfa_lookback_days": as_number(event.get("mfa_lookback_days")),
