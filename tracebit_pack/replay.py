@@ -367,7 +367,7 @@ KEY_CONTEXT = (
     ("matched on", ("match",)),
     ("reset", ("reset_event_type",)),
 )
-TINY_EVENTS = 100  # fewer events than this: say the folder is too small to judge history
+TINY_EVENTS = 50  # fewer events than this: say the folder is too small to judge history
 TINY_SPAN_HOURS = 24.0
 RATE_MIN_EVENTS = 500  # below this, an events/s figure measures start-up, not throughput
 MAX_LIST_ITEMS = 10
