@@ -300,11 +300,11 @@ REALISTIC_STRINGS: dict[tuple[str, ...], st.SearchStrategy[str]] = {
     ("eventType",): st.sampled_from(OKTA_EVENT_TYPES),
     ("result",): st.sampled_from(OKTA_OUTCOMES),
     ("operation",): st.sampled_from(("GetObject", "ListBuckets", "sts:GetCallerIdentity")),
-    ("eventName",): st.sampled_from(
-        (*AWS_MFA_TAMPERING_EVENT_NAMES, "GetObject", "ListObjects", "ConsoleLogin", "EnableMFADevice")
+    ("eventName",): st.sampled_from(  # the MFA-tampering names weighted up, as the Okta types are
+        (*AWS_MFA_TAMPERING_EVENT_NAMES * 3, "GetObject", "ListObjects", "ConsoleLogin", "EnableMFADevice")
     ),
     ("userName",): st.sampled_from((*IDENTITIES, "j.chen", "ci-deployer")),
-    ("errorCode",): st.sampled_from(("", "", "AccessDenied", "NoSuchEntity")),
+    ("errorCode",): st.sampled_from(("", "", "", "AccessDenied", "NoSuchEntity")),
 }
 
 
@@ -315,6 +315,7 @@ PATH_POOLS: dict[tuple[str, ...], st.SearchStrategy[str]] = {
     ("target", "", "alternateId"): st.sampled_from(IDENTITIES),
     ("outcome", "result"): st.sampled_from(("SUCCESS", "SUCCESS", "SUCCESS", *OKTA_OUTCOMES)),
     ("eventType",): st.sampled_from((*MFA_RESET_EVENT_TYPES, *OKTA_EVENT_TYPES)),
+    ("userIdentity", "type"): st.sampled_from(("IAMUser", "IAMUser", "AssumedRole", "Root", "AWSService")),
 }
 ALERT_SUBTYPES = st.sampled_from((*SUBTYPES[:2], *SUBTYPES[:2], *SUBTYPES))
 
@@ -417,7 +418,7 @@ def _typed(spec: FieldSpec, path: tuple[str, ...], log_type: str, mode: str) -> 
         return st.floats(allow_nan=False, allow_infinity=False)
     if kind == "json":
         if path[-1:] == ("requestParameters",):  # the IAM user an MFA-tampering call names
-            return weighted((4, iam_request), (1, json_values))
+            return weighted((8, iam_request), (1, json_values))
         return json_values
     if kind == "array":
         assert spec.element is not None
