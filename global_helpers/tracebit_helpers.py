@@ -37,6 +37,10 @@ _SHORTEST_SUBTYPE = min(len(_NON_ALNUM_RE.sub("", known)) for known in KNOWN_SUB
 _KNOWN_SUBTYPE_TOKENS = {_NON_ALNUM_RE.sub("", known): known for known in KNOWN_SUBTYPES}
 
 MFA_RESET_KEY_PREFIX = "tracebit:mfa_reset:"
+MFA_RESET_TTL_SECONDS = 7 * 24 * 3600  # a reset escalates Tracebit alerts for 7 days after it happened
+MAX_MFA_WRITES = 10  # identities one reset event writes to the KV cache
+MFA_SOURCE_OKTA = "Okta"
+MFA_SOURCE_AWS = "AWS"
 
 LOG_TYPE_NAMES = {
     "tracebit.alert": "alert",
@@ -862,14 +866,23 @@ def clip(text, limit=TITLE_PART):
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
+def mfa_reset_phrase(source, event_type):
+    """``Okta user.mfa.factor.deactivate`` / ``AWS DeactivateMFADevice``: one wording for every title
+    that names an MFA or password reset (a record without a source was written by the Okta signal)."""
+    what = clip(as_str(event_type, 128))
+    if not what:
+        return "an MFA reset"
+    return f"{clip(as_str(source, 64) or MFA_SOURCE_OKTA, 64)} {what}"
+
+
 def _mfa_suffix(record):
     """Title suffix for an escalated alert: whose MFA was reset, and when."""
     if not record:
         return ""
     who = clip(as_str(record.get("identity")) or "the principal")
-    what = clip(as_str(record.get("event_type"), 128))
+    phrase = mfa_reset_phrase(record.get("source"), record.get("event_type"))
     when = clip(as_str(record.get("event_time")), 40)
-    return f" after {f'Okta {what}' if what else 'an MFA reset'} for {who}" + (f" at {when}" if when else "")
+    return f" after {phrase} for {who}" + (f" at {when}" if when else "")
 
 
 def _canaries_phrase(canary_list):
@@ -931,6 +944,49 @@ def title_health(event):
 def mfa_reset_key(identity):
     """The KV-cache key for an identity's recent MFA reset: ``tracebit:mfa_reset:<identity>``."""
     return MFA_RESET_KEY_PREFIX + str(identity).strip().lower()
+
+
+def mfa_reset_record(source, event_type, event_time, actor, uuid, **details):
+    """The value the signal rules write to the KV cache (docs/DESIGN.md, "KV cache contract"):
+    ``source`` (``Okta`` / ``AWS``), ``event_type``, ``event_time``, ``actor``, ``uuid``, and any
+    source-specific ``details`` (strings). Every value is capped; missing ones are null."""
+    record = {
+        "source": as_str(source, 64),
+        "event_type": as_str(event_type, 128),
+        "event_time": as_str(event_time, 64),
+        "actor": as_str(actor),
+        "uuid": as_str(uuid, 128),
+    }
+    for key, value in details.items():
+        record[key] = as_str(value)
+    return record
+
+
+def _reset_expiry(event):
+    """Epoch seconds at which a reset stops escalating: event time + ``MFA_RESET_TTL_SECONDS``."""
+    try:
+        return int(event.event_time_epoch()) + MFA_RESET_TTL_SECONDS
+    except Exception:  # noqa: BLE001 - a plain dict or an unparseable time
+        return MFA_RESET_TTL_SECONDS  # < 1e9: the cache reads it as "7 days from now"
+
+
+def remember_mfa_reset(put_dictionary, event, identities_list, record):
+    """Write ``record`` under ``tracebit:mfa_reset:<identity>`` for each identity (TTL: the event's
+    time + 7 days). ``put_dictionary`` is passed in by the signal rule so pat Mocks can patch it.
+    Returns how many keys were written; a cache failure never raises (the signal must survive it)."""
+    written = 0
+    if not callable(put_dictionary):
+        return written
+    expires_at = _reset_expiry(event)
+    for identity in as_list(identities_list)[:MAX_MFA_WRITES]:
+        if not isinstance(identity, str) or not identity.strip():
+            continue
+        try:
+            put_dictionary(mfa_reset_key(identity), record, epoch_seconds=expires_at)
+            written += 1
+        except Exception:  # noqa: BLE001, PERF203
+            continue
+    return written
 
 
 def _parse_record(value):
@@ -1034,6 +1090,47 @@ def rule_title(event, kind, get_dictionary=None):
         "summary": title_summary,
     }.get(kind, title_unknown_subtype)
     return clip(builder(event, context, record), MAX_TITLE)
+
+
+# ----------------------------------------------------------------------------------------------
+# Scheduled MFA rules: rows that join a Tracebit alert to an MFA / password reset of its identity
+# ----------------------------------------------------------------------------------------------
+
+
+def row_text(row, key):
+    """A non-empty string column of a scheduled-query row (capped), else None."""
+    value = row.get(key)
+    return as_str(value) if isinstance(value, str) and value else None
+
+
+def mfa_row_title(row, source, event_key, actor_key):
+    """``Tracebit canary alert for <identity> after <source> <event> by <actor>``."""
+    actor = clip(row_text(row, actor_key) or "an unknown actor")
+    phrase = mfa_reset_phrase(source, row_text(row, event_key))
+    return f"Tracebit canary alert for {clip(row_text(row, 'identity'))} after {phrase} by {actor}"
+
+
+def mfa_row_dedup(row):
+    """One alert per Tracebit alert and identity."""
+    return clip(f"{row_text(row, 'alert_id')}:{row_text(row, 'identity')}", 900)
+
+
+def mfa_row_reference(row):
+    url = row_text(row, "tracebit_portal_url")
+    return url if url and url.startswith("https://") else TRACEBIT_SITE
+
+
+def mfa_row_tracebit(row):
+    """The Tracebit side of a row, for the alert context."""
+    return {
+        "alert_id": row_text(row, "alert_id"),
+        "alert_time": row_text(row, "alert_time"),
+        "subtype": row_text(row, "subtype"),
+        "principal_id": row_text(row, "principal_id"),
+        "principal_arn": row_text(row, "principal_arn"),
+        "canary_name": row_text(row, "canary_name"),
+        "portal_url": row_text(row, "tracebit_portal_url"),
+    }
 
 
 # ----------------------------------------------------------------------------------------------

@@ -43,10 +43,23 @@ MFA_RESET_EVENT_TYPES = (
     "user.account.reset_password",
 )
 
+# CloudTrail events that remove or reset another user's second factor or password (MFA tampering
+# inside AWS itself): IAM (iam.amazonaws.com) and IAM Identity Center's directory
+# (sso-directory.amazonaws.com, DeleteMfaDeviceForUser).
+AWS_MFA_TAMPERING_EVENT_NAMES = (
+    "DeactivateMFADevice",
+    "DeleteVirtualMFADevice",
+    "ResyncMFADevice",
+    "UpdateLoginProfile",
+    "CreateLoginProfile",
+    "DeleteMfaDeviceForUser",
+)
+
 # Example parameter values: the incident of the Tracebit + Panther partnership blog post.
 EXAMPLE_PARAMS = {
     "principal_arn": "arn:aws:sts::693260565127:assumed-role/Okta-OIDC-Engineer/sue.johnson@acme.com",
     "identity": "sue.johnson@acme.com",
+    "principal_user": "sue.johnson@acme.com",
     "alert_time": "2024-12-13 16:20:00",
 }
 
@@ -212,19 +225,96 @@ ORDER BY event_time ASC, event_id ASC
     },
 }
 
+# CloudTrail calls that change an IAM user's MFA devices, password or access keys: the tampering
+# events above plus the ordinary enrolment and key changes an investigation wants next to them.
+AWS_CREDENTIAL_CHANGE_EVENT_NAMES = (
+    *AWS_MFA_TAMPERING_EVENT_NAMES,
+    "EnableMFADevice",
+    "CreateVirtualMFADevice",
+    "DeleteLoginProfile",
+    "ChangePassword",
+    "CreateAccessKey",
+    "UpdateAccessKey",
+    "DeleteAccessKey",
+)
+_AWS_CRED_EVENTS = ", ".join(f"'{name}'" for name in AWS_CREDENTIAL_CHANGE_EVENT_NAMES)
+
+PIVOTS["Tracebit.Pivot.PrincipalAWSCredentialChanges"] = {
+    "params": ("principal_arn", "principal_user", "alert_time"),
+    "values": ("principal_arn", "principal_user", "mfa_serial_pattern"),
+    "window": ("lookback_days", 30, "day", "1d"),
+    "description": (
+        "MFA device, password and access-key changes in CloudTrail made TO the principal's IAM user "
+        "(requestParameters.userName, a virtual MFA serialNumber ending in the user name, or the IAM "
+        "user itself when it called without a userName) or BY the principal, from lookback_days (30) "
+        "before the alert to one day after it. principal_user is the user name of an IAM user ARN or "
+        "the session name of an assumed role. An MFA device removed or a password set by someone else "
+        "shortly before the canary alert means the user was taken over."
+    ),
+    "sql": """WITH params AS (
+    {note}
+    SELECT
+        {{principal_arn}} AS principal_arn,
+        {{principal_user}} AS principal_user,
+        {{mfa_serial_pattern}} AS mfa_serial_pattern  -- '%/' followed by principal_user
+)
+SELECT
+    ct.p_event_time AS event_time,
+    ct.eventName AS event_name,
+    ct.requestParameters:userName::string AS target_user,
+    ct.requestParameters:userId::string AS identity_store_user,
+    ct.requestParameters:serialNumber::string AS mfa_serial,
+    ct.userIdentity:arn::string AS performed_by,
+    ct.userIdentity:type::string AS performed_by_type,
+    ct.sourceIPAddress AS source_ip,
+    ct.errorCode AS error_code,
+    ct.eventID AS event_id
+FROM params p, panther_logs.public.aws_cloudtrail ct
+WHERE p_occurs_between({{window_start}}, {{window_end}}, ct)
+    AND ct.eventName IN ({aws_cred_events})
+    AND (
+        ct.userIdentity:arn::string ILIKE p.principal_arn
+        OR ct.requestParameters:userName::string ILIKE p.principal_user
+        OR ct.requestParameters:serialNumber::string ILIKE p.mfa_serial_pattern
+        OR (ct.userIdentity:type::string = 'IAMUser'
+            AND ct.userIdentity:userName::string ILIKE p.principal_user)
+    )
+ORDER BY event_time ASC, event_id ASC
+""",
+    "pantherflow": """panther_logs.public.aws_cloudtrail
+| where p_event_time between time.parse_timestamp({{alert_time}}) - time.parse_timespan({{before}})
+    .. time.parse_timestamp({{alert_time}}) + time.parse_timespan({{after}})
+| where eventName in [{aws_cred_events}]
+| where strings.ilike(userIdentity.arn, {{principal_arn}})
+    or strings.ilike(requestParameters.userName, {{principal_user}})
+    or strings.ilike(requestParameters.serialNumber, {{mfa_serial_pattern}})
+    or (userIdentity.type == 'IAMUser' and strings.ilike(userIdentity.userName, {{principal_user}}))
+| project event_time = p_event_time, event_name = eventName, target_user = requestParameters.userName,
+    identity_store_user = requestParameters.userId, mfa_serial = requestParameters.serialNumber,
+    performed_by = userIdentity.arn, performed_by_type = userIdentity.type,
+    source_ip = sourceIPAddress, error_code = errorCode, event_id = eventID
+| sort event_time asc, event_id asc
+""",
+}
+# Values a pivot derives from its parameters (still placed only in escaped literals): a virtual
+# MFA device's serialNumber ARN ends in "/<user name>".
+DERIVED_VALUES = {"mfa_serial_pattern": lambda values: "%/" + values["principal_user"]}
+
 
 for _pivot in PIVOTS.values():
-    _value = " or ".join(_pivot["values"])
+    _value = " or ".join(v for v in _pivot["values"] if v not in DERIVED_VALUES)
     _pivot["sql"] = (
         _pivot["sql"]
         .replace("{note}", _NOTE.format(value=_value))
         .replace("{mfa_types_sql}", _MFA_TYPES_SQL)
         .replace("{okta_target_sql}", _OKTA_TARGET_SQL)
+        .replace("{aws_cred_events}", _AWS_CRED_EVENTS)
     )
     _pivot["pantherflow"] = (
         _pivot["pantherflow"]
         .replace("{mfa_types_pf}", _MFA_TYPES_PF)
         .replace("{okta_target_pf}", _OKTA_TARGET_PF)
+        .replace("{aws_cred_events}", _AWS_CRED_EVENTS)
     )
 del _pivot, _value
 
@@ -354,6 +444,7 @@ def render_pivot(name: str, params: dict) -> dict:
     pivot = PIVOTS[name]
     _, _, unit, after = pivot["window"]
     values = {key: params[key] for key in pivot["params"]}
+    values.update({key: DERIVED_VALUES[key](values) for key in pivot["values"] if key in DERIVED_VALUES})
     start, end = window(name, params)
     span = f"{window_size(name, params)}{_UNIT_SUFFIX[unit]}"
     sql_values = {key: sql_literal(values[key]) for key in pivot["values"]}
@@ -391,12 +482,31 @@ def pick_identity(identities) -> str | None:
     return usable[0] if usable else None
 
 
+def principal_user(arn) -> str | None:
+    """The IAM user name of ``arn:...:user/<path>/<name>`` or the session name of
+    ``arn:...:assumed-role/<role>/<session>`` / ``federated-user/<name>``; None otherwise."""
+    arn = _usable(arn)
+    if not arn or not arn.lower().startswith("arn:"):
+        return None
+    resource = arn.split(":", 5)[-1]
+    kind, _, rest = resource.partition("/")
+    if kind.lower() == "assumed-role":
+        rest = rest.partition("/")[2]
+    elif kind.lower() not in ("user", "federated-user"):
+        return None
+    name = rest.rsplit("/", 1)[-1] if kind.lower() == "user" else rest
+    return name or None
+
+
 def pivot_params(context: dict) -> dict:
     """The pivot parameters available in an alert context (missing ones are left out)."""
     params = {}
     arn = _usable(context.get("principal_arn"))
     if arn:
         params["principal_arn"] = arn
+    user = principal_user(arn)
+    if user:
+        params["principal_user"] = user
     identity = pick_identity(context.get("identities"))
     if identity:
         params["identity"] = identity

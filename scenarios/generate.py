@@ -336,7 +336,7 @@ CANARY = {
     "provider_id": "acme-finance-payroll-archive",
     "provider_account_id": ACCOUNT,
     "name": "acme-finance-payroll-archive",
-    "type": "s3_bucket",
+    "type": "AWS::S3::Bucket",
     "aws": {
         "account_id": ACCOUNT,
         "account_name": ACCOUNT_NAME,
@@ -408,6 +408,48 @@ def etl_getobjects(g: Gen, start: datetime, days: int) -> list:
                 cloudtrail(g, when, identity, "GetObject", "10.20.4.17", BOTO_UA, PROD_BUCKETS[0], key)
             )
     return events
+
+
+def canary_alert_logs(
+    g: Gen, operations: list, canary_trail: list, alert_id: str, principal: dict, request: dict, delay: int
+) -> list[dict]:
+    """One Tracebit alert log per canary operation (``(name, key, when)``), ``delay`` seconds later."""
+    canary_bucket = CANARY["name"]
+    arn = principal["aws"]["arn"]
+    alerts = []
+    for (name, key, moment), ct in zip(operations, canary_trail, strict=True):
+        resource = f"arn:aws:s3:::{canary_bucket}" + (f"/{key}" if name == "GetObject" else "")
+        what = (
+            f"listed objects under prefix '{key or '/'}' in"
+            if name == "ListObjects"
+            else f"downloaded '{key}' from"
+        )
+        alerts.append(
+            {
+                "discriminator": {"type": "tracebit_alert_log", "subtype": "canary_resource_accessed"},
+                "id": g.uid(),
+                "alert_id": alert_id,
+                "tracebit_portal_url": f"https://acme.tracebit.com/alerts/{alert_id}",
+                "timestamp": ts(moment + timedelta(seconds=delay)),
+                "provider": "aws",
+                "message": f"{arn} {what} canary S3 bucket {canary_bucket}",
+                "severity": "high",
+                "canary": CANARY,
+                "principal": principal,
+                "event": {
+                    "id": ct["eventID"],
+                    "operation": name,
+                    "request": request,
+                    "resources": [
+                        {
+                            "id": resource,
+                            "type": "AWS::S3::Object" if name == "GetObject" else "AWS::S3::Bucket",
+                        }
+                    ],
+                },
+            }
+        )
+    return alerts
 
 
 def write(folder: Path, log_type: str, events: list[dict], time_key: str) -> None:
@@ -530,39 +572,8 @@ def blog_incident() -> None:
     alert_id = "01JF2K7Q3V8M5X4N9T6R2B1C0D"
     portal = f"https://acme.tracebit.com/alerts/{alert_id}"
     principal = tracebit_principal(*SUE_ROLE)
-    alerts = []
-    for (name, key, moment), ct in zip(operations, canary_trail, strict=True):
-        resource = f"arn:aws:s3:::{canary_bucket}" + (f"/{key}" if name == "GetObject" else "")
-        what = (
-            f"listed objects under prefix '{key or '/'}' in"
-            if name == "ListObjects"
-            else f"downloaded '{key}' from"
-        )
-        alerts.append(
-            {
-                "discriminator": {"type": "tracebit_alert_log", "subtype": "canary_resource_accessed"},
-                "id": g.uid(),
-                "alert_id": alert_id,
-                "tracebit_portal_url": portal,
-                "timestamp": ts(moment + timedelta(seconds=38)),
-                "provider": "aws",
-                "message": f"{principal['aws']['arn']} {what} canary S3 bucket {canary_bucket}",
-                "severity": "high",
-                "canary": CANARY,
-                "principal": principal,
-                "event": {
-                    "id": ct["eventID"],
-                    "operation": name,
-                    "request": {"user_agent": {"raw": ATTACKER_UA, "label": "AWS CLI"}, "ip": ATTACKER["ip"]},
-                    "resources": [
-                        {
-                            "id": resource,
-                            "type": "AWS::S3::Object" if name == "GetObject" else "AWS::S3::Bucket",
-                        }
-                    ],
-                },
-            }
-        )
+    request = {"user_agent": {"raw": ATTACKER_UA, "label": "AWS CLI"}, "ip": ATTACKER["ip"]}
+    alerts = canary_alert_logs(g, operations, canary_trail, alert_id, principal, request, delay=38)
     summary = {
         "discriminator": {"type": "tracebit_alert_summary", "subtype": "canary_resource_accessed"},
         "alert_id": alert_id,
@@ -690,6 +701,185 @@ def benign_baseline() -> None:
     write(folder, "Tracebit.HealthCheck", checks, "timestamp")
 
 
+# --------------------------------------------------------------------------- AWS MFA tampering
+
+IAM_USERS = {
+    "j.chen": "AIDA2C6F4QW7HJ2KD9RXE",
+    "m.ortiz": "AIDA2C6F4QW7MT4RX8CVB",
+    "ci-deployer": "AIDA2C6F4QW7CD3PL6YQZ",
+    "contractor.lee": "AIDA2C6F4QW7LE9KS2WNH",
+}
+INTRUDER = {"ip": "203.0.113.77"}
+
+
+def iam_user_identity(g: Gen, name: str) -> dict:
+    return {
+        "type": "IAMUser",
+        "principalId": IAM_USERS[name],
+        "arn": f"arn:aws:iam::{ACCOUNT}:user/{name}",
+        "accountId": ACCOUNT,
+        "accessKeyId": "AKIA" + g.upper(16),
+        "userName": name,
+    }
+
+
+def iam_call(g: Gen, when: datetime, identity: dict, name: str, params: dict, ip: str, **extra) -> dict:
+    """An IAM management call as CloudTrail logs it (IAM is global: us-east-1)."""
+    event = management(g, when, identity, "iam.amazonaws.com", name, ip, CLI_UA)
+    event.update(requestParameters=params, readOnly=False, **extra)
+    return event
+
+
+def console_login(g: Gen, when: datetime, user: str, ip: str, mfa_used: str) -> dict:
+    event = management(g, when, iam_user_identity(g, user), "signin.amazonaws.com", "ConsoleLogin", ip, "")
+    event.update(
+        userAgent=BROWSER_UA,
+        readOnly=False,
+        eventType="AwsConsoleSignIn",
+        responseElements={"ConsoleLogin": "Success"},
+        additionalEventData={
+            "LoginTo": "https://console.aws.amazon.com/console/home?state=hashArgs%23&isauthcode=true",
+            "MobileVersion": "No",
+            "MFAUsed": mfa_used,
+        },
+    )
+    event["userIdentity"].pop("accessKeyId", None)  # a console password sign-in uses no key
+    return event
+
+
+def aws_mfa_tampering() -> None:
+    """An intruder with a CI user's leaked access key removes IAM user j.chen's MFA, sets a password
+    for it, signs in to the console as j.chen and explores a canary bucket (no Okta anywhere)."""
+    g = Gen(20250120)
+    folder = HERE / "aws_mfa_tampering"
+    start = datetime(2025, 1, 6, tzinfo=UTC)
+    trail = []
+    # Two weeks of ordinary work: j.chen signs in with MFA and reads a few reports; m.ortiz enrols
+    # a new MFA device (EnableMFADevice is not tampering) and changes its own password; a contractor's
+    # attempt to deactivate m.ortiz's MFA is denied.
+    for day in range(14):
+        base = start + timedelta(days=day)
+        if base.weekday() >= 5:
+            continue
+        login = base.replace(hour=15, minute=g.rand.randint(0, 20), second=g.rand.randint(0, 59))
+        trail.append(console_login(g, login, "j.chen", OFFICE["ip"], "Yes"))
+        for _ in range(g.rand.randint(1, 3)):
+            when = login + timedelta(minutes=g.rand.randint(5, 240), seconds=g.rand.randint(0, 59))
+            bucket = g.rand.choice(PROD_BUCKETS)
+            key = f"reports/{when:%Y/%m/%d}/daily-{g.hexid(6)}.parquet"
+            trail.append(
+                cloudtrail(
+                    g,
+                    when,
+                    iam_user_identity(g, "j.chen"),
+                    "GetObject",
+                    OFFICE["ip"],
+                    BROWSER_UA,
+                    bucket,
+                    key,
+                )
+            )
+    ortiz = iam_user_identity(g, "m.ortiz")
+    trail.append(
+        iam_call(
+            g,
+            datetime(2025, 1, 9, 16, 4, 12, tzinfo=UTC),
+            ortiz,
+            "EnableMFADevice",
+            {"userName": "m.ortiz", "serialNumber": f"arn:aws:iam::{ACCOUNT}:mfa/m.ortiz-pixel"},
+            OFFICE["ip"],
+        )
+    )
+    trail.append(
+        iam_call(
+            g,
+            datetime(2025, 1, 9, 16, 6, 40, tzinfo=UTC),
+            ortiz,
+            "UpdateLoginProfile",
+            {"userName": "m.ortiz", "passwordResetRequired": False},
+            OFFICE["ip"],
+        )
+    )
+    contractor = iam_user_identity(g, "contractor.lee")
+    trail.append(
+        iam_call(
+            g,
+            datetime(2025, 1, 14, 10, 22, 5, tzinfo=UTC),
+            contractor,
+            "DeactivateMFADevice",
+            {"userName": "m.ortiz", "serialNumber": f"arn:aws:iam::{ACCOUNT}:mfa/m.ortiz-pixel"},
+            HOME["ip"],
+            errorCode="AccessDenied",
+            errorMessage=(
+                f"User: {contractor['arn']} is not authorized to perform: iam:DeactivateMFADevice on resource: "
+                f"user m.ortiz because no identity-based policy allows the iam:DeactivateMFADevice action"
+            ),
+        )
+    )
+    # Jan 20 02:13 UTC: the intruder, with ci-deployer's leaked key, takes over j.chen.
+    ci = iam_user_identity(g, "ci-deployer")
+    serial = f"arn:aws:iam::{ACCOUNT}:mfa/j.chen"
+    takeover = datetime(2025, 1, 20, 2, 13, 41, tzinfo=UTC)
+    trail.append(
+        iam_call(
+            g,
+            takeover,
+            ci,
+            "DeactivateMFADevice",
+            {"userName": "j.chen", "serialNumber": serial},
+            INTRUDER["ip"],
+        )
+    )
+    trail.append(
+        iam_call(
+            g,
+            takeover + timedelta(seconds=9),
+            ci,
+            "DeleteVirtualMFADevice",
+            {"serialNumber": serial},
+            INTRUDER["ip"],
+        )
+    )
+    trail.append(
+        iam_call(
+            g,
+            takeover + timedelta(seconds=31),
+            ci,
+            "UpdateLoginProfile",
+            {"userName": "j.chen", "passwordResetRequired": False},
+            INTRUDER["ip"],
+        )
+    )
+    signin = datetime(2025, 1, 20, 2, 19, 4, tzinfo=UTC)
+    trail.append(console_login(g, signin, "j.chen", INTRUDER["ip"], "No"))
+    jchen = iam_user_identity(g, "j.chen")
+    canary_bucket = CANARY["name"]
+    operations = [
+        ("ListObjects", "", signin + timedelta(minutes=6, seconds=12)),
+        ("ListObjects", "payroll/", signin + timedelta(minutes=6, seconds=40)),
+        ("GetObject", "payroll/2024/2024-12-payroll-register.csv", signin + timedelta(minutes=7, seconds=3)),
+    ]
+    canary_trail = [
+        cloudtrail(g, when, jchen, name, INTRUDER["ip"], BROWSER_UA, canary_bucket, key or None)
+        for name, key, when in operations
+    ]
+    trail += canary_trail
+    alert_id = "01JHZ4D6F8G2J5K7M9P1R3T5V7"
+    principal = {
+        "id": IAM_USERS["j.chen"],
+        "aws": {"arn": jchen["arn"], "type": "IAMUser", "account_id": ACCOUNT, "username": "j.chen"},
+    }
+    request = {"user_agent": {"raw": BROWSER_UA, "label": "Browser"}, "ip": INTRUDER["ip"]}
+    alerts = canary_alert_logs(g, operations, canary_trail, alert_id, principal, request, delay=41)
+    checks = health_checks(
+        datetime(2025, 1, 18, 0, 0, tzinfo=UTC), datetime(2025, 1, 20, 3, 0, tzinfo=UTC), timedelta(hours=1)
+    )
+    write(folder, "AWS.CloudTrail", trail, "eventTime")
+    write(folder, "Tracebit.Alert", alerts, "timestamp")
+    write(folder, "Tracebit.HealthCheck", checks, "timestamp")
+
+
 if __name__ == "__main__":
     blog_incident()
     benign_baseline()
+    aws_mfa_tampering()

@@ -150,7 +150,7 @@ def test_invalid_rules_are_rejected(change, message):
         rule_from(GROUP.replace(*change))
 
 
-def test_sequence_absence_must_be_last():
+def test_consecutive_sequence_absences_are_rejected():
     text = """
 AnalysisType: correlation_rule
 RuleID: T.Seq
@@ -160,11 +160,55 @@ Detection:
   - Sequence:
       - {ID: A, RuleID: R.A}
       - {ID: B, RuleID: R.B, Absence: true}
-      - {ID: C, RuleID: R.C}
+      - {ID: C, RuleID: R.C, Absence: true}
     Schedule: {RateMinutes: 30, TimeoutMinutes: 1}
 """
-    with pytest.raises(CorrelationError, match="last Sequence item"):
+    with pytest.raises(CorrelationError, match="consecutive Absence"):
         rule_from(text)
+
+
+@pytest.mark.parametrize("fixture", ["sequence_absence_first.yml", "sequence_absence_middle.yml"])
+def test_sequence_absence_on_a_first_or_middle_item_is_evaluated(fixture):
+    rule = CorrelationRule.from_file(FIXTURES / fixture)
+    outcomes = run_tests(rule)
+    assert any(o.expected is False for o in outcomes) and any(o.expected is True for o in outcomes)
+    assert all(o.passed for o in outcomes), [o for o in outcomes if not o.passed]
+
+
+def test_middle_absence_is_reported_without_the_absent_item():
+    rule = CorrelationRule.from_file(FIXTURES / "sequence_absence_middle.yml")
+    signals = [
+        signal("Fixture.Okta.MFAReset", "2024-01-01T00:00:00Z", ["sue@acme.com"]),
+        signal("Fixture.Canary", "2024-01-01T10:00:00Z", ["sue@acme.com"]),
+    ]
+    (match,) = rule.evaluate(signals)
+    assert set(match.signals) == {"Reset", "Canary"}
+    assert match.key == {
+        "Reset FOLLOWED BY re-enrolment": "sue@acme.com",
+        "Re-enrolment FOLLOWED BY canary": "sue@acme.com",
+    }
+
+
+@pytest.mark.parametrize(("order", "first_canary"), [("Chronological", 10), ("ReverseChronological", 200)])
+def test_group_evaluation_order_picks_the_earliest_or_latest_window(order, first_canary):
+    rule = rule_from(
+        GROUP.replace(
+            "LookbackWindowMinutes: 60", f"LookbackWindowMinutes: 60\n    EventEvaluationOrder: {order}"
+        )
+    )
+    minutes = [0, 10, 190, 200]
+    signals = [
+        signal(
+            "Okta.Reset" if m in {0, 190} else "Tracebit.Canary",
+            f"2024-01-01T{m // 60:02d}:{m % 60:02d}:00Z",
+            ["sue@acme.com"],
+        )
+        for m in minutes
+    ]
+    (match,) = rule.evaluate(signals)
+    canary_id = next(i.id for i in rule.items if i.rule_id == "Tracebit.Canary")
+    got = match.signals[canary_id][0].time
+    assert (got.hour * 60 + got.minute) == first_canary
 
 
 def test_rule_outputs_entries_count_toward_min_match_count():

@@ -174,11 +174,13 @@ REGRESSIONS = [
 ]
 
 STREAMS = (
+    "AWS.CloudTrail",
     "Okta.SystemLog",
     "Tracebit.Alert",
     "Tracebit.AlertSummary",
     "Tracebit.HealthCheck",
     "Tracebit.Query.CanaryPrincipalGetObjectSurge",
+    "Tracebit.Query.CanaryPrincipalRecentAWSMFATampering",
     "Tracebit.Query.CanaryPrincipalRecentMFAReset",
     "Tracebit.Query.IntegrationSilent",
 )

@@ -101,6 +101,7 @@ def test_signal_writes_the_contract_record_and_get_dictionary_reads_it(kv_table,
     assert signal.rule(event) is True
     record = caching.get_dictionary("tracebit:mfa_reset:sue.johnson@acme.com", force_ttl_check=True)
     assert record == {
+        "source": "Okta",
         "event_type": "user.mfa.factor.deactivate",
         "event_time": published.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
         "actor": "helpdesk.agent@acme.com",
@@ -188,7 +189,7 @@ def test_tracebit_rule_escalates_from_the_record_the_signal_wrote(kv_table, sign
             "alert_id": "alert-1",
             "timestamp": alert_time.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
             "severity": "low",
-            "canary": {"name": "acme-prod-customer-exports", "type": "aws_s3_bucket"},
+            "canary": {"name": "acme-prod-customer-exports", "type": "AWS::S3::Bucket"},
             "principal": {
                 "id": "AROA3XFRBF535PLBIFPI4:sue.johnson@acme.com",
                 "aws": {

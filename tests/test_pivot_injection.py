@@ -168,7 +168,7 @@ def assert_injection_safe(name: str, params: dict[str, str]) -> None:
     )
     assert tokens == benign_tokens, f"PantherFlow structure changed for {params}"
     for value, placeholder in replacements.items():
-        # once, or once per Okta target position the identity is checked at
+        # values are inlined where used (no scalar let), so a value may appear more than once
         assert pf_counts[value] == benign_pf_counts[placeholder] >= 1, (value, pf_counts)
 
 

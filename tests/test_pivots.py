@@ -132,14 +132,17 @@ def render_with(name: str, key: str, value: str) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_render_pivots_blog_alert_gives_all_three_pivots():
+def test_render_pivots_blog_alert_gives_every_pivot():
     pivots = tp.render_pivots(BLOG_CONTEXT)
     assert set(pivots) == {
         "Tracebit.Pivot.PrincipalGetObjectHistory",
         "Tracebit.Pivot.IdentityOktaMFAResets",
         "Tracebit.Pivot.PrincipalActivityAroundAlert",
+        AWS_CREDENTIALS,
     }
-    for rendered in pivots.values():
+    for name, rendered in pivots.items():
+        if name == AWS_CREDENTIALS:  # values inline, no scalar let (test below)
+            continue
         assert set(rendered) == {"sql", "pantherflow"}
         assert rendered["sql"].startswith("WITH params AS (")
         assert rendered["pantherflow"].startswith("panther_logs.public.")
@@ -441,3 +444,35 @@ def test_every_query_parses_as_snowflake():
         if spec["AnalysisType"] == "scheduled_query":
             schedule = spec["Schedule"]
             assert schedule["RateMinutes"] > 1 and schedule["RateMinutes"] >= schedule["TimeoutMinutes"]
+
+
+AWS_CREDENTIALS = "Tracebit.Pivot.PrincipalAWSCredentialChanges"
+
+
+@pytest.mark.parametrize(
+    ("arn", "user"),
+    [
+        ("arn:aws:iam::693260565127:user/j.chen", "j.chen"),
+        ("arn:aws:iam::693260565127:user/engineering/j.chen", "j.chen"),
+        ("arn:aws:sts::693260565127:assumed-role/ReadOnly/j.chen", "j.chen"),
+        ("arn:aws:sts::693260565127:federated-user/j.chen", "j.chen"),
+        ("arn:aws:iam::693260565127:role/ReadOnly", None),
+        ("arn:aws:iam::693260565127:root", None),
+        ("AIDA2C6F4QW7HJ2KD9RXE", None),
+        (None, None),
+    ],
+)
+def test_principal_user_is_the_iam_user_or_session_name(arn, user):
+    assert tp.principal_user(arn) == user
+
+
+def test_aws_credential_changes_pivot_places_values_only_in_literals():
+    context = dict(BLOG_CONTEXT, principal_arn="arn:aws:iam::693260565127:user/o'brien")
+    rendered = tp.render_pivots(context)[AWS_CREDENTIALS]
+    assert "'arn:aws:iam::693260565127:user/o''brien' AS principal_arn" in rendered["sql"]
+    assert "'o''brien' AS principal_user" in rendered["sql"]
+    flow = rendered["pantherflow"]
+    assert "let " not in flow
+    assert "requestParameters.userName == 'o\\'brien'" in flow
+    assert "time.parse_timestamp('2024-12-13 16:20:00')" in flow
+    assert "sort p_event_time asc" in flow

@@ -163,18 +163,19 @@ SILENT = "Tracebit.Query.IntegrationSilent"
 
 def test_canary_principal_recent_mfa_reset(lake, items):
     rows = run(lake, items, MFA)
+    # the latest reset first: the scheduled rule's title (from the first row) names it
     assert pick(rows, "alert_id", "identity", "reset_uuid", "reset_event_type", "reset_actor") == [
         (
             "alert-sue",
             SUE,
-            "okta-0004",
+            "okta-0005",
             "user.mfa.factor.deactivate",
             HELPDESK,
         ),
         (
             "alert-sue",
             SUE,
-            "okta-0005",
+            "okta-0004",
             "user.mfa.factor.deactivate",
             HELPDESK,
         ),
@@ -215,13 +216,13 @@ def test_getobject_surge(lake, items):
 
 
 def test_getobject_surge_thresholds_come_from_the_params_cte(lake, items):
-    # etl-reader: 8 reads around its alert, baseline 1.0/day: not above 10x even with a low minimum...
+    # etl-reader: 8 reads around its alert, baseline ~1/day: not above 10x even with a low minimum...
     rows = run(lake, items, SURGE, params={"min_requests": 5})
     assert [row["alert_id"] for row in rows] == ["alert-sue"]
     # ...but above 5x
     rows = run(lake, items, SURGE, params={"min_requests": 5, "surge_multiple": 5})
     assert pick(rows, "alert_id", "window_requests", "baseline_daily_avg") == [
-        ("alert-etl", 8, 1.0),
+        ("alert-etl", 8, 0.97),  # 29 daily reads in the 30 days before the 48 h window
         ("alert-sue", 121, 0.4),
     ]
     # the minimum count keeps a near-zero baseline from alerting on a handful of reads
@@ -257,5 +258,8 @@ def test_every_tracebit_query_is_executed_here(items):
         MFA,
         SURGE,
         SILENT,
+        # executed in test_aws_mfa_queries.py
+        "Tracebit.Pivot.PrincipalAWSCredentialChanges",
+        "Tracebit.Query.CanaryPrincipalRecentAWSMFATampering",
     }
     assert {name for name in items if name.startswith("Tracebit.")} == covered

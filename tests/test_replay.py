@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from tracebit_pack.cli import main
-from tracebit_pack.replay import replay
+from tracebit_pack.replay import render_text, replay
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = REPO / "scenarios"
@@ -52,13 +52,41 @@ def test_blog_incident_pivots_for_the_principal(blog):
         "Tracebit.Pivot.PrincipalGetObjectHistory",
         "Tracebit.Pivot.IdentityOktaMFAResets",
         "Tracebit.Pivot.PrincipalActivityAroundAlert",
+        "Tracebit.Pivot.PrincipalAWSCredentialChanges",
     }
+    assert pivots["Tracebit.Pivot.PrincipalAWSCredentialChanges"].rows == []  # Okta-only takeover
     resets = pivots["Tracebit.Pivot.IdentityOktaMFAResets"]
     assert resets.parameters["identity"] == "sue.johnson@acme.com"
     assert [r["event_type"] for r in resets.rows].count("user.mfa.factor.deactivate") == 3
     history = pivots["Tracebit.Pivot.PrincipalGetObjectHistory"]
     assert max(r["requests"] for r in history.rows) >= 80  # the surge day stands out
     assert all(p.error is None for p in blog.pivots)
+
+
+def test_aws_mfa_tampering_raises_exactly_the_expected_alerts():
+    """The IAM user whose MFA another principal removed, then a canary: Critical on every path."""
+    report = replay(SCENARIOS / "aws_mfa_tampering")
+    spec = expected("aws_mfa_tampering")
+    assert report.alert_counts() == spec["alerts"]
+    assert report.rule_errors == {}
+    alerts = {a.rule_id: a for a in report.alerts}
+    for rule_id, severity in spec["severity"].items():
+        assert alerts[rule_id].severity == severity, rule_id
+    canary = alerts["Tracebit.CanaryResourceAccessed"]
+    record = canary.alert_context["recent_mfa_reset"]
+    assert (record["source"], record["identity"]) == ("AWS", "j.chen")
+    assert record["event_type"] in {"DeactivateMFADevice", "DeleteVirtualMFADevice", "UpdateLoginProfile"}
+    assert record["actor"] == "arn:aws:iam::693260565127:user/ci-deployer"
+    assert "j.chen" in canary.title
+    scheduled = alerts["Tracebit.CanaryPrincipalRecentAWSMFATampering"]
+    assert scheduled.alert_context["cloudtrail_event"]["actor"] == record["actor"]
+    pivots = {p.query: p for p in report.pivots}
+    changes = pivots["Tracebit.Pivot.PrincipalAWSCredentialChanges"].rows
+    assert [(r["event_name"], r["target_user"], r["relation"]) for r in changes] == [
+        ("DeactivateMFADevice", "j.chen", "to principal"),
+        ("DeleteVirtualMFADevice", "j.chen", "to principal"),
+        ("UpdateLoginProfile", "j.chen", "to principal"),
+    ]
 
 
 def test_benign_baseline_raises_nothing():
@@ -96,7 +124,10 @@ def test_json_format(capsys):
 def test_text_format(capsys):
     assert main(["replay", str(SCENARIOS / "benign_baseline")]) == 0
     out = capsys.readouterr().out
-    assert "0 alert(s)" in out and "events/s" in out
+    assert "0 alert(s)" in out and "replayed 493 events" in out
+    assert "too few events for a rate (fewer than 500)" in out  # 493: start-up, not throughput
+    assert main(["replay", str(SCENARIOS / "blog_incident")]) == 0
+    assert "events/s" in capsys.readouterr().out
 
 
 def copy_scenario(tmp_path):
@@ -163,3 +194,43 @@ def test_progress_line_on_long_input(capsys, tmp_path):
     captured = capsys.readouterr()
     assert "replay: 2100/2100 events" in captured.err
     assert "0 alert(s)" in captured.out
+
+
+def test_empty_folder_says_so_instead_of_alerting_at_wall_clock_time(capsys, tmp_path):
+    (tmp_path / "Tracebit.Alert.jsonl").write_text("")
+    (tmp_path / "AWS.CloudTrail.jsonl").write_text("\n")
+    assert "no events: nothing to replay" in run_bad(capsys, ["replay", str(tmp_path)])
+
+
+def test_tiny_folder_says_so_and_skips_queries_without_data(capsys, tmp_path):
+    lines = (SCENARIOS / "blog_incident" / "Tracebit.Alert.jsonl").read_text().splitlines()
+    (tmp_path / "Tracebit.Alert.jsonl").write_text(lines[0] + "\n")
+    report = replay(tmp_path)
+    assert "Tracebit.IntegrationSilent" not in report.alert_counts()  # no health-check data, no verdict
+    assert "Tracebit.Query.IntegrationSilent" in report.skipped_queries
+    assert report.now.isoformat().startswith("2024-12-13T16:11")  # the folder's time, not the clock
+    assert main(["replay", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "note: only 1 event(s) over 0.0 h" in out
+    assert (
+        "note: Tracebit.Query.IntegrationSilent not run: the folder has no Tracebit.HealthCheck events" in out
+    )
+    assert "events/s" not in out and "too few events for a rate" in out
+
+
+def test_report_text_is_never_cut_mid_value_and_times_say_utc(blog):
+    text = render_text(blog)
+    assert "…" not in "\n".join(
+        line for line in text.splitlines() if "MFA reset:" in line or "for alerts:" in line
+    )
+    assert "recent MFA reset: Okta user.account.reset_password for sue.johnson@acme.com at " in text
+    assert "by helpdesk.agent@acme.com" in text
+    assert "for alerts: [1] Tracebit.Correlation.OktaMFAReset.CanaryResourceAccessed, [2]" in text
+    pivot_rows = [line for line in text.splitlines() if line.startswith("  2024-")]
+    assert pivot_rows and all(line[2:].split(" ", 1)[0].endswith("Z") for line in pivot_rows)
+    # the +-3 h activity pivot shows the rows around the alert, down to the canary access
+    around = text.split("Tracebit.Pivot.PrincipalActivityAroundAlert", 1)[1].split("\n\n", 1)[0]
+    assert "earlier row(s)" in around and "ListObjects" in around
+    # one wording for the same reset everywhere: "after Okta <event>"
+    assert "after an Okta" not in text
+    assert text.count("after Okta user.account.reset_password") == 3

@@ -400,7 +400,7 @@ def test_canaries_alert_and_summary_same_shape(blog, summary):
 
 
 def test_canary_label():
-    assert tb.canary_label({"name": "b", "type": "aws_s3_bucket"}) == "aws_s3_bucket b"
+    assert tb.canary_label({"name": "b", "type": "AWS::S3::Bucket"}) == "AWS::S3::Bucket b"
     assert tb.canary_label({"name": None, "arn": "arn:aws:s3:::b", "type": None}) == "arn:aws:s3:::b"
     assert tb.canary_label({"tracebit_id": "cnry_1"}) == "cnry_1"
     assert tb.canary_label({}) == "an unknown canary"
@@ -656,7 +656,7 @@ def test_mfa_suffix_and_canaries_phrase():
 def test_titles(blog, credential, summary):
     ctx = tb.alert_context(blog)
     assert tb.title_resource_accessed(blog, ctx) == (
-        "Tracebit: sue.johnson@acme.com (role Okta-OIDC-Engineer) accessed canary aws_s3_bucket "
+        "Tracebit: sue.johnson@acme.com (role Okta-OIDC-Engineer) accessed canary AWS::S3::Bucket "
         "acme-prod-customer-exports"
     )
     cctx = tb.alert_context(credential)
@@ -843,6 +843,7 @@ def test_rule_alert_context_renders_pivots_with_this_alerts_values(blog):
         "Tracebit.Pivot.PrincipalGetObjectHistory",
         "Tracebit.Pivot.IdentityOktaMFAResets",
         "Tracebit.Pivot.PrincipalActivityAroundAlert",
+        "Tracebit.Pivot.PrincipalAWSCredentialChanges",
     }
     arn_pivot = pivots["Tracebit.Pivot.PrincipalGetObjectHistory"]
     assert f"'{context['principal_arn']}' AS principal_arn" in arn_pivot["sql"]

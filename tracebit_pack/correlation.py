@@ -254,13 +254,11 @@ class CorrelationRule:
 
     def _parse_transitions(self, raw: Any, where: str) -> None:
         order = {item.id: n for n, item in enumerate(self.items)}
-        for n, item in enumerate(self.items):
-            if item.absence and n != len(self.items) - 1:
+        for before, after in itertools.pairwise(self.items):
+            if before.absence and after.absence:
                 raise CorrelationError(
-                    f"{where}: Absence is supported only on the last Sequence item (item {item.id!r})"
+                    f"{where}: two consecutive Absence items ({before.id!r}, {after.id!r}) are not supported"
                 )
-        if self.items[0].absence:
-            raise CorrelationError(f"{where}: the first Sequence item cannot be an Absence")
         for entry in raw:
             if (
                 not isinstance(entry, Mapping)
@@ -412,26 +410,33 @@ class CorrelationRule:
     def _evaluate_group(self, per_item: Mapping[str, list[Signal]]) -> list[CorrelationMatch]:
         present = [i for i in self.items if not i.absence]
         absent = [i for i in self.items if i.absence]
-        chain = present if self.order != "ReverseChronological" else list(reversed(present))
         matches = []
         for key in self._keys(per_item, self.criteria):
             supp = self._supporting(per_item, key, self.criteria)
             if any(len(supp[i.id]) < i.min_count for i in present):
                 continue
-            found = self._group_window(supp, present, absent, chain)
+            found = self._group_window(supp, present, absent)
             if found is not None:
                 matches.append(CorrelationMatch(self.rule_id, key, found))
         return matches
 
-    def _group_window(self, supp, present, absent, chain) -> dict[str, list[Signal]] | None:
+    def _group_window(self, supp, present, absent) -> dict[str, list[Signal]] | None:
+        """The first window (in EventEvaluationOrder) in which every present item has its count.
+
+        The list order of a Group's items is not a requirement, with or without
+        EventEvaluationOrder (PA github_pull_request_target_with_checkout_in_workflow: Chronological,
+        and its "out of order" test expects a match). The order only decides which window is found
+        first: the earliest (Chronological, the default) or the latest (ReverseChronological).
+        """
         span = self.lookback
         anchors = sorted({s.time for i in present for s in supp[i.id]})
-        windows = [(t, t + span) for t in anchors] + [(t - span, t) for t in anchors]
+        if self.order == "ReverseChronological":
+            latest_first = anchors[::-1]
+            windows = [(t - span, t) for t in latest_first] + [(t, t + span) for t in latest_first]
+        else:
+            windows = [(t, t + span) for t in anchors] + [(t - span, t) for t in anchors]
         for start, end in windows:
-            in_win = {i.id: [s for s in supp[i.id] if start <= s.time <= end] for i in present}
-            counted = self._ordered(in_win, chain, start) if self.order else in_win
-            if counted is None:
-                continue
+            counted = {i.id: [s for s in supp[i.id] if start <= s.time <= end] for i in present}
             if any(len(counted[i.id]) < i.min_count for i in present):
                 continue
             used = [s for i in present for s in counted[i.id]]
@@ -445,19 +450,6 @@ class CorrelationRule:
                 continue
             return counted
         return None
-
-    @staticmethod
-    def _ordered(in_win, chain: Sequence[Item], start: datetime) -> dict[str, list[Signal]] | None:
-        """Chronological: each item's signals counted from the time the previous item completed."""
-        cursor = start
-        counted = {}
-        for item in chain:
-            eligible = [s for s in in_win[item.id] if s.time >= cursor]
-            if len(eligible) < item.min_count:
-                return None
-            counted[item.id] = eligible
-            cursor = eligible[item.min_count - 1].time
-        return counted
 
     @staticmethod
     def _too_many(supp, present: Sequence[Item], start: datetime, end: datetime) -> bool:
@@ -486,36 +478,73 @@ class CorrelationRule:
     def _evaluate_sequence(self, per_item: Mapping[str, list[Signal]]) -> list[CorrelationMatch]:
         names = self._transition_names()
         by_pair = {(t.from_id, t.to_id): t for t in self.transitions}
+        links = self._absence_links(by_pair)
         matches = []
         for key in self._keys(per_item, names):
+            if any(key.get(a) != key.get(b) for a, b in links if a in key and b in key):
+                continue
             supp = self._supporting(per_item, key, names)
-            chain = self._chain(supp, by_pair, 0, None, None, {})
+            chain = self._chain(supp, by_pair, self._first_present(), None, None, {})
             if chain is not None:
                 matches.append(CorrelationMatch(self.rule_id, key, chain))
         return matches
 
+    def _first_present(self) -> int:
+        return next(n for n, item in enumerate(self.items) if not item.absence)
+
+    def _absence_links(self, by_pair) -> list[tuple[str, str]]:
+        """Transition names whose join values must be equal: the two transitions around a middle
+        Absence item that match it on the same field (A -> not B -> C on one field links A and C)."""
+        links = []
+        for n in range(1, len(self.items) - 1):
+            if not self.items[n].absence:
+                continue
+            into = by_pair.get((self.items[n - 1].id, self.items[n].id))
+            out = by_pair.get((self.items[n].id, self.items[n + 1].id))
+            if into and out and into.to_path and into.to_path == out.from_path:
+                links.append((into.id, out.id))
+        return links
+
+    def _within(self, by_pair, n: int) -> timedelta:
+        """The time frame of the transition into item ``n`` (default: the lookback)."""
+        transition = by_pair.get((self.items[n - 1].id, self.items[n].id)) if n > 0 else None
+        return transition.within if transition else self.lookback
+
+    @staticmethod
+    def _vetoed(supp, item: Item, start: datetime, end: datetime) -> bool:
+        return sum(1 for s in supp[item.id] if start <= s.time <= end) >= item.min_count
+
     def _chain(self, supp, by_pair, n: int, prev: datetime | None, first: datetime | None, used: dict):  # noqa: PLR0917
+        """The first chain of present items from item ``n`` on, with every Absence item respected:
+        a leading Absence vetoes the first present step if it occurs within its transition's time
+        frame before that step; a middle one if it occurs between the step before it completed and
+        the step after it completed; a trailing one within its time frame after the last step."""
         if n == len(self.items):
             return dict(used)
         item = self.items[n]
+        if item.absence:
+            assert prev is not None
+            trailing = n == len(self.items) - 1  # a middle one is checked by the step after it
+            if trailing and self._vetoed(supp, item, prev, prev + self._within(by_pair, n)):
+                return None
+            return self._chain(supp, by_pair, n + 1, prev, first, used)
         signals = supp[item.id]
-        if n == 0:
+        gap = self.items[n - 1] if n > 0 and self.items[n - 1].absence else None
+        if prev is None:
             for a in range(len(signals) - item.min_count + 1):
                 start = signals[a].time
                 done = signals[a + item.min_count - 1]
                 if done.time - start > self.lookback:
                     continue
+                if gap is not None and self._vetoed(supp, gap, start - self._within(by_pair, n), start):
+                    continue
                 picked = signals[a : a + item.min_count]
-                result = self._chain(supp, by_pair, 1, done.time, start, {item.id: picked})
+                result = self._chain(supp, by_pair, n + 1, done.time, start, {item.id: picked})
                 if result is not None:
                     return result
             return None
-        transition = by_pair.get((self.items[n - 1].id, item.id))
-        within = transition.within if transition else self.lookback
-        assert prev is not None and first is not None
-        if item.absence:
-            hits = [s for s in signals if prev <= s.time <= prev + within]
-            return None if len(hits) >= item.min_count else dict(used)
+        within = self._within(by_pair, n)
+        assert first is not None
         eligible = [
             s
             for s in signals
@@ -529,6 +558,8 @@ class CorrelationRule:
             if done.time in tried:
                 continue
             tried.add(done.time)
+            if gap is not None and self._vetoed(supp, gap, prev, done.time):
+                break  # a later completion only widens the window the Absence must stay out of
             picked = eligible[: j + 1]
             result = self._chain(supp, by_pair, n + 1, done.time, first, {**used, item.id: picked})
             if result is not None:

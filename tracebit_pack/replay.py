@@ -31,7 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from tracebit_pack.alerts import Alert, RuleSettings, group_matches
-from tracebit_pack.analysis import REPO_ROOT, add_path_argument, repository
+from tracebit_pack.analysis import (
+    REPO_ROOT,
+    AnalysisItem,
+    add_path_argument,
+    repository,
+    table_name,
+)
 from tracebit_pack.correlation import CorrelationMatch, CorrelationRule, Signal
 from tracebit_pack.engine import PackEngine, RuleResult, parse_time
 from tracebit_pack.enrich import deterministic_row_id, enrich
@@ -79,6 +85,9 @@ class ReplayReport:
     load_seconds: float = 0.0
     seconds: float = 0.0
     rule_seconds: float = 0.0  # real-time rules only (the engine's throughput)
+    first_event_time: datetime | None = None
+    last_event_time: datetime | None = None
+    skipped_queries: dict[str, str] = field(default_factory=dict)  # scheduled query -> why not run
 
     def alert_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -225,6 +234,20 @@ def run_pivots(engine: PackEngine, lake: Lake, alerts: list[Alert], now: datetim
     return list(results.values())
 
 
+_TABLE_REF = re.compile(r"panther_logs\.public\.([a-z0-9_]+)", re.IGNORECASE)
+
+
+def _no_data_reason(item: AnalysisItem, lake: Lake) -> str | None:
+    """Why a scheduled query is not run: every table it reads is empty in this folder (its answer,
+    such as "no health check for 30 days", would be about the folder, not the system)."""
+    tables = {name.lower() for name in _TABLE_REF.findall(item.query or "")}
+    by_table = {table_name(log_type): log_type for log_type in lake.row_counts}
+    log_types = sorted(by_table[t] for t in tables if t in by_table)
+    if log_types and all(lake.row_counts[t] == 0 for t in log_types):
+        return f"the folder has no {' / '.join(log_types)} events"
+    return None
+
+
 def replay(
     folder: Path,
     now: datetime | None = None,
@@ -235,6 +258,8 @@ def replay(
     started = time.perf_counter()
     folder = Path(folder)
     events = read_scenario(folder)
+    if not events:
+        raise UserError(f"{folder}: the <LogType>.jsonl files hold no events: nothing to replay")
     lake = Lake.from_folder(folder)
     try:
         engine = engine or PackEngine.load(root)
@@ -267,6 +292,7 @@ def replay(
         moment = now or latest or datetime.now(UTC)
         now_text = panther_time(moment)
         engine.kv.now = moment.timestamp()
+        skipped: dict[str, str] = {}
         for loaded in engine.scheduled_rules.values():
             for query_name in loaded.spec.get("ScheduledQueries") or []:
                 item = next(
@@ -274,6 +300,10 @@ def replay(
                 )
                 if item is None:
                     errors.setdefault(loaded.id, []).append(f"scheduled query {query_name!r} not found")
+                    continue
+                why_not = _no_data_reason(item, lake)
+                if why_not:
+                    skipped[query_name] = why_not
                     continue
                 try:
                     rows = lake.run(item, now=moment)
@@ -291,8 +321,8 @@ def replay(
         grouping = group_matches(matches, settings)
         alerts = list(grouping.alerts)
         signal_objs = [Signal.from_dict(s, n) for n, s in enumerate(signals)]
-        correlations, skipped = correlation_rules(engine.items)
-        not_evaluated.update(skipped)
+        correlations, not_run = correlation_rules(engine.items)
+        not_evaluated.update(not_run)
         for rule in correlations:
             for match in rule.evaluate(signal_objs):
                 alert = _correlation_alert(rule, match)
@@ -320,6 +350,9 @@ def replay(
         load_seconds=load_seconds,
         seconds=time.perf_counter() - started,
         rule_seconds=rule_seconds,
+        first_event_time=parse_time(events[0][1]["p_event_time"]),
+        last_event_time=latest,
+        skipped_queries=skipped,
     )
 
 
@@ -333,32 +366,116 @@ KEY_CONTEXT = (
     ("operation", ("event_operation",)),
     ("classification", ("classification",)),
     ("recent MFA reset", ("recent_mfa_reset",)),
+    ("Okta reset", ("okta_reset",)),
+    ("CloudTrail change", ("cloudtrail_event",)),
     ("window requests", ("window_requests",)),
     ("baseline/day", ("baseline_daily_avg",)),
+    ("surge bucket", ("surge_bucket",)),
+    ("surge window", ("surge_window_start",)),
+    ("busiest hour", ("surge_busiest_hour",)),
     ("matched on", ("match",)),
     ("reset", ("reset_event_type",)),
 )
+TINY_EVENTS = 50  # fewer events than this: say the folder is too small to judge history
+TINY_SPAN_HOURS = 24.0
+RATE_MIN_EVENTS = 500  # below this, an events/s figure measures start-up, not throughput
+MAX_LIST_ITEMS = 10
+_TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:Z|[+-]00:?00)?$")
+_TIME_COLUMNS = ("event_time", "event_day", "p_event_time", "hour")
+
+
+def _ts(text: str) -> str:
+    """A lake / Panther timestamp as rfc3339 UTC (``2024-12-12T22:41:07.311Z``); other text as is.
+
+    Every time in the report is UTC, and says so."""
+    found = _TIMESTAMP.match(text)
+    if not found:
+        return text
+    day, clock, fraction = found.groups()
+    millis = (fraction or "").ljust(3, "0")[:3]
+    return f"{day}T{clock}" + (f".{millis}" if millis.strip("0") else "") + "Z"
 
 
 def _short(value: Any, width: int = 60) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str, separators=(",", ":"))
-    text = text.replace("\n", " ")
+    text = _ts(text.replace("\n", " "))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def table(rows: list[dict], max_rows: int = 15, width: int = 40) -> list[str]:
+def _mfa_text(record: Mapping) -> str:
+    """An MFA / password reset record (KV cache, Okta or CloudTrail side) as one sentence, in full."""
+    source = record.get("source") or ("AWS" if record.get("event_name") else "Okta")
+    what = record.get("event_type") or record.get("event_name") or "an MFA reset"
+    parts = [f"{source} {what}"]
+    if record.get("identity"):
+        parts.append(f"for {record['identity']}")
+    if record.get("event_time"):
+        parts.append(f"at {_ts(str(record['event_time']))}")
+    if record.get("actor"):
+        parts.append(f"by {record['actor']}")
+    ident = record.get("uuid") or record.get("event_id")
+    return " ".join(parts) + (f" (event {ident})" if ident else "")
+
+
+def _value_text(key: str, value: Any) -> str:
+    """A context value for the report: never cut mid-value (lists are capped by item, not by
+    character), timestamps in UTC."""
+    if isinstance(value, Mapping) and key in {"recent_mfa_reset", "okta_reset", "cloudtrail_event"}:
+        return _mfa_text(value)
+    if isinstance(value, list):
+        shown = ", ".join(_value_text(key, v) for v in value[:MAX_LIST_ITEMS])
+        more = len(value) - MAX_LIST_ITEMS
+        return shown + (f" +{more} more" if more > 0 else "")
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={_value_text(k, v)}" for k, v in value.items() if v not in (None, "", [], {}))
+    return _ts(str(value))
+
+
+def _row_time(row: Mapping) -> str | None:
+    for column in _TIME_COLUMNS:
+        if isinstance(row.get(column), str):
+            return _ts(row[column])
+    return None
+
+
+def table(rows: list[dict], max_rows: int = 15, width: int = 40, focus: str | None = None) -> list[str]:
+    """Rows as a text table. With more than ``max_rows`` rows and a ``focus`` time (rfc3339), the
+    rows shown are those around the focus (the alert), not the first ones."""
     if not rows:
         return ["  (no rows)"]
     columns = list(rows[0].keys())
-    shown = rows[:max_rows]
+    start = 0
+    if len(rows) > max_rows and focus and _row_time(rows[0]) is not None:
+        at = next((n for n, row in enumerate(rows) if (_row_time(row) or "") >= focus), len(rows))
+        start = max(0, min(at - max_rows // 2, len(rows) - max_rows))
+    shown = rows[start : start + max_rows]
     cells = [[_short(r.get(c), width) if r.get(c) is not None else "" for c in columns] for r in shown]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     line = "  " + " | ".join(c.ljust(widths[i]) for i, c in enumerate(columns))
     out = [line, "  " + "-+-".join("-" * w for w in widths)]
+    if start:
+        out.append(f"  ... {start} earlier row(s) (--format json shows all)")
     out += ["  " + " | ".join(row[i].ljust(widths[i]) for i in range(len(columns))) for row in cells]
-    if len(rows) > max_rows:
-        out.append(f"  ... {len(rows) - max_rows} more row(s) (--format json shows all)")
+    later = len(rows) - start - len(shown)
+    if later > 0:
+        out.append(f"  ... {later} {'later ' if start else 'more '}row(s) (--format json shows all)")
     return out
+
+
+def _notes(report: ReplayReport) -> list[str]:
+    """What the reader must know before trusting the alerts: a folder too small to judge history,
+    scheduled queries not run for lack of data."""
+    notes = []
+    first, last = report.first_event_time, report.last_event_time
+    hours = (last - first).total_seconds() / 3600 if first and last else 0.0
+    if report.events < TINY_EVENTS or hours < TINY_SPAN_HOURS:
+        notes.append(
+            f"note: only {report.events} event(s) over {hours:.1f} h: too little history for baselines "
+            "(GetObject surge) and silence checks; their results below judge this folder only"
+        )
+    for query, why in sorted(report.skipped_queries.items()):
+        notes.append(f"note: {query} not run: {why}")
+    return notes
 
 
 def render_text(report: ReplayReport) -> str:
@@ -366,9 +483,11 @@ def render_text(report: ReplayReport) -> str:
         f"Replay of {report.scenario}: {report.events} events "
         f"({', '.join(f'{k} {v}' for k, v in sorted(report.events_by_log_type.items()))}), "
         f"now = {report.now:%Y-%m-%dT%H:%M:%SZ}",
+        *_notes(report),
         f"{len(report.alerts)} alert(s), {report.signals} signal(s)",
         "",
     ]
+    numbers = {f"{alert.rule_id}:{alert.dedup}": n for n, alert in enumerate(report.alerts, start=1)}
     for n, alert in enumerate(report.alerts, start=1):
         lines.append(f"[{n}] {alert.severity or '?'}  {alert.rule_id}")
         lines.append(f"    {alert.title}")
@@ -380,20 +499,25 @@ def render_text(report: ReplayReport) -> str:
             for key in keys:
                 value = alert.alert_context.get(key)
                 if value not in (None, "", [], {}):
-                    lines.append(f"    {label}: {_short(value, 100)}")
+                    text = _value_text(key, value)
+                    if key == "surge_window_start" and alert.alert_context.get("surge_window_end"):
+                        text += f" to {_ts(str(alert.alert_context['surge_window_end']))}"
+                    lines.append(f"    {label}: {text}")
                     break
         lines.append("")
     if report.pivots:
-        lines.append("Pivot queries")
+        lines.append("Pivot queries (times in UTC)")
         lines.append("")
     for pivot in report.pivots:
-        params = ", ".join(f"{k}={v}" for k, v in pivot.parameters.items())
+        params = ", ".join(f"{k}={_ts(str(v))}" for k, v in pivot.parameters.items())
         lines.append(f"{pivot.query} ({params})")
-        lines.append(f"  for: {', '.join(_short(a, 60) for a in pivot.alerts[:3])}")
+        refs = [f"[{numbers[a]}] {a.split(':', 1)[0]}" if a in numbers else a for a in pivot.alerts]
+        lines.append(f"  for alerts: {', '.join(refs)}")
         if pivot.error:
             lines.append(f"  error: {pivot.error}")
         else:
-            lines.extend(table(pivot.rows))
+            focus = _ts(str(pivot.parameters.get("alert_time") or "")) or None
+            lines.extend(table(pivot.rows, focus=focus))
         lines.append("")
     if report.rule_errors:
         lines.append("Rule errors")
@@ -405,11 +529,14 @@ def render_text(report: ReplayReport) -> str:
     if report.rules_by_log_type:
         ran = ", ".join(f"{k} {v}" for k, v in report.rules_by_log_type.items())
         lines.append(f"real-time rules run per log type: {ran}")
-    rate = report.events / report.rule_seconds if report.rule_seconds else 0
+    if report.events >= RATE_MIN_EVENTS and report.rule_seconds:
+        rate = f"{report.events / report.rule_seconds:,.0f} events/s"
+    else:
+        rate = f"too few events for a rate (fewer than {RATE_MIN_EVENTS:,})"
     lines.append(
         f"replayed {report.events} events through {report.rules_run} rule(s) in {report.seconds:.2f}s "
         f"(loading the repository: {report.load_seconds:.2f}s; "
-        f"real-time rules: {report.rule_seconds:.2f}s, {rate:,.0f} events/s)"
+        f"real-time rules: {report.rule_seconds:.2f}s, {rate})"
     )
     return "\n".join(lines)
 

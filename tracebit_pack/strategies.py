@@ -41,17 +41,19 @@ from tracebit_pack.analysis import REPO_ROOT
 from tracebit_pack.schemas import FieldSpec, load_schema
 
 
-def _pack_mfa_reset_event_types() -> tuple[str, ...]:
-    """The Okta event types the MFA-reset signal reacts to, read from the pack's one definition
+def _pack_pivots_module():
+    """The event types / names the MFA signals react to are read from the pack's one definition
     (``global_helpers/tracebit_pivots.py``), loaded by path as it is not an importable package."""
     path = REPO_ROOT / "global_helpers" / "tracebit_pivots.py"
     spec = importlib.util.spec_from_file_location("_tracebit_pivots_for_strategies", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return tuple(module.MFA_RESET_EVENT_TYPES)
+    return module
 
 
-MFA_RESET_EVENT_TYPES = _pack_mfa_reset_event_types()
+_PIVOTS_MODULE = _pack_pivots_module()
+MFA_RESET_EVENT_TYPES = tuple(_PIVOTS_MODULE.MFA_RESET_EVENT_TYPES)
+AWS_MFA_TAMPERING_EVENT_NAMES = tuple(_PIVOTS_MODULE.AWS_MFA_TAMPERING_EVENT_NAMES)
 
 
 def _same(value: Any) -> Any:
@@ -180,7 +182,7 @@ OKTA_EVENT_TYPES = (
 )
 OKTA_OUTCOMES = ("SUCCESS", "FAILURE", "DENY", "success", "ALLOW", "UNKNOWN")
 OKTA_TARGET_TYPES = ("User", "user", "AppInstance", "UserGroup")
-CANARY_TYPES = ("s3_bucket", "aws_access_key", "okta_application", "storage_account", "gcs_bucket")
+CANARY_TYPES = ("AWS::S3::Bucket", "aws_access_key", "okta_application", "storage_account", "gcs_bucket")
 IPS = ("185.220.101.34", "102.129.153.18", "10.0.0.1", "2001:db8::1", "::1", "999.1.1.1", "1.2.3.4 ")
 
 _TIME_BASE = datetime(2024, 12, 13, 16, 20, tzinfo=UTC)
@@ -298,6 +300,11 @@ REALISTIC_STRINGS: dict[tuple[str, ...], st.SearchStrategy[str]] = {
     ("eventType",): st.sampled_from(OKTA_EVENT_TYPES),
     ("result",): st.sampled_from(OKTA_OUTCOMES),
     ("operation",): st.sampled_from(("GetObject", "ListBuckets", "sts:GetCallerIdentity")),
+    ("eventName",): st.sampled_from(  # the MFA-tampering names weighted up, as the Okta types are
+        (*AWS_MFA_TAMPERING_EVENT_NAMES * 3, "GetObject", "ListObjects", "ConsoleLogin", "EnableMFADevice")
+    ),
+    ("userName",): st.sampled_from((*IDENTITIES, "j.chen", "ci-deployer")),
+    ("errorCode",): st.sampled_from(("", "", "", "AccessDenied", "NoSuchEntity")),
 }
 
 
@@ -308,6 +315,7 @@ PATH_POOLS: dict[tuple[str, ...], st.SearchStrategy[str]] = {
     ("target", "", "alternateId"): st.sampled_from(IDENTITIES),
     ("outcome", "result"): st.sampled_from(("SUCCESS", "SUCCESS", "SUCCESS", *OKTA_OUTCOMES)),
     ("eventType",): st.sampled_from((*MFA_RESET_EVENT_TYPES, *OKTA_EVENT_TYPES)),
+    ("userIdentity", "type"): st.sampled_from(("IAMUser", "IAMUser", "AssumedRole", "Root", "AWSService")),
 }
 ALERT_SUBTYPES = st.sampled_from((*SUBTYPES[:2], *SUBTYPES[:2], *SUBTYPES))
 
@@ -369,6 +377,22 @@ def wrong_type(spec: FieldSpec) -> st.SearchStrategy[Any]:
 # ------------------------------------------------------------------------------------ from schemas
 
 
+iam_request = st.fixed_dictionaries(
+    {"userName": st.sampled_from(("j.chen", "ci-deployer", "sue.johnson@acme.com", "", "bad name"))},
+    optional={
+        "serialNumber": st.sampled_from(
+            (
+                "arn:aws:iam::693260565127:mfa/j.chen",
+                "arn:aws:iam::693260565127:mfa/ops/j.chen",
+                "GAHT12345678",
+            )
+        ),
+        "userId": st.sampled_from(("9067d5c2a1-3b4e5f60-7a8b-4c9d-8e0f-1a2b3c4d5e6f",)),
+        "passwordResetRequired": st.booleans(),
+    },
+)
+
+
 def _typed(spec: FieldSpec, path: tuple[str, ...], log_type: str, mode: str) -> st.SearchStrategy[Any]:
     """A value of the field's schema type (its children may be hostile in ``hostile`` mode)."""
     kind = spec.type
@@ -393,6 +417,8 @@ def _typed(spec: FieldSpec, path: tuple[str, ...], log_type: str, mode: str) -> 
     if kind == "float":
         return st.floats(allow_nan=False, allow_infinity=False)
     if kind == "json":
+        if path[-1:] == ("requestParameters",):  # the IAM user an MFA-tampering call names
+            return weighted((8, iam_request), (1, json_values))
         return json_values
     if kind == "array":
         assert spec.element is not None

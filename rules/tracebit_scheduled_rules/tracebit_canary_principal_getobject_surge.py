@@ -1,6 +1,7 @@
 """High: S3 GetObject surge by an AWS principal that touched a Tracebit canary.
 
-Runs on the rows of ``Tracebit.Query.CanaryPrincipalGetObjectSurge``. The thresholds live in that
+Runs on the rows of ``Tracebit.Query.CanaryPrincipalGetObjectSurge`` (one per alert: the busiest
+24-hour window from 48 hours before to 24 hours after the alert). The thresholds live in that
 query's params CTE and come back in each row (surge_multiple, min_requests), so this rule re-checks
 the row against the same numbers without a second copy of them.
 """
@@ -27,10 +28,25 @@ def _text(event, key):
     return as_str(value) if isinstance(value, str) and value else None
 
 
+def _when(hours):
+    """Where the surge's busiest hour sits relative to the alert, in words."""
+    if hours is None:
+        return "around the alert"
+    hours = int(hours)
+    if hours < 0:
+        return f"peaking {-hours} h before the alert"
+    if hours > 0:
+        return f"peaking {hours} h after the alert"
+    return "peaking in the hour of the alert"
+
+
 def title(event):
+    bucket = _text(event, "surge_bucket")
+    where = f" from bucket {clip(bucket)}" if bucket else ""
     return (
         f"Tracebit canary principal {clip(_text(event, 'principal_arn'))}: "
-        f"{int(_number(event, 'window_requests') or 0)} S3 GetObject around the alert vs "
+        f"{int(_number(event, 'window_requests') or 0)} S3 GetObject{where} in 24 h, "
+        f"{_when(_number(event, 'surge_hours_from_alert'))}, vs "
         f"{_number(event, 'baseline_daily_avg')}/day baseline"
     )
 
@@ -40,15 +56,26 @@ def dedup(event):
 
 
 def alert_context(event):
-    context = {key: _text(event, key) for key in ("alert_id", "principal_arn", "alert_time")}
+    texts = (
+        "alert_id",
+        "principal_arn",
+        "alert_time",
+        "surge_bucket",
+        "surge_window_start",
+        "surge_window_end",
+    )
+    context = {key: _text(event, key) for key in texts}
     numbers = (
         "window_requests",
         "window_bytes_out",
+        "surge_hours_from_alert",
         "baseline_requests",
         "baseline_daily_avg",
         "surge_multiple",
         "min_requests",
-        "window_hours",
+        "hours_before",
+        "hours_after",
+        "peak_hours",
         "baseline_days",
     )
     context.update({key: as_number(event.get(key)) for key in numbers})

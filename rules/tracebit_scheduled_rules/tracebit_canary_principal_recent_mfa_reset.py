@@ -8,56 +8,48 @@ Row values come from logs: they are capped (``as_str``) before they reach the ti
 context, so a hostile value cannot push them over Panther's limits.
 """
 
-from tracebit_helpers import as_number, as_str, clip
-
-
-def _text(event, key):
-    value = event.get(key)
-    return as_str(value) if isinstance(value, str) and value else None
+from tracebit_helpers import (
+    MFA_SOURCE_OKTA,
+    as_number,
+    mfa_row_dedup,
+    mfa_row_reference,
+    mfa_row_title,
+    mfa_row_tracebit,
+    row_text,
+)
 
 
 def rule(event):
     # The query already joined both sides; re-check that both are present in the row.
-    return bool(_text(event, "alert_id") and _text(event, "identity") and _text(event, "reset_event_type"))
-
-
-def title(event):
-    actor = clip(_text(event, "reset_actor") or "an unknown actor")
-    return (
-        f"Tracebit canary alert for {clip(_text(event, 'identity'))} after an Okta "
-        f"{clip(_text(event, 'reset_event_type'))} by {actor}"
+    return bool(
+        row_text(event, "alert_id") and row_text(event, "identity") and row_text(event, "reset_event_type")
     )
 
 
+def title(event):
+    return mfa_row_title(event, MFA_SOURCE_OKTA, "reset_event_type", "reset_actor")
+
+
 def dedup(event):
-    return clip(f"{_text(event, 'alert_id')}:{_text(event, 'identity')}", 900)
+    return mfa_row_dedup(event)
 
 
 def reference(event):
-    url = _text(event, "tracebit_portal_url")
-    return url if url and url.startswith("https://") else "https://tracebit.com"
+    return mfa_row_reference(event)
 
 
 def alert_context(event):
     return {
-        "identities": [_text(event, "identity")] if _text(event, "identity") else [],
-        "tracebit": {
-            "alert_id": _text(event, "alert_id"),
-            "alert_time": _text(event, "alert_time"),
-            "subtype": _text(event, "subtype"),
-            "principal_id": _text(event, "principal_id"),
-            "principal_arn": _text(event, "principal_arn"),
-            "canary_name": _text(event, "canary_name"),
-            "portal_url": _text(event, "tracebit_portal_url"),
-        },
+        "identities": [row_text(event, "identity")] if row_text(event, "identity") else [],
+        "tracebit": mfa_row_tracebit(event),
         "okta_reset": {
-            "event_type": _text(event, "reset_event_type"),
-            "event_time": _text(event, "reset_time"),
-            "actor": _text(event, "reset_actor"),
-            "actor_type": _text(event, "reset_actor_type"),
-            "reason": _text(event, "reset_reason"),
-            "client_ip": _text(event, "reset_client_ip"),
-            "uuid": _text(event, "reset_uuid"),
+            "event_type": row_text(event, "reset_event_type"),
+            "event_time": row_text(event, "reset_time"),
+            "actor": row_text(event, "reset_actor"),
+            "actor_type": row_text(event, "reset_actor_type"),
+            "reason": row_text(event, "reset_reason"),
+            "client_ip": row_text(event, "reset_client_ip"),
+            "uuid": row_text(event, "reset_uuid"),
         },
         "minutes_reset_to_alert": as_number(event.get("minutes_reset_to_alert")),
         "mfa_lookback_days": as_number(event.get("mfa_lookback_days")),

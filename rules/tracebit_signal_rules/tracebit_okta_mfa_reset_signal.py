@@ -12,13 +12,11 @@ from collections.abc import Sequence
 
 from panther_detection_helpers.caching import put_dictionary
 
-from tracebit_helpers import as_str
+from tracebit_helpers import MFA_SOURCE_OKTA, as_str, mfa_reset_record, remember_mfa_reset
 from tracebit_pivots import MFA_RESET_EVENT_TYPES
 
 RESET_EVENT_TYPES = frozenset(MFA_RESET_EVENT_TYPES)
 FAILED_OUTCOMES = frozenset({"FAILURE", "DENY"})
-CACHE_KEY_PREFIX = "tracebit:mfa_reset:"
-CACHE_TTL_SECONDS = 7 * 24 * 3600  # the reset escalates Tracebit alerts for 7 days after it happened
 MAX_IDENTITIES = 10
 MAX_IDENTITY_LENGTH = 320  # longest plausible email / login; keeps KV keys far under DynamoDB's 2 KB
 
@@ -60,21 +58,14 @@ def _actor(event):
 
 def remember_reset(event, identities):
     """Write ``tracebit:mfa_reset:<identity>`` for each identity; a cache failure never raises."""
-    try:
-        expires_at = int(event.event_time_epoch()) + CACHE_TTL_SECONDS
-    except Exception:  # noqa: BLE001
-        expires_at = CACHE_TTL_SECONDS  # < 1e9: the cache reads it as "7 days from now"
-    value = {
-        "event_type": as_str(event.get("eventType")),
-        "event_time": as_str(event.get("published") or event.get("p_event_time")),
-        "actor": _actor(event)["alternate_id"],
-        "uuid": as_str(event.get("uuid")),
-    }
-    for identity in identities:
-        try:
-            put_dictionary(CACHE_KEY_PREFIX + identity, value, epoch_seconds=expires_at)
-        except Exception:  # noqa: BLE001, PERF203 - the signal must survive a cache outage
-            continue
+    record = mfa_reset_record(
+        MFA_SOURCE_OKTA,
+        event.get("eventType"),
+        event.get("published") or event.get("p_event_time"),
+        _actor(event)["alternate_id"],
+        event.get("uuid"),
+    )
+    remember_mfa_reset(put_dictionary, event, identities, record)
 
 
 def rule(event):

@@ -1,0 +1,204 @@
+"""The AWS MFA-tampering signal: who it names, what it writes to the KV cache, and the escalation
+of a Tracebit canary alert whose principal is that IAM user (user ARN, user name, or an assumed-role
+session named after it). Runs the real ``put_dictionary`` / ``get_dictionary`` against moto's
+DynamoDB (fixtures from test_kv_cache)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import test_kv_cache
+from panther_core.enriched_event import PantherEvent
+from panther_detection_helpers import caching
+from test_kv_cache import load_module, recent
+
+aws_env = test_kv_cache.aws_env  # pytest fixtures shared with the Okta signal's tests
+kv_table = test_kv_cache.kv_table
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+AWS_SIGNAL = REPO_ROOT / "rules" / "tracebit_signal_rules" / "tracebit_aws_mfa_tampering_signal.py"
+TRACEBIT_RULE = REPO_ROOT / "rules" / "tracebit_rules" / "tracebit_canary_resource_accessed.py"
+ACCOUNT = "693260565127"
+ADMIN = {
+    "type": "AssumedRole",
+    "principalId": "AROA2C6F4QW7ZB3VH8KMT:ops-admin",
+    "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/ops-break-glass/ops-admin",
+    "accountId": ACCOUNT,
+}
+JCHEN = {
+    "type": "IAMUser",
+    "principalId": "AIDA2C6F4QW7HJ2KD9RXE",
+    "arn": f"arn:aws:iam::{ACCOUNT}:user/j.chen",
+    "accountId": ACCOUNT,
+    "userName": "j.chen",
+}
+
+
+@pytest.fixture
+def signal():
+    return load_module(AWS_SIGNAL, "_test_aws_mfa_tampering_signal")
+
+
+@pytest.fixture
+def tracebit_rule():
+    return load_module(TRACEBIT_RULE, "_test_tracebit_canary_resource_accessed_aws")
+
+
+def cloudtrail(name, params, when=None, *, identity=ADMIN, error=None, source="iam.amazonaws.com"):
+    when = when or recent()
+    raw = {
+        "eventVersion": "1.09",
+        "userIdentity": identity,
+        "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "p_event_time": when.strftime("%Y-%m-%d %H:%M:%S.000"),
+        "p_log_type": "AWS.CloudTrail",
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "185.220.101.47",
+        "requestParameters": params,
+        "eventID": "3f6c1a2e-0b7d-4c8e-9a1f-6d2e4b8c0a11",
+        "recipientAccountId": ACCOUNT,
+    }
+    if error:
+        raw["errorCode"] = error
+    return PantherEvent(raw)
+
+
+def canary_alert(principal: dict, when: dt.datetime) -> PantherEvent:
+    return PantherEvent(
+        {
+            "p_log_type": "Tracebit.Alert",
+            "p_event_time": when.strftime("%Y-%m-%d %H:%M:%S.000"),
+            "discriminator": {"type": "tracebit_alert_log", "subtype": "canary_resource_accessed"},
+            "id": "log-1",
+            "alert_id": "alert-1",
+            "timestamp": when.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "severity": "high",
+            "canary": {"name": "acme-finance-payroll-archive", "type": "AWS::S3::Bucket"},
+            "principal": principal,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (
+            "DeactivateMFADevice",
+            {"userName": "J.Chen", "serialNumber": f"arn:aws:iam::{ACCOUNT}:mfa/x"},
+            ADMIN,
+            "j.chen",
+            "requestParameters.userName",
+        ),
+        (
+            "DeleteVirtualMFADevice",
+            {"serialNumber": f"arn:aws:iam::{ACCOUNT}:mfa/ops/j.chen"},
+            ADMIN,
+            "j.chen",
+            "requestParameters.serialNumber",
+        ),
+        (
+            "ResyncMFADevice",
+            {"serialNumber": f"arn:aws:iam::{ACCOUNT}:mfa/j.chen-phone"},
+            JCHEN,
+            "j.chen",
+            "userIdentity.userName (own user)",
+        ),
+        (
+            "UpdateLoginProfile",
+            {"userName": "j.chen", "passwordResetRequired": False},
+            ADMIN,
+            "j.chen",
+            "requestParameters.userName",
+        ),
+        ("CreateLoginProfile", {"userName": "j.chen"}, ADMIN, "j.chen", "requestParameters.userName"),
+    ],
+)
+def test_signal_names_the_affected_iam_user_and_writes_the_contract_record(kv_table, signal, case):
+    name, params, identity, who, resolved_from = case
+    when = recent()
+    event = cloudtrail(name, params, when, identity=identity)
+    assert signal.rule(event) is True
+    context = signal.alert_context(event)
+    assert context["identities"] == [who]
+    assert context["target_resolved_from"] == resolved_from
+    assert context["target_user_arn"] == f"arn:aws:iam::{ACCOUNT}:user/{context['target_user']}"
+    record = caching.get_dictionary(f"tracebit:mfa_reset:{who}", force_ttl_check=True)
+    assert record["source"] == "AWS"
+    assert record["event_type"] == name
+    assert record["event_time"] == when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert record["actor"] == identity["arn"]
+    assert record["uuid"] == "3f6c1a2e-0b7d-4c8e-9a1f-6d2e4b8c0a11"
+    item = kv_table.get_item(Key={"key": f"tracebit:mfa_reset:{who}"})["Item"]
+    assert int(item["expiresAt"]) == int(when.timestamp()) + 7 * 24 * 3600
+    assert json.loads(item["dictionary"]) == record
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("DeactivateMFADevice", {"userName": "j.chen"}, ADMIN, "AccessDenied"),
+        ("UpdateLoginProfile", {"userName": "j.chen"}, JCHEN, None),  # own password: not a reset
+        ("EnableMFADevice", {"userName": "j.chen"}, ADMIN, None),
+        ("DeleteVirtualMFADevice", {"serialNumber": "GAHT12345678"}, ADMIN, None),
+        ("DeactivateMFADevice", {"userName": "has space"}, ADMIN, None),
+        ("DeactivateMFADevice", None, ADMIN, None),
+        ("DeactivateMFADevice", ["j.chen"], ADMIN, None),
+    ],
+)
+def test_non_matching_events_write_nothing(kv_table, signal, case):
+    name, params, identity, error = case
+    assert signal.rule(cloudtrail(name, params, identity=identity, error=error)) is False
+    assert kv_table.scan()["Items"] == []
+
+
+@pytest.mark.parametrize("event_name", [["DeactivateMFADevice"], {"a": 1}, 7, None])
+def test_non_string_event_names_are_ignored(signal, event_name):
+    assert signal.rule(PantherEvent({"eventName": event_name, "p_log_type": "AWS.CloudTrail"})) is False
+
+
+@pytest.mark.parametrize(
+    "principal",
+    [
+        {
+            "id": "AIDA2C6F4QW7HJ2KD9RXE",
+            "aws": {"arn": f"arn:aws:iam::{ACCOUNT}:user/j.chen", "type": "IAMUser"},
+        },
+        {"id": "AIDA2C6F4QW7HJ2KD9RXE", "aws": {"username": "j.chen", "account_id": ACCOUNT}},
+        {"aws": {"arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/ReadOnly/j.chen"}},
+    ],
+    ids=["user-arn", "username", "assumed-role-session"],
+)
+def test_canary_alert_of_that_user_escalates_to_critical_with_the_cloudtrail_event(
+    kv_table,
+    signal,
+    tracebit_rule,
+    principal,
+):
+    reset = recent()
+    assert signal.rule(cloudtrail("DeactivateMFADevice", {"userName": "j.chen"}, reset)) is True
+    alert = canary_alert(principal, reset + dt.timedelta(minutes=30))
+    assert tracebit_rule.rule(alert) is True
+    assert tracebit_rule.severity(alert) == "CRITICAL"
+    record = tracebit_rule.alert_context(alert)["recent_mfa_reset"]
+    assert (record["source"], record["event_type"], record["identity"]) == (
+        "AWS",
+        "DeactivateMFADevice",
+        "j.chen",
+    )
+    assert record["actor"] == ADMIN["arn"]
+    assert "after AWS DeactivateMFADevice for j.chen" in tracebit_rule.title(alert)
+
+
+def test_canary_alert_of_another_user_is_not_escalated(kv_table, signal, tracebit_rule):
+    reset = recent()
+    assert signal.rule(cloudtrail("DeactivateMFADevice", {"userName": "j.chen"}, reset)) is True
+    alert = canary_alert(
+        {"aws": {"arn": f"arn:aws:iam::{ACCOUNT}:user/m.ortiz"}}, reset + dt.timedelta(minutes=5)
+    )
+    assert tracebit_rule.severity(alert) == "HIGH"
+    assert "recent_mfa_reset" not in tracebit_rule.alert_context(alert)
