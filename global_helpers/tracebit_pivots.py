@@ -241,11 +241,11 @@ _AWS_CRED_EVENTS = ", ".join(f"'{name}'" for name in AWS_CREDENTIAL_CHANGE_EVENT
 
 PIVOTS["Tracebit.Pivot.PrincipalAWSCredentialChanges"] = {
     "params": ("principal_arn", "principal_user", "alert_time"),
-    "values": ("principal_arn", "principal_user", "mfa_serial_pattern"),
+    "values": ("principal_arn", "principal_user"),
     "window": ("lookback_days", 30, "day", "1d"),
     "description": (
         "MFA device, password and access-key changes in CloudTrail made TO the principal's IAM user "
-        "(requestParameters.userName, a virtual MFA serialNumber ending in the user name, or the IAM "
+        "(requestParameters.userName, a virtual MFA serialNumber ending in the user name (case-sensitive), or the IAM "
         "user itself when it called without a userName) or BY the principal, from lookback_days (30) "
         "before the alert to one day after it. principal_user is the user name of an IAM user ARN or "
         "the session name of an assumed role. An MFA device removed or a password set by someone else "
@@ -255,8 +255,7 @@ PIVOTS["Tracebit.Pivot.PrincipalAWSCredentialChanges"] = {
     {note}
     SELECT
         {{principal_arn}} AS principal_arn,
-        {{principal_user}} AS principal_user,
-        {{mfa_serial_pattern}} AS mfa_serial_pattern  -- '%/' followed by principal_user
+        {{principal_user}} AS principal_user
 )
 SELECT
     ct.p_event_time AS event_time,
@@ -275,7 +274,7 @@ WHERE p_occurs_between({{window_start}}, {{window_end}}, ct)
     AND (
         ct.userIdentity:arn::string ILIKE p.principal_arn
         OR ct.requestParameters:userName::string ILIKE p.principal_user
-        OR ct.requestParameters:serialNumber::string ILIKE p.mfa_serial_pattern
+        OR ENDSWITH(ct.requestParameters:serialNumber::string, p.principal_user)
         OR (ct.userIdentity:type::string = 'IAMUser'
             AND ct.userIdentity:userName::string ILIKE p.principal_user)
     )
@@ -287,7 +286,7 @@ ORDER BY event_time ASC, event_id ASC
 | where eventName in [{aws_cred_events}]
 | where strings.ilike(userIdentity.arn, {{principal_arn}})
     or strings.ilike(requestParameters.userName, {{principal_user}})
-    or strings.ilike(requestParameters.serialNumber, {{mfa_serial_pattern}})
+    or strings.ends_with(requestParameters.serialNumber, {{principal_user}})
     or (userIdentity.type == 'IAMUser' and strings.ilike(userIdentity.userName, {{principal_user}}))
 | project event_time = p_event_time, event_name = eventName, target_user = requestParameters.userName,
     identity_store_user = requestParameters.userId, mfa_serial = requestParameters.serialNumber,
@@ -296,13 +295,9 @@ ORDER BY event_time ASC, event_id ASC
 | sort event_time asc, event_id asc
 """,
 }
-# Values a pivot derives from its parameters (still placed only in escaped literals): a virtual
-# MFA device's serialNumber ARN ends in "/<user name>".
-DERIVED_VALUES = {"mfa_serial_pattern": lambda values: "%/" + values["principal_user"]}
-
 
 for _pivot in PIVOTS.values():
-    _value = " or ".join(v for v in _pivot["values"] if v not in DERIVED_VALUES)
+    _value = " or ".join(_pivot["values"])
     _pivot["sql"] = (
         _pivot["sql"]
         .replace("{note}", _NOTE.format(value=_value))
@@ -444,7 +439,6 @@ def render_pivot(name: str, params: dict) -> dict:
     pivot = PIVOTS[name]
     _, _, unit, after = pivot["window"]
     values = {key: params[key] for key in pivot["params"]}
-    values.update({key: DERIVED_VALUES[key](values) for key in pivot["values"] if key in DERIVED_VALUES})
     start, end = window(name, params)
     span = f"{window_size(name, params)}{_UNIT_SUFFIX[unit]}"
     sql_values = {key: sql_literal(values[key]) for key in pivot["values"]}

@@ -14,7 +14,9 @@ import pytest
 import test_queries_exec
 from test_queries_exec import assert_rule_fires_on, pick, run
 
+import tracebit_pivots as tp
 from tracebit_pack.lake import Lake
+from tracebit_pack.pivot_run import run_pivot
 
 items = test_queries_exec.items  # the pack's queries (a pytest fixture)
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -146,11 +148,11 @@ def test_pivot_lists_changes_to_and_by_the_principal(lake, items):
         "principal_user": "ci-deployer",
         "alert_time": "2025-01-20 02:25:57",
     }
-    rows = run(lake, items, PIVOT, now=NOW, params=params)
-    assert pick(rows, "event_name", "target_user", "relation") == [
-        ("DeactivateMFADevice", "j.chen", "by principal"),
-        ("DeleteVirtualMFADevice", "j.chen", "by principal"),
-        ("UpdateLoginProfile", "j.chen", "by principal"),
+    rows = run_pivot(lake, tp, PIVOT, params, NOW)
+    assert pick(rows, "event_name", "target_user", "performed_by") == [
+        ("DeactivateMFADevice", "j.chen", CI_ARN),
+        ("DeleteVirtualMFADevice", None, CI_ARN),  # the device named j.chen in its serialNumber
+        ("UpdateLoginProfile", "j.chen", CI_ARN),
     ]
 
 
@@ -160,13 +162,13 @@ def test_pivot_for_the_victim_shows_what_was_done_to_it(lake, items):
         "principal_user": "j.chen",
         "alert_time": "2025-01-20 02:25:57",
     }
-    rows = run(lake, items, PIVOT, now=NOW, params=params)
-    assert {(r["relation"], r["performed_by"]) for r in rows} == {("to principal", CI_ARN)}
+    rows = run_pivot(lake, tp, PIVOT, params, NOW)
+    assert {r["performed_by"] for r in rows} == {CI_ARN}  # all done TO j.chen by ci-deployer
     assert len(rows) == 3
-    other = run(lake, items, PIVOT, now=NOW, params=dict(params, principal_user="m.ortiz"))
+    other = run_pivot(lake, tp, PIVOT, dict(params, principal_user="m.ortiz"), NOW)
     # ortiz's own enrolment and password change, and the denied attempt on it (with its errorCode)
-    assert pick(other, "event_name", "relation", "error_code") == [
-        ("EnableMFADevice", "to principal", None),
-        ("UpdateLoginProfile", "to principal", None),
-        ("DeactivateMFADevice", "to principal", "AccessDenied"),
+    assert pick(other, "event_name", "target_user", "error_code") == [
+        ("EnableMFADevice", "m.ortiz", None),
+        ("UpdateLoginProfile", "m.ortiz", None),
+        ("DeactivateMFADevice", "m.ortiz", "AccessDenied"),
     ]

@@ -28,12 +28,24 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {
     "blog_incident": REPO_ROOT / "scenarios" / "blog_incident",
     "benign_baseline": REPO_ROOT / "scenarios" / "benign_baseline",
+    "aws_mfa_tampering": REPO_ROOT / "scenarios" / "aws_mfa_tampering",
     "fixture": REPO_ROOT / "tests" / "fixtures" / "lake",
 }
 NOW = dt.datetime(2024, 12, 13, 17, 0, tzinfo=dt.UTC)
 SUE_ARN = "arn:aws:sts::693260565127:assumed-role/Okta-OIDC-Engineer/sue.johnson@acme.com"
+CHEN_ARN = "arn:aws:iam::693260565127:user/j.chen"  # the IAM user of scenarios/aws_mfa_tampering
+# Where each pivot has rows to compare: the scenario and principal of its story.
+NON_EMPTY = {
+    "Tracebit.Pivot.PrincipalAWSCredentialChanges": ("aws_mfa_tampering", CHEN_ARN, "2025-01-20 02:25:57"),
+}
 PRINCIPALS = {
-    "principal_arn": [SUE_ARN, "arn:aws:iam::693260565127:user/etl-reader", SUE_ARN.upper(), "%"],
+    "principal_arn": [
+        SUE_ARN,
+        "arn:aws:iam::693260565127:user/etl-reader",
+        SUE_ARN.upper(),
+        "%",
+        CHEN_ARN,
+    ],
     "identity": ["sue.johnson@acme.com", "DAVE@acme.com", "bob@acme.com", "carol@acme.com", "%"],
 }
 ALERT_TIMES = ["2024-12-13 16:20:00", "2024-12-13 10:00:00", "2024-11-20 12:00:00"]
@@ -62,6 +74,15 @@ def value_key(name: str) -> str:
     return tp.PIVOTS[name]["values"][0]
 
 
+def pivot_values(name: str, principal: str) -> dict[str, str]:
+    """The principal in the pivot's first value parameter; a second one (the AWS credential pivot's
+    principal_user) derived from it as the rules derive it from an alert context."""
+    values = {value_key(name): principal}
+    for key in tp.PIVOTS[name]["values"][1:]:
+        values[key] = tp.principal_user(principal) or principal
+    return values
+
+
 CASES = [
     (folder, name, principal, alert_time)
     for folder in FOLDERS
@@ -73,7 +94,7 @@ CASES = [
 
 @pytest.mark.parametrize(("folder", "name", "principal", "alert_time"), CASES)
 def test_pantherflow_returns_the_sql_rows(lakes, folder, name, principal, alert_time):
-    params = {value_key(name): principal, "alert_time": alert_time}
+    params = {**pivot_values(name, principal), "alert_time": alert_time}
     sql_rows, pf_rows = both(lakes[folder], name, params)
     assert canonical(pf_rows) == canonical(sql_rows)
 
@@ -82,8 +103,9 @@ def test_the_comparison_is_not_vacuous(lakes):
     """Every pivot returns rows on the blog incident, so the equality above compares real data."""
     for name in tp.PIVOTS:
         principal = SUE_ARN if value_key(name) == "principal_arn" else "sue.johnson@acme.com"
+        folder, principal, alert_time = NON_EMPTY.get(name, ("blog_incident", principal, ALERT_TIMES[0]))
         sql_rows, pf_rows = both(
-            lakes["blog_incident"], name, {value_key(name): principal, "alert_time": ALERT_TIMES[0]}
+            lakes[folder], name, {**pivot_values(name, principal), "alert_time": alert_time}
         )
         assert sql_rows and len(pf_rows) == len(sql_rows), name
     wide = both(
@@ -121,7 +143,7 @@ values = st.one_of(
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(value=values)
 def test_hostile_values_same_rows_in_both_languages(lakes, name, value):
-    params = {value_key(name): value, "alert_time": "2024-12-13 16:00:00"}
+    params = {**pivot_values(name, value), "alert_time": "2024-12-13 16:00:00"}
     sql_rows, pf_rows = both(lakes["fixture"], name, params)
     assert canonical(pf_rows) == canonical(sql_rows)
 
@@ -139,18 +161,13 @@ def test_the_hostile_arn_of_the_fixture_is_found_by_both_languages(lakes):
 @pytest.mark.parametrize("name", list(tp.PIVOTS))
 def test_cli_prints_the_same_json_in_both_languages(name, capsys):
     principal = SUE_ARN if value_key(name) == "principal_arn" else "sue.johnson@acme.com"
+    folder, principal, alert_time = NON_EMPTY.get(name, ("blog_incident", principal, "2024-12-13 16:20:00"))
     outputs = []
     for language in ("sql", "pantherflow"):
-        args = [
-            "query",
-            "run",
-            name,
-            "--data",
-            str(FOLDERS["blog_incident"]),
-            "--now",
-            "2024-12-13T16:20:00Z",
-        ]
-        args += ["--param", f"{value_key(name)}={principal}", "--format", "json", "--language", language]
+        args = ["query", "run", name, "--data", str(FOLDERS[folder])]
+        args += ["--now", alert_time.replace(" ", "T") + "Z", "--format", "json", "--language", language]
+        for key, value in pivot_values(name, principal).items():
+            args += ["--param", f"{key}={value}"]
         assert main(args) == 0
         outputs.append(json.loads(capsys.readouterr().out))
     assert outputs[0] and canonical(outputs[1]) == canonical(outputs[0])

@@ -473,6 +473,6 @@ def test_aws_credential_changes_pivot_places_values_only_in_literals():
     assert "'o''brien' AS principal_user" in rendered["sql"]
     flow = rendered["pantherflow"]
     assert "let " not in flow
-    assert "requestParameters.userName == 'o\\'brien'" in flow
+    assert "strings.ilike(requestParameters.userName, 'o\\'brien')" in flow
     assert "time.parse_timestamp('2024-12-13 16:20:00')" in flow
-    assert "sort p_event_time asc" in flow
+    assert "sort event_time asc" in flow

@@ -263,8 +263,8 @@ def test_an_empty_log_file_is_data_not_an_error(tmp_path, capsys):
 def test_folder_one_level_too_high_and_empty_folder(tmp_path, capsys):
     err = pack_error(capsys, AROUND, "--data", str(REPO_ROOT / "scenarios"), *NOW_OK, *ARN)
     assert (
-        "no <LogType>.jsonl files directly in this folder; its subfolders benign_baseline, blog_incident"
-        in err
+        "no <LogType>.jsonl files directly in this folder; its subfolders "
+        "aws_mfa_tampering, benign_baseline, blog_incident" in err
     )
     err = pack_error(capsys, AROUND, "--data", str(tmp_path), *NOW_OK, *ARN)
     assert "no <LogType>.jsonl files in this folder" in err

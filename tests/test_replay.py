@@ -82,10 +82,10 @@ def test_aws_mfa_tampering_raises_exactly_the_expected_alerts():
     assert scheduled.alert_context["cloudtrail_event"]["actor"] == record["actor"]
     pivots = {p.query: p for p in report.pivots}
     changes = pivots["Tracebit.Pivot.PrincipalAWSCredentialChanges"].rows
-    assert [(r["event_name"], r["target_user"], r["relation"]) for r in changes] == [
-        ("DeactivateMFADevice", "j.chen", "to principal"),
-        ("DeleteVirtualMFADevice", "j.chen", "to principal"),
-        ("UpdateLoginProfile", "j.chen", "to principal"),
+    assert [(r["event_name"], r["performed_by"]) for r in changes] == [
+        ("DeactivateMFADevice", "arn:aws:iam::693260565127:user/ci-deployer"),
+        ("DeleteVirtualMFADevice", "arn:aws:iam::693260565127:user/ci-deployer"),
+        ("UpdateLoginProfile", "arn:aws:iam::693260565127:user/ci-deployer"),
     ]
 
 
