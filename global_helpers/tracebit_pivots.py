@@ -245,8 +245,9 @@ PIVOTS["Tracebit.Pivot.PrincipalAWSCredentialChanges"] = {
     "window": ("lookback_days", 30, "day", "1d"),
     "description": (
         "MFA device, password and access-key changes in CloudTrail made TO the principal's IAM user "
-        "(requestParameters.userName, a virtual MFA serialNumber ending in the user name (case-sensitive), or the IAM "
-        "user itself when it called without a userName) or BY the principal, from lookback_days (30) "
+        "(requestParameters.userName, a virtual MFA serialNumber ending in the user name "
+        "(case-sensitive), or the IAM user itself when it called without a userName) or BY the "
+        "principal, from lookback_days (30) "
         "before the alert to one day after it. principal_user is the user name of an IAM user ARN or "
         "the session name of an assumed role. An MFA device removed or a password set by someone else "
         "shortly before the canary alert means the user was taken over."
