@@ -38,10 +38,8 @@ from tracebit_pack.schemas import (
     LOG_TYPES,
     FieldSpec,
     load_schema,
-    log_type_of_file,
     panther_time,
     parse_time,
-    read_jsonl,
 )
 from tracebit_pack.transpile import SUPPORT_MACROS, UnsupportedConstruct, transpile
 from tracebit_pack.validate import validate_event
@@ -127,6 +125,7 @@ class Lake:
         for statement in SUPPORT_MACROS:
             self.connection.execute(statement.replace("CREATE OR REPLACE MACRO ", "CREATE OR REPLACE MACRO "))
         self.row_counts: dict[str, int] = {}
+        self.skipped = None  # ingest.Skipped of the last from_folder load
         for log_type in LOG_TYPES:
             cols = ", ".join(f"{_quote(name)} {sql_type}" for name, sql_type in table_columns(log_type))
             self.connection.execute(f"CREATE TABLE panther_logs.public.{table_name(log_type)} ({cols})")
@@ -135,21 +134,36 @@ class Lake:
     # ------------------------------------------------------------------ loading
 
     @classmethod
-    def from_folder(cls, path: str | Path, parse_time: dt.datetime | None = None) -> Lake:
-        """A lake loaded from every ``<LogType>.jsonl`` file directly in folder ``path``.
+    def from_folder(
+        cls,
+        path: str | Path,
+        parse_time: dt.datetime | None = None,
+        *,
+        strict: bool = True,
+        python_log_types: Iterable[str] | None = None,
+    ) -> Lake:
+        """A lake loaded from the event files of folder ``path`` (layouts: ``tracebit_pack.ingest``).
 
-        UserError (nothing loaded) for a missing folder, a file name that is not a known log
-        type, malformed JSON (``file:line``) or an event that does not match its schema.
+        UserError for a missing folder or a file or folder name that is not a known log type;
+        with ``strict`` (the default) also for malformed JSON (``file:line``) or an event that does
+        not match its schema, otherwise those are skipped and counted in ``lake.skipped``.
         ``parse_time``: the ``p_parse_time`` of every row; by default each row's event time.
+        ``python_log_types``: log types checked and enriched in Python (default: those read by
+        an enabled real-time rule of the pack); the others are loaded by DuckDB alone.
         """
-        folder = Path(path)
-        if not folder.is_dir():
-            raise UserError(f"{folder}: data folder not found")
-        files = sorted(folder.glob("*.jsonl"))
-        batches = [(f, log_type_of_file(f), read_jsonl(f)) for f in files]  # all checked before loading
+        from tracebit_pack.ingest import Ingest, discover, rule_log_types
+
+        sources = discover(Path(path))
         lake = cls()
-        for file, log_type, rows in batches:
-            lake.load_events(log_type, rows, source=str(file), parse_time=parse_time)
+        types = rule_log_types() if python_log_types is None else set(python_log_types)
+        ingest = Ingest(lake, types, strict=strict, parse_time=parse_time)
+        try:
+            ingest.load(sources)
+            ingest.close()
+        except BaseException:
+            lake.close()
+            raise
+        lake.skipped = ingest.skipped
         return lake
 
     def load_events(
@@ -175,6 +189,10 @@ class Lake:
                     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
                     raise UserError(f"{source}:{line}: {problems[0]}{more}")
             prepared.append(self._row(schema.log_type, event, source, line, parse_time))
+        return self.insert_rows(log_type, prepared)
+
+    def insert_rows(self, log_type: str, prepared: list[dict]) -> int:
+        """Insert lake rows (``row_from_enriched``) in one statement; returns the count."""
         if not prepared:
             return 0
         columns = table_columns(log_type)
@@ -199,13 +217,18 @@ class Lake:
 
     @staticmethod
     def _row(log_type: str, event: dict, source: str, line: int, parse_time: dt.datetime | None) -> dict:
-        schema = load_schema(log_type)
         enriched = enrich(
             event,
             log_type,
             parse_time=parse_time or _default_parse_time(event, log_type),
             row_id=deterministic_row_id(log_type, source, line),
         )
+        return Lake.row_from_enriched(log_type, enriched)
+
+    @staticmethod
+    def row_from_enriched(log_type: str, enriched: dict) -> dict:
+        """The lake row (column -> JSON value) of an event enriched by ``enrich.enrich``."""
+        schema = load_schema(log_type)
         row: dict[str, object] = {}
         for spec in schema.fields:
             value = enriched.get(spec.name)
