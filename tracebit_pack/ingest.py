@@ -256,7 +256,8 @@ class Ingest:
         self.skipped = Skipped()
         self.events_by_log_type: dict[str, int] = {}
         self.connection.execute(
-            "CREATE OR REPLACE TABLE memory.main._rule_events (t TIMESTAMP, file_order INTEGER, pos BIGINT, doc VARCHAR)"
+            "CREATE OR REPLACE TABLE memory.main._rule_events "
+            "(t TIMESTAMP, file_order INTEGER, pos BIGINT, doc VARCHAR)"
         )
         self._file_order = 0
 

@@ -184,7 +184,10 @@ def _keep(values: str, pattern: str) -> str:
 def _host_split(values: str) -> dict[str, str]:
     """A hostname list into ip / domain contributions (brackets stripped, as ``enrich._host``)."""
     hosts = f"list_filter(list_transform({values}, lambda x: trim(trim(x), '[]')), lambda x: x <> '')"
-    ip = f"list_filter({hosts}, lambda x: regexp_full_match(x, {lit(IPV4)}) OR regexp_full_match(x, {lit(IPV6)}))"
+    ip = (
+        f"list_filter({hosts}, lambda x: regexp_full_match(x, {lit(IPV4)}) "
+        f"OR regexp_full_match(x, {lit(IPV6)}))"
+    )
     domain = (
         f"list_filter({hosts}, lambda x: NOT (regexp_full_match(x, {lit(IPV4)}) "
         f"OR regexp_full_match(x, {lit(IPV6)})))"
@@ -209,7 +212,8 @@ def _contributions(indicator: str, values: str) -> dict[str, str]:
         return _host_split(f"list_transform({values}, lambda x: regexp_extract(x, {lit(host)}, 1))")
     if indicator == "net_addr":
         host = (
-            "list_transform({v}, lambda x: CASE WHEN starts_with(x, '[') THEN split_part(substr(x, 2), ']', 1) "
+            "list_transform({v}, lambda x: CASE WHEN starts_with(x, '[') "
+            "THEN split_part(substr(x, 2), ']', 1) "
             "WHEN length(x) - length(replace(x, ':', '')) = 1 THEN split_part(x, ':', 1) ELSE x END)"
         )
         return _host_split(host.format(v=values))
@@ -308,6 +312,7 @@ def load_select(log_type: str, source_sql: str, columns: list[tuple[str, str]], 
         f"parsed AS (SELECT file, pos, doc, CASE WHEN json_valid(doc) AND json_type(doc) = 'OBJECT' "
         f"THEN json_extract(doc, [{paths}]) END AS v FROM src), "
         "typed AS (SELECT *, list_transform(v, lambda x: json_type(x)) AS ty FROM parsed), "
-        f"checked AS (SELECT *, {reason_sql(log_type, all_leaves)} AS reason FROM typed WHERE doc IS NOT NULL) "
+        f"checked AS (SELECT *, {reason_sql(log_type, all_leaves)} AS reason "
+        "FROM typed WHERE doc IS NOT NULL) "
         f"SELECT file, pos, reason, {', '.join(selects)} FROM checked"
     )
