@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tracebit_pack.cli import main
 from tracebit_pack import replay as replay_module
+from tracebit_pack.cli import main
 from tracebit_pack.replay import replay
 
 REPO = Path(__file__).resolve().parent.parent

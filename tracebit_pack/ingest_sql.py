@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from tracebit_pack.schemas import FieldSpec, load_schema
 
-PANTHER_TS = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?"
+PANTHER_TS = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{1,9}"
 RFC3339_TS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})"
 JSON_TYPES = {
     "string": ("VARCHAR",),

@@ -10,7 +10,9 @@ The command checks
   * every test ``Log`` of every rule YAML (``AnalysisType: rule``) against the rule's ``LogTypes``
     (or the Log's ``p_log_type``, which must be one of them); standard ``p_*`` fields are allowed;
     tests of scheduled rules are skipped unless their Log names a known ``p_log_type``;
-  * every line of every ``<LogType>.jsonl`` file (raw logs: ``p_*`` fields are not allowed).
+  * every line of every ``<LogType>.jsonl`` file (raw logs; an event with ``p_*`` fields is one
+    exported from Panther, whose standard fields are checked as in a test Log).
+Timestamps may also take the form Panther stores and exports (``2024-08-15 15:05:09.154000000``).
 Directories are searched recursively. With no paths: rule YAMLs and ``.jsonl`` files under
 ``rules/``, and ``.jsonl`` files under ``scenarios/`` and ``tests/fixtures/`` (rule-shaped YAML
 fixtures there are test inputs of other stages, not events).
@@ -254,7 +256,8 @@ def check_jsonl_file(path: Path, report: Report) -> None:
     log_type = log_type_of_file(path)
     for number, event in _read_jsonl(path):
         report.events += 1
-        for problem in validate_event(event, log_type, standard_fields=False):
+        exported = any(str(key).startswith("p_") for key in event)  # copied from Panther
+        for problem in validate_event(event, log_type, standard_fields=exported):
             report.lines.append(f"{path}:{number}: {problem}")
 
 
