@@ -47,7 +47,7 @@ from tracebit_pack.validate import Problem, validate_event
 
 EXAMPLES_PER_REASON = 3
 BATCH = 5000
-MAX_OBJECT_BYTES = 1 << 30
+MAX_OBJECT_BYTES = 64 << 20
 SOURCE_LABEL = "tracebit-pack offline lake"
 _SUFFIXES = (".jsonl", ".json", ".ndjson")
 
@@ -211,11 +211,12 @@ def reader_sql(paths: list[Path], layout: str) -> str:
     """SELECT ``file, pos, doc`` (``doc``: one event's JSON text) of files of one layout."""
     files = "[" + ", ".join(lit(str(p)) for p in paths) + "]"
     if layout == "records":
+        # each object whole, then its Records: several times faster than a JSON[] column
         return (
-            "SELECT filename AS file, generate_subscripts(Records, 1) AS pos, "
-            "CAST(unnest(Records) AS VARCHAR) AS doc "
-            f"FROM read_json({files}, columns={{'Records': 'JSON[]'}}, filename=true, "
-            f"maximum_object_size={MAX_OBJECT_BYTES})"
+            "SELECT file, generate_subscripts(records, 1) AS pos, CAST(unnest(records) AS VARCHAR) AS doc "
+            "FROM (SELECT filename AS file, json_extract(json, '$.Records[*]') AS records "
+            f"FROM read_json({files}, records=false, format='unstructured', columns={{'json': 'JSON'}}, "
+            f"filename=true, maximum_object_size={MAX_OBJECT_BYTES}))"
         )
     (path,) = paths  # arrays and lines: one file at a time, so that positions are exact
     if layout == "array":
