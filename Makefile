@@ -15,7 +15,7 @@ FUZZ_EXAMPLES ?= 100000
 BASE ?= main
 
 .PHONY: help install demo test lint pytest pat-test validate-events test-correlation check-packs \
-        zip queries fuzz bench lock review upload clean
+        zip queries fuzz bench bench-scale lock review upload clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ fuzz: install ## Fuzz every rule with FUZZ_EXAMPLES generated events (default 10
 bench: install ## Benchmark rules against the engine floor, the replay and each query
 	$(BIN)/python -m tracebit_pack.bench
 
+bench-scale: install ## Replay scaling: 10k, 100k and 1M CloudTrail events (S3 objects) against DuckDB's read_json
+	$(BIN)/python -m tracebit_pack.bench_scale
+
 review: install ## Review report of this change against BASE (default main): item and behaviour diff
 	$(BIN)/tracebit-pack review --base $(BASE)
 
@@ -81,4 +84,4 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
 clean: ## Remove the virtual environment and build output
-	rm -rf $(VENV) dist .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) dist .pytest_cache .ruff_cache .hypothesis .bench-data

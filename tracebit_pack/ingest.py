@@ -47,6 +47,7 @@ from tracebit_pack.validate import Problem, validate_event
 
 EXAMPLES_PER_REASON = 3
 BATCH = 5000
+FILES_PER_READ = 16  # S3 objects per DuckDB read: bounds the staging table's memory
 MAX_OBJECT_BYTES = 64 << 20
 SOURCE_LABEL = "tracebit-pack offline lake"
 _SUFFIXES = (".jsonl", ".json", ".ndjson")
@@ -257,7 +258,7 @@ class Ingest:
         self.skipped = Skipped()
         self.events_by_log_type: dict[str, int] = {}
         self.connection.execute(
-            "CREATE OR REPLACE TABLE memory.main._rule_events "
+            "CREATE OR REPLACE TABLE panther_logs.main._rule_events "
             "(t TIMESTAMP, file_order INTEGER, pos BIGINT, doc VARCHAR)"
         )
         self._file_order = 0
@@ -271,8 +272,8 @@ class Ingest:
         for log_type in sorted({s.log_type for s in sql_sources}):
             mine = [s for s in sql_sources if s.log_type == log_type]
             records = [s.path for s in mine if s.layout == "records"]
-            for start in range(0, len(records), 64):  # S3 objects: many per DuckDB read
-                self._load_sql(log_type, records[start : start + 64], "records")
+            for start in range(0, len(records), FILES_PER_READ):  # S3 objects: many per DuckDB read
+                self._load_sql(log_type, records[start : start + FILES_PER_READ], "records")
             for s in mine:
                 if s.layout != "records":
                     self._load_sql(log_type, [s.path], s.layout)
@@ -343,7 +344,7 @@ class Ingest:
             if lake_rows:
                 self.lake.insert_rows(log_type, lake_rows)
                 self.connection.execute(
-                    "INSERT INTO memory.main._rule_events SELECT CAST(unnest(?::VARCHAR[]) AS TIMESTAMP), ?, "
+                    "INSERT INTO panther_logs.main._rule_events SELECT CAST(unnest(?::VARCHAR[]) AS TIMESTAMP), ?, "
                     "unnest(?::BIGINT[]), unnest(?::VARCHAR[])",
                     [
                         [s[0] for s in staged],
@@ -413,14 +414,14 @@ class Ingest:
     def rule_events(self, batch: int = BATCH) -> Iterator[dict]:
         """The rule log types' enriched events in event-time order, streamed in batches."""
         cursor = self.connection.cursor().execute(
-            "SELECT doc FROM memory.main._rule_events ORDER BY t, file_order, pos"
+            "SELECT doc FROM panther_logs.main._rule_events ORDER BY t, file_order, pos"
         )
         while rows := cursor.fetchmany(batch):
             for (doc,) in rows:
                 yield json.loads(doc)
 
     def rule_event_count(self) -> int:
-        return int(self.connection.execute("SELECT count(*) FROM memory.main._rule_events").fetchone()[0])
+        return int(self.connection.execute("SELECT count(*) FROM panther_logs.main._rule_events").fetchone()[0])
 
     def latest_event_time(self) -> datetime | None:
         """The latest ``p_event_time`` in the lake (UTC), or None when it is empty."""
@@ -435,4 +436,4 @@ class Ingest:
         return value.replace(tzinfo=UTC)
 
     def close(self) -> None:
-        self.connection.execute("DROP TABLE IF EXISTS memory.main._rule_events")
+        self.connection.execute("DROP TABLE IF EXISTS panther_logs.main._rule_events")

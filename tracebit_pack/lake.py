@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import tempfile
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -65,6 +66,7 @@ STANDARD_COLUMNS = (
     ("p_source_label", "VARCHAR"),
 )
 SOURCE_ID = "00000000-0000-4000-8000-000000000000"
+MEMORY_LIMIT = "1GB"  # DuckDB's share of memory for a lake on disk (Lake.on_disk)
 
 
 def table_columns(log_type: str) -> list[tuple[str, str]]:
@@ -116,10 +118,18 @@ def to_jsonable(value: object) -> object:
 class Lake:
     """An in-memory DuckDB database laid out like Panther's ``panther_logs`` database."""
 
-    def __init__(self) -> None:
+    def __init__(self, storage: Path | None = None) -> None:
+        """In memory, or (``storage``: an existing empty folder) in a database file there whose
+        memory use DuckDB bounds (``MEMORY_LIMIT``, spilling to that folder)."""
         self.connection = duckdb.connect(":memory:")
         self.connection.execute("SET TimeZone='UTC'")
-        self.connection.execute("ATTACH ':memory:' AS panther_logs")
+        self._storage: tempfile.TemporaryDirectory | None = None
+        if storage is None:
+            self.connection.execute("ATTACH ':memory:' AS panther_logs")
+        else:
+            self.connection.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
+            self.connection.execute("SET temp_directory=?", [str(storage / "spill")])
+            self.connection.execute("ATTACH ? AS panther_logs", [str(storage / "lake.duckdb")])
         self.connection.execute("CREATE SCHEMA panther_logs.public")
         self.connection.execute("USE panther_logs.public")
         for statement in SUPPORT_MACROS:
@@ -130,6 +140,14 @@ class Lake:
             cols = ", ".join(f"{_quote(name)} {sql_type}" for name, sql_type in table_columns(log_type))
             self.connection.execute(f"CREATE TABLE panther_logs.public.{table_name(log_type)} ({cols})")
             self.row_counts[log_type] = 0
+
+    @classmethod
+    def on_disk(cls) -> Lake:
+        """A lake in a temporary folder (removed by ``close``): for inputs larger than memory."""
+        storage = tempfile.TemporaryDirectory(prefix="tracebit-lake-")
+        lake = cls(Path(storage.name))
+        lake._storage = storage
+        return lake
 
     # ------------------------------------------------------------------ loading
 
@@ -311,6 +329,9 @@ class Lake:
 
     def close(self) -> None:
         self.connection.close()
+        if self._storage is not None:
+            self._storage.cleanup()
+            self._storage = None
 
 
 def parse_time_value(value: object, spec: FieldSpec) -> dt.datetime:

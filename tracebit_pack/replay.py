@@ -244,7 +244,7 @@ def replay(
     sources = discover(folder)
     require_events(folder, sources)
     engine = engine or PackEngine.load(root)
-    lake = Lake()
+    lake = Lake.on_disk()
     ingest = Ingest(lake, {t for t in LOG_TYPES if engine.rules_for(t)}, strict=strict)
     try:
         bar = progress("load", None) if progress else None
