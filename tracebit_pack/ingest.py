@@ -47,6 +47,8 @@ from tracebit_pack.validate import Problem, validate_event
 
 EXAMPLES_PER_REASON = 3
 BATCH = 5000
+RULE_EVENTS = "panther_logs.main._rule_events"  # staging for rule_events(), beside the lake's tables
+IN_MEMORY_BYTES = 256 << 20  # larger inputs go to a lake on disk (needs_disk)
 FILES_PER_READ = 16  # S3 objects per DuckDB read: bounds the staging table's memory
 MAX_OBJECT_BYTES = 64 << 20
 SOURCE_LABEL = "tracebit-pack offline lake"
@@ -208,6 +210,12 @@ def require_events(folder: Path, sources: list[Source]) -> None:
         )
 
 
+def needs_disk(sources: list[Source]) -> bool:
+    """Whether the events are too large to hold in memory (gzip counted as 10x its size)."""
+    size = sum(s.path.stat().st_size * (10 if s.path.name.endswith(".gz") else 1) for s in sources)
+    return size > IN_MEMORY_BYTES
+
+
 def reader_sql(paths: list[Path], layout: str) -> str:
     """SELECT ``file, pos, doc`` (``doc``: one event's JSON text) of files of one layout."""
     files = "[" + ", ".join(lit(str(p)) for p in paths) + "]"
@@ -258,7 +266,7 @@ class Ingest:
         self.skipped = Skipped()
         self.events_by_log_type: dict[str, int] = {}
         self.connection.execute(
-            "CREATE OR REPLACE TABLE panther_logs.main._rule_events "
+            f"CREATE OR REPLACE TABLE {RULE_EVENTS} "
             "(t TIMESTAMP, file_order INTEGER, pos BIGINT, doc VARCHAR)"
         )
         self._file_order = 0
@@ -344,7 +352,7 @@ class Ingest:
             if lake_rows:
                 self.lake.insert_rows(log_type, lake_rows)
                 self.connection.execute(
-                    "INSERT INTO panther_logs.main._rule_events SELECT CAST(unnest(?::VARCHAR[]) AS TIMESTAMP), ?, "
+                    f"INSERT INTO {RULE_EVENTS} SELECT CAST(unnest(?::VARCHAR[]) AS TIMESTAMP), ?, "
                     "unnest(?::BIGINT[]), unnest(?::VARCHAR[])",
                     [
                         [s[0] for s in staged],
@@ -414,14 +422,14 @@ class Ingest:
     def rule_events(self, batch: int = BATCH) -> Iterator[dict]:
         """The rule log types' enriched events in event-time order, streamed in batches."""
         cursor = self.connection.cursor().execute(
-            "SELECT doc FROM panther_logs.main._rule_events ORDER BY t, file_order, pos"
+            f"SELECT doc FROM {RULE_EVENTS} ORDER BY t, file_order, pos"
         )
         while rows := cursor.fetchmany(batch):
             for (doc,) in rows:
                 yield json.loads(doc)
 
     def rule_event_count(self) -> int:
-        return int(self.connection.execute("SELECT count(*) FROM panther_logs.main._rule_events").fetchone()[0])
+        return int(self.connection.execute(f"SELECT count(*) FROM {RULE_EVENTS}").fetchone()[0])
 
     def latest_event_time(self) -> datetime | None:
         """The latest ``p_event_time`` in the lake (UTC), or None when it is empty."""
@@ -436,4 +444,4 @@ class Ingest:
         return value.replace(tzinfo=UTC)
 
     def close(self) -> None:
-        self.connection.execute("DROP TABLE IF EXISTS panther_logs.main._rule_events")
+        self.connection.execute(f"DROP TABLE IF EXISTS {RULE_EVENTS}")

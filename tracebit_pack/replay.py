@@ -38,7 +38,7 @@ from tracebit_pack.analysis import REPO_ROOT, AnalysisItem, items_of
 from tracebit_pack.correlation import CorrelationMatch, CorrelationRule, Signal, load_rules
 from tracebit_pack.engine import PackEngine, RuleResult, parse_time
 from tracebit_pack.errors import UserError
-from tracebit_pack.ingest import Ingest, Skipped, discover, require_events
+from tracebit_pack.ingest import Ingest, Skipped, discover, needs_disk, require_events
 from tracebit_pack.lake import Lake
 from tracebit_pack.schemas import LOG_TYPES, panther_time
 
@@ -244,7 +244,7 @@ def replay(
     sources = discover(folder)
     require_events(folder, sources)
     engine = engine or PackEngine.load(root)
-    lake = Lake.on_disk()
+    lake = Lake.on_disk() if needs_disk(sources) else Lake()
     ingest = Ingest(lake, {t for t in LOG_TYPES if engine.rules_for(t)}, strict=strict)
     try:
         bar = progress("load", None) if progress else None
