@@ -28,6 +28,7 @@ from typing import Any
 
 from tracebit_pack.analysis import REPO_ROOT
 from tracebit_pack.bench import machine
+from tracebit_pack.lake import SQL_TYPES
 from tracebit_pack.schemas import FieldSpec, load_schema
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
@@ -36,15 +37,7 @@ RATIO_GOAL = 4.0
 RSS_GOAL_MB = 2048
 LINEARITY_GOAL = 1.5
 INCIDENT_GOAL_SECONDS = 2.0
-DUCK_TYPES = {
-    "string": "VARCHAR",
-    "int": "INTEGER",
-    "bigint": "BIGINT",
-    "float": "DOUBLE",
-    "boolean": "BOOLEAN",
-    "timestamp": "TIMESTAMP",
-    "json": "JSON",
-}
+DUCK_TYPES = {**SQL_TYPES, "json": "JSON"}  # read_json types: json fields as JSON
 
 
 def duckdb_type(spec: FieldSpec) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tracebit_pack.enrich import DIRECT_COLUMNS
 from tracebit_pack.schemas import FieldSpec, load_schema
 
 PANTHER_TS = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{1,9}"
@@ -45,18 +46,6 @@ EMAIL = (
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+"
 )
-DIRECT_COLUMNS = {
-    "domain": "p_any_domain_names",
-    "username": "p_any_usernames",
-    "aws_account_id": "p_any_aws_account_ids",
-    "aws_instance_id": "p_any_aws_instance_ids",
-    "aws_tag": "p_any_aws_tags",
-    "md5": "p_any_md5_hashes",
-    "sha1": "p_any_sha1_hashes",
-    "sha256": "p_any_sha256_hashes",
-    "trace_id": "p_any_trace_ids",
-    "actor_id": "p_any_actor_ids",
-}
 
 
 def lit(text: str) -> str:
