@@ -214,24 +214,24 @@ class Lake:
         if not prepared:
             return 0
         columns = table_columns(log_type)
-        select = ", ".join(self._extract(name, sql_type) for name, sql_type in columns)
+        select = ", ".join(self._extract(n, sql_type) for n, (_, sql_type) in enumerate(columns, start=1))
         names = ", ".join(_quote(name) for name, _ in columns)
-        self.connection.execute(
+        paths = ", ".join("'$." + _quote(name).replace("'", "''") + "'" for name, _ in columns)
+        self.connection.execute(  # each row's JSON parsed once: json_extract with every path
             f"INSERT INTO panther_logs.public.{table_name(log_type)} ({names}) "
-            f"SELECT {select} FROM (SELECT CAST(unnest(?::VARCHAR[]) AS JSON) AS j)",
+            f"SELECT {select} FROM (SELECT json_extract(j, [{paths}]) AS v "
+            "FROM (SELECT CAST(unnest(?::VARCHAR[]) AS JSON) AS j))",
             [[json.dumps(row, separators=(",", ":")) for row in prepared]],
         )
         self.row_counts[log_type] += len(prepared)
         return len(prepared)
 
     @staticmethod
-    def _extract(name: str, sql_type: str) -> str:
-        path = "'$." + _quote(name).replace("'", "''") + "'"
-        if sql_type == "VARIANT":
-            return f"CAST(j -> {path} AS VARIANT)"
-        if sql_type == "VARCHAR[]":
-            return f"CAST(j -> {path} AS VARCHAR[])"
-        return f"CAST(j ->> {path} AS {sql_type})"
+    def _extract(index: int, sql_type: str) -> str:
+        """Column ``index`` (1-based) of the extracted list ``v``, as ``sql_type``."""
+        if sql_type in ("VARIANT", "VARCHAR[]"):
+            return f"CAST(v[{index}] AS {sql_type})"
+        return f"CAST(v[{index}] ->> '$' AS {sql_type})"
 
     @staticmethod
     def _row(log_type: str, event: dict, source: str, line: int, parse_time: dt.datetime | None) -> dict:

@@ -93,12 +93,12 @@ class Schema:
     def field(self, name: str) -> FieldSpec | None:
         return _index(self.fields).get(name)
 
-    @property
+    @functools.cached_property  # schemas are loaded once (load_schema); computed once each
     def event_time_path(self) -> tuple[str, ...] | None:
         """Path of the ``isEventTime`` field (outside arrays), or None."""
         return _find_event_time(self.fields, ())
 
-    @property
+    @functools.cached_property
     def p_any_columns(self) -> tuple[str, ...]:
         """The p_any_* columns this log type's indicators can fill (sorted)."""
         found: set[str] = set()
