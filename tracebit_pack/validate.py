@@ -133,11 +133,22 @@ def _check_value(value: object, spec: FieldSpec, path: str, out: list[Problem]) 
         out.append(Problem(path, f"value {value!r} not allowed (allowed: {', '.join(spec.allow)})"))
 
 
+_FIELD_MAPS: dict[int, tuple[tuple[FieldSpec, ...], dict[str, FieldSpec], dict[str, str]]] = {}
+
+
+def _field_maps(fields: tuple[FieldSpec, ...]) -> tuple[dict[str, FieldSpec], dict[str, str]]:
+    """``{name: spec}`` and ``{lower-case name: name}`` of an object's fields, built once per schema."""
+    cached = _FIELD_MAPS.get(id(fields))
+    if cached is None or cached[0] is not fields:
+        cached = (fields, {f.name: f for f in fields}, {f.name.lower(): f.name for f in fields})
+        _FIELD_MAPS[id(fields)] = cached
+    return cached[1], cached[2]
+
+
 def _check_object(
     obj: dict, fields: tuple[FieldSpec, ...], prefix: str, out: list[Problem], *, standard: bool = False
 ) -> None:
-    known = {f.name: f for f in fields}
-    lowered = {f.name.lower(): f.name for f in fields}
+    known, lowered = _field_maps(fields)
     for spec in fields:
         if spec.required and obj.get(spec.name) is None:
             out.append(Problem(_join(prefix, spec.name), "required field missing"))
