@@ -169,10 +169,10 @@ class Lake:
         ``python_log_types``: log types checked and enriched in Python (default: those read by
         an enabled real-time rule of the pack); the others are loaded by DuckDB alone.
         """
-        from tracebit_pack.ingest import Ingest, discover, rule_log_types
+        from tracebit_pack.ingest import Ingest, discover, needs_disk, rule_log_types
 
         sources = discover(Path(path))
-        lake = cls()
+        lake = cls.on_disk() if needs_disk(sources) else cls()
         types = rule_log_types() if python_log_types is None else set(python_log_types)
         ingest = Ingest(lake, types, strict=strict, parse_time=parse_time)
         try:
