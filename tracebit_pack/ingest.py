@@ -383,15 +383,21 @@ class Ingest:
                 raise UserError(f"{paths[0]}: cannot load: {str(err).splitlines()[0]}") from None
             return
         try:
+            where = "file || CASE WHEN ? = 'ndjson' THEN ':' || pos ELSE ': record ' || pos END"
+            if self.strict:  # malformed JSON first, as the Python path parses before it checks
+                first = self.connection.execute(
+                    f"SELECT {where}, reason FROM _checked WHERE reason IS NOT NULL "
+                    "ORDER BY reason <> 'malformed JSON', file, pos LIMIT 1",
+                    [layout],
+                ).fetchone()
+                if first:
+                    raise UserError(f"{first[0]}: {first[1]}")
             bad = self.connection.execute(
-                "SELECT reason, count(*), list(file || CASE WHEN ? = 'ndjson' THEN ':' || pos "
-                "ELSE ': record ' || pos END ORDER BY file, pos)[1:3] "
+                f"SELECT reason, count(*), list({where} ORDER BY file, pos)[1:3] "
                 "FROM _checked WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason",
                 [layout],
             ).fetchall()
             for reason, count, examples in bad:
-                if self.strict:
-                    raise UserError(f"{examples[0]}: {reason}")
                 self.skipped.counts[reason] = self.skipped.counts.get(reason, 0) + count
                 shown = self.skipped.examples.setdefault(reason, [])
                 shown.extend(examples[: max(0, 3 - len(shown))])
