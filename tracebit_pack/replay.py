@@ -245,8 +245,8 @@ def replay(
     require_events(folder, sources)
     engine = engine or PackEngine.load(root)
     lake = Lake.on_disk() if needs_disk(sources) else Lake()
-    ingest = Ingest(lake, {t for t in LOG_TYPES if engine.rules_for(t)}, strict=strict)
     try:
+        ingest = Ingest(lake, {t for t in LOG_TYPES if engine.rules_for(t)}, strict=strict)
         bar = progress("load", None) if progress else None
         ingest.progress = bar.update if bar is not None else ingest.progress
         try:
