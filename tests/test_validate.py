@@ -31,7 +31,7 @@ def test_each_kind_of_problem_is_reported_with_its_path():
     event = _first("Tracebit.Alert")
     del event["alert_id"]  # required
     event["discriminator"]["type"] = "tracebit_alert_summary"  # not allowed
-    event["timestamp"] = "2024-06-30 11:00:05"  # not rfc3339
+    event["timestamp"] = "30/06/2024 11:00:05"  # neither rfc3339 nor Panther's stored form
     event["canary"]["aws"]["arn"] = 12  # wrong type
     event["principal"]["aws"]["Arn"] = "x"  # case-sensitive unknown key
     event["event"]["resources"][0]["size"] = 3  # unknown inside an array of objects

@@ -8,7 +8,7 @@ A folder holds, named by log type (``LOG_TYPES``), any of:
 * ``<LogType>.jsonl`` one event per line;
 * any of them gzip-compressed (``.gz``).
 
-Events exported from Panther (``p_*`` fields, ``YYYY-MM-DD HH:MM:SS.fffffffff`` timestamps) are
+Events exported from Panther (``p_*`` fields, ``YYYY-MM-DD HH:MM:SS[.fffffffff]`` timestamps) are
 accepted: their ``p_*`` fields are checked (``validate.validate_event`` with standard fields) and
 recomputed.
 

@@ -10,7 +10,7 @@ columns plus ``reason``: NULL when the event loads, else why it is skipped (the 
 
 What the SQL checks: the type of every field outside arrays (objects recursively), required
 fields, int ranges, ``validate.allow`` values, and that timestamps parse (RFC 3339, or the
-``YYYY-MM-DD HH:MM:SS.fffffffff`` form of events exported from Panther). Arrays are checked to be
+``YYYY-MM-DD HH:MM:SS[.fffffffff]`` form of events exported from Panther). Arrays are checked to be
 arrays; their elements are kept as they are (VARIANT). Unknown fields are not loaded, as Panther
 drops fields its schema does not declare. The ``p_*`` columns are computed here: ``p_row_id``
 (``enrich.deterministic_row_id`` of log type, file and position), ``p_event_time`` (the
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from tracebit_pack.enrich import DIRECT_COLUMNS
 from tracebit_pack.schemas import FieldSpec, load_schema
 
-PANTHER_TS = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{1,9}"
+PANTHER_TS = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?"
 RFC3339_TS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})"
 JSON_TYPES = {
     "string": ("VARCHAR",),

@@ -11,7 +11,7 @@ Public API:
     read_jsonl(path) -> [(line_number, event_dict)]   (UserError naming file:line if malformed)
     log_type_of_file(path) -> str  (``AWS.CloudTrail.jsonl`` -> ``AWS.CloudTrail``; UserError if unknown)
     parse_time(value, time_formats) -> datetime (UTC) ; ValueError if it does not match (Panther's
-                                   stored ``YYYY-MM-DD HH:MM:SS.fffffffff`` form always parses)
+                                   stored ``YYYY-MM-DD HH:MM:SS[.fffffffff]`` form always parses)
     parse_rfc3339(text) -> datetime (UTC) ; ValueError
 """
 
@@ -239,7 +239,7 @@ def read_jsonl(path: Path) -> list[tuple[int, dict]]:
 
 
 _RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$")
-_PANTHER_STORED = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{1,9}$")
+_PANTHER_STORED = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$")
 _UNIX_SCALE = {"unix": 1, "unix_ms": 1_000, "unix_us": 1_000_000, "unix_ns": 1_000_000_000}
 
 
@@ -271,11 +271,11 @@ def parse_time(value: object, time_formats: tuple[str, ...] | list[str]) -> date
 
     Supported: ``rfc3339``, ``unix``, ``unix_ms``, ``unix_us``, ``unix_ns`` and strftime patterns.
     Whatever the formats, the form Panther stores and exports every timestamp in
-    (``YYYY-MM-DD HH:MM:SS.fffffffff``, UTC; events copied from Panther carry it) is accepted too.
+    (``YYYY-MM-DD HH:MM:SS[.fffffffff]``, UTC; events copied from Panther carry it) is accepted too.
     Raises ValueError if no format matches.
     """
     if isinstance(value, str) and _PANTHER_STORED.match(value):
-        return parse_rfc3339(value.replace(" ", "T", 1) + "Z")
+        return parse_rfc3339(value.replace(" ", "T", 1) + "Z")  # UTC, as Panther stores it
     errors = []
     for fmt in time_formats:
         try:
