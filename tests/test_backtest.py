@@ -162,3 +162,21 @@ def test_lake_default_stays_strict(backtest):
         UserError, match=r"(malformed JSON|expected a JSON object|required field|bad timestamp)"
     ):
         Lake.from_folder(folder)
+
+
+def test_a_file_that_is_not_json_is_skipped_whole(tmp_path, capsys):
+    """A truncated S3 object or API page is one skipped file; the other files still replay."""
+    (tmp_path / "Okta.SystemLog.json").write_text('[{"uuid": ')
+    _gzip(
+        tmp_path / "AWS.CloudTrail" / "2024" / "12" / "13" / "cut.json.gz", '{"Records": [{"eventVersion": '
+    )
+    checks = _events("Tracebit.HealthCheck")
+    (tmp_path / "Tracebit.HealthCheck.jsonl").write_text("".join(json.dumps(c) + "\n" for c in checks))
+    assert main(["replay", str(tmp_path), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["events_by_log_type"] == {"Tracebit.HealthCheck": len(checks)}
+    reason = data["skipped"]["reasons"]["malformed JSON file"]
+    assert reason["count"] == 2
+    assert sorted(Path(e).name for e in reason["examples"]) == ["Okta.SystemLog.json", "cut.json.gz"]
+    assert main(["replay", str(tmp_path), "--strict"]) == 2
+    assert "malformed JSON file" in capsys.readouterr().err

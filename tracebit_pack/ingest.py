@@ -294,13 +294,15 @@ class Ingest:
         try:
             return cursor.execute(reader_sql(paths, layout))
         except duckdb.Error as err:
-            if len(paths) > 1:
-                return None
-            detail = str(err).splitlines()[0]
-            if self.strict:
-                raise UserError(f"{paths[0]}: malformed JSON file: {detail}") from None
-            self.skipped.add("malformed JSON file", str(paths[0]))
+            if len(paths) == 1:
+                self._file_error(paths[0], err)
             return None
+
+    def _file_error(self, path: Path, err: duckdb.Error) -> None:
+        """A file DuckDB cannot read as JSON: skipped (counted once) or, strict, a UserError."""
+        if self.strict:
+            raise UserError(f"{path}: malformed JSON file: {str(err).splitlines()[0]}") from None
+        self.skipped.add("malformed JSON file", str(path))
 
     def _skip(self, reason: str, where: str, detail: str) -> None:
         if self.strict:
@@ -316,7 +318,14 @@ class Ingest:
             return
         log_type = source.log_type
         loaded = 0
-        while rows := cursor.fetchmany(BATCH):
+        while True:
+            try:
+                rows = cursor.fetchmany(BATCH)
+            except duckdb.Error as err:  # DuckDB may stream: a bad file can fail mid-read
+                self._file_error(source.path, err)
+                break
+            if not rows:
+                break
             lake_rows, staged = [], []
             for file, pos, doc in rows:
                 if doc is None or not doc.strip():
