@@ -20,7 +20,7 @@ REPORT ?= dist/blog_incident_report.html
 SCREENSHOT := docs/images/blog_incident_report.png
 
 .PHONY: help install demo report report-screenshot test-browser test lint pytest pat-test pat-test-summary validate-events test-correlation check-packs \
-        zip queries fuzz bench lock review upload clean
+        zip queries fuzz bench bench-scale lock review upload clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -94,6 +94,9 @@ fuzz: install ## Fuzz every rule with FUZZ_EXAMPLES generated events (default 10
 bench: install ## Benchmark rules against the engine floor, the replay and each query
 	$(BIN)/python -m tracebit_pack.bench
 
+bench-scale: install ## Replay scaling: 10k, 100k and 1M CloudTrail events (S3 objects) against DuckDB's read_json
+	$(BIN)/python -m tracebit_pack.bench_scale
+
 review: install ## Review report of this change against BASE (default main): item and behaviour diff
 	$(BIN)/tracebit-pack review --base $(BASE)
 
@@ -110,4 +113,4 @@ lock: ## Re-resolve requirements.lock (with sha256 hashes) from pyproject.toml (
 		cat requirements-uv.lock.tmp; } > requirements-uv.lock && rm requirements-uv.lock.tmp
 
 clean: ## Remove the virtual environment and build output
-	rm -rf $(VENV) dist .pytest_cache .ruff_cache .hypothesis $(PAT_LOG)
+	rm -rf $(VENV) dist .pytest_cache .ruff_cache .hypothesis .bench-data $(PAT_LOG)

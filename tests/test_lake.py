@@ -292,7 +292,7 @@ def test_parse_time_option(tmp_path):
                 "Tracebit.HealthCheck.jsonl": '{"discriminator": {"type": "health_check", "subtype": "x"}, '
                 '"timestamp": "2024-06-30T06:00:00Z", "is_healthy": true, "p_log_type": "x"}\n'
             },
-            "p_log_type: standard field not allowed",
+            "p_log_type: 'x' does not match log type",
         ),
     ],
 )

@@ -2,11 +2,13 @@
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tracebit_pack import replay as replay_module
 from tracebit_pack.cli import main
 from tracebit_pack.replay import render_text, replay
 
@@ -156,7 +158,13 @@ def test_malformed_jsonl_names_file_and_line(capsys, tmp_path):
     lines = path.read_text().splitlines()
     lines[2] = lines[2][:-5]
     path.write_text("\n".join(lines) + "\n")
-    assert "Okta.SystemLog.jsonl:3" in run_bad(capsys, ["replay", str(folder)])
+    assert "Okta.SystemLog.jsonl:3" in run_bad(capsys, ["replay", str(folder), "--strict"])
+    # without --strict the line is skipped, counted and the rest replays
+    assert main(["replay", str(folder), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["skipped"]["total"] == 1
+    assert data["skipped"]["reasons"]["malformed JSON"]["examples"] == [f"{path}:3"]
+    assert data["events_by_log_type"]["Okta.SystemLog"] == len(lines) - 1
 
 
 def test_unknown_log_type(capsys, tmp_path):
@@ -168,7 +176,7 @@ def test_unknown_log_type(capsys, tmp_path):
 def test_schema_violation_and_empty_folder(capsys, tmp_path):
     folder = copy_scenario(tmp_path)
     (folder / "Tracebit.HealthCheck.jsonl").write_text('{"timestamp": "2025-03-02T23:00:00Z"}\n')
-    assert "Tracebit.HealthCheck.jsonl:1" in run_bad(capsys, ["replay", str(folder)])
+    assert "Tracebit.HealthCheck.jsonl:1" in run_bad(capsys, ["replay", str(folder), "--strict"])
     empty = tmp_path / "empty"
     empty.mkdir()
     assert "no <LogType>.jsonl" in run_bad(capsys, ["replay", str(empty)])
@@ -178,7 +186,7 @@ def test_bad_now(capsys):
     assert "--now" in run_bad(capsys, ["replay", str(SCENARIOS / "benign_baseline"), "--now", "yesterday"])
 
 
-def test_progress_line_on_long_input(capsys, tmp_path):
+def test_progress_bar_on_a_terminal(capsys, tmp_path, monkeypatch):
     folder = tmp_path / "long"
     folder.mkdir()
     checks = [
@@ -191,8 +199,12 @@ def test_progress_line_on_long_input(capsys, tmp_path):
     ]
     (folder / "Tracebit.HealthCheck.jsonl").write_text("".join(json.dumps(c) + "\n" for c in checks))
     assert main(["replay", str(folder)]) == 0
+    assert capsys.readouterr().err == ""  # stderr is not a terminal: no bar
+    monkeypatch.setattr(replay_module, "PROGRESS_DELAY_SECONDS", 0)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(["replay", str(folder)]) == 0
     captured = capsys.readouterr()
-    assert "replay: 2100/2100 events" in captured.err
+    assert "replay: load: 2.10k events" in captured.err and "/2.10k" in captured.err
     assert "0 alert(s)" in captured.out
 
 

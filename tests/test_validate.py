@@ -31,7 +31,7 @@ def test_each_kind_of_problem_is_reported_with_its_path():
     event = _first("Tracebit.Alert")
     del event["alert_id"]  # required
     event["discriminator"]["type"] = "tracebit_alert_summary"  # not allowed
-    event["timestamp"] = "2024-06-30 11:00:05"  # not rfc3339
+    event["timestamp"] = "30/06/2024 11:00:05"  # neither rfc3339 nor Panther's stored form
     event["canary"]["aws"]["arn"] = 12  # wrong type
     event["principal"]["aws"]["Arn"] = "x"  # case-sensitive unknown key
     event["event"]["resources"][0]["size"] = 3  # unknown inside an array of objects
@@ -200,3 +200,41 @@ def test_missing_path_exits_2(tmp_path, capsys):
 def test_lake_fixtures_pass(capsys):
     assert main(["validate-events", str(FIXTURES)]) == 0
     assert "14 event(s) in 5 file(s) conform" in capsys.readouterr().out
+
+
+def test_events_exported_from_panther_are_accepted_and_still_checked(tmp_path, capsys):
+    """A rule test Log copied from Panther: p_* fields and Snowflake-style timestamps."""
+    event = _first("Okta.SystemLog")
+    event.update(
+        {
+            "published": "2024-08-15 15:05:09.154000000",
+            "p_log_type": "Okta.SystemLog",
+            "p_event_time": "2024-08-15 15:05:09.154000000",
+            "p_parse_time": "2024-08-15 15:06:11.000000000",
+            "p_row_id": "a2b1c3",
+            "p_source_label": "okta-prod",
+            "p_any_ip_addresses": ["198.51.100.7"],
+        }
+    )
+    assert validate_event(event, "Okta.SystemLog") == []
+    bad = dict(event, published="2024-08-15 25:05:09.154000000", p_schema_version="0", p_any_emails="x")
+    assert sorted(str(p).split(" (")[0].split(":")[0] for p in validate_event(bad, "Okta.SystemLog")) == [
+        "p_any_emails",
+        "p_schema_version",
+        "published",
+    ]
+    spec = {
+        "AnalysisType": "rule",
+        "RuleID": "X.Exported",
+        "LogTypes": ["Okta.SystemLog"],
+        "Tests": [
+            {"Name": "exported", "ExpectedResult": False, "Log": event},
+            {"Name": "bad time", "ExpectedResult": False, "Log": dict(event, published="yesterday")},
+        ],
+    }
+    _rule(tmp_path, "x.yml", spec)
+    assert main(["validate-events", str(tmp_path / "x.yml")]) == 1
+    out = capsys.readouterr().out
+    assert "bad time: published: bad timestamp" in out
+    assert "exported:" not in out
+    assert "1 problem(s) in 2 event(s)" in out

@@ -216,7 +216,7 @@ def bench_replay(scenario: Path, root: Path, repeats: int) -> dict[str, Any]:
         "alerts": len(best.alerts),
         "rule_seconds": best.rule_seconds,
         "total_seconds": best.seconds,
-        "rule_events_per_second": best.events / best.rule_seconds if best.rule_seconds else None,
+        "rule_events_per_second": best.rule_events / best.rule_seconds if best.rule_seconds else None,
         "total_events_per_second": best.events / best.seconds if best.seconds else None,
     }
 

@@ -26,6 +26,19 @@ from tracebit_pack.schemas import parse_time as _parse_time
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
+# Indicators whose value goes as is into one p_any_* column.
+DIRECT_COLUMNS = {
+    "domain": "p_any_domain_names",
+    "username": "p_any_usernames",
+    "aws_account_id": "p_any_aws_account_ids",
+    "aws_instance_id": "p_any_aws_instance_ids",
+    "aws_tag": "p_any_aws_tags",
+    "md5": "p_any_md5_hashes",
+    "sha1": "p_any_sha1_hashes",
+    "sha256": "p_any_sha256_hashes",
+    "trace_id": "p_any_trace_ids",
+    "actor_id": "p_any_actor_ids",
+}
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
 
@@ -105,17 +118,7 @@ def scan(indicator: str, value: str, out: dict[str, set[str]]) -> None:
     elif indicator in ("aws_arn", "aws_arn_only"):
         _arn(value, out, arn_only=indicator == "aws_arn_only")
     else:
-        column = {
-            "username": "p_any_usernames",
-            "aws_account_id": "p_any_aws_account_ids",
-            "aws_instance_id": "p_any_aws_instance_ids",
-            "aws_tag": "p_any_aws_tags",
-            "md5": "p_any_md5_hashes",
-            "sha1": "p_any_sha1_hashes",
-            "sha256": "p_any_sha256_hashes",
-            "trace_id": "p_any_trace_ids",
-            "actor_id": "p_any_actor_ids",
-        }[indicator]
+        column = DIRECT_COLUMNS[indicator]
         out.setdefault(column, set()).add(value)
 
 

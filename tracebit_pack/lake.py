@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import tempfile
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -38,10 +39,8 @@ from tracebit_pack.schemas import (
     LOG_TYPES,
     FieldSpec,
     load_schema,
-    log_type_of_file,
     panther_time,
     parse_time,
-    read_jsonl,
 )
 from tracebit_pack.transpile import SUPPORT_MACROS, UnsupportedConstruct, transpile
 from tracebit_pack.validate import validate_event
@@ -67,6 +66,7 @@ STANDARD_COLUMNS = (
     ("p_source_label", "VARCHAR"),
 )
 SOURCE_ID = "00000000-0000-4000-8000-000000000000"
+MEMORY_LIMIT = "1GB"  # DuckDB's share of memory for a lake on disk (Lake.on_disk)
 
 
 def table_columns(log_type: str) -> list[tuple[str, str]]:
@@ -118,38 +118,70 @@ def to_jsonable(value: object) -> object:
 class Lake:
     """An in-memory DuckDB database laid out like Panther's ``panther_logs`` database."""
 
-    def __init__(self) -> None:
+    def __init__(self, storage: Path | None = None) -> None:
+        """In memory, or (``storage``: an existing empty folder) in a database file there whose
+        memory use DuckDB bounds (``MEMORY_LIMIT``, spilling to that folder)."""
         self.connection = duckdb.connect(":memory:")
         self.connection.execute("SET TimeZone='UTC'")
-        self.connection.execute("ATTACH ':memory:' AS panther_logs")
+        self._storage: tempfile.TemporaryDirectory | None = None
+        if storage is None:
+            self.connection.execute("ATTACH ':memory:' AS panther_logs")
+        else:
+            self.connection.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
+            self.connection.execute("SET temp_directory=?", [str(storage / "spill")])
+            self.connection.execute("ATTACH ? AS panther_logs", [str(storage / "lake.duckdb")])
         self.connection.execute("CREATE SCHEMA panther_logs.public")
         self.connection.execute("USE panther_logs.public")
         for statement in SUPPORT_MACROS:
             self.connection.execute(statement.replace("CREATE OR REPLACE MACRO ", "CREATE OR REPLACE MACRO "))
         self.row_counts: dict[str, int] = {}
+        self.skipped = None  # ingest.Skipped of the last from_folder load
         for log_type in LOG_TYPES:
             cols = ", ".join(f"{_quote(name)} {sql_type}" for name, sql_type in table_columns(log_type))
             self.connection.execute(f"CREATE TABLE panther_logs.public.{table_name(log_type)} ({cols})")
             self.row_counts[log_type] = 0
 
+    @classmethod
+    def on_disk(cls) -> Lake:
+        """A lake in a temporary folder (removed by ``close``): for inputs larger than memory."""
+        storage = tempfile.TemporaryDirectory(prefix="tracebit-lake-")
+        lake = cls(Path(storage.name))
+        lake._storage = storage
+        return lake
+
     # ------------------------------------------------------------------ loading
 
     @classmethod
-    def from_folder(cls, path: str | Path, parse_time: dt.datetime | None = None) -> Lake:
-        """A lake loaded from every ``<LogType>.jsonl`` file directly in folder ``path``.
+    def from_folder(
+        cls,
+        path: str | Path,
+        parse_time: dt.datetime | None = None,
+        *,
+        strict: bool = True,
+        python_log_types: Iterable[str] | None = None,
+    ) -> Lake:
+        """A lake loaded from the event files of folder ``path`` (layouts: ``tracebit_pack.ingest``).
 
-        UserError (nothing loaded) for a missing folder, a file name that is not a known log
-        type, malformed JSON (``file:line``) or an event that does not match its schema.
+        UserError for a missing folder or a file or folder name that is not a known log type;
+        with ``strict`` (the default) also for malformed JSON (``file:line``) or an event that does
+        not match its schema, otherwise those are skipped and counted in ``lake.skipped``.
         ``parse_time``: the ``p_parse_time`` of every row; by default each row's event time.
+        ``python_log_types``: log types checked and enriched in Python (default: those read by
+        an enabled real-time rule of the pack); the others are loaded by DuckDB alone.
         """
-        folder = Path(path)
-        if not folder.is_dir():
-            raise UserError(f"{folder}: data folder not found")
-        files = sorted(folder.glob("*.jsonl"))
-        batches = [(f, log_type_of_file(f), read_jsonl(f)) for f in files]  # all checked before loading
-        lake = cls()
-        for file, log_type, rows in batches:
-            lake.load_events(log_type, rows, source=str(file), parse_time=parse_time)
+        from tracebit_pack.ingest import Ingest, discover, needs_disk, rule_log_types
+
+        sources = discover(Path(path))
+        lake = cls.on_disk() if needs_disk(sources) else cls()
+        types = rule_log_types() if python_log_types is None else set(python_log_types)
+        ingest = Ingest(lake, types, strict=strict, parse_time=parse_time)
+        try:
+            ingest.load(sources)
+            ingest.close()
+        except BaseException:
+            lake.close()
+            raise
+        lake.skipped = ingest.skipped
         return lake
 
     def load_events(
@@ -175,37 +207,46 @@ class Lake:
                     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
                     raise UserError(f"{source}:{line}: {problems[0]}{more}")
             prepared.append(self._row(schema.log_type, event, source, line, parse_time))
+        return self.insert_rows(log_type, prepared)
+
+    def insert_rows(self, log_type: str, prepared: list[dict]) -> int:
+        """Insert lake rows (``row_from_enriched``) in one statement; returns the count."""
         if not prepared:
             return 0
         columns = table_columns(log_type)
-        select = ", ".join(self._extract(name, sql_type) for name, sql_type in columns)
+        select = ", ".join(self._extract(n, sql_type) for n, (_, sql_type) in enumerate(columns, start=1))
         names = ", ".join(_quote(name) for name, _ in columns)
-        self.connection.execute(
+        paths = ", ".join("'$." + _quote(name).replace("'", "''") + "'" for name, _ in columns)
+        self.connection.execute(  # each row's JSON parsed once: json_extract with every path
             f"INSERT INTO panther_logs.public.{table_name(log_type)} ({names}) "
-            f"SELECT {select} FROM (SELECT CAST(unnest(?::VARCHAR[]) AS JSON) AS j)",
+            f"SELECT {select} FROM (SELECT json_extract(j, [{paths}]) AS v "
+            "FROM (SELECT CAST(unnest(?::VARCHAR[]) AS JSON) AS j))",
             [[json.dumps(row, separators=(",", ":")) for row in prepared]],
         )
         self.row_counts[log_type] += len(prepared)
         return len(prepared)
 
     @staticmethod
-    def _extract(name: str, sql_type: str) -> str:
-        path = "'$." + _quote(name).replace("'", "''") + "'"
-        if sql_type == "VARIANT":
-            return f"CAST(j -> {path} AS VARIANT)"
-        if sql_type == "VARCHAR[]":
-            return f"CAST(j -> {path} AS VARCHAR[])"
-        return f"CAST(j ->> {path} AS {sql_type})"
+    def _extract(index: int, sql_type: str) -> str:
+        """Column ``index`` (1-based) of the extracted list ``v``, as ``sql_type``."""
+        if sql_type in ("VARIANT", "VARCHAR[]"):
+            return f"CAST(v[{index}] AS {sql_type})"
+        return f"CAST(v[{index}] ->> '$' AS {sql_type})"
 
     @staticmethod
     def _row(log_type: str, event: dict, source: str, line: int, parse_time: dt.datetime | None) -> dict:
-        schema = load_schema(log_type)
         enriched = enrich(
             event,
             log_type,
             parse_time=parse_time or _default_parse_time(event, log_type),
             row_id=deterministic_row_id(log_type, source, line),
         )
+        return Lake.row_from_enriched(log_type, enriched)
+
+    @staticmethod
+    def row_from_enriched(log_type: str, enriched: dict) -> dict:
+        """The lake row (column -> JSON value) of an event enriched by ``enrich.enrich``."""
+        schema = load_schema(log_type)
         row: dict[str, object] = {}
         for spec in schema.fields:
             value = enriched.get(spec.name)
@@ -288,6 +329,9 @@ class Lake:
 
     def close(self) -> None:
         self.connection.close()
+        if self._storage is not None:
+            self._storage.cleanup()
+            self._storage = None
 
 
 def parse_time_value(value: object, spec: FieldSpec) -> dt.datetime:

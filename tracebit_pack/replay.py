@@ -1,9 +1,13 @@
 """``tracebit-pack replay <scenario>``: replay a folder of logs through the whole pack, offline.
 
-1. Read every ``<LogType>.jsonl`` file of the folder into the embedded lake (``lake.Lake``; every
-   event is schema-checked first) and enrich each event as Panther does (``enrich``).
-2. Run every enabled real-time rule on every event in event-time order with Panther's engine
-   (``engine.PackEngine``; the KV cache is an in-memory store on the event clock).
+1. Read every event file of the folder (``<LogType>.jsonl``, ``<LogType>.json``, ``<LogType>/``
+   folders of S3 objects, gzip or not; ``ingest``) into the embedded lake (``lake.Lake``), each
+   file once: every event is schema-checked and enriched as Panther does; one that does not
+   conform is skipped and counted (``--strict``: refused).
+2. Run every enabled real-time rule on the events of its log types in event-time order with
+   Panther's engine (``engine.PackEngine``; the KV cache is an in-memory store on the event
+   clock), streamed from the lake in batches. Log types without a real-time rule (CloudTrail)
+   stay in DuckDB.
 3. Run every enabled scheduled rule on the rows of its scheduled queries, executed over the lake
    at "now" (``--now``, default: the latest event time in the scenario).
 4. Group the matches into alerts (``alerts``: dedup string, DedupPeriodMinutes, Threshold,
@@ -12,9 +16,9 @@
    queries (``tracebit_pivots.PIVOTS``, rendered like the alert context's) run for each alert's
    principal.
 
-Bad input (missing folder, unknown log type, malformed JSONL with file:line, an event that does
-not match its schema, a bad ``--now``) is one error line and exit code 2; the report is built
-completely before anything is printed.
+Bad input (missing folder, unknown log type, a bad ``--now``; with ``--strict`` also malformed
+JSON with file:line or an event that does not match its schema) is one error line and exit code
+2; the report is built completely before anything is printed.
 """
 
 from __future__ import annotations
@@ -40,14 +44,14 @@ from tracebit_pack.analysis import (
 )
 from tracebit_pack.correlation import CorrelationMatch, CorrelationRule, Signal
 from tracebit_pack.engine import PackEngine, RuleResult, parse_time
-from tracebit_pack.enrich import deterministic_row_id, enrich
 from tracebit_pack.errors import UserError
+from tracebit_pack.ingest import Ingest, Skipped, discover, needs_disk, require_events
 from tracebit_pack.lake import Lake
 from tracebit_pack.not_evaluated import correlation_rules, summary_lines
 from tracebit_pack.pivot_run import run_pivot
-from tracebit_pack.schemas import EARLIEST_EVENT_TIME, log_type_of_file, panther_time, read_jsonl
+from tracebit_pack.schemas import LOG_TYPES, panther_time
 
-PROGRESS_MIN_EVENTS = 2000
+PROGRESS_DELAY_SECONDS = 2.0  # the bar shows only on runs longer than this
 SEVERITY_ORDER = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3, "INFO": 4}
 
 
@@ -88,6 +92,17 @@ class ReplayReport:
     first_event_time: datetime | None = None
     last_event_time: datetime | None = None
     skipped_queries: dict[str, str] = field(default_factory=dict)  # scheduled query -> why not run
+    rule_events: int = 0  # events of the log types that have real-time rules
+    skipped: Skipped = field(default_factory=Skipped)
+
+    def alerts_by_rule_day(self) -> dict[str, dict[str, int]]:
+        """Alerts per rule per UTC day of their first event: the noise to expect."""
+        out: dict[str, dict[str, int]] = {}
+        for alert in self.alerts:
+            day = alert.first_event_time.strftime("%Y-%m-%d")
+            per_day = out.setdefault(alert.rule_id, {})
+            per_day[day] = per_day.get(day, 0) + 1
+        return {rule: dict(sorted(days.items())) for rule, days in sorted(out.items())}
 
     def alert_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -113,37 +128,12 @@ class ReplayReport:
                 "rules": round(self.rule_seconds, 3),
                 "total": round(self.seconds, 3),
             },
+            "alerts_by_rule_day": self.alerts_by_rule_day(),
+            "skipped": self.skipped.to_json(),
         }
 
 
 # --------------------------------------------------------------------------- loading
-
-
-def read_scenario(folder: Path) -> list[tuple[str, dict]]:
-    """Every event of the folder as ``(log_type, enriched event)``, in event-time order."""
-    if not folder.is_dir():
-        raise UserError(f"{folder}: scenario folder not found")
-    files = sorted(folder.glob("*.jsonl"))
-    if not files:
-        raise UserError(f"{folder}: no <LogType>.jsonl files in the scenario folder")
-    events: list[tuple[str, int, int, dict]] = []
-    for order, file in enumerate(files):
-        log_type = log_type_of_file(file)
-        for line, raw in read_jsonl(file):
-            row_id = deterministic_row_id(log_type, str(file), line)
-            occurred = _event_time_or_none(raw, log_type)
-            if occurred is not None and occurred < EARLIEST_EVENT_TIME:
-                raise UserError(f"{file}:{line}: event time {occurred.isoformat()} is before 1970-01-01")
-            enriched = enrich(raw, log_type, parse_time=occurred, row_id=row_id)
-            events.append((enriched["p_event_time"], order, line, enriched))
-    events.sort(key=lambda item: item[:3])
-    return [(e["p_log_type"], e) for _, _, _, e in events]
-
-
-def _event_time_or_none(raw: dict, log_type: str) -> datetime | None:
-    from tracebit_pack.enrich import event_time
-
-    return event_time(raw, log_type)
 
 
 def parse_now(value: str | None) -> datetime | None:
@@ -253,22 +243,32 @@ def replay(
     now: datetime | None = None,
     root: Path = REPO_ROOT,
     engine: PackEngine | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    *,
+    progress: Callable[[str, int | None], Any] | None = None,
+    strict: bool = False,
 ) -> ReplayReport:
+    """Replay ``folder``; ``progress(phase, total)`` may return a bar (``update(n)``, ``close()``)."""
     started = time.perf_counter()
     folder = Path(folder)
-    events = read_scenario(folder)
-    if not events:
-        raise UserError(f"{folder}: the <LogType>.jsonl files hold no events: nothing to replay")
-    lake = Lake.from_folder(folder)
+    sources = discover(folder)
+    require_events(folder, sources)
+    engine = engine or PackEngine.load(root)
+    if not engine.items:
+        raise UserError(f"{root}: no Panther analysis items found (point --path at a detections repository)")
+    load_seconds = time.perf_counter() - started
+    not_evaluated = dict(engine.not_evaluated)
+    lake = Lake.on_disk() if needs_disk(sources) else Lake()
     try:
-        engine = engine or PackEngine.load(root)
-        if not engine.items:
-            raise UserError(
-                f"{root}: no Panther analysis items found (point --path at a detections repository)"
-            )
-        load_seconds = time.perf_counter() - started
-        not_evaluated = dict(engine.not_evaluated)
+        ingest = Ingest(lake, {t for t in LOG_TYPES if engine.rules_for(t)}, strict=strict)
+        bar = progress("load", None) if progress else None
+        ingest.progress = bar.update if bar is not None else ingest.progress
+        try:
+            ingest.load(sources)
+        finally:
+            if bar is not None:
+                bar.close()
+        if not ingest.events_by_log_type:
+            raise UserError(f"{folder}: the event files hold no conforming event: nothing to replay")
         settings = {
             loaded.id: RuleSettings.from_spec(loaded.spec)
             for loaded in [*engine.rules.values(), *engine.scheduled_rules.values()]
@@ -276,23 +276,27 @@ def replay(
         matches: list[RuleResult] = []
         signals: list[dict] = []
         errors: dict[str, list[str]] = {}
-        total = len(events)
+        total = ingest.rule_event_count()
+        bar = progress("rules", total) if progress else None
         rules_started = time.perf_counter()
-        for n, (_, event) in enumerate(events, start=1):
+        for n, event in enumerate(ingest.rule_events(), start=1):
             for result in engine.run_event(event):
                 if result.error:
                     errors.setdefault(result.rule_id, []).append(result.error)
                 if result.matched:
                     matches.append(result)
                     signals.append(_signal(result, event, event["p_event_time"]))
-            if progress and (n % 1000 == 0 or n == total):
-                progress(n, total)
+            if bar is not None and n % 1000 == 0:
+                bar.update(1000)
+        if bar is not None:
+            bar.update(total % 1000)
+            bar.close()
         rule_seconds = time.perf_counter() - rules_started
-        latest = parse_time(events[-1][1]["p_event_time"]) if events else None
+        latest = ingest.latest_event_time()
         moment = now or latest or datetime.now(UTC)
         now_text = panther_time(moment)
         engine.kv.now = moment.timestamp()
-        skipped: dict[str, str] = {}
+        skipped_queries: dict[str, str] = {}
         for loaded in engine.scheduled_rules.values():
             for query_name in loaded.spec.get("ScheduledQueries") or []:
                 item = next(
@@ -303,7 +307,7 @@ def replay(
                     continue
                 why_not = _no_data_reason(item, lake)
                 if why_not:
-                    skipped[query_name] = why_not
+                    skipped_queries[query_name] = why_not
                     continue
                 try:
                     rows = lake.run(item, now=moment)
@@ -332,13 +336,11 @@ def replay(
         pivots = run_pivots(engine, lake, alerts, moment)
     finally:
         lake.close()
-    by_type: dict[str, int] = {}
-    for log_type, _ in events:
-        by_type[log_type] = by_type.get(log_type, 0) + 1
+    by_type = dict(sorted(ingest.events_by_log_type.items()))
     return ReplayReport(
         scenario=str(folder),
         now=moment,
-        events=len(events),
+        events=sum(by_type.values()),
         events_by_log_type=by_type,
         alerts=alerts,
         signals=len(signals),
@@ -350,9 +352,11 @@ def replay(
         load_seconds=load_seconds,
         seconds=time.perf_counter() - started,
         rule_seconds=rule_seconds,
-        first_event_time=parse_time(events[0][1]["p_event_time"]),
+        first_event_time=ingest.earliest_event_time(),
         last_event_time=latest,
-        skipped_queries=skipped,
+        skipped_queries=skipped_queries,
+        rule_events=total,
+        skipped=ingest.skipped,
     )
 
 
@@ -485,6 +489,7 @@ def render_text(report: ReplayReport) -> str:
         f"now = {report.now:%Y-%m-%dT%H:%M:%SZ}",
         *_notes(report),
         f"{len(report.alerts)} alert(s), {report.signals} signal(s)",
+        report.skipped.summary(),
         "",
     ]
     numbers = {f"{alert.rule_id}:{alert.dedup}": n for n, alert in enumerate(report.alerts, start=1)}
@@ -519,6 +524,12 @@ def render_text(report: ReplayReport) -> str:
             focus = _ts(str(pivot.parameters.get("alert_time") or "")) or None
             lines.extend(table(pivot.rows, focus=focus))
         lines.append("")
+    by_day = report.alerts_by_rule_day()
+    if by_day:
+        lines.append("Alerts per rule per day")
+        for rule_id, days in by_day.items():
+            lines.append(f"  {rule_id}: " + ", ".join(f"{day} {n}" for day, n in days.items()))
+        lines.append("")
     if report.rule_errors:
         lines.append("Rule errors")
         for rule_id, messages in sorted(report.rule_errors.items()):
@@ -529,14 +540,14 @@ def render_text(report: ReplayReport) -> str:
     if report.rules_by_log_type:
         ran = ", ".join(f"{k} {v}" for k, v in report.rules_by_log_type.items())
         lines.append(f"real-time rules run per log type: {ran}")
-    if report.events >= RATE_MIN_EVENTS and report.rule_seconds:
-        rate = f"{report.events / report.rule_seconds:,.0f} events/s"
+    if report.rule_events >= RATE_MIN_EVENTS and report.rule_seconds:
+        rate = f"{report.rule_events / report.rule_seconds:,.0f} events/s"
     else:
         rate = f"too few events for a rate (fewer than {RATE_MIN_EVENTS:,})"
     lines.append(
         f"replayed {report.events} events through {report.rules_run} rule(s) in {report.seconds:.2f}s "
         f"(loading the repository: {report.load_seconds:.2f}s; "
-        f"real-time rules: {report.rule_seconds:.2f}s, {rate})"
+        f"real-time rules: {report.rule_events} events in {report.rule_seconds:.2f}s, {rate})"
     )
     return "\n".join(lines)
 
@@ -549,13 +560,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "replay",
         help="replay a scenario folder through every rule, correlation and scheduled rule",
         description=(
-            "Replay a folder of <LogType>.jsonl logs through the pack offline and print the "
-            "investigation: alerts with their context, then the pivot queries for each principal."
+            "Replay a folder of logs through the pack offline and print the investigation: "
+            "alerts with their context, then the pivot queries for each principal. The folder "
+            "holds <LogType>.jsonl, <LogType>.json (a JSON array or CloudTrail's Records) and "
+            "<LogType>/ folders (e.g. AWS.CloudTrail/ of S3 objects), any of them gzip-compressed."
         ),
     )
-    parser.add_argument(
-        "scenario", type=Path, help="folder of <LogType>.jsonl files (e.g. scenarios/blog_incident)"
-    )
+    parser.add_argument("scenario", type=Path, help="folder of event files (e.g. scenarios/blog_incident)")
     parser.add_argument(
         "--now", help="rfc3339 time the scheduled queries run at (default: latest event time)"
     )
@@ -567,13 +578,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", type=Path, help="write the report to this file instead of stdout")
     add_path_argument(parser)
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse the folder at the first event that does not conform (default: skip and count)",
+    )
     parser.set_defaults(func=run)
 
 
-def _stderr_progress(done: int, total: int) -> None:
-    if total >= PROGRESS_MIN_EVENTS:
-        end = "\n" if done == total else ""
-        print(f"\rreplay: {done}/{total} events", end=end, file=sys.stderr, flush=True)
+def stderr_progress(phase: str, total: int | None) -> Any:
+    """A tqdm bar on stderr for runs over ``PROGRESS_DELAY_SECONDS``; None when stderr is no TTY."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        desc=f"replay: {phase}",
+        unit=" events",
+        unit_scale=True,
+        file=sys.stderr,
+        delay=PROGRESS_DELAY_SECONDS,
+        leave=False,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -581,7 +608,9 @@ def run(args: argparse.Namespace) -> int:
     out = getattr(args, "out", None)
     if out is not None:
         check_out(out)
-    report = replay(args.scenario, now=now, root=repository(args), progress=_stderr_progress)
+    report = replay(
+        args.scenario, now=now, root=repository(args), progress=stderr_progress, strict=args.strict
+    )
     if args.format == "json":
         output = json.dumps(report.to_json(), indent=2, default=str)
     elif args.format == "html":

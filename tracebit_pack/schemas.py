@@ -12,7 +12,8 @@ Public API:
     split_ndjson(text) -> lines    (split on ``\n`` only: U+2028, U+2029, U+0085 stay inside a line)
     loads_json(text) -> value      (json.loads; ValueError for nesting, huge integers, lone surrogates)
     log_type_of_file(path) -> str  (``AWS.CloudTrail.jsonl`` -> ``AWS.CloudTrail``; UserError if unknown)
-    parse_time(value, time_formats) -> datetime (UTC) ; ValueError if it does not match
+    parse_time(value, time_formats) -> datetime (UTC) ; ValueError if it does not match (Panther's
+                                   stored ``YYYY-MM-DD HH:MM:SS[.fffffffff]`` form always parses)
     parse_rfc3339(text) -> datetime (UTC) ; ValueError
 """
 
@@ -95,12 +96,12 @@ class Schema:
     def field(self, name: str) -> FieldSpec | None:
         return _index(self.fields).get(name)
 
-    @property
+    @functools.cached_property  # schemas are loaded once (load_schema); computed once each
     def event_time_path(self) -> tuple[str, ...] | None:
         """Path of the ``isEventTime`` field (outside arrays), or None."""
         return _find_event_time(self.fields, ())
 
-    @property
+    @functools.cached_property
     def p_any_columns(self) -> tuple[str, ...]:
         """The p_any_* columns this log type's indicators can fill (sorted)."""
         found: set[str] = set()
@@ -281,6 +282,7 @@ def read_jsonl(path: Path) -> list[tuple[int, dict]]:
 _RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$")
 # The Unix epoch: an event time before it is corrupt data, not a log (replay refuses it).
 EARLIEST_EVENT_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+_PANTHER_STORED = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$")
 _UNIX_SCALE = {"unix": 1, "unix_ms": 1_000, "unix_us": 1_000_000, "unix_ns": 1_000_000_000}
 
 
@@ -311,8 +313,12 @@ def parse_time(value: object, time_formats: tuple[str, ...] | list[str]) -> date
     """Parse ``value`` with the first matching Panther ``timeFormats`` entry; aware UTC datetime.
 
     Supported: ``rfc3339``, ``unix``, ``unix_ms``, ``unix_us``, ``unix_ns`` and strftime patterns.
+    Whatever the formats, the form Panther stores and exports every timestamp in
+    (``YYYY-MM-DD HH:MM:SS[.fffffffff]``, UTC; events copied from Panther carry it) is accepted too.
     Raises ValueError if no format matches.
     """
+    if isinstance(value, str) and _PANTHER_STORED.match(value):
+        return parse_rfc3339(value.replace(" ", "T", 1) + "Z")  # UTC, as Panther stores it
     errors = []
     for fmt in time_formats:
         try:

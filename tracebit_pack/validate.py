@@ -10,7 +10,9 @@ The command checks
   * every test ``Log`` of every rule YAML (``AnalysisType: rule``) against the rule's ``LogTypes``
     (or the Log's ``p_log_type``, which must be one of them); standard ``p_*`` fields are allowed;
     tests of scheduled rules are skipped unless their Log names a known ``p_log_type``;
-  * every line of every ``<LogType>.jsonl`` file (raw logs: ``p_*`` fields are not allowed).
+  * every line of every ``<LogType>.jsonl`` file (raw logs; an event with ``p_*`` fields is one
+    exported from Panther, whose standard fields are checked as in a test Log).
+Timestamps may also take the form Panther stores and exports (``2024-08-15 15:05:09.154000000``).
 Directories are searched recursively. With no paths: rule YAMLs and ``.jsonl`` files under
 ``rules/``, and ``.jsonl`` files under ``scenarios/`` and ``tests/fixtures/`` (rule-shaped YAML
 fixtures there are test inputs of other stages, not events).
@@ -131,11 +133,22 @@ def _check_value(value: object, spec: FieldSpec, path: str, out: list[Problem]) 
         out.append(Problem(path, f"value {value!r} not allowed (allowed: {', '.join(spec.allow)})"))
 
 
+_FIELD_MAPS: dict[int, tuple[tuple[FieldSpec, ...], dict[str, FieldSpec], dict[str, str]]] = {}
+
+
+def _field_maps(fields: tuple[FieldSpec, ...]) -> tuple[dict[str, FieldSpec], dict[str, str]]:
+    """``{name: spec}`` and ``{lower-case name: name}`` of an object's fields, built once per schema."""
+    cached = _FIELD_MAPS.get(id(fields))
+    if cached is None or cached[0] is not fields:
+        cached = (fields, {f.name: f for f in fields}, {f.name.lower(): f.name for f in fields})
+        _FIELD_MAPS[id(fields)] = cached
+    return cached[1], cached[2]
+
+
 def _check_object(
     obj: dict, fields: tuple[FieldSpec, ...], prefix: str, out: list[Problem], *, standard: bool = False
 ) -> None:
-    known = {f.name: f for f in fields}
-    lowered = {f.name.lower(): f.name for f in fields}
+    known, lowered = _field_maps(fields)
     for spec in fields:
         if spec.required and obj.get(spec.name) is None:
             out.append(Problem(_join(prefix, spec.name), "required field missing"))
@@ -254,7 +267,8 @@ def check_jsonl_file(path: Path, report: Report) -> None:
     log_type = log_type_of_file(path)
     for number, event in _read_jsonl(path):
         report.events += 1
-        for problem in validate_event(event, log_type, standard_fields=False):
+        exported = any(str(key).startswith("p_") for key in event)  # copied from Panther
+        for problem in validate_event(event, log_type, standard_fields=exported):
             report.lines.append(f"{path}:{number}: {problem}")
 
 
