@@ -293,6 +293,7 @@ def replay(
             bar.close()
         rule_seconds = time.perf_counter() - rules_started
         latest = ingest.latest_event_time()
+        earliest = ingest.earliest_event_time()
         moment = now or latest or datetime.now(UTC)
         now_text = panther_time(moment)
         engine.kv.now = moment.timestamp()
@@ -352,7 +353,7 @@ def replay(
         load_seconds=load_seconds,
         seconds=time.perf_counter() - started,
         rule_seconds=rule_seconds,
-        first_event_time=ingest.earliest_event_time(),
+        first_event_time=earliest,
         last_event_time=latest,
         skipped_queries=skipped_queries,
         rule_events=total,
