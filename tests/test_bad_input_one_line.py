@@ -50,8 +50,11 @@ def one_line_exit_2(capsys, argv: list[str]) -> str:
 def test_replay_hostile_event_is_one_line(tmp_path, capsys, case):
     log_type, line = CASES[case]
     (tmp_path / f"{log_type}.jsonl").write_text(line + "\n", encoding="utf-8")
-    err = one_line_exit_2(capsys, ["replay", str(tmp_path)])
+    err = one_line_exit_2(capsys, ["replay", str(tmp_path), "--strict"])
     assert f"{log_type}.jsonl:1:" in err
+    # without --strict the event is skipped and counted; with nothing left, that is the one line
+    err = one_line_exit_2(capsys, ["replay", str(tmp_path)])
+    assert "no events: nothing to replay (skipped 1 event(s)" in err and f"{log_type}.jsonl:1" in err
 
 
 def test_send_lone_surrogate_escape_is_one_line(tmp_path, capsys, monkeypatch):

@@ -155,7 +155,7 @@ def test_alert_cards_show_context_link_and_copyable_pivots(blog_json, blog_page)
 def test_backtest_section_counts_alerts_per_rule_per_day(blog_page):
     labels = [a.get("aria-label", "") for _, a in blog_page.elements if "rule: " in a.get("aria-label", "")]
     assert any("Tracebit.CanaryPrincipalGetObjectSurge" in x for x in labels)
-    assert "the alerts' first event times" in " ".join(blog_page.texts)
+    assert "the report's alerts_by_rule_day" in " ".join(blog_page.texts)
 
 
 def test_only_the_copy_script_and_no_external_resource(blog_page):

@@ -123,8 +123,8 @@ def test_bad_input_is_one_line_and_exit_2(root, tmp_path, capsys, args, message)
     [
         (
             "AWS.CloudTrail.jsonl",
-            '{"eventVersion": "1.08"}\n{oops\n',
-            "AWS.CloudTrail.jsonl:2: malformed JSON",
+            "{oops\n",
+            "AWS.CloudTrail.jsonl:1: malformed JSON",
         ),
         ("CloudTrail.jsonl", "{}\n", "unknown log type 'CloudTrail'"),
     ],

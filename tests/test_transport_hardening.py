@@ -27,7 +27,7 @@ from tracebit_pack.cli import main
 from tracebit_pack.errors import UserError
 from tracebit_pack.http_source import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
 from tracebit_pack.receive import LISTEN_BACKLOG, Receiver, printable
-from tracebit_pack.replay import read_scenario
+from tracebit_pack.replay import replay
 from tracebit_pack.send import DeliveryError, RetryPolicy, Sender, Target
 
 TIMEOUT = 10.0  # client socket timeout: the bound on every wait below
@@ -84,10 +84,11 @@ def test_round_trip_keeps_u2028_u2029_u0085(receiver, secret_env, tmp_path):
     assert main(["send", str(source), "--url", receiver.url, "--secret-env", secret_env]) == 0
     stored = (receiver.out_dir / "Tracebit.Alert.jsonl").read_bytes()
     assert stored.isascii() and stored.count(b"\n") == 1  # ASCII-escaped, one line
-    ((log_type, event),) = read_scenario(receiver.out_dir)
-    assert log_type == "Tracebit.Alert"
-    assert event["message"] == SEPARATORS
-    assert event["event"]["request"]["user_agent"]["raw"] == SEPARATORS
+    report = replay(receiver.out_dir)
+    assert report.events_by_log_type == {"Tracebit.Alert": 1} and report.skipped.total == 0
+    (alert,) = report.alerts
+    assert alert.alert_context["message"] == SEPARATORS
+    assert alert.alert_context["user_agent"] == SEPARATORS
 
 
 def test_two_event_ndjson_request_with_raw_u2028_is_accepted(receiver):

@@ -42,7 +42,7 @@ from tracebit_pack.analysis import table_name
 from tracebit_pack.enrich import deterministic_row_id, enrich, event_time
 from tracebit_pack.errors import UserError
 from tracebit_pack.ingest_sql import lit, load_select, sql_loadable
-from tracebit_pack.schemas import LOG_TYPES
+from tracebit_pack.schemas import EARLIEST_EVENT_TIME, LOG_TYPES, loads_json
 from tracebit_pack.validate import Problem, validate_event
 
 EXAMPLES_PER_REASON = 3
@@ -332,9 +332,12 @@ class Ingest:
                     continue
                 where = self._where(file, pos, source.layout)
                 try:
-                    event = json.loads(doc)
+                    event = loads_json(doc)
                 except json.JSONDecodeError as err:
                     self._skip("malformed JSON", where, f"malformed JSON: {err.msg} (column {err.colno})")
+                    continue
+                except ValueError as err:  # nesting too deep, a huge integer, a lone surrogate
+                    self._skip("malformed JSON", where, f"malformed JSON: {err}")
                     continue
                 if not isinstance(event, dict):
                     self._skip(
@@ -350,10 +353,16 @@ class Ingest:
                     self._skip(reason_of(problems[0]), where, f"{problems[0]}{more}")
                     continue
                 raw = {k: v for k, v in event.items() if not str(k).startswith("p_")} if exported else event
+                occurred = event_time(raw, log_type)
+                if occurred is not None and occurred < EARLIEST_EVENT_TIME:
+                    self._skip(
+                        "bad timestamp", where, f"event time {occurred.isoformat()} is before 1970-01-01"
+                    )
+                    continue
                 enriched = enrich(
                     raw,
                     log_type,
-                    parse_time=self.parse_time or event_time(raw, log_type),
+                    parse_time=self.parse_time or occurred,
                     row_id=deterministic_row_id(log_type, file, pos),
                 )
                 lake_rows.append(self.lake.row_from_enriched(log_type, enriched))

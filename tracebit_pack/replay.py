@@ -268,7 +268,8 @@ def replay(
             if bar is not None:
                 bar.close()
         if not ingest.events_by_log_type:
-            raise UserError(f"{folder}: the event files hold no conforming event: nothing to replay")
+            why = f" ({ingest.skipped.summary()})" if ingest.skipped.total else ""
+            raise UserError(f"{folder}: no events: nothing to replay{why}")
         settings = {
             loaded.id: RuleSettings.from_spec(loaded.spec)
             for loaded in [*engine.rules.values(), *engine.scheduled_rules.values()]
