@@ -15,7 +15,7 @@ FUZZ_EXAMPLES ?= 100000
 BASE ?= main
 
 .PHONY: help install demo test lint pytest pat-test validate-events test-correlation check-packs \
-        zip queries fuzz bench lock review upload clean
+        zip queries fuzz bench mutate lock review upload clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ fuzz: install ## Fuzz every rule with FUZZ_EXAMPLES generated events (default 10
 
 bench: install ## Benchmark rules against the engine floor, the replay and each query
 	$(BIN)/python -m tracebit_pack.bench
+
+mutate: install ## Mutation testing of global_helpers/ and rules/ with cosmic-ray (~30 min; not part of make test)
+	$(BIN)/python -m tracebit_pack.mutation
 
 review: install ## Review report of this change against BASE (default main): item and behaviour diff
 	$(BIN)/tracebit-pack review --base $(BASE)

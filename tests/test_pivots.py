@@ -250,6 +250,10 @@ def test_pick_identity_prefers_an_email_and_lower_cases():
         ("2024-12-13T18:20:00+02:00", "2024-12-13 16:20:00"),
         ("2024-12-13 16:20:00.000", "2024-12-13 16:20:00"),
         ("2024-12-13T16:20:00", "2024-12-13 16:20:00"),
+        ("2024-12-13", "2024-12-13 00:00:00"),  # date only: midnight
+        ("2024-12-13" + " " * 54, "2024-12-13 00:00:00"),  # 64 characters: the longest read
+        ("2024-12-13" + " " * 55, None),
+        ("20241213Z", None),  # shorter than 10 characters: not read although Python parses it
         ("13/12/2024", None),
         ("", None),
         (None, None),
@@ -409,3 +413,19 @@ def test_every_query_parses_as_snowflake():
         if spec["AnalysisType"] == "scheduled_query":
             schedule = spec["Schedule"]
             assert schedule["RateMinutes"] > 1 and schedule["RateMinutes"] >= schedule["TimeoutMinutes"]
+
+
+def test_pivot_values_up_to_2048_characters_are_rendered():
+    """A value of exactly 2,048 characters renders whole; one character more skips the pivot."""
+    arn = "arn:aws:iam::123456789012:user/" + "u" * (2048 - 31)
+    assert len(arn) == 2048
+    context = {"principal_arn": arn, "identities": [], "alert_time": "2024-12-13T16:20:00Z"}
+    pivots = tp.render_pivots(context)
+    assert sorted(pivots) == [
+        "Tracebit.Pivot.PrincipalActivityAroundAlert",
+        "Tracebit.Pivot.PrincipalGetObjectHistory",
+    ]
+    assert all(arn in pivot["sql"] and arn in pivot["pantherflow"] for pivot in pivots.values())
+    assert tp.render_pivots(dict(context, principal_arn=arn + "u")) == {}
+    assert tp.pick_identity(["e" * 2048]) == "e" * 2048
+    assert tp.pick_identity(["e" * 2049, "ok@x.io"]) == "ok@x.io"

@@ -6,6 +6,7 @@ the same realistic, schema-conforming events that `pat test` runs; odd shapes ar
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from unittest import mock
@@ -124,6 +125,19 @@ def test_as_list_and_as_mapping():
     assert tb.as_mapping(None) == {}
 
 
+def _nest(levels, leaf):
+    value = leaf
+    for _ in range(levels):
+        value = {"n": value}
+    return value
+
+
+def _walk(value, levels):
+    for _ in range(levels):
+        value = value["n"]
+    return value
+
+
 def test_to_plain():
     event = PantherEvent({"a": {"b": [1, {"c": float("nan")}]}, "f": 1.5, "s": {"x"}, "o": object})
     plain = tb.to_plain(event)
@@ -132,11 +146,10 @@ def test_to_plain():
     assert plain["s"] == ["x"]
     assert isinstance(plain["o"], str)
     json.dumps(plain)
-    deep = current = {}
-    for _ in range(30):
-        current["n"] = {}
-        current = current["n"]
-    json.dumps(tb.to_plain(deep))  # depth-limited, still serialisable
+    # Nesting is cut below depth 20: a value 20 levels down is kept, one 21 levels down is not.
+    assert _walk(tb.to_plain(_nest(20, "leaf")), 20) == "leaf"
+    assert _walk(tb.to_plain(_nest(21, "leaf")), 21) is None
+    json.dumps(tb.to_plain(_nest(500, "leaf")))  # far deeper than the limit: still serialisable
     assert len(tb.to_plain(list(range(200)))) == tb.MAX_LIST
 
 
@@ -929,7 +942,7 @@ def test_titles_stay_under_the_limit_with_long_values(kind):
     }
     record = {"identity": LONG, "event_type": LONG, "event_time": LONG}
     title = tb.rule_title(event, kind, lambda key, force_ttl_check=False: json.dumps(record))
-    assert len(title) <= tb.MAX_TITLE
+    assert len(title) <= 999  # Panther cuts titles at 1,000 characters
     assert title.startswith("Tracebit")
 
 
@@ -999,3 +1012,77 @@ def test_spelling_memo_gives_the_same_answers_and_stays_bounded():
     for index in range(tb._SPELLINGS_MAX + 10):
         tb.is_benign_classification(f"spelling-{index}")
     assert len(tb._SPELLINGS) <= tb._SPELLINGS_MAX
+
+
+# --- Boundaries: each limit tested at the limit, against the number itself (not the constant) ------
+
+
+@pytest.mark.parametrize("kind", ["resource", "credential", "unknown", "summary"])
+def test_rule_title_is_cut_to_999_characters(kind, monkeypatch):
+    builder = {
+        "resource": "title_resource_accessed",
+        "credential": "title_credential_used",
+        "unknown": "title_unknown_subtype",
+        "summary": "title_summary",
+    }[kind]
+    monkeypatch.setattr(tb, builder, lambda event, context, record=None: "T" * 5000)
+    title = tb.rule_title({}, kind)
+    assert len(title) == 999 and title == "T" * 998 + "\u2026"
+    monkeypatch.setattr(tb, builder, lambda event, context, record=None: "T" * 999)
+    assert tb.rule_title({}, kind) == "T" * 999
+
+
+def test_clip_boundary():
+    assert tb.clip("y" * 160) == "y" * 160  # exactly the limit: whole
+    assert tb.clip("y" * 161) == "y" * 159 + "\u2026"
+    assert tb.clip("abcd", 4) == "abcd"
+    assert tb.clip("abcde", 4) == "abc\u2026"
+
+
+def test_dedup_caps():
+    assert tb.dedup({"alert_id": "a" * 1000}) == "a" * 256
+    assert tb.dedup({"id": "i" * 1000}) == "no-alert-id:" + "i" * 256
+    no_ids = {"principal": {"id": LONG}, "canaries_accessed": [{"name": LONG}] * 3}
+    dedup = tb.dedup(no_ids)
+    assert len(dedup) == 900 and dedup.startswith("no-alert-id:")
+    assert (
+        tb.health_dedup({"discriminator": {"subtype": "S" * 1000}}) == ("tracebit-health:" + "s" * 1000)[:256]
+    )
+    assert len(tb.health_dedup({"discriminator": {"subtype": "S" * 1000}})) == 256
+    assert tb.health_dedup({}) == "tracebit-health:unknown"
+
+
+def test_principal_type_of_a_root_arn():
+    details = tb.principal_details({"principal": {"aws": {"arn": "arn:aws:iam::123456789012:root"}}})
+    assert details["principal_type"] == "Root"
+    assert details["principal_account_id"] == "123456789012"
+    assert details["principal_provider"] == "aws"
+
+
+def test_health_titles_without_a_subtype():
+    assert tb.title_health({"is_healthy": False}) == "Tracebit integration unhealthy: unknown integration"
+    assert tb.title_health({}) == (
+        "Tracebit integration health unknown (is_healthy missing or unreadable): unknown integration"
+    )
+
+
+def test_safe_get_exact_case_null_wins_over_another_case():
+    event = {"Key": None, "key": "other"}
+    assert tb.safe_get(event, "Key") is None  # present and null: not the differently cased copy
+    assert tb.safe_get(event, "Key", default="d") == "d"
+    assert tb.safe_get({"Key": "v"}, "key") == "v"  # absent in this case: case-insensitive
+
+
+def _context_of_size(size):
+    context = {"a": ["", "y"]}
+    overhead = len(json.dumps(context))
+    context["a"][0] = "x" * (size - overhead)
+    assert len(json.dumps(context)) == size
+    return context
+
+
+def test_fit_keeps_a_context_of_exactly_the_limit():
+    at_limit = _context_of_size(150_000)
+    assert tb._fit(copy.deepcopy(at_limit)) == at_limit
+    over = tb._fit(_context_of_size(150_001))
+    assert over["a"] == [over["a"][0]] and len(json.dumps(over)) <= 150_000
