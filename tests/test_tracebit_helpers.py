@@ -150,7 +150,7 @@ def test_to_plain():
     assert _walk(tb.to_plain(_nest(20, "leaf")), 20) == "leaf"
     assert _walk(tb.to_plain(_nest(21, "leaf")), 21) is None
     json.dumps(tb.to_plain(_nest(500, "leaf")))  # far deeper than the limit: still serialisable
-    assert len(tb.to_plain(list(range(200)))) == tb.MAX_LIST
+    assert tb.to_plain(list(range(200))) == list(range(50))  # lists are capped at 50 entries
 
 
 def test_normalise_token_and_dedupe():
@@ -240,6 +240,11 @@ def test_is_email_and_is_username():
         ),
         ("arn:aws:s3:::bucket", {"account_id": None, "kind": "bucket", "role": None, "name": None}),
         ("arn:aws:sts", {"account_id": None, "kind": None, "role": None, "name": None}),
+        ("arn:aws:iam::123456789012", {"account_id": None, "kind": None, "role": None, "name": None}),
+        (  # a colon inside the resource belongs to the resource
+            "arn:aws:iam::123456789012:user/ops:admin",
+            {"account_id": "123456789012", "kind": "user", "role": None, "name": "ops:admin"},
+        ),
         ("not-an-arn", {"account_id": None, "kind": None, "role": None, "name": None}),
         (None, {"account_id": None, "kind": None, "role": None, "name": None}),
         (
@@ -997,7 +1002,12 @@ def test_case_insensitive_lookup_on_raw_data_and_its_cache_bound():
     assert tb.subtype_key(event) == "canary_credential_used"
     for index in range(tb._LOWER_KEYS_MAX + 10):  # the key-map cache never grows past its bound
         tb.safe_get({f"K{index}": index}, f"k{index}")
-    assert len(tb._LOWER_KEYS) <= tb._LOWER_KEYS_MAX
+    assert len(tb._LOWER_KEYS) <= 256
+    tb._LOWER_KEYS.clear()
+    mappings = [{f"K{index}": index} for index in range(100)]
+    for index, mapping in enumerate(mappings):
+        assert tb.safe_get(mapping, f"k{index}") == index
+    assert len(tb._LOWER_KEYS) == 100  # below the bound every key map is kept
     assert tb.safe_get({"Abc": 1}, "aBC") == 1
 
 
@@ -1086,3 +1096,58 @@ def test_fit_keeps_a_context_of_exactly_the_limit():
     assert tb._fit(copy.deepcopy(at_limit)) == at_limit
     over = tb._fit(_context_of_size(150_001))
     assert over["a"] == [over["a"][0]] and len(json.dumps(over)) <= 150_000
+
+
+def test_canaries_phrase_counts_only_the_canaries_left_out():
+    three = [{"name": name} for name in ("a", "b", "c")]
+    assert tb._canaries_phrase(three) == "3 canaries: a, b, c"
+    assert tb._canaries_phrase([*three, {"name": "d"}]) == "4 canaries: a, b, c +1 more"
+
+
+def test_canary_label_falls_back_through_every_id():
+    assert tb.canary_label({"provider_id": "pid"}) == "pid"
+    assert tb.canary_label({"tracebit_id": "cnry_1"}) == "cnry_1"
+    assert tb.canary_label({"resource_id": "rid", "provider_id": "pid"}) == "rid"
+    assert tb.canary_label({"type": "aws_s3_bucket"}) == "aws_s3_bucket unnamed"
+    assert tb.canary_label({}) == "an unknown canary"
+
+
+def test_string_caps_in_the_alert_context():
+    long = "v" * 5000
+    event = {
+        "p_log_type": "Tracebit.AlertSummary",
+        "alert_id": long,
+        "message": long,
+        "classification_reason": long,
+        "tracebit_portal_url": long,
+        "event": {"request": {"user_agent": {"raw": long, "label": long}, "ip": "1" * 100}},
+    }
+    context = tb.alert_context(event)
+    assert len(context["alert_id"]) == 1024  # any log string
+    assert len(context["user_agent_label"]) == 1024
+    assert len(context["message"]) == 4096
+    assert len(context["classification_reason"]) == 4096
+    assert len(context["portal_url"]) == 2048
+    assert len(context["user_agent"]) == 2048
+    assert context["source_ips"] == ["1" * 64]
+    assert tb.as_str("s" * 2000) == "s" * 1024
+
+
+def test_input_lists_are_read_up_to_100_entries():
+    """Up to 100 raw entries are read (duplicates and junk included) to fill at most 50 values."""
+    ips = ["10.0.0.1"] * 60 + [f"10.0.1.{n}" for n in range(60)]
+    assert tb.source_ips({"ip_addresses": ips}) == ["10.0.0.1"] + [f"10.0.1.{n}" for n in range(40)]
+    resources = [{}] * 60 + [{"id": f"r{n}"} for n in range(60)]
+    found = tb.resources({"event": {"resources": resources}})
+    assert [r["id"] for r in found] == [f"r{n}" for n in range(40)]
+    indicators = [{}] * 60 + [{"id": f"i{n}"} for n in range(60)]
+    assert [i["id"] for i in tb.indicators({"indicators": indicators})] == [f"i{n}" for n in range(40)]
+    canaries = [{}] * 60 + [{"name": f"c{n}"} for n in range(60)]
+    assert [c["name"] for c in tb.canaries({"canaries_accessed": canaries})] == [f"c{n}" for n in range(40)]
+    labels = [{"name": f"l{n}", "value": "v"} for n in range(60)]
+    assert len(tb.canary_credential({"canary_credential": {"labels": labels}})["labels"]) == 50
+
+
+def test_dedup_without_ids_names_the_first_three_canaries():
+    event = {"canaries_accessed": [{"name": n} for n in ("a", "b", "c", "d")]}
+    assert tb.dedup(event) == "no-alert-id:an unknown principal:a,b,c"
