@@ -241,6 +241,15 @@ def test_is_email_and_is_username():
         ("arn:aws:s3:::bucket", {"account_id": None, "kind": "bucket", "role": None, "name": None}),
         ("arn:aws:sts", {"account_id": None, "kind": None, "role": None, "name": None}),
         ("arn:aws:iam::123456789012", {"account_id": None, "kind": None, "role": None, "name": None}),
+        (
+            "arn:aws:sts::123456789012:assumed-role/Role",
+            {"account_id": "123456789012", "kind": "assumed-role", "role": None, "name": None},
+        ),
+        (
+            "arn:aws:iam::123456789012:role/Deploy",
+            {"account_id": "123456789012", "kind": "role", "role": "Deploy", "name": None},
+        ),
+        ("arn:aws:s3:::bucket/key", {"account_id": None, "kind": "bucket", "role": None, "name": None}),
         (  # a colon inside the resource belongs to the resource
             "arn:aws:iam::123456789012:user/ops:admin",
             {"account_id": "123456789012", "kind": "user", "role": None, "name": "ops:admin"},
@@ -749,7 +758,7 @@ def test_recent_mfa_reset_never_raises():
 def test_recent_mfa_reset_caps_lookups():
     get = getter("")
     tb.recent_mfa_reset([f"u{i}@acme.com" for i in range(20)], get)
-    assert get.call_count == tb.MAX_MFA_LOOKUPS
+    assert get.call_count == 5  # five identities at most
 
 
 def test_mfa_record_for_event_memoised(blog):
@@ -847,6 +856,7 @@ def test_fit_gives_up_after_bounded_passes(monkeypatch):
     monkeypatch.setattr(tb, "MAX_CONTEXT_CHARS", 0)
     context = {f"k{i}": [1, 2] for i in range(40)}
     assert tb._fit(context) is context  # bounded work even when nothing can fit
+    assert sum(len(value) == 1 for value in context.values()) == 30  # 30 passes, one list each
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1151,3 +1161,31 @@ def test_input_lists_are_read_up_to_100_entries():
 def test_dedup_without_ids_names_the_first_three_canaries():
     event = {"canaries_accessed": [{"name": n} for n in ("a", "b", "c", "d")]}
     assert tb.dedup(event) == "no-alert-id:an unknown principal:a,b,c"
+
+
+def test_to_plain_nesting_limit_counts_lists_too():
+    value = "leaf"
+    for _ in range(20):
+        value = [value]
+    plain = tb.to_plain(value)
+    for _ in range(20):
+        plain = plain[0]
+    assert plain == "leaf"
+
+
+def test_mfa_suffix_caps_the_event_type_and_time():
+    record = {"identity": "a@b.co", "event_type": "e" * 300, "event_time": "t" * 300}
+    suffix = tb._mfa_suffix(record)
+    assert f"Okta {'e' * 128} for a@b.co at {'t' * 39}\u2026" in suffix
+    assert "e" * 129 not in suffix
+
+
+def test_subtype_of_the_shortest_known_length_is_still_matched():
+    assert tb.subtype_key({"discriminator": {"subtype": "CanaryCredentialUsed"}}) == "canary_credential_used"
+    assert tb.subtype_key({"discriminator": {"subtype": "canarycredentialuse"}}) is None
+
+
+def test_canary_provider_is_the_first_block_present():
+    canary = {"name": "c", "aws": {"account_id": "1"}, "okta": {"domain": "acme.okta.com"}}
+    assert tb.normalise_canary(canary)["provider"] == "aws"
+    assert tb.normalise_canary({"name": "c"}, "AWS")["provider"] == "aws"

@@ -119,7 +119,9 @@ def select_tests(
             if not tests:  # ran at import time or in a fixture: any test may depend on it
                 return list(all_tests)
             selected |= tests
-    return sorted(selected)
+    # In the order of ``all_tests`` (cheap unit tests first): with -x the first failure ends the run.
+    rank = {path: index for index, path in enumerate(all_tests)}
+    return sorted(selected, key=lambda node: (rank.get(node.split("::")[0], len(rank)), node))
 
 
 def _run_child(request: dict, options: list[str]) -> int:
