@@ -109,8 +109,9 @@ GROUPS = (
         "rules",
         ("rules",),
         (
-            "tests/test_rule_outputs.py",
             "tests/test_scheduled_rules.py",
+            "tests/test_signal_rule.py",
+            "tests/test_rule_outputs.py",
             "tests/test_rules_bad_input.py",
             "tests/test_kv_cache.py",
         ),
