@@ -91,3 +91,37 @@ def test_score_leaves_out_equivalent_survivors_only(tmp_path, capsys):
     stale = mutation.Equivalent("a.py", 2, 4, "core/NumberReplacer", "y = 3", "any y is the same here")
     assert mutation.report(tmp_path, mutation.parse_dump(dump), [stale]) == (1, 3)
     assert "stale equivalent" in capsys.readouterr().out
+
+
+def test_fork_server_selects_the_tests_that_ran_the_changed_line():
+    from tracebit_pack import pytest_forkserver as fs
+
+    tests = ["tests/test_a.py", "tests/test_b.py"]
+    covered = {
+        "/x.py": {
+            1: {fs.IMPORT_TIME},
+            3: {"tests/test_b.py::test_two", "tests/test_a.py::test_one"},
+            5: {"tests/test_b.py::test_two", fs.IMPORT_TIME},
+        }
+    }
+    assert fs.select_tests({"/x.py": [3]}, covered, tests) == [
+        "tests/test_a.py::test_one",
+        "tests/test_b.py::test_two",
+    ]
+    assert fs.select_tests({"/x.py": [4]}, covered, tests) == [
+        "tests/test_a.py::test_one",
+        "tests/test_b.py::test_two",
+    ]
+    assert fs.select_tests({"/x.py": [1]}, covered, tests) == tests  # import time: every test
+    assert fs.select_tests({"/x.py": [5]}, covered, tests) == tests  # also at import time
+    assert fs.select_tests({"/y.py": [1]}, covered, tests) == []  # no test runs it: it survives
+    assert fs._node_id("test_a.TestX.test_y") == "tests/test_a.py::TestX::test_y"
+
+
+def test_fork_server_finds_the_changed_lines(tmp_path):
+    from tracebit_pack import pytest_forkserver as fs
+
+    path = tmp_path / "m.py"
+    path.write_text("a = 1\nb = 2\nc = 3\n")
+    assert fs.changed_lines(path, ["a = 1", "b = 3", "c = 3"]) == [2]
+    assert fs.changed_lines(path, ["a = 1", "b = 2"]) == [1, 2, 3]

@@ -429,3 +429,18 @@ def test_pivot_values_up_to_2048_characters_are_rendered():
     assert tp.render_pivots(dict(context, principal_arn=arn + "u")) == {}
     assert tp.pick_identity(["e" * 2048]) == "e" * 2048
     assert tp.pick_identity(["e" * 2049, "ok@x.io"]) == "ok@x.io"
+
+
+def test_pick_identity_reads_the_first_50_identities_and_keeps_the_first():
+    usernames = [f"user{n}" for n in range(50)]
+    assert tp.pick_identity([*usernames, "late@acme.com"]) == "user0"  # the 51st is not read
+    assert tp.pick_identity([*usernames[:49], "last@acme.com"]) == "last@acme.com"  # the 50th is
+    assert tp.pick_identity(["etl-reader", "svc-backup"]) == "etl-reader"
+
+
+def test_render_pivots_survives_a_context_that_fails_to_read():
+    class Exploding(dict):
+        def get(self, key, default=None):
+            raise RuntimeError("unreadable")
+
+    assert tp.render_pivots(Exploding(principal_arn=BLOG_ARN)) == {}

@@ -1189,3 +1189,8 @@ def test_canary_provider_is_the_first_block_present():
     canary = {"name": "c", "aws": {"account_id": "1"}, "okta": {"domain": "acme.okta.com"}}
     assert tb.normalise_canary(canary)["provider"] == "aws"
     assert tb.normalise_canary({"name": "c"}, "AWS")["provider"] == "aws"
+
+
+def test_identities_from_the_aws_username_alone():
+    assert tb.identities({"principal": {"aws": {"username": "alice"}}}) == ["alice"]
+    assert tb.identities({"principal": {"aws": {"username": "i-0123456789abcdef0"}}}) == []

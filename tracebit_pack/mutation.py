@@ -248,7 +248,8 @@ def run_group(root: Path, group: Group, workdir: Path, deadline: float) -> tuple
     session = copy / "cosmic-ray.sqlite"
     sock = copy / "pytest-forkserver.sock"
     config.write_text(_config(group, sock), encoding="utf-8")
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    # CI=1: the fixed-seed hypothesis profile (tests/conftest.py), so a mutant's verdict is repeatable.
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", CI="1")
     env.pop("PYTHONPATH", None)
 
     def quiet(command: list[str], check: bool = True) -> subprocess.CompletedProcess:
@@ -270,11 +271,11 @@ def run_group(root: Path, group: Group, workdir: Path, deadline: float) -> tuple
     try:
         # The server first runs the tests once unmutated (the baseline, under coverage): they
         # must pass, else every mutant would look killed.
-        status = server.stdout.readline().strip() if server.stdout else b""
-        if status != b"ready":
+        status = server.stdout.readline().decode(errors="replace").strip() if server.stdout else ""
+        if status != "ready":
             raise UserError(
-                f"group {group.name}: the tests fail without any mutation "
-                f"(run: .venv/bin/pytest {' '.join(group.tests)})"
+                f"group {group.name}: the tests fail without any mutation ({status or 'no answer'}; "
+                f"run: .venv/bin/pytest {' '.join(group.tests)})"
             )
         quiet([_bin("cosmic-ray"), "init", str(config), str(session)])
         quiet([_bin("cr-filter-operators"), str(session), str(config)])

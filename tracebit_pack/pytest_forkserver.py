@@ -49,6 +49,7 @@ WARM_IMPORTS = (
     "tracebit_pack.engine",
 )
 SURVIVED = 0  # exit code when no test reaches the mutated line
+IMPORT_TIME = ""  # coverage's context for lines run outside a test function
 
 
 def target_files(root: Path, targets: list[str]) -> list[Path]:
@@ -62,7 +63,8 @@ def target_files(root: Path, targets: list[str]) -> list[Path]:
 def coverage_map(root: Path, targets: list[Path], tests: list[str]) -> dict[str, dict[int, set[str]]] | None:
     """``{file: {line: {test node id}}}`` from one run of ``tests`` under coverage; None if it fails.
 
-    An empty set means the line ran outside any test function (at import, in a fixture).
+    ``IMPORT_TIME`` in a set means the line (also) ran outside any test function: at import time
+    or in a fixture, where every test may depend on it.
     """
     import coverage
 
@@ -73,7 +75,11 @@ def coverage_map(root: Path, targets: list[Path], tests: list[str]) -> dict[str,
         rc.write_text(f"[run]\ndynamic_context = test_function\ninclude = {include}\n", encoding="utf-8")
         command = [sys.executable, "-m", "coverage", "run", f"--rcfile={rc}", f"--data-file={data_file}"]
         command += ["-m", "pytest", "-q", "-p", "no:cacheprovider", *tests]
-        if subprocess.run(command, cwd=root, capture_output=True, check=False).returncode != 0:
+        done = subprocess.run(command, cwd=root, capture_output=True, check=False)
+        if done.returncode != 0:
+            lines = done.stdout.decode(errors="replace").strip().splitlines() or ["(no output)"]
+            failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
+            print(f"baseline failed: {(failed or lines)[-1]}", flush=True)
             return None
         data = coverage.CoverageData(basename=str(data_file))
         data.read()
@@ -81,7 +87,7 @@ def coverage_map(root: Path, targets: list[Path], tests: list[str]) -> dict[str,
         for measured in data.measured_files():
             by_line = data.contexts_by_lineno(measured)
             lines[str(Path(measured).resolve())] = {
-                number: {_node_id(context) for context in contexts if context}
+                number: {_node_id(context) if context else IMPORT_TIME for context in contexts}
                 for number, contexts in by_line.items()
             }
         return lines
@@ -116,7 +122,7 @@ def select_tests(
             if start is None:
                 continue
             tests = lines[start]
-            if not tests:  # ran at import time or in a fixture: any test may depend on it
+            if IMPORT_TIME in tests:  # ran at import time or in a fixture: any test may depend on it
                 return list(all_tests)
             selected |= tests
     # In the order of ``all_tests`` (cheap unit tests first): with -x the first failure ends the run.
@@ -141,7 +147,6 @@ def serve(sock: str, targets: list[str], tests: list[str]) -> int:
     original = {str(path): path.read_text(encoding="utf-8").splitlines() for path in files}
     covered = coverage_map(root, files, tests)
     if covered is None:
-        print("baseline failed", flush=True)
         return 1
     import importlib
 
