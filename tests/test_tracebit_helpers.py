@@ -1163,14 +1163,22 @@ def test_dedup_without_ids_names_the_first_three_canaries():
     assert tb.dedup(event) == "no-alert-id:an unknown principal:a,b,c"
 
 
-def test_to_plain_nesting_limit_counts_lists_too():
+def _nest_lists(levels):
     value = "leaf"
-    for _ in range(20):
+    for _ in range(levels):
         value = [value]
-    plain = tb.to_plain(value)
-    for _ in range(20):
-        plain = plain[0]
-    assert plain == "leaf"
+    return value
+
+
+def _unwrap(value, levels):
+    for _ in range(levels):
+        value = value[0]
+    return value
+
+
+def test_to_plain_nesting_limit_counts_lists_too():
+    assert _unwrap(tb.to_plain(_nest_lists(20)), 20) == "leaf"
+    assert _unwrap(tb.to_plain(_nest_lists(21)), 21) is None
 
 
 def test_mfa_suffix_caps_the_event_type_and_time():
