@@ -221,3 +221,41 @@ def test_correlation_match_keys_are_pinned_for_every_alerting_test():
             assert any(
                 ((expectations.get(name) or {}).get("context") or {}).get(key) for name in positives
             ), f"{rule_id}: no alerting test has a non-empty {key!r}"
+
+
+ESCALATING_RULES = (
+    "Tracebit.CanaryResourceAccessed",
+    "Tracebit.CanaryCredentialUsed",
+    "Tracebit.AlertLog.UnknownSubtype",
+    "Tracebit.AlertSummary.NotBenign",
+)
+RESET_RECORD = {
+    "event_type": "user.mfa.factor.reset_all",
+    "event_time": "2024-12-12T09:14:03.000Z",
+    "actor": "helpdesk.agent@acme.com",
+    "uuid": "5b8a1f0e-9c6a-11ef-8e1b-2f4d3b6a7c01",
+}
+
+
+@pytest.mark.parametrize("rule_id", ESCALATING_RULES)
+def test_every_tracebit_alert_rule_escalates_after_a_recent_mfa_reset(engine, rule_id):
+    """For each rule: every alerting YAML test whose principal has an identity, run with and without
+    a reset record for that identity in the KV cache."""
+    spec = next(spec for _, spec in SPECS if spec["RuleID"] == rule_id)
+    checked = 0
+    for test in spec["Tests"]:
+        if not test["ExpectedResult"] or _mock_value(test, "get_dictionary"):
+            continue
+        plain = _run(engine, spec, test, {})
+        identities = plain.alert_context.get("identities") or []
+        if not identities:
+            continue
+        assert plain.severity != "CRITICAL" or "recent_mfa_reset" not in plain.alert_context
+        mocked = dict(test, Mocks=[{"objectName": "get_dictionary", "returnValue": json.dumps(RESET_RECORD)}])
+        escalated = _run(engine, spec, mocked, {"mfa_reset_cached_for": identities[0]})
+        assert escalated.severity == "CRITICAL", test["Name"]
+        assert escalated.alert_context["recent_mfa_reset"]["actor"] == "helpdesk.agent@acme.com"
+        assert f"after Okta user.mfa.factor.reset_all for {identities[0]}" in escalated.title
+        assert escalated.dedup == plain.dedup  # escalation never splits an alert
+        checked += 1
+    assert checked >= 1, f"{rule_id}: no alerting YAML test with an identity"
