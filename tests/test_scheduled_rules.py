@@ -158,3 +158,10 @@ def test_silent_titles_say_whether_a_health_check_was_seen(engine):
     assert never.title == "Tracebit integration silent: no health check received in 30 days"
     assert never.alert_context["health_checks_30d"] == 0
     assert never.dedup == seen.dedup == "tracebit-integration-silent"
+
+
+def test_surge_title_without_a_count_says_zero(engine):
+    module = engine.rule(SURGE).rule.module
+    assert "principal arn:aws:" in module.title(with_(SURGE_ROW, window_requests=None))
+    assert ": 0 S3 GetObject" in module.title(with_(SURGE_ROW, window_requests=None))
+    assert ": 0 S3 GetObject" in module.title(with_(SURGE_ROW, window_requests=0))
