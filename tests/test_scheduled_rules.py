@@ -165,3 +165,20 @@ def test_surge_title_without_a_count_says_zero(engine):
     assert "principal arn:aws:" in module.title(with_(SURGE_ROW, window_requests=None))
     assert ": 0 S3 GetObject" in module.title(with_(SURGE_ROW, window_requests=None))
     assert ": 0 S3 GetObject" in module.title(with_(SURGE_ROW, window_requests=0))
+
+
+def test_dedup_strings_are_cut_at_900_characters(engine):
+    long_id = "a" * 1000
+    surge = run(engine, SURGE, with_(SURGE_ROW, alert_id=long_id))
+    assert surge.dedup == ("a" * 899 + "\u2026")
+    mfa = run(engine, MFA, with_(MFA_ROW, alert_id=long_id))
+    assert mfa.dedup == ("a" * 899 + "\u2026")
+    short = run(engine, MFA, with_(MFA_ROW, alert_id="b" * 879))  # + ":sue.johnson@acme.com" = 900
+    assert len(short.dedup) == 900 and short.dedup.endswith(":sue.johnson@acme.com")
+
+
+def test_silent_title_cuts_the_last_health_check_at_40_characters(engine):
+    result = run(engine, SILENT, with_(SILENT_ROW, last_health_check="2024-12-13 07:00:00.000" + "x" * 60))
+    assert f"last health check 2024-12-13 07:00:00.000{'x' * 16}\u2026 (9.0 h ago)" in result.title
+    exact = run(engine, SILENT, with_(SILENT_ROW, last_health_check="t" * 40))
+    assert f"last health check {'t' * 40} (9.0 h ago)" in exact.title

@@ -1202,3 +1202,31 @@ def test_canary_provider_is_the_first_block_present():
 def test_identities_from_the_aws_username_alone():
     assert tb.identities({"principal": {"aws": {"username": "alice"}}}) == ["alice"]
     assert tb.identities({"principal": {"aws": {"username": "i-0123456789abcdef0"}}}) == []
+
+
+def test_key_map_and_spelling_caches_are_reused():
+    mapping = {"Alpha": 1}
+    assert tb.safe_get(mapping, "alpha") == 1
+    entry = tb._LOWER_KEYS[id(mapping)]
+    assert tb.safe_get(mapping, "ALPHA") == 1
+    assert tb._LOWER_KEYS[id(mapping)] is entry  # built once per mapping
+    tb._SPELLINGS.clear()
+    for index in range(20):
+        tb.subtype_key({"discriminator": {"subtype": f"Canary-Resource-Accessed-{index:02d}"}})
+    assert len(tb._SPELLINGS) == 20  # below the bound every spelling is remembered
+
+
+def test_fit_returns_a_context_it_cannot_measure():
+    odd_keys = {(1, 2): "tuple key"}
+    assert tb._fit(odd_keys) is odd_keys  # json: keys must be str (TypeError)
+    circular = {"a": []}
+    circular["a"].append(circular)
+    assert tb._fit(circular) is circular  # json: circular reference (ValueError)
+
+
+def test_fit_drops_text_before_emptying_one_element_lists(monkeypatch):
+    monkeypatch.setattr(tb, "MAX_CONTEXT_CHARS", 1000)
+    context = {"canaries": ["c"], "source_ips": ["1.2.3.4"], "message": "m" * 5000}
+    fitted = tb._fit(context)
+    assert fitted["canaries"] == ["c"] and fitted["source_ips"] == ["1.2.3.4"]
+    assert fitted["message"] is None
