@@ -92,18 +92,21 @@ HELPER_TESTS = (
     "tests/test_data_models.py",
 )
 CONSTANTS = (r"core/NumberReplacer",)
+CONDITIONS = (
+    r"core/AddNot",
+    r"core/ReplaceAndWithOr",
+    r"core/ReplaceOrWithAnd",
+    r"core/ReplaceTrueWithFalse",
+)
+CONDITIONS += (r"core/ReplaceFalseWithTrue",)
+# Largest groups first: with --jobs 3 the five groups finish at about the same time.
 GROUPS = (
+    Group("helpers-conditions", ("global_helpers/tracebit_helpers.py",), HELPER_TESTS, CONDITIONS),
     Group(
-        "helpers",
+        "helpers-operators",
         ("global_helpers/tracebit_helpers.py",),
         HELPER_TESTS,
-        tuple(op for op in OPERATORS if op not in CONSTANTS),
-    ),
-    Group("helpers-constants", ("global_helpers/tracebit_helpers.py",), HELPER_TESTS, CONSTANTS),
-    Group(
-        "pivots",
-        ("global_helpers/tracebit_pivots.py",),
-        ("tests/test_pivots.py", "tests/test_rule_outputs.py"),
+        tuple(op for op in OPERATORS if op not in CONSTANTS + CONDITIONS),
     ),
     Group(
         "rules",
@@ -115,6 +118,12 @@ GROUPS = (
             "tests/test_rules_bad_input.py",
             "tests/test_kv_cache.py",
         ),
+    ),
+    Group("helpers-constants", ("global_helpers/tracebit_helpers.py",), HELPER_TESTS, CONSTANTS),
+    Group(
+        "pivots",
+        ("global_helpers/tracebit_pivots.py",),
+        ("tests/test_pivots.py", "tests/test_rule_outputs.py"),
     ),
 )
 
@@ -373,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tracebit_pack.mutation", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--jobs", type=int, default=2, help="groups run at once (default 2)")
+    parser.add_argument("--jobs", type=int, default=3, help="groups run at once (default 3)")
     parser.add_argument(
         "--budget-minutes", type=float, default=28.0, help="stop after this long (default 28)"
     )
