@@ -118,3 +118,15 @@ def test_alert_context_with_odd_outcome_client_and_actor(signal):
     full = signal.alert_context(reset([user("sue@acme.com")], outcome={"result": "SUCCESS", "reason": "r"}))
     assert (full["outcome"], full["outcome_reason"], full["client_ip"]) == ("SUCCESS", "r", None)
     assert full["event_time"] == "2024-12-12T09:14:03.000Z"
+
+
+def test_one_character_identity_and_junk_targets_before_a_user(signal):
+    assert signal.target_identities(reset([user("a")])) == ["a"]
+    assert signal.target_identities(reset(["junk", 7, None, user("b@acme.com")])) == ["b@acme.com"]
+
+
+def test_an_unreadable_event_time_still_records_the_reset_for_seven_days(signal):
+    # panther_core raises on a non-string p_event_time: the record then expires 7 days from now
+    assert signal.rule(reset([user("sue@acme.com")], p_event_time=5)) is True
+    _, expires = signal.written["tracebit:mfa_reset:sue@acme.com"]
+    assert expires == 7 * 24 * 3600  # below 1e9: the KV cache reads it as relative to now

@@ -250,6 +250,10 @@ def test_is_email_and_is_username():
             {"account_id": "123456789012", "kind": "role", "role": "Deploy", "name": None},
         ),
         ("arn:aws:s3:::bucket/key", {"account_id": None, "kind": "bucket", "role": None, "name": None}),
+        (
+            "arn:aws:iam::123456789012:role",
+            {"account_id": "123456789012", "kind": "role", "role": None, "name": None},
+        ),
         (  # a colon inside the resource belongs to the resource
             "arn:aws:iam::123456789012:user/ops:admin",
             {"account_id": "123456789012", "kind": "user", "role": None, "name": "ops:admin"},
@@ -1230,3 +1234,10 @@ def test_fit_drops_text_before_emptying_one_element_lists(monkeypatch):
     fitted = tb._fit(context)
     assert fitted["canaries"] == ["c"] and fitted["source_ips"] == ["1.2.3.4"]
     assert fitted["message"] is None
+
+
+def test_reference_keeps_portal_urls_up_to_2048_characters():
+    url = "https://acme.tracebit.com/alerts/" + "a" * (2048 - 33)
+    assert len(url) == 2048
+    assert tb.reference({"tracebit_portal_url": url}) == url
+    assert tb.reference({"tracebit_portal_url": url + "bc"}) == url  # cut to 2,048 characters

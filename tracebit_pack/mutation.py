@@ -250,9 +250,8 @@ def _stop(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def run_group(root: Path, group: Group, workdir: Path, deadline: float) -> tuple[list[Mutant], bool]:
+def run_group(group: Group, copy: Path, deadline: float) -> tuple[list[Mutant], bool]:
     """Run one group in its own copy of the tree; returns its mutants and whether it finished."""
-    copy = make_copy(root, workdir / group.name)
     config = copy / "cosmic-ray.toml"
     session = copy / "cosmic-ray.sqlite"
     sock = copy / "pytest-forkserver.sock"
@@ -409,7 +408,12 @@ def main(argv: list[str] | None = None) -> int:
             tempfile.TemporaryDirectory(prefix="tracebit-mutate-") as tmp,
             ThreadPoolExecutor(args.jobs) as pool,
         ):
-            futures = [pool.submit(run_group, root, group, Path(tmp), deadline) for group in groups]
+            # Every copy is taken now, so that all groups test the same working tree.
+            copies = [make_copy(root, Path(tmp) / group.name) for group in groups]
+            futures = [
+                pool.submit(run_group, group, copy, deadline)
+                for group, copy in zip(groups, copies, strict=True)
+            ]
             results = [future.result() for future in futures]
     except UserError as err:
         print(f"tracebit-pack mutate: error: {err}", file=sys.stderr)
