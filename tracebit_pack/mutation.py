@@ -266,15 +266,17 @@ def run_group(group: Group, copy: Path, deadline: float) -> tuple[list[Mutant], 
     where = quiet([sys.executable, "-c", "import tracebit_pack; print(tracebit_pack.__file__)"]).stdout
     if not Path(where.decode().strip()).resolve().is_relative_to(copy.resolve()):
         raise UserError(f"group {group.name}: the copy imports tracebit_pack from {where.decode().strip()}")
-    # Each process in its own group, so that at the deadline the test run under way is stopped too.
-    server = subprocess.Popen(
+
+    def spawn(command: list[str], stdout: int) -> subprocess.Popen:
+        # Its own process group, so that at the deadline the test run under way is stopped too.
+        return subprocess.Popen(
+            command, cwd=copy, env=env, stdout=stdout, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+
+    server = spawn(
         [sys.executable, "-m", "tracebit_pack.pytest_forkserver", "serve", str(sock)]
         + ["--targets", *group.targets, "--tests", *group.tests],
-        cwd=copy,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        subprocess.PIPE,
     )
     try:
         # The server first runs the tests once unmutated (the baseline, under coverage): they
@@ -288,14 +290,7 @@ def run_group(group: Group, copy: Path, deadline: float) -> tuple[list[Mutant], 
         quiet([_bin("cosmic-ray"), "init", str(config), str(session)])
         quiet([_bin("cr-filter-operators"), str(session), str(config)])
         finished = True
-        cosmic = subprocess.Popen(
-            [_bin("cosmic-ray"), "exec", str(config), str(session)],
-            cwd=copy,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        cosmic = spawn([_bin("cosmic-ray"), "exec", str(config), str(session)], subprocess.DEVNULL)
         try:
             cosmic.wait(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
