@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -281,7 +282,11 @@ def run_group(group: Group, copy: Path, deadline: float) -> tuple[list[Mutant], 
     try:
         # The server first runs the tests once unmutated (the baseline, under coverage): they
         # must pass, else every mutant would look killed.
-        status = server.stdout.readline().decode(errors="replace").strip() if server.stdout else ""
+        status = "note:"
+        while server.stdout and status.startswith("note:"):
+            status = server.stdout.readline().decode(errors="replace").strip()
+            if status.startswith("note:"):
+                print(f"tracebit-pack mutate: group {group.name}: {status[5:].strip()}", file=sys.stderr)
         if status != "ready":
             raise UserError(
                 f"group {group.name}: the tests fail without any mutation ({status or 'no answer'}; "
@@ -372,6 +377,15 @@ def report(root: Path, mutants: list[Mutant], equivalents: list[Equivalent]) -> 
     return killed, counted
 
 
+def _in_group(equivalent: Equivalent, group: Group) -> bool:
+    """Whether ``group`` makes this mutant (its file is a target and its operator is run)."""
+    in_targets = any(
+        equivalent.path == target or equivalent.path.startswith(target.rstrip("/") + "/")
+        for target in group.targets
+    )
+    return in_targets and any(re.fullmatch(op, equivalent.operator) for op in group.operators)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tracebit_pack.mutation", description=__doc__.split("\n")[0]
@@ -409,19 +423,26 @@ def main(argv: list[str] | None = None) -> int:
                 pool.submit(run_group, group, copy, deadline)
                 for group, copy in zip(groups, copies, strict=True)
             ]
-            results = [future.result() for future in futures]
-    except UserError as err:
+            results, errors = [], []
+            for future in futures:  # a group that cannot run does not discard the others
+                try:
+                    results.append(future.result())
+                except UserError as err:
+                    errors.append(str(err))
+                    results.append(([], True))
+    except UserError as err:  # the tree could not be copied
         print(f"tracebit-pack mutate: error: {err}", file=sys.stderr)
         return 2
     mutants = [mutant for group_mutants, _ in results for mutant in group_mutants]
     unfinished = [group.name for group, (_, done) in zip(groups, results, strict=True) if not done]
-    if args.group:
-        equivalents = [
-            eq for eq in equivalents if any(eq.path.startswith(t) for g in groups for t in g.targets)
-        ]
+    equivalents = [eq for eq in equivalents if any(_in_group(eq, group) for group in groups)]
     killed, counted = report(root, mutants, equivalents)
     minutes = (time.monotonic() - started) / 60
     print(f"{len(mutants)} mutants run in {minutes:.1f} min (groups: {', '.join(g.name for g in groups)})")
+    for error in errors:
+        print(f"tracebit-pack mutate: error: {error}", file=sys.stderr)
+    if errors:
+        return 2
     if unfinished:
         print(
             f"tracebit-pack mutate: error: not finished within {args.budget_minutes:g} min "
