@@ -254,6 +254,10 @@ def test_is_email_and_is_username():
             "arn:aws:iam::123456789012:role",
             {"account_id": "123456789012", "kind": "role", "role": None, "name": None},
         ),
+        (
+            "arn:aws:iam::123456789012:user",
+            {"account_id": "123456789012", "kind": "user", "role": None, "name": None},
+        ),
         (  # a colon inside the resource belongs to the resource
             "arn:aws:iam::123456789012:user/ops:admin",
             {"account_id": "123456789012", "kind": "user", "role": None, "name": "ops:admin"},
@@ -1241,3 +1245,30 @@ def test_reference_keeps_portal_urls_up_to_2048_characters():
     assert len(url) == 2048
     assert tb.reference({"tracebit_portal_url": url}) == url
     assert tb.reference({"tracebit_portal_url": url + "bc"}) == url  # cut to 2,048 characters
+
+
+def test_principal_label_names_the_first_identity():
+    context = {"identities": ["first@acme.com", "second"], "principal_arn": None}
+    assert tb.principal_label({}, context) == "first@acme.com"
+    context["principal_arn"] = "arn:aws:sts::123456789012:assumed-role/Engineer/first@acme.com"
+    assert tb.principal_label({}, context) == "first@acme.com (role Engineer)"
+
+
+def test_caches_never_hold_more_than_their_bound():
+    tb._LOWER_KEYS.clear()
+    mappings = [{f"K{index}": index} for index in range(257)]
+    for index, mapping in enumerate(mappings):
+        tb.safe_get(mapping, f"k{index}")
+    assert len(tb._LOWER_KEYS) <= 256
+    tb._SPELLINGS.clear()
+    for index in range(513):
+        tb.subtype_key({"discriminator": {"subtype": f"Canary-Resource-Accessed-{index:03d}"}})
+    assert len(tb._SPELLINGS) <= 512
+
+
+def test_fit_drops_one_text_field_at_a_time_until_it_fits(monkeypatch):
+    monkeypatch.setattr(tb, "MAX_CONTEXT_CHARS", 1000)
+    fitted = tb._fit({"principal": "p" * 5000, "message": "short"})
+    assert fitted == {"principal": None, "message": "short"}  # the first one was enough
+    fitted = tb._fit({"principal": "p" * 5000, "message": "m" * 5000, "classification_reason": "r"})
+    assert fitted == {"principal": None, "message": None, "classification_reason": "r"}
