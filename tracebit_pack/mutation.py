@@ -258,7 +258,11 @@ def run_group(group: Group, copy: Path, deadline: float) -> tuple[list[Mutant], 
     sock = copy / "pytest-forkserver.sock"
     config.write_text(_config(group, sock), encoding="utf-8")
     # CI=1: the fixed-seed hypothesis profile (tests/conftest.py), so a mutant's verdict is repeatable.
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", CI="1")
+    # TMPDIR per group: panther_core writes data-model bodies to $TMPDIR/datamodels/<id>.py, which
+    # groups running at the same time would otherwise overwrite under each other.
+    tmpdir = copy / ".tmp"
+    tmpdir.mkdir(exist_ok=True)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", CI="1", TMPDIR=str(tmpdir))
     env.pop("PYTHONPATH", None)
 
     def quiet(command: list[str], check: bool = True) -> subprocess.CompletedProcess:
