@@ -1272,3 +1272,12 @@ def test_fit_drops_one_text_field_at_a_time_until_it_fits(monkeypatch):
     assert fitted == {"principal": None, "message": "short"}  # the first one was enough
     fitted = tb._fit({"principal": "p" * 5000, "message": "m" * 5000, "classification_reason": "r"})
     assert fitted == {"principal": None, "message": None, "classification_reason": "r"}
+
+
+def test_classification_in_a_str_subclass_takes_the_normalised_path():
+    class Text(str):
+        pass
+
+    assert tb.is_benign_classification(Text("benign_positive")) is True
+    assert tb.is_benign_classification(Text("TruePositive")) is False
+    assert tb.is_benign_classification(["BenignPositive"]) is False
