@@ -1281,3 +1281,10 @@ def test_classification_in_a_str_subclass_takes_the_normalised_path():
     assert tb.is_benign_classification(Text("benign_positive")) is True
     assert tb.is_benign_classification(Text("TruePositive")) is False
     assert tb.is_benign_classification(["BenignPositive"]) is False
+
+
+def test_okta_alternate_id_that_is_neither_email_nor_username_is_no_identity():
+    assert tb.identities({"principal": {"okta": {"alternate_id": "not an identity"}}}) == []
+    assert tb.identities({"principal": {"okta": {"alternate_id": "Dave.Smith@acme.com"}}}) == [
+        "dave.smith@acme.com"
+    ]
