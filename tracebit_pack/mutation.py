@@ -351,11 +351,13 @@ def report(root: Path, mutants: list[Mutant], equivalents: list[Equivalent]) -> 
     by_key = {eq.key(): eq for eq in equivalents}
     per_file: dict[str, list[int]] = {}
     survivors = []
+    left_out = 0
     for mutant in sorted(mutants, key=lambda m: (m.path, m.line, m.col, m.operator)):
         equivalent = by_key.get(mutant.key())
         if equivalent and source_line(root, mutant.path, mutant.line) == equivalent.code:
             equivalent.used = True
             if mutant.outcome == "survived":
+                left_out += 1
                 continue  # known equivalent: not counted
         counts = per_file.setdefault(mutant.path, [0, 0])
         counts[1] += 1
@@ -373,7 +375,7 @@ def report(root: Path, mutants: list[Mutant], equivalents: list[Equivalent]) -> 
                 f"stale equivalent (no such surviving mutant): {equivalent.path}:{equivalent.line}:"
                 f"{equivalent.col} {equivalent.operator}"
             )
-    print(f"{len(equivalents)} known equivalent mutants left out ({EQUIVALENTS_FILE})")
+    print(f"{left_out} known equivalent mutants left out ({len(equivalents)} entries in {EQUIVALENTS_FILE})")
     for path, (killed, counted) in sorted(per_file.items()):
         print(f"  {path}: {killed}/{counted} ({100 * killed / counted:.1f}%)")
     killed = sum(k for k, _ in per_file.values())
