@@ -20,7 +20,7 @@ REPORT ?= dist/blog_incident_report.html
 SCREENSHOT := docs/images/blog_incident_report.png
 
 .PHONY: help install demo report report-screenshot test-browser test lint pytest pat-test pat-test-summary validate-events test-correlation check-packs \
-        zip queries fuzz bench bench-scale lock review upload clean
+        zip queries fuzz bench bench-scale mutate lock review upload clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -96,6 +96,9 @@ bench: install ## Benchmark rules against the engine floor, the replay and each 
 
 bench-scale: install ## Replay scaling: 10k, 100k and 1M CloudTrail events (S3 objects) against DuckDB's read_json
 	$(BIN)/python -m tracebit_pack.bench_scale
+
+mutate: install ## Mutation testing of global_helpers/ and rules/ with cosmic-ray (~30 min; not part of make test)
+	$(BIN)/python -m tracebit_pack.mutation
 
 review: install ## Review report of this change against BASE (default main): item and behaviour diff
 	$(BIN)/tracebit-pack review --base $(BASE)

@@ -79,8 +79,19 @@ ALERT_CASES = [
         "20.115.44.201",
         "python/3.10.12 azsdk-python-mgmt-storage/21.1.0",
     ),
-    ("Okta user signs in to a canary Okta application", "Dave.Smith@acme.com", "102.129.153.18", None),
-    ("GCP workload-identity principal reads a canary bucket", "build-bot@acme.com", "34.141.22.87", None),
+    (
+        "Okta user signs in to a canary Okta application",
+        "Dave.Smith@acme.com",
+        "102.129.153.18",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36",
+    ),
+    (
+        "GCP workload-identity principal reads a canary bucket",
+        "build-bot@acme.com",
+        "34.141.22.87",
+        "google-cloud-sdk gcloud/503.0.0 command/gcloud.storage.cp",
+    ),
     ("IAM user with empty resources and no request details", "svc-backup-reader", None, None),
     ("Sparse alert log: no principal, canary or event still alerts", None, None, None),
 ]
@@ -92,8 +103,7 @@ def test_alert_model(name, actor, ip, agent):
     assert log["p_log_type"] == "Tracebit.Alert"
     assert udm("Tracebit.Alert", log, "actor_user") == actor
     assert udm("Tracebit.Alert", log, "source_ip") == ip
-    if agent is not None:
-        assert udm("Tracebit.Alert", log, "user_agent") == agent
+    assert udm("Tracebit.Alert", log, "user_agent") == agent  # None: the log has no user agent
     assert udm("Tracebit.Alert", log, "event_type") == "CANARY_RESOURCE_ACCESSED"
 
 
@@ -169,13 +179,32 @@ def test_health_model(value, expected):
     assert udm("Tracebit.HealthCheck", log, "event_type") == expected
 
 
+# What every Method gives on an empty event and on a plain dict holding only the blog ARN.
+UNKNOWN_EVENT_TYPE = {
+    "Tracebit.Alert": "TRACEBIT_ALERT_UNKNOWN_SUBTYPE",
+    "Tracebit.AlertSummary": "TRACEBIT_ALERT_UNKNOWN_SUBTYPE",
+    "Tracebit.HealthCheck": "TRACEBIT_INTEGRATION_HEALTH_UNKNOWN",
+}
+
+
 def test_data_model_methods_directly():
     """Every Method in every data-model module, called on a plain dict and on an empty event."""
+    called = 0
     for path, spec in _specs():
-        model = load_model(spec["LogTypes"][0])
+        log_type = spec["LogTypes"][0]
+        model = load_model(log_type)
         for mapping in spec["Mappings"]:
-            if "Method" in mapping:
-                method = model.methods[mapping["Name"]]
-                method(PantherEvent({}))
-                method({"principal": {"aws": {"arn": BLOG_ARN}}})
+            if "Method" not in mapping:
+                continue
+            method = model.methods[mapping["Name"]]
+            empty = method(PantherEvent({}))
+            arn_only = method({"principal": {"aws": {"arn": BLOG_ARN}}})
+            if mapping["Name"] == "event_type":
+                assert empty == arn_only == UNKNOWN_EVENT_TYPE[log_type]
+            elif mapping["Name"] == "actor_user":
+                assert (empty, arn_only) == (None, "sue.johnson@acme.com")
+            else:
+                assert (empty, arn_only) == (None, None), mapping["Name"]
+            called += 1
         assert path.with_suffix(".py").exists()
+    assert called == 9  # four methods per alert model, one for health checks

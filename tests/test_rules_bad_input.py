@@ -263,16 +263,20 @@ def test_summary_classification_decisions():
 def test_kv_store_failure_means_no_escalation(rule_id, monkeypatch):
     rule, _ = RULES[rule_id]
     monkeypatch.setattr(rule.module, "get_dictionary", mock.MagicMock(side_effect=RuntimeError("no AWS")))
-    log = {
-        "Tracebit.CanaryResourceAccessed": BASE_ALERT,
-        "Tracebit.CanaryCredentialUsed": BASE_CREDENTIAL,
-        "Tracebit.AlertLog.UnknownSubtype": mutate(BASE_ALERT, ("discriminator", "subtype"), MISSING),
-        "Tracebit.AlertSummary.NotBenign": BASE_SUMMARY,
+    # Each log's own severity is High or Medium, so CRITICAL could only come from an escalation.
+    log, expected = {
+        "Tracebit.CanaryResourceAccessed": (BASE_ALERT, "HIGH"),
+        "Tracebit.CanaryCredentialUsed": (mutate(BASE_CREDENTIAL, ("severity",), "Medium"), "HIGH"),
+        "Tracebit.AlertLog.UnknownSubtype": (
+            mutate(BASE_ALERT, ("discriminator", "subtype"), MISSING),
+            "HIGH",
+        ),
+        "Tracebit.AlertSummary.NotBenign": (BASE_SUMMARY, "HIGH"),
     }[rule_id]
     for batch_mode in (True, False):
         result = run(rule_id, log, batch_mode)
         assert result.trigger_alert
-        assert result.severity_output != "CRITICAL" or rule_id == "Tracebit.CanaryCredentialUsed"
+        assert result.severity_output == expected
         assert "recent_mfa_reset" not in json.loads(result.alert_context_output)
 
 

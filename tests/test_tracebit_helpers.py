@@ -6,6 +6,7 @@ the same realistic, schema-conforming events that `pat test` runs; odd shapes ar
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from unittest import mock
@@ -124,6 +125,19 @@ def test_as_list_and_as_mapping():
     assert tb.as_mapping(None) == {}
 
 
+def _nest(levels, leaf):
+    value = leaf
+    for _ in range(levels):
+        value = {"n": value}
+    return value
+
+
+def _walk(value, levels):
+    for _ in range(levels):
+        value = value["n"]
+    return value
+
+
 def test_to_plain():
     event = PantherEvent({"a": {"b": [1, {"c": float("nan")}]}, "f": 1.5, "s": {"x"}, "o": object})
     plain = tb.to_plain(event)
@@ -132,12 +146,11 @@ def test_to_plain():
     assert plain["s"] == ["x"]
     assert isinstance(plain["o"], str)
     json.dumps(plain)
-    deep = current = {}
-    for _ in range(30):
-        current["n"] = {}
-        current = current["n"]
-    json.dumps(tb.to_plain(deep))  # depth-limited, still serialisable
-    assert len(tb.to_plain(list(range(200)))) == tb.MAX_LIST
+    # Nesting is cut below depth 20: a value 20 levels down is kept, one 21 levels down is not.
+    assert _walk(tb.to_plain(_nest(20, "leaf")), 20) == "leaf"
+    assert _walk(tb.to_plain(_nest(21, "leaf")), 21) is None
+    json.dumps(tb.to_plain(_nest(500, "leaf")))  # far deeper than the limit: still serialisable
+    assert tb.to_plain(list(range(200))) == list(range(50))  # lists are capped at 50 entries
 
 
 def test_normalise_token_and_dedupe():
@@ -227,6 +240,28 @@ def test_is_email_and_is_username():
         ),
         ("arn:aws:s3:::bucket", {"account_id": None, "kind": "bucket", "role": None, "name": None}),
         ("arn:aws:sts", {"account_id": None, "kind": None, "role": None, "name": None}),
+        ("arn:aws:iam::123456789012", {"account_id": None, "kind": None, "role": None, "name": None}),
+        (
+            "arn:aws:sts::123456789012:assumed-role/Role",
+            {"account_id": "123456789012", "kind": "assumed-role", "role": None, "name": None},
+        ),
+        (
+            "arn:aws:iam::123456789012:role/Deploy",
+            {"account_id": "123456789012", "kind": "role", "role": "Deploy", "name": None},
+        ),
+        ("arn:aws:s3:::bucket/key", {"account_id": None, "kind": "bucket", "role": None, "name": None}),
+        (
+            "arn:aws:iam::123456789012:role",
+            {"account_id": "123456789012", "kind": "role", "role": None, "name": None},
+        ),
+        (
+            "arn:aws:iam::123456789012:user",
+            {"account_id": "123456789012", "kind": "user", "role": None, "name": None},
+        ),
+        (  # a colon inside the resource belongs to the resource
+            "arn:aws:iam::123456789012:user/ops:admin",
+            {"account_id": "123456789012", "kind": "user", "role": None, "name": "ops:admin"},
+        ),
         ("not-an-arn", {"account_id": None, "kind": None, "role": None, "name": None}),
         (None, {"account_id": None, "kind": None, "role": None, "name": None}),
         (
@@ -731,7 +766,7 @@ def test_recent_mfa_reset_never_raises():
 def test_recent_mfa_reset_caps_lookups():
     get = getter("")
     tb.recent_mfa_reset([f"u{i}@acme.com" for i in range(20)], get)
-    assert get.call_count == tb.MAX_MFA_LOOKUPS
+    assert get.call_count == 5  # five identities at most
 
 
 def test_mfa_record_for_event_memoised(blog):
@@ -829,6 +864,7 @@ def test_fit_gives_up_after_bounded_passes(monkeypatch):
     monkeypatch.setattr(tb, "MAX_CONTEXT_CHARS", 0)
     context = {f"k{i}": [1, 2] for i in range(40)}
     assert tb._fit(context) is context  # bounded work even when nothing can fit
+    assert sum(len(value) == 1 for value in context.values()) == 30  # 30 passes, one list each
 
 
 # ----------------------------------------------------------------------------------------------
@@ -930,7 +966,7 @@ def test_titles_stay_under_the_limit_with_long_values(kind):
     }
     record = {"identity": LONG, "event_type": LONG, "event_time": LONG}
     title = tb.rule_title(event, kind, lambda key, force_ttl_check=False: json.dumps(record))
-    assert len(title) <= tb.MAX_TITLE
+    assert len(title) <= 999  # Panther cuts titles at 1,000 characters
     assert title.startswith("Tracebit")
 
 
@@ -985,7 +1021,12 @@ def test_case_insensitive_lookup_on_raw_data_and_its_cache_bound():
     assert tb.subtype_key(event) == "canary_credential_used"
     for index in range(tb._LOWER_KEYS_MAX + 10):  # the key-map cache never grows past its bound
         tb.safe_get({f"K{index}": index}, f"k{index}")
-    assert len(tb._LOWER_KEYS) <= tb._LOWER_KEYS_MAX
+    assert len(tb._LOWER_KEYS) <= 256
+    tb._LOWER_KEYS.clear()
+    mappings = [{f"K{index}": index} for index in range(100)]
+    for index, mapping in enumerate(mappings):
+        assert tb.safe_get(mapping, f"k{index}") == index
+    assert len(tb._LOWER_KEYS) == 100  # below the bound every key map is kept
     assert tb.safe_get({"Abc": 1}, "aBC") == 1
 
 
@@ -1000,3 +1041,251 @@ def test_spelling_memo_gives_the_same_answers_and_stays_bounded():
     for index in range(tb._SPELLINGS_MAX + 10):
         tb.is_benign_classification(f"spelling-{index}")
     assert len(tb._SPELLINGS) <= tb._SPELLINGS_MAX
+
+
+# --- Boundaries: each limit tested at the limit, against the number itself (not the constant) ------
+
+
+@pytest.mark.parametrize("kind", ["resource", "credential", "unknown", "summary"])
+def test_rule_title_is_cut_to_999_characters(kind, monkeypatch):
+    builder = {
+        "resource": "title_resource_accessed",
+        "credential": "title_credential_used",
+        "unknown": "title_unknown_subtype",
+        "summary": "title_summary",
+    }[kind]
+    monkeypatch.setattr(tb, builder, lambda event, context, record=None: "T" * 5000)
+    title = tb.rule_title({}, kind)
+    assert len(title) == 999 and title == "T" * 998 + "\u2026"
+    monkeypatch.setattr(tb, builder, lambda event, context, record=None: "T" * 999)
+    assert tb.rule_title({}, kind) == "T" * 999
+
+
+def test_clip_boundary():
+    assert tb.clip("y" * 160) == "y" * 160  # exactly the limit: whole
+    assert tb.clip("y" * 161) == "y" * 159 + "\u2026"
+    assert tb.clip("abcd", 4) == "abcd"
+    assert tb.clip("abcde", 4) == "abc\u2026"
+
+
+def test_dedup_caps():
+    assert tb.dedup({"alert_id": "a" * 1000}) == "a" * 256
+    assert tb.dedup({"id": "i" * 1000}) == "no-alert-id:" + "i" * 256
+    no_ids = {"principal": {"id": LONG}, "canaries_accessed": [{"name": LONG}] * 3}
+    dedup = tb.dedup(no_ids)
+    assert len(dedup) == 900 and dedup.startswith("no-alert-id:")
+    assert (
+        tb.health_dedup({"discriminator": {"subtype": "S" * 1000}}) == ("tracebit-health:" + "s" * 1000)[:256]
+    )
+    assert len(tb.health_dedup({"discriminator": {"subtype": "S" * 1000}})) == 256
+    assert tb.health_dedup({}) == "tracebit-health:unknown"
+
+
+def test_principal_type_of_a_root_arn():
+    details = tb.principal_details({"principal": {"aws": {"arn": "arn:aws:iam::123456789012:root"}}})
+    assert details["principal_type"] == "Root"
+    assert details["principal_account_id"] == "123456789012"
+    assert details["principal_provider"] == "aws"
+
+
+def test_health_titles_without_a_subtype():
+    assert tb.title_health({"is_healthy": False}) == "Tracebit integration unhealthy: unknown integration"
+    assert tb.title_health({}) == (
+        "Tracebit integration health unknown (is_healthy missing or unreadable): unknown integration"
+    )
+
+
+def test_safe_get_exact_case_null_wins_over_another_case():
+    event = {"Key": None, "key": "other"}
+    assert tb.safe_get(event, "Key") is None  # present and null: not the differently cased copy
+    assert tb.safe_get(event, "Key", default="d") == "d"
+    assert tb.safe_get({"Key": "v"}, "key") == "v"  # absent in this case: case-insensitive
+
+
+def _context_of_size(size):
+    context = {"a": ["", "y"]}
+    overhead = len(json.dumps(context))
+    context["a"][0] = "x" * (size - overhead)
+    assert len(json.dumps(context)) == size
+    return context
+
+
+def test_fit_keeps_a_context_of_exactly_the_limit():
+    at_limit = _context_of_size(150_000)
+    assert tb._fit(copy.deepcopy(at_limit)) == at_limit
+    over = tb._fit(_context_of_size(150_001))
+    assert over["a"] == [over["a"][0]] and len(json.dumps(over)) <= 150_000
+
+
+def test_canaries_phrase_counts_only_the_canaries_left_out():
+    three = [{"name": name} for name in ("a", "b", "c")]
+    assert tb._canaries_phrase(three) == "3 canaries: a, b, c"
+    assert tb._canaries_phrase([*three, {"name": "d"}]) == "4 canaries: a, b, c +1 more"
+
+
+def test_canary_label_falls_back_through_every_id():
+    assert tb.canary_label({"provider_id": "pid"}) == "pid"
+    assert tb.canary_label({"tracebit_id": "cnry_1"}) == "cnry_1"
+    assert tb.canary_label({"resource_id": "rid", "provider_id": "pid"}) == "rid"
+    assert tb.canary_label({"type": "aws_s3_bucket"}) == "aws_s3_bucket unnamed"
+    assert tb.canary_label({}) == "an unknown canary"
+
+
+def test_string_caps_in_the_alert_context():
+    long = "v" * 5000
+    event = {
+        "p_log_type": "Tracebit.AlertSummary",
+        "alert_id": long,
+        "message": long,
+        "classification_reason": long,
+        "tracebit_portal_url": long,
+        "event": {"request": {"user_agent": {"raw": long, "label": long}, "ip": "1" * 100}},
+    }
+    context = tb.alert_context(event)
+    assert len(context["alert_id"]) == 1024  # any log string
+    assert len(context["user_agent_label"]) == 1024
+    assert len(context["message"]) == 4096
+    assert len(context["classification_reason"]) == 4096
+    assert len(context["portal_url"]) == 2048
+    assert len(context["user_agent"]) == 2048
+    assert context["source_ips"] == ["1" * 64]
+    assert tb.as_str("s" * 2000) == "s" * 1024
+
+
+def test_input_lists_are_read_up_to_100_entries():
+    """Up to 100 raw entries are read (duplicates and junk included) to fill at most 50 values."""
+    ips = ["10.0.0.1"] * 60 + [f"10.0.1.{n}" for n in range(60)]
+    assert tb.source_ips({"ip_addresses": ips}) == ["10.0.0.1"] + [f"10.0.1.{n}" for n in range(40)]
+    resources = [{}] * 60 + [{"id": f"r{n}"} for n in range(60)]
+    found = tb.resources({"event": {"resources": resources}})
+    assert [r["id"] for r in found] == [f"r{n}" for n in range(40)]
+    indicators = [{}] * 60 + [{"id": f"i{n}"} for n in range(60)]
+    assert [i["id"] for i in tb.indicators({"indicators": indicators})] == [f"i{n}" for n in range(40)]
+    canaries = [{}] * 60 + [{"name": f"c{n}"} for n in range(60)]
+    assert [c["name"] for c in tb.canaries({"canaries_accessed": canaries})] == [f"c{n}" for n in range(40)]
+    labels = [{"name": f"l{n}", "value": "v"} for n in range(60)]
+    assert len(tb.canary_credential({"canary_credential": {"labels": labels}})["labels"]) == 50
+
+
+def test_dedup_without_ids_names_the_first_three_canaries():
+    event = {"canaries_accessed": [{"name": n} for n in ("a", "b", "c", "d")]}
+    assert tb.dedup(event) == "no-alert-id:an unknown principal:a,b,c"
+
+
+def _nest_lists(levels):
+    value = "leaf"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def _unwrap(value, levels):
+    for _ in range(levels):
+        value = value[0]
+    return value
+
+
+def test_to_plain_nesting_limit_counts_lists_too():
+    assert _unwrap(tb.to_plain(_nest_lists(20)), 20) == "leaf"
+    assert _unwrap(tb.to_plain(_nest_lists(21)), 21) is None
+
+
+def test_mfa_suffix_caps_the_event_type_and_time():
+    record = {"identity": "a@b.co", "event_type": "e" * 300, "event_time": "t" * 300}
+    suffix = tb._mfa_suffix(record)
+    assert f"Okta {'e' * 128} for a@b.co at {'t' * 39}\u2026" in suffix
+    assert "e" * 129 not in suffix
+
+
+def test_subtype_of_the_shortest_known_length_is_still_matched():
+    assert tb.subtype_key({"discriminator": {"subtype": "CanaryCredentialUsed"}}) == "canary_credential_used"
+    assert tb.subtype_key({"discriminator": {"subtype": "canarycredentialuse"}}) is None
+
+
+def test_canary_provider_is_the_first_block_present():
+    canary = {"name": "c", "aws": {"account_id": "1"}, "okta": {"domain": "acme.okta.com"}}
+    assert tb.normalise_canary(canary)["provider"] == "aws"
+    assert tb.normalise_canary({"name": "c"}, "AWS")["provider"] == "aws"
+
+
+def test_identities_from_the_aws_username_alone():
+    assert tb.identities({"principal": {"aws": {"username": "alice"}}}) == ["alice"]
+    assert tb.identities({"principal": {"aws": {"username": "i-0123456789abcdef0"}}}) == []
+
+
+def test_key_map_and_spelling_caches_are_reused():
+    mapping = {"Alpha": 1}
+    assert tb.safe_get(mapping, "alpha") == 1
+    entry = tb._LOWER_KEYS[id(mapping)]
+    assert tb.safe_get(mapping, "ALPHA") == 1
+    assert tb._LOWER_KEYS[id(mapping)] is entry  # built once per mapping
+    tb._SPELLINGS.clear()
+    for index in range(20):
+        tb.subtype_key({"discriminator": {"subtype": f"Canary-Resource-Accessed-{index:02d}"}})
+    assert len(tb._SPELLINGS) == 20  # below the bound every spelling is remembered
+
+
+def test_fit_returns_a_context_it_cannot_measure():
+    odd_keys = {(1, 2): "tuple key"}
+    assert tb._fit(odd_keys) is odd_keys  # json: keys must be str (TypeError)
+    circular = {"a": []}
+    circular["a"].append(circular)
+    assert tb._fit(circular) is circular  # json: circular reference (ValueError)
+
+
+def test_fit_drops_text_before_emptying_one_element_lists(monkeypatch):
+    monkeypatch.setattr(tb, "MAX_CONTEXT_CHARS", 1000)
+    context = {"canaries": ["c"], "source_ips": ["1.2.3.4"], "message": "m" * 5000}
+    fitted = tb._fit(context)
+    assert fitted["canaries"] == ["c"] and fitted["source_ips"] == ["1.2.3.4"]
+    assert fitted["message"] is None
+
+
+def test_reference_keeps_portal_urls_up_to_2048_characters():
+    url = "https://acme.tracebit.com/alerts/" + "a" * (2048 - 33)
+    assert len(url) == 2048
+    assert tb.reference({"tracebit_portal_url": url}) == url
+    assert tb.reference({"tracebit_portal_url": url + "bc"}) == url  # cut to 2,048 characters
+
+
+def test_principal_label_names_the_first_identity():
+    context = {"identities": ["first@acme.com", "second"], "principal_arn": None}
+    assert tb.principal_label({}, context) == "first@acme.com"
+    context["principal_arn"] = "arn:aws:sts::123456789012:assumed-role/Engineer/first@acme.com"
+    assert tb.principal_label({}, context) == "first@acme.com (role Engineer)"
+
+
+def test_caches_never_hold_more_than_their_bound():
+    tb._LOWER_KEYS.clear()
+    mappings = [{f"K{index}": index} for index in range(257)]
+    for index, mapping in enumerate(mappings):
+        tb.safe_get(mapping, f"k{index}")
+    assert len(tb._LOWER_KEYS) <= 256
+    tb._SPELLINGS.clear()
+    for index in range(513):
+        tb.subtype_key({"discriminator": {"subtype": f"Canary-Resource-Accessed-{index:03d}"}})
+    assert len(tb._SPELLINGS) <= 512
+
+
+def test_fit_drops_one_text_field_at_a_time_until_it_fits(monkeypatch):
+    monkeypatch.setattr(tb, "MAX_CONTEXT_CHARS", 1000)
+    fitted = tb._fit({"principal": "p" * 5000, "message": "short"})
+    assert fitted == {"principal": None, "message": "short"}  # the first one was enough
+    fitted = tb._fit({"principal": "p" * 5000, "message": "m" * 5000, "classification_reason": "r"})
+    assert fitted == {"principal": None, "message": None, "classification_reason": "r"}
+
+
+def test_classification_in_a_str_subclass_takes_the_normalised_path():
+    class Text(str):
+        pass
+
+    assert tb.is_benign_classification(Text("benign_positive")) is True
+    assert tb.is_benign_classification(Text("TruePositive")) is False
+    assert tb.is_benign_classification(["BenignPositive"]) is False
+
+
+def test_okta_alternate_id_that_is_neither_email_nor_username_is_no_identity():
+    assert tb.identities({"principal": {"okta": {"alternate_id": "not an identity"}}}) == []
+    assert tb.identities({"principal": {"okta": {"alternate_id": "Dave.Smith@acme.com"}}}) == [
+        "dave.smith@acme.com"
+    ]

@@ -18,7 +18,7 @@ def rule(event):
     baseline = _number(event, "baseline_daily_avg")
     multiple = _number(event, "surge_multiple")
     minimum = _number(event, "min_requests")
-    if None in (window, baseline, multiple, minimum) or not event.get("principal_arn"):
+    if None in (window, baseline, multiple, minimum) or not _text(event, "principal_arn"):
         return False
     return window >= minimum and window > multiple * baseline
 
