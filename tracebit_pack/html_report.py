@@ -1,7 +1,7 @@
 """The investigation as one self-contained HTML file (``replay --format html``).
 
-Input is the replay report's JSON form (``ReplayReport.to_json()``), read defensively: any key may
-be missing or oddly typed, as the JSON grows (``skipped``, ``alerts_by_rule_day``). Output is one
+Input is the replay report's JSON form (``ReplayReport.to_json()``, which may come from a file),
+read defensively: a missing or oddly typed key degrades that part of the page. Output is one
 HTML file with inline CSS, static SVG charts (``report_charts``) and one small inline script for
 the copy buttons, allowed by a Content-Security-Policy hash; the policy blocks every network request.
 
@@ -454,63 +454,29 @@ def build_principal_charts(group: PrincipalView) -> None:
         group.getobject_note = str(err)
 
 
-def alerts_by_rule_day(report: dict) -> tuple[list[tuple[str, datetime, int]], str]:
-    """``(rule_id, day, alerts)`` from the report's ``alerts_by_rule_day`` when present (either
-    ``{rule: {day: n}}`` or a list of ``{rule_id, day, alerts}``), else counted from the alerts'
-    first event times. Returns the counts and where they came from."""
-    given = report.get("alerts_by_rule_day")
+def alerts_by_rule_day(report: dict) -> list[tuple[str, datetime, int]]:
+    """``(rule_id, day, alerts)`` from the replay's ``alerts_by_rule_day`` (``{rule: {day: n}}``)."""
     counts: list[tuple[str, datetime, int]] = []
-    if isinstance(given, dict):
-        for rule, per_day in given.items():
-            for day, n in _dict(per_day).items():
-                moment = parse_time(day)
-                if moment and isinstance(n, int) and not isinstance(n, bool):
-                    counts.append((text(rule), moment, n))
-        return counts, "the report's alerts_by_rule_day"
-    if isinstance(given, list):
-        for item in given:
-            row = _dict(item)
-            moment = parse_time(row.get("day") or row.get("date"))
-            n = row.get("alerts", row.get("count"))
+    for rule, per_day in _dict(report.get("alerts_by_rule_day")).items():
+        for day, n in _dict(per_day).items():
+            moment = parse_time(day)
             if moment and isinstance(n, int) and not isinstance(n, bool):
-                counts.append((text(row.get("rule_id") or row.get("rule")), moment, n))
-        return counts, "the report's alerts_by_rule_day"
-    tally: dict[tuple[str, datetime], int] = {}
-    for item in _list(report.get("alerts")):
-        alert = _dict(item)
-        moment = parse_time(alert.get("first_event_time"))
-        if moment:
-            key = (text(alert.get("rule_id")), moment.replace(hour=0, minute=0, second=0, microsecond=0))
-            tally[key] = tally.get(key, 0) + 1
-    return [(k[0], k[1], n) for k, n in sorted(tally.items())], "the alerts' first event times"
+                counts.append((text(rule), moment, n))
+    return counts
 
 
-def skipped_summary(report: dict) -> list[dict] | None:
-    """The report's ``skipped`` events as ``{"reason", "count", "examples"}`` rows, or None when the
-    report does not say (an older replay). Accepts ``{reason: n}``, ``{reason: {count, examples}}``,
-    a list of ``{reason, count, examples}``, or one of those under ``reasons`` / ``by_reason``."""
-    given = report.get("skipped")
-    if given is None:
-        return None
-    if isinstance(given, dict):  # {"total": n, "reasons": {...}} wraps the per-reason counts
-        nested = next(
-            (given[k] for k in ("reasons", "by_reason") if isinstance(given.get(k), dict | list)), None
-        )
-        given = nested if nested is not None else given
-    rows = []
-    items = given.items() if isinstance(given, dict) else ((None, v) for v in _list(given))
-    for reason, value in items:
-        if isinstance(value, dict):
-            rows.append(
-                {
-                    "reason": text(reason if reason is not None else value.get("reason")),
-                    "count": text(value.get("count", value.get("events"))),
-                    "examples": [text(e) for e in _list(value.get("examples"))[:5]],
-                }
-            )
-        else:
-            rows.append({"reason": text(reason), "count": text(value), "examples": []})
-    return rows
+def skipped_summary(report: dict) -> list[dict]:
+    """The replay's ``skipped`` events (``{"total", "reasons": {reason: {"count", "examples"}}}``)
+    as ``{"reason", "count", "examples"}`` rows."""
+    reasons = _dict(_dict(report.get("skipped")).get("reasons"))
+    return [
+        {
+            "reason": text(reason),
+            "count": text(_dict(value).get("count")),
+            "examples": [text(e) for e in _list(_dict(value).get("examples"))[:5]],
+        }
+        for reason, value in reasons.items()
+    ]
 
 
 # --------------------------------------------------------------------------- page
@@ -554,7 +520,7 @@ def render_html(report: dict, renderer: Callable | None = None) -> str:
     principals = group_principals(alerts, pivots)
     for group in principals[:PRINCIPALS_CHARTED]:
         build_principal_charts(group)
-    counts, counts_source = alerts_by_rule_day(report)
+    counts = alerts_by_rule_day(report)
     backtest_svg, backtest_note = None, ""
     try:
         backtest_svg = report_charts.alerts_per_rule_per_day(counts)
@@ -575,7 +541,6 @@ def render_html(report: dict, renderer: Callable | None = None) -> str:
         pivots=pivots,
         backtest_svg=backtest_svg,
         backtest_note=backtest_note,
-        counts_source=counts_source,
         skipped=skipped_summary(report),
         rule_errors=sorted(_dict(report.get("rule_errors")).items()),
         script=markupsafe.Markup(COPY_SCRIPT),
