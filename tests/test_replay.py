@@ -184,6 +184,9 @@ def test_schema_violation_and_empty_folder(capsys, tmp_path):
 
 def test_bad_now(capsys):
     assert "--now" in run_bad(capsys, ["replay", str(SCENARIOS / "benign_baseline"), "--now", "yesterday"])
+    # the same --now rule as `query run`: a time without a timezone is refused, not read as UTC
+    no_zone = ["replay", str(SCENARIOS / "benign_baseline"), "--now", "2025-03-02 23:00:00"]
+    assert "has no timezone" in run_bad(capsys, no_zone)
 
 
 def test_progress_bar_on_a_terminal(capsys, tmp_path, monkeypatch):

@@ -24,7 +24,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from tracebit_pack.engine import DEFAULT_DEDUP_PERIOD_MINUTES, RuleResult, parse_time
+from tracebit_pack.engine import DEFAULT_DEDUP_PERIOD_MINUTES, RuleResult
+from tracebit_pack.times import parse_event_time as parse_time
+from tracebit_pack.times import rfc3339_utc
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,7 @@ class Grouping:
 
 
 def _iso(value: datetime) -> str:
-    # isoformat, not strftime: %Y gives "1" for year 1 on glibc
-    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    return rfc3339_utc(value, "milliseconds")
 
 
 def match_time(match: RuleResult) -> datetime:

@@ -43,9 +43,10 @@ from panther_core.enriched_event import PantherEvent
 from panther_core.rule import Rule
 
 from tracebit_pack.analysis import REPO_ROOT, items_of
-from tracebit_pack.engine import LoadedRule, PackEngine, parse_time
+from tracebit_pack.engine import LoadedRule, PackEngine
 from tracebit_pack.enrich import enrich
 from tracebit_pack.schemas import log_type_of_file, read_jsonl
+from tracebit_pack.times import parse_event_time as parse_time
 
 FLOOR_BODY = "def rule(event):\n    return False\n"
 NON_MATCHING_RATIO_GOAL = 1.5

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from tracebit_pack.analysis import load_yaml
-from tracebit_pack.engine import parse_time
 from tracebit_pack.errors import UserError
+from tracebit_pack.times import parse_event_time as parse_time
 
 DEFAULT_LOOKBACK_MINUTES = 15
 ORDERS = ("Chronological", "ReverseChronological")

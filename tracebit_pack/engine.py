@@ -24,7 +24,6 @@ import sys
 import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from panther_core.data_model import DataModel
 from panther_core.enriched_event import PantherEvent
 from panther_core.rule import Rule
 
+from tracebit_pack import times
 from tracebit_pack.analysis import (
     ITEM_DIRS,
     REPO_ROOT,
@@ -415,27 +415,8 @@ def _event_epoch(event: Mapping) -> float | None:
     return parsed.timestamp() if parsed else None
 
 
-def parse_time(value: str) -> datetime | None:
-    """Parse rfc3339 or Panther's ``YYYY-MM-DD HH:MM:SS.fff`` (UTC) into an aware datetime."""
-    text = value.strip().replace("T", " ", 1)
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    # Python accepts at most 6 fractional digits
-    if "." in text:
-        head, _, frac = text.partition(".")
-        digits = ""
-        rest = ""
-        for i, ch in enumerate(frac):
-            if not ch.isdigit():
-                rest = frac[i:]
-                break
-            digits += ch
-        text = f"{head}.{digits[:6].ljust(6, '0')}{rest}"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+# Read from tracebit_pack.times; this name stays importable from here.
+parse_time = times.parse_event_time
 
 
 def _load_items(root: Path, item_dirs: Iterable[str] | None) -> list[AnalysisItem]:

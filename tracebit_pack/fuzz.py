@@ -46,7 +46,8 @@ from panther_core.enriched_event import PantherEvent
 
 from tracebit_pack import strategies
 from tracebit_pack.analysis import REPO_ROOT, find_item
-from tracebit_pack.engine import LoadedRule, PackEngine, parse_time
+from tracebit_pack.engine import LoadedRule, PackEngine
+from tracebit_pack.times import parse_event_time as parse_time
 
 MAX_CONTEXT_CHARS = 200 * 1024  # panther_core MAX_ALERT_CONTEXT_SIZE
 MAX_TITLE_CHARS = 1000  # MAX_GENERATED_FIELD_SIZE (title, description, reference, runbook)

@@ -30,6 +30,7 @@ import markupsafe
 
 from tracebit_pack import report_charts
 from tracebit_pack.report_charts import ChartError
+from tracebit_pack.times import panther_time, parse_event_time
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PIVOT_PREFIX = "Tracebit.Pivot."
@@ -118,17 +119,12 @@ def parse_time(value: Any) -> datetime | None:
     """An event time from the report (``2024-12-13T16:11:20Z``, ``2024-12-13 16:11:20.000000``) in UTC."""
     if not isinstance(value, str) or not re.match(r"^\d{4}-\d{2}-\d{2}", value.strip()):
         return None
-    raw = value.strip().replace(" ", "T", 1)
-    raw = re.sub(r"(\.\d{6})\d+", r"\1", raw)  # nanoseconds (Snowflake style) to microseconds
-    try:
-        parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    parsed = parse_event_time(value)
+    return parsed.astimezone(UTC) if parsed else None
 
 
 def _iso(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
+    return panther_time(moment, "seconds") + " UTC" if moment else ""
 
 
 def safe_link(value: Any) -> str | None:

@@ -30,7 +30,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from tracebit_pack.errors import UserError
-from tracebit_pack.schemas import panther_time, parse_rfc3339
+from tracebit_pack.times import panther_time, parse_utc_text
 
 
 class MacroError(UserError):
@@ -56,8 +56,6 @@ _UNITS = {
 _OFFSET = re.compile(r"^(\d+)\s*([a-z]*)$")
 _IDENT = re.compile(r'^(?:[A-Za-z_][A-Za-z0-9_$]*|"[^"]+")(?:\.(?:[A-Za-z_][A-Za-z0-9_$]*|"[^"]+"))*$')
 _MACRO_CALL = re.compile(r"\bp_[a-z0-9_]+\s*\(", re.IGNORECASE)
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_SPACE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$")
 
 
 def ts_literal(moment: datetime) -> str:
@@ -76,15 +74,8 @@ def parse_offset(text: str, macro: str = "macro") -> int:
     return int(match.group(1)) * _UNITS.get(match.group(2) or "s", 1)
 
 
-def parse_time_text(text: str) -> datetime:
-    """A time given in a macro string literal: RFC 3339, ``YYYY-MM-DD HH:MM:SS[.f]`` (UTC) or a date."""
-    if _DATE_ONLY.match(text):
-        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
-    if _SPACE_TIME.match(text):
-        head, _, frac = text.partition(".")
-        moment = datetime.strptime(head, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-        return moment + timedelta(microseconds=int((frac or "0")[:6].ljust(6, "0")))
-    return parse_rfc3339(text)
+# A time given in a macro string literal: RFC 3339, ``YYYY-MM-DD HH:MM:SS[.f]`` (UTC) or a date.
+parse_time_text = parse_utc_text
 
 
 def _time_arg(text: str, macro: str) -> tuple[str, datetime | None]:

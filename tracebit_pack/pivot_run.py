@@ -9,13 +9,13 @@ must be given; a bad value is a UserError naming the parameter.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 
 from tracebit_pack.analysis import REPO_ROOT
 from tracebit_pack.errors import UserError
-from tracebit_pack.schemas import parse_rfc3339
+from tracebit_pack.times import panther_time, parse_rfc3339
 
 LANGUAGES = ("sql", "pantherflow")
 
@@ -42,7 +42,7 @@ def parse_alert_time(text: str) -> str:
             "--param alert_time: expected an RFC 3339 time with a timezone like 2024-12-13T16:20:00Z,"
             f" got {text!r}"
         ) from None
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return panther_time(moment, "seconds")
 
 
 def cli_params(pivots: ModuleType, name: str, given: dict[str, str], now: datetime) -> dict[str, str]:
@@ -55,9 +55,7 @@ def cli_params(pivots: ModuleType, name: str, given: dict[str, str], now: dateti
             raise UserError(f"unknown parameter {key!r} for {name} (it takes: {', '.join(accepted)})")
         params[by_lower[key.lower()]] = value
     params["alert_time"] = (
-        parse_alert_time(params["alert_time"])
-        if "alert_time" in params
-        else now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        parse_alert_time(params["alert_time"]) if "alert_time" in params else panther_time(now, "seconds")
     )
     for key in pivots.PIVOTS[name]["values"]:
         if not params.get(key, "").strip():

@@ -31,7 +31,7 @@ from pathlib import Path
 from tracebit_pack import analysis, pivot_run
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake_folder import check_folder, tables_read
-from tracebit_pack.schemas import parse_rfc3339
+from tracebit_pack.times import parse_now as parse_now_flag
 
 QUERY_KINDS = ("saved_query", "scheduled_query")
 
@@ -39,12 +39,7 @@ QUERY_KINDS = ("saved_query", "scheduled_query")
 def parse_now(text: str) -> datetime:
     """``--now``: an RFC 3339 timestamp with a timezone (``2024-06-30T12:00:00Z``); UserError otherwise."""
     check_utf8("--now", text)
-    try:
-        return parse_rfc3339(text)
-    except ValueError:
-        if re.match(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$", text.strip()):
-            raise UserError(f"--now: {text!r} has no timezone; add Z (UTC) or an offset (+02:00)") from None
-        raise UserError(f"--now: expected an RFC 3339 time like 2024-06-30T12:00:00Z, got {text!r}") from None
+    return parse_now_flag(text)
 
 
 def check_utf8(what: str, text: str) -> None:

@@ -43,13 +43,15 @@ from tracebit_pack.analysis import (
     table_name,
 )
 from tracebit_pack.correlation import CorrelationMatch, CorrelationRule, Signal
-from tracebit_pack.engine import PackEngine, RuleResult, parse_time
+from tracebit_pack.engine import PackEngine, RuleResult
 from tracebit_pack.errors import UserError
 from tracebit_pack.ingest import Ingest, Skipped, discover, needs_disk, require_events
 from tracebit_pack.lake import Lake
 from tracebit_pack.not_evaluated import correlation_rules, summary_lines
 from tracebit_pack.pivot_run import run_pivot
 from tracebit_pack.schemas import LOG_TYPES, panther_time
+from tracebit_pack.times import parse_now as parse_now_flag
+from tracebit_pack.times import rfc3339_utc
 
 PROGRESS_DELAY_SECONDS = 2.0  # the bar shows only on runs longer than this
 SEVERITY_ORDER = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3, "INFO": 4}
@@ -113,7 +115,7 @@ class ReplayReport:
     def to_json(self) -> dict:
         return {
             "scenario": self.scenario,
-            "now": self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "now": rfc3339_utc(self.now),
             "events": self.events,
             "events_by_log_type": self.events_by_log_type,
             "signals": self.signals,
@@ -137,12 +139,8 @@ class ReplayReport:
 
 
 def parse_now(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    parsed = parse_time(value)
-    if parsed is None or not re.match(r"^\d{4}-\d{2}-\d{2}[T ]", value.strip()):
-        raise UserError(f"--now: {value!r} is not an rfc3339 timestamp (e.g. 2024-12-13T17:00:00Z)")
-    return parsed.astimezone(UTC)
+    """``--now`` as every command reads it (RFC 3339 with a timezone), or None when not given."""
+    return None if value is None else parse_now_flag(value)
 
 
 # --------------------------------------------------------------------------- running
@@ -160,9 +158,7 @@ def _correlation_alert(rule: CorrelationRule, match: CorrelationMatch) -> Alert:
     context: dict[str, Any] = {"match": match.key, "groups": {}}
     identities: list[str] = []
     for item_id, signals in match.signals.items():
-        context["groups"][item_id] = [
-            {"rule_id": s.rule_id, "time": s.time.strftime("%Y-%m-%dT%H:%M:%SZ")} for s in signals
-        ]
+        context["groups"][item_id] = [{"rule_id": s.rule_id, "time": rfc3339_utc(s.time)} for s in signals]
         for s in signals:
             inner = s.data.get("p_alert_context") or {}
             for identity in inner.get("identities") or []:

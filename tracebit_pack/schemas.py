@@ -12,9 +12,7 @@ Public API:
     split_ndjson(text) -> lines    (split on ``\n`` only: U+2028, U+2029, U+0085 stay inside a line)
     loads_json(text) -> value      (json.loads; ValueError for nesting, huge integers, lone surrogates)
     log_type_of_file(path) -> str  (``AWS.CloudTrail.jsonl`` -> ``AWS.CloudTrail``; UserError if unknown)
-    parse_time(value, time_formats) -> datetime (UTC) ; ValueError if it does not match (Panther's
-                                   stored ``YYYY-MM-DD HH:MM:SS[.fffffffff]`` form always parses)
-    parse_rfc3339(text) -> datetime (UTC) ; ValueError
+    parse_time, parse_rfc3339, panther_time   re-exported from ``tracebit_pack.times`` (which see)
 """
 
 from __future__ import annotations
@@ -24,12 +22,18 @@ import json
 import re
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
 
+from tracebit_pack import times
 from tracebit_pack.errors import UserError
+
+# Times are parsed in tracebit_pack.times; these names stay importable from here.
+EARLIEST_EVENT_TIME = times.EARLIEST_EVENT_TIME
+parse_rfc3339 = times.parse_rfc3339
+parse_time = times.parse_with_formats
+panther_time = times.panther_time
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 
@@ -277,70 +281,3 @@ def read_jsonl(path: Path) -> list[tuple[int, dict]]:
             raise UserError(f"{path}:{number}: expected one JSON object per line, got {type(event).__name__}")
         rows.append((number, event))
     return rows
-
-
-_RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$")
-# The Unix epoch: an event time before it is corrupt data, not a log (replay refuses it).
-EARLIEST_EVENT_TIME = datetime(1970, 1, 1, tzinfo=UTC)
-_PANTHER_STORED = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$")
-_UNIX_SCALE = {"unix": 1, "unix_ms": 1_000, "unix_us": 1_000_000, "unix_ns": 1_000_000_000}
-
-
-def parse_rfc3339(text: object) -> datetime:
-    """Parse an RFC 3339 timestamp (``T`` separator, ``Z`` or ``+hh:mm``) into an aware UTC datetime.
-
-    Fractions beyond microseconds are truncated. Raises ValueError if ``text`` is not RFC 3339.
-    """
-    if not isinstance(text, str):
-        raise ValueError(f"expected an RFC 3339 string, got {type(text).__name__}")
-    match = _RFC3339.match(text)
-    if not match:
-        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
-    year, month, day, hour, minute, second, frac, zone = match.groups()
-    micro = int((frac or "0")[:6].ljust(6, "0"))
-    offset = timedelta(0)
-    if zone != "Z":
-        sign = 1 if zone[0] == "+" else -1
-        offset = sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
-    try:
-        naive = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro)
-    except ValueError as err:
-        raise ValueError(f"not a valid date/time: {text!r} ({err})") from None
-    return (naive - offset).replace(tzinfo=UTC)
-
-
-def parse_time(value: object, time_formats: tuple[str, ...] | list[str]) -> datetime:
-    """Parse ``value`` with the first matching Panther ``timeFormats`` entry; aware UTC datetime.
-
-    Supported: ``rfc3339``, ``unix``, ``unix_ms``, ``unix_us``, ``unix_ns`` and strftime patterns.
-    Whatever the formats, the form Panther stores and exports every timestamp in
-    (``YYYY-MM-DD HH:MM:SS[.fffffffff]``, UTC; events copied from Panther carry it) is accepted too.
-    Raises ValueError if no format matches.
-    """
-    if isinstance(value, str) and _PANTHER_STORED.match(value):
-        return parse_rfc3339(value.replace(" ", "T", 1) + "Z")  # UTC, as Panther stores it
-    errors = []
-    for fmt in time_formats:
-        try:
-            if fmt == "rfc3339":
-                return parse_rfc3339(value)
-            if fmt in _UNIX_SCALE:
-                if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-                    raise ValueError(f"expected a number for {fmt}")
-                seconds = float(value) / _UNIX_SCALE[fmt]
-                return datetime.fromtimestamp(seconds, tz=UTC)
-            if not isinstance(value, str):
-                raise ValueError("expected a string")
-            parsed = datetime.strptime(value, fmt)
-            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        except (ValueError, OverflowError, OSError) as err:
-            errors.append(str(err))
-    raise ValueError(errors[0] if len(errors) == 1 else f"matches none of {list(time_formats)}")
-
-
-def panther_time(moment: datetime) -> str:
-    """Format as Panther's p_event_time / p_parse_time: ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    # isoformat, not strftime: %Y gives "1" for year 1 on glibc, a timestamp nothing parses back
-    return moment.isoformat(sep=" ", timespec="microseconds")

@@ -57,6 +57,7 @@ from tracebit_pack.http_source import (
     signature_length,
 )
 from tracebit_pack.schemas import loads_json, split_ndjson
+from tracebit_pack.times import parse_rfc3339, rfc3339_utc
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
@@ -316,13 +317,11 @@ def _timestamp_paths(log_type: str) -> list[tuple[str, ...]]:
     return found
 
 
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+_parse_time = parse_rfc3339
 
 
 def _format_time(moment: datetime, like: str) -> str:
-    spec = "milliseconds" if "." in like else "seconds"
-    return moment.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
+    return rfc3339_utc(moment, "milliseconds" if "." in like else "seconds")
 
 
 def _visit(node, path, fn):
