@@ -92,7 +92,7 @@ fuzz: install ## Fuzz every rule with FUZZ_EXAMPLES generated events (default 10
 	$(BIN)/python -m tracebit_pack.fuzz --examples $(FUZZ_EXAMPLES)
 
 bench: install ## Benchmark rules against the engine floor, the replay and each query
-	$(BIN)/python -m tracebit_pack.bench
+	$(BIN)/python -m tracebit_pack.bench --out docs/benchmarks.md
 
 bench-scale: install ## Replay scaling: 10k, 100k and 1M CloudTrail events (S3 objects) against DuckDB's read_json
 	$(BIN)/python -m tracebit_pack.bench_scale
