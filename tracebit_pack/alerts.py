@@ -24,30 +24,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from tracebit_pack.engine import DEFAULT_DEDUP_PERIOD_MINUTES, RuleResult
+from tracebit_pack.engine import RuleResult, RuleSettings
 from tracebit_pack.times import parse_event_time as parse_time
 from tracebit_pack.times import rfc3339_utc
-
-
-@dataclass(frozen=True)
-class RuleSettings:
-    """The alerting settings of one rule (from its YAML)."""
-
-    dedup_period_minutes: int = DEFAULT_DEDUP_PERIOD_MINUTES
-    threshold: int = 1
-    create_alert: bool = True
-
-    @classmethod
-    def from_spec(cls, spec: Mapping) -> RuleSettings:
-        period = spec.get("DedupPeriodMinutes")
-        threshold = spec.get("Threshold")
-        return cls(
-            dedup_period_minutes=period
-            if isinstance(period, int) and period > 0
-            else DEFAULT_DEDUP_PERIOD_MINUTES,
-            threshold=threshold if isinstance(threshold, int) and threshold > 0 else 1,
-            create_alert=bool(spec.get("CreateAlert", True)),
-        )
 
 
 @dataclass

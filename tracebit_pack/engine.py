@@ -332,6 +332,27 @@ class RuleResult:
     event: Mapping | None = field(default=None, repr=False)
 
 
+@dataclass(frozen=True)
+class RuleSettings:
+    """The alerting settings of one rule (from its YAML)."""
+
+    dedup_period_minutes: int = DEFAULT_DEDUP_PERIOD_MINUTES
+    threshold: int = 1
+    create_alert: bool = True
+
+    @classmethod
+    def from_spec(cls, spec: Mapping) -> RuleSettings:
+        period = spec.get("DedupPeriodMinutes")
+        threshold = spec.get("Threshold")
+        return cls(
+            dedup_period_minutes=period
+            if isinstance(period, int) and period > 0
+            else DEFAULT_DEDUP_PERIOD_MINUTES,
+            threshold=threshold if isinstance(threshold, int) and threshold > 0 else 1,
+            create_alert=bool(spec.get("CreateAlert", True)),
+        )
+
+
 @dataclass
 class LoadedRule:
     item: AnalysisItem
@@ -350,18 +371,20 @@ class LoadedRule:
         return str(self.spec.get("Severity", "Info")).upper()
 
     @property
+    def settings(self) -> RuleSettings:
+        return RuleSettings.from_spec(self.spec)
+
+    @property
     def create_alert(self) -> bool:
-        return bool(self.spec.get("CreateAlert", True))
+        return self.settings.create_alert
 
     @property
     def dedup_period_minutes(self) -> int:
-        value = self.spec.get("DedupPeriodMinutes")
-        return value if isinstance(value, int) and value > 0 else DEFAULT_DEDUP_PERIOD_MINUTES
+        return self.settings.dedup_period_minutes
 
     @property
     def threshold(self) -> int:
-        value = self.spec.get("Threshold")
-        return value if isinstance(value, int) and value > 0 else 1
+        return self.settings.threshold
 
     @property
     def display_name(self) -> str:

@@ -31,6 +31,7 @@ from pathlib import Path
 from tracebit_pack import analysis, pivot_run
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake_folder import check_folder, tables_read
+from tracebit_pack.text import aligned_table, compact
 from tracebit_pack.times import parse_now as parse_now_flag
 
 QUERY_KINDS = ("saved_query", "scheduled_query")
@@ -65,24 +66,13 @@ def parse_params(pairs: list[str] | None) -> dict[str, str]:
     return params
 
 
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(",", ":"), sort_keys=False)
-
-
 def format_table(rows: list[dict]) -> str:
     """A plain aligned text table (nested values as compact JSON)."""
     if not rows:
         return "(no rows)"
     headers = list(rows[0])
-    cells = [[_cell(row.get(h)) for h in headers] for row in rows]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-    lines = [" | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
-    lines.append("-+-".join("-" * w for w in widths))
-    lines.extend(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells)
+    cells = [["" if row.get(h) is None else compact(row.get(h)) for h in headers] for row in rows]
+    lines = aligned_table(headers, cells)
     lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(lines)
 
@@ -140,21 +130,16 @@ def check_param_values(sql: str, params: dict[str, str]) -> None:
     import sqlglot
     from sqlglot import exp
 
+    from tracebit_pack.transpile import params_columns
+
     if not params:
         return
     try:
         tree = sqlglot.parse_one(sql, read="snowflake")
     except sqlglot.errors.SqlglotError:
         return  # the run reports the parse error
-    cte = next((c for c in tree.find_all(exp.CTE) if c.alias_or_name.lower() == "params"), None)
-    if cte is None or not isinstance(cte.this, exp.Select):
-        raise UserError(f"query has no 'WITH params AS (SELECT ...)' CTE; cannot set {', '.join(params)}")
-    columns = {c.alias_or_name.lower(): c for c in cte.this.expressions if isinstance(c, exp.Alias)}
-    for key, value in params.items():
-        column = columns.get(key.lower())
-        if column is None:
-            known = ", ".join(sorted(columns)) or "none"
-            raise UserError(f"unknown parameter {key!r} (the params CTE defines: {known})")
+    for key, column in params_columns(tree, params).items():
+        value = params[key]
         literal = column.this
         numeric = isinstance(literal, exp.Literal) and not literal.is_string
         if numeric and not re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):

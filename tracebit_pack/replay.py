@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tracebit_pack.alerts import Alert, RuleSettings, group_matches
+from tracebit_pack.alerts import Alert, group_matches
 from tracebit_pack.analysis import (
     REPO_ROOT,
     AnalysisItem,
@@ -50,6 +50,7 @@ from tracebit_pack.lake import Lake
 from tracebit_pack.not_evaluated import correlation_rules, summary_lines
 from tracebit_pack.pivot_run import run_pivot
 from tracebit_pack.schemas import LOG_TYPES, panther_time
+from tracebit_pack.text import aligned_table, clip, compact
 from tracebit_pack.times import parse_now as parse_now_flag
 from tracebit_pack.times import rfc3339_utc
 
@@ -267,7 +268,7 @@ def replay(
             why = f" ({ingest.skipped.summary()})" if ingest.skipped.total else ""
             raise UserError(f"{folder}: no events: nothing to replay{why}")
         settings = {
-            loaded.id: RuleSettings.from_spec(loaded.spec)
+            loaded.id: loaded.settings
             for loaded in [*engine.rules.values(), *engine.scheduled_rules.values()]
         }
         matches: list[RuleResult] = []
@@ -399,9 +400,7 @@ def _ts(text: str) -> str:
 
 
 def _short(value: Any, width: int = 60) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str, separators=(",", ":"))
-    text = _ts(text.replace("\n", " "))
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return clip(_ts(compact(value).replace("\n", " ")), width)
 
 
 def _mfa_text(record: Mapping) -> str:
@@ -452,12 +451,11 @@ def table(rows: list[dict], max_rows: int = 15, width: int = 40, focus: str | No
         start = max(0, min(at - max_rows // 2, len(rows) - max_rows))
     shown = rows[start : start + max_rows]
     cells = [[_short(r.get(c), width) if r.get(c) is not None else "" for c in columns] for r in shown]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    line = "  " + " | ".join(c.ljust(widths[i]) for i, c in enumerate(columns))
-    out = [line, "  " + "-+-".join("-" * w for w in widths)]
+    lines = ["  " + line for line in aligned_table(columns, cells)]
+    out = lines[:2]
     if start:
         out.append(f"  ... {start} earlier row(s) (--format json shows all)")
-    out += ["  " + " | ".join(row[i].ljust(widths[i]) for i in range(len(columns))) for row in cells]
+    out += lines[2:]
     later = len(rows) - start - len(shown)
     if later > 0:
         out.append(f"  ... {later} {'later ' if start else 'more '}row(s) (--format json shows all)")

@@ -39,8 +39,8 @@ from tracebit_pack import gitref, not_evaluated
 from tracebit_pack.analysis import ITEM_DIRS, AnalysisItem, item_folders, load_items
 from tracebit_pack.errors import UserError
 from tracebit_pack.review_worker import load_scenarios
-from tracebit_pack.schemas import LOG_TYPES
-from tracebit_pack.validate import validate_event
+from tracebit_pack.text import clip
+from tracebit_pack.validate import candidate_log_types, closest_schema
 
 FOLDERS = (*ITEM_DIRS, "scenarios")
 
@@ -194,8 +194,7 @@ def _short(value: Any, limit: int = 80) -> str:
         text = ", ".join(str(v) for v in value) or "[]"
     else:
         text = json.dumps(value, sort_keys=True, default=str)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(" ".join(text.split()), limit)
 
 
 def _is_long(value: Any) -> bool:
@@ -474,18 +473,15 @@ def _alert_diff(base: list[dict], head: list[dict]) -> list[dict]:
 def schema_problems(log: dict, spec: dict) -> tuple[str, list[str]] | None:
     """``(log_type, problems)`` if a rule test Log conforms to none of its candidate schemas.
 
-    Candidates as ``validate-events`` picks them: the Log's ``p_log_type``, else the rule's
-    ``LogTypes`` that have a schema here; the Log conforms if it matches one of them.
+    Candidates as ``validate-events`` picks them (``validate.candidate_log_types``); the Log
+    conforms if it matches one of them. A ``p_log_type`` that is not one of the rule's
+    ``LogTypes`` is the problem itself.
     """
-    declared = log.get("p_log_type")
-    candidates = [declared] if declared else list(spec.get("LogTypes") or [])
-    results = []
-    for log_type in (str(t) for t in candidates if t in LOG_TYPES):
-        problems = validate_event(log, log_type)
-        if not problems:
-            return None
-        results.append((log_type, [str(p) for p in problems]))
-    return min(results, key=lambda r: len(r[1])) if results else None
+    candidates, reason = candidate_log_types(spec, log)
+    if reason:
+        return str(log.get("p_log_type")), [reason]
+    found = closest_schema(log, candidates)
+    return (found[0], [str(p) for p in found[1]]) if found else None
 
 
 def needs_attention(head_items: list[AnalysisItem], head_tests: list[dict], touched: set[str]) -> list[dict]:

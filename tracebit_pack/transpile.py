@@ -206,10 +206,11 @@ def _rewrite_flatten(node: exp.Expression, ctx: _Context) -> exp.Expression:
     return lateral
 
 
-def apply_params(tree: exp.Expression, params: Mapping[str, object]) -> None:
-    """Replace the literals of the leading ``params`` CTE; UserError for an unknown name."""
-    if not params:
-        return
+def params_columns(tree: exp.Expression, params: Mapping[str, object]) -> dict[str, exp.Alias]:
+    """The column of the leading ``WITH params AS (SELECT ...)`` CTE that each of ``params`` sets.
+
+    UserError when the query has no such CTE or the CTE does not define a name.
+    """
     with_ = tree.args.get("with_") or tree.args.get("with")
     cte = None
     if with_ is not None:
@@ -217,12 +218,22 @@ def apply_params(tree: exp.Expression, params: Mapping[str, object]) -> None:
     if cte is None or not isinstance(cte.this, exp.Select):
         raise UserError(f"query has no 'WITH params AS (SELECT ...)' CTE; cannot set {', '.join(params)}")
     columns = {e.alias_or_name.lower(): e for e in cte.this.expressions}
-    for name, value in params.items():
+    found = {}
+    for name in params:
         target = columns.get(str(name).lower())
         if target is None or not isinstance(target, exp.Alias):
             known = ", ".join(sorted(columns)) or "none"
             raise UserError(f"unknown parameter {name!r} (the params CTE defines: {known})")
-        target.set("this", exp.Literal.string(str(value)))
+        found[name] = target
+    return found
+
+
+def apply_params(tree: exp.Expression, params: Mapping[str, object]) -> None:
+    """Replace the literals of the leading ``params`` CTE; UserError for an unknown name."""
+    if not params:
+        return
+    for name, target in params_columns(tree, params).items():
+        target.set("this", exp.Literal.string(str(params[name])))
 
 
 # sqlglot expression classes (by key) that have no faithful DuckDB rewrite here.

@@ -220,8 +220,9 @@ class Report:
     lines: list[str] = field(default_factory=list)
 
 
-def _candidate_log_types(spec: dict, log: dict) -> tuple[list[str], str | None]:
-    """Log types to check a rule test Log against, or a reason to report instead."""
+def candidate_log_types(spec: dict, log: dict) -> tuple[list[str], str | None]:
+    """Log types to check a rule test Log against (its ``p_log_type``, else the rule's ``LogTypes``
+    that have a schema here), or a reason to report instead."""
     rule_types = [str(t) for t in spec.get("LogTypes") or []]
     declared = log.get("p_log_type")
     if declared is not None:
@@ -229,6 +230,15 @@ def _candidate_log_types(spec: dict, log: dict) -> tuple[list[str], str | None]:
             return [], f"p_log_type {declared!r} is not one of the rule's LogTypes {rule_types}"
         return ([declared] if declared in LOG_TYPES else []), None
     return [t for t in rule_types if t in LOG_TYPES], None
+
+
+def closest_schema(log: dict, candidates: list[str]) -> tuple[str, list[Problem]] | None:
+    """None if ``log`` conforms to one of the ``candidates`` log types (or there are none); else the
+    candidate it is closest to (fewest problems) and those problems."""
+    results = [(t, validate_event(log, t)) for t in candidates]
+    if not results or any(not problems for _, problems in results):
+        return None
+    return min(results, key=lambda r: len(r[1]))
 
 
 def check_rule_file(path: Path, spec: dict, report: Report) -> None:
@@ -245,7 +255,7 @@ def check_rule_file(path: Path, spec: dict, report: Report) -> None:
         if kind == "scheduled_rule" and log.get("p_log_type") not in LOG_TYPES:
             report.skipped += 1  # a row of a scheduled query, not a log
             continue
-        candidates, reason = _candidate_log_types(spec, log)
+        candidates, reason = candidate_log_types(spec, log)
         report.events += 1
         if reason:
             report.lines.append(f"{path}: {name}: p_log_type: {reason}")
@@ -254,10 +264,10 @@ def check_rule_file(path: Path, spec: dict, report: Report) -> None:
             report.skipped += 1
             report.events -= 1
             continue
-        results = [(t, validate_event(log, t)) for t in candidates]
-        if any(not problems for _, problems in results):
+        found = closest_schema(log, candidates)
+        if found is None:
             continue
-        log_type, problems = min(results, key=lambda r: len(r[1]))
+        log_type, problems = found
         suffix = f" [{log_type}]" if len(candidates) > 1 else ""
         for problem in problems:
             report.lines.append(f"{path}: {name}: {problem}{suffix}")
