@@ -57,6 +57,11 @@ DEFAULT_TTL_SECONDS = 90 * 24 * 3600  # panther_detection_helpers default (90 da
 RELATIVE_TTL_LIMIT = 1_000_000_000  # below this an epoch_seconds value is relative
 
 
+def default_dedup(rule_id: str) -> str:
+    """The dedup string Panther uses when a rule has no ``dedup()``."""
+    return f"defaultDedupString:{rule_id}"
+
+
 # --------------------------------------------------------------------------- KV store
 
 
@@ -572,7 +577,7 @@ class PackEngine:
         if not out.matched:
             return out
         out.title = result.title_output or loaded.display_name
-        out.dedup = result.dedup_output or f"defaultDedupString:{loaded.id}"
+        out.dedup = result.dedup_output or default_dedup(loaded.id)
         severity = (result.severity_output or "").upper()
         out.severity = severity if severity in SEVERITIES else loaded.severity
         if result.alert_context_output:
