@@ -28,7 +28,6 @@ the column name (times, numbers, text), realistic or hostile.
 
 from __future__ import annotations
 
-import importlib.util
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -38,20 +37,12 @@ from typing import Any
 from hypothesis import strategies as st
 
 from tracebit_pack.analysis import REPO_ROOT
+from tracebit_pack.pivot_queries import load_pivots_module
 from tracebit_pack.schemas import FieldSpec, load_schema
 
-
-def _pack_pivots_module():
-    """The event types / names the MFA signals react to are read from the pack's one definition
-    (``global_helpers/tracebit_pivots.py``), loaded by path as it is not an importable package."""
-    path = REPO_ROOT / "global_helpers" / "tracebit_pivots.py"
-    spec = importlib.util.spec_from_file_location("_tracebit_pivots_for_strategies", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_PIVOTS_MODULE = _pack_pivots_module()
+# The event types / names the MFA signals react to are read from the pack's one definition
+# (``global_helpers/tracebit_pivots.py``), loaded by path as it is not an importable package.
+_PIVOTS_MODULE = load_pivots_module(REPO_ROOT)
 MFA_RESET_EVENT_TYPES = tuple(_PIVOTS_MODULE.MFA_RESET_EVENT_TYPES)
 AWS_MFA_TAMPERING_EVENT_NAMES = tuple(_PIVOTS_MODULE.AWS_MFA_TAMPERING_EVENT_NAMES)
 
