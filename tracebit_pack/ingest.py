@@ -259,7 +259,9 @@ class Ingest:
     ) -> None:
         self.lake = lake
         self.connection: duckdb.DuckDBPyConnection = lake.connection
-        self.python_types = {t for t in LOG_TYPES if t in rule_log_types or not sql_loadable(t)}
+        self.rule_types = set(rule_log_types)
+        # strict: the rule log types are checked in Python, which also refuses unknown fields
+        self.python_types = {t for t in LOG_TYPES if not sql_loadable(t) or (strict and t in self.rule_types)}
         self.strict = strict
         self.parse_time = parse_time
         self.progress = progress or (lambda n: None)
@@ -270,12 +272,15 @@ class Ingest:
             "(t TIMESTAMP, file_order INTEGER, pos BIGINT, doc VARCHAR)"
         )
         self._file_order = 0
+        self._order: dict[str, int] = {}  # file -> its rank among the sources (ties in rule_events)
 
     def load(self, sources: list[Source]) -> None:
+        for source in sources:
+            self._file_order += 1
+            self._order[str(source.path)] = self._file_order
         sql_sources = [s for s in sources if s.log_type not in self.python_types]
         for source in sources:
             if source.log_type in self.python_types:
-                self._file_order += 1
                 self._load_python(source)
         for log_type in sorted({s.log_type for s in sql_sources}):
             mine = [s for s in sql_sources if s.log_type == log_type]
@@ -359,29 +364,64 @@ class Ingest:
                         "bad timestamp", where, f"event time {occurred.isoformat()} is before 1970-01-01"
                     )
                     continue
-                enriched = enrich(
-                    raw,
-                    log_type,
-                    parse_time=self.parse_time or occurred,
-                    row_id=deterministic_row_id(log_type, file, pos),
-                )
+                enriched = self._enrich(raw, log_type, file, pos, occurred)
                 lake_rows.append(self.lake.row_from_enriched(log_type, enriched))
-                staged.append((enriched["p_event_time"], pos, json.dumps(enriched, separators=(",", ":"))))
+                staged.append((file, pos, enriched))
             if lake_rows:
                 self.lake.insert_rows(log_type, lake_rows)
-                self.connection.execute(
-                    f"INSERT INTO {RULE_EVENTS} SELECT CAST(unnest(?::VARCHAR[]) AS TIMESTAMP), ?, "
-                    "unnest(?::BIGINT[]), unnest(?::VARCHAR[])",
-                    [
-                        [s[0] for s in staged],
-                        self._file_order,
-                        [s[1] for s in staged],
-                        [s[2] for s in staged],
-                    ],
-                )
+                self._stage(staged)
                 loaded += len(lake_rows)
                 self.progress(len(lake_rows))
         self._count(log_type, loaded)
+
+    def _enrich(self, raw: dict, log_type: str, file: str, pos: int, occurred: datetime | None) -> dict:
+        return enrich(
+            raw,
+            log_type,
+            parse_time=self.parse_time or occurred,
+            row_id=deterministic_row_id(log_type, file, pos),
+        )
+
+    def _stage(self, staged: list[tuple[str, int, dict]]) -> None:
+        """Keep ``(file, pos, enriched event)`` for ``rule_events()``."""
+        self.connection.execute(
+            f"INSERT INTO {RULE_EVENTS} SELECT CAST(unnest(?::VARCHAR[]) AS TIMESTAMP), "
+            "unnest(?::INTEGER[]), unnest(?::BIGINT[]), unnest(?::VARCHAR[])",
+            [
+                [e["p_event_time"] for _, _, e in staged],
+                [self._order.get(str(f), 0) for f, _, _ in staged],
+                [p for _, p, _ in staged],
+                [json.dumps(e, separators=(",", ":")) for _, _, e in staged],
+            ],
+        )
+
+    def _rule_events_from_sql(self, log_type: str) -> None:
+        """Stage the checked rows' rule events: built by the SQL, or here where it leaves them NULL.
+
+        The SQL leaves to Python the events exported from Panther and text ``loads_json`` may
+        refuse (``ingest_sql.needs_python_sql``); refused ones become ``malformed JSON``.
+        """
+        rows = self.connection.execute(
+            "SELECT file, pos, doc FROM _checked WHERE reason IS NULL AND rule_doc IS NULL"
+        ).fetchall()
+        staged = []
+        for file, pos, doc in rows:
+            try:
+                event = loads_json(doc)
+            except ValueError:
+                self.connection.execute(
+                    "UPDATE _checked SET reason = 'malformed JSON' WHERE file = ? AND pos = ?", [file, pos]
+                )
+                continue
+            raw = {k: v for k, v in event.items() if not str(k).startswith("p_")}
+            staged.append((file, pos, self._enrich(raw, log_type, file, pos, event_time(raw, log_type))))
+        if staged:
+            self._stage(staged)
+        order = " ".join(f"WHEN {lit(f)} THEN {n}" for f, n in self._order.items())
+        self.connection.execute(
+            f'INSERT INTO {RULE_EVENTS} SELECT "p_event_time", CASE file {order} ELSE 0 END, pos, rule_doc '
+            "FROM _checked WHERE reason IS NULL AND rule_doc IS NOT NULL"
+        )
 
     def _load_sql(self, log_type: str, paths: list[Path], layout: str) -> None:
         if not paths:
@@ -389,7 +429,17 @@ class Ingest:
         from tracebit_pack.lake import table_columns
 
         columns = table_columns(log_type)
-        select = load_select(log_type, reader_sql(paths, layout), columns, SOURCE_LABEL)
+        parse = (
+            f"'{self.parse_time.strftime('%Y-%m-%d %H:%M:%S.%f')}'::TIMESTAMP" if self.parse_time else None
+        )
+        rules = log_type in self.rule_types
+        select = load_select(
+            log_type,
+            reader_sql(paths, layout),
+            columns,
+            SOURCE_LABEL,
+            rule_events=(parse or '"p_event_time"') if rules else None,
+        )
         try:
             self.connection.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {select}")
         except duckdb.Error as err:
@@ -410,6 +460,8 @@ class Ingest:
                 ).fetchone()
                 if first:
                     raise UserError(f"{first[0]}: {first[1]}")
+            if rules:
+                self._rule_events_from_sql(log_type)
             bad = self.connection.execute(
                 f"SELECT reason, count(*), list({where} ORDER BY file, pos)[1:3] "
                 "FROM _checked WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason",
@@ -420,11 +472,6 @@ class Ingest:
                 shown = self.skipped.examples.setdefault(reason, [])
                 shown.extend(examples[: max(0, 3 - len(shown))])
             names = ", ".join('"' + n.replace('"', '""') + '"' for n, _ in columns)
-            parse = (
-                f"'{self.parse_time.strftime('%Y-%m-%d %H:%M:%S.%f')}'::TIMESTAMP"
-                if self.parse_time
-                else None
-            )
             projection = names if parse is None else names.replace('"p_parse_time"', f"{parse}")
             inserted = self.connection.execute(
                 f"INSERT INTO panther_logs.public.{table_name(log_type)} ({names}) "

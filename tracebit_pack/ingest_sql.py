@@ -131,6 +131,12 @@ def reason_sql(log_type: str, all_leaves: list[Leaf]) -> str:
         if leaf.spec.allow and leaf.spec.type == "string":
             allowed = ", ".join(lit(a) for a in leaf.spec.allow)
             whens.append((f"{present} AND {value} NOT IN ({allowed})", f"{leaf.label}: value not allowed"))
+    event_time = load_schema(log_type).event_time_path
+    if event_time in by_path:  # as ingest's Python path: an event time before 1970 is skipped
+        value = f"(v[{by_path[event_time].index}] ->> '$')"
+        whens.append(
+            (f"TRY_CAST({value} AS TIMESTAMPTZ) < TIMESTAMPTZ '1970-01-01 00:00:00+00'", "bad timestamp")
+        )
     body = " ".join(f"WHEN {cond} THEN {lit(reason)}" for cond, reason in whens)
     return f"CASE WHEN doc IS NULL THEN NULL {body} ELSE NULL END"
 
@@ -207,7 +213,7 @@ def _contributions(indicator: str, values: str) -> dict[str, str]:
         )
         return _host_split(host.format(v=values))
     if indicator in ("aws_arn", "aws_arn_only"):
-        arns = _keep(values, r"arn:[^:]+:[^:]+:[^:]*:[^:]*:.*")
+        arns = _keep(values, r"(?s)arn:[^:]+:[^:]+:[^:]*:[^:]*:.*")
         out = {"p_any_aws_arns": arns}
         if indicator == "aws_arn":
             out["p_any_aws_account_ids"] = (
@@ -221,7 +227,7 @@ def _contributions(indicator: str, values: str) -> dict[str, str]:
             )
             out["p_any_emails"] = (
                 f"list_filter(list_transform(list_filter({arns}, lambda x: regexp_full_match(x, "
-                r"'arn:[^:]+:sts:[^:]*:[^:]*:assumed-role/[^/]*/.+')), "
+                r"'(?s)arn:[^:]+:sts:[^:]*:[^:]*:assumed-role/[^/]*/.+')), "
                 f"lambda x: regexp_extract(x, '[^/]*$')), lambda x: regexp_full_match(x, {lit(EMAIL)}))"
             )
         return out
@@ -267,8 +273,55 @@ def _column(leaf: Leaf, sql_type: str) -> str:
     return f"CASE WHEN {present} THEN TRY_CAST(v[{i}] ->> '$' AS {sql_type}) END"
 
 
-def load_select(log_type: str, source_sql: str, columns: list[tuple[str, str]], source_label: str) -> str:
-    """SELECT ``file, pos, reason`` and the lake ``columns`` for the rows of ``source_sql``."""
+def needs_python_sql() -> str:
+    """Condition on ``doc``: the rule event must be built in Python (``enrich``), not by this SQL.
+
+    Events exported from Panther (a ``"p_`` key may be present: their ``p_*`` fields are dropped
+    before enriching), and text that ``schemas.loads_json`` may refuse although DuckDB accepts it:
+    a ``\\uD800``-style escape, 1,000 digits in a row, or more than 256 brackets (deep nesting).
+    """
+    return (
+        "(contains(doc, '\"p_') OR regexp_matches(doc, '\\\\u[dD][89a-fA-F]') OR (length(doc) > 512 "
+        "AND (regexp_matches(doc, '[0-9]{1000}') "
+        "OR length(doc) - length(replace(replace(doc, '[', ''), '{', '')) > 256)))"
+    )
+
+
+def rule_event_sql(p_any_columns: tuple[str, ...], parse_time: str) -> str:
+    """VARCHAR: the event as ``enrich`` returns it, as JSON text (NULL where ``needs_python_sql``).
+
+    The raw text with the ``p_*`` fields appended (no re-serialisation: numbers stay as written, a
+    repeated key keeps its last value, as ``json.loads`` reads it); empty ``p_any_*`` left out.
+    """
+    fixed = (
+        f"json_object('p_log_type', \"p_log_type\", "
+        "'p_event_time', strftime(\"p_event_time\", '%Y-%m-%d %H:%M:%S.%f'), "
+        f"'p_parse_time', strftime({parse_time}, '%Y-%m-%d %H:%M:%S.%f'), 'p_row_id', \"p_row_id\")"
+    )
+    anys = "".join(
+        f' || CASE WHEN "{c}" IS NULL THEN \'\' ELSE \',"{c}":\' || to_json("{c}") END' for c in p_any_columns
+    )
+    body = "rtrim(left(_text, length(_text) - 1), ' \t\r\n')"  # without its closing brace
+    return (
+        f"CASE WHEN reason IS NULL AND NOT {needs_python_sql()} THEN "
+        f"{body} || CASE WHEN ends_with({body}, '{{') THEN '' ELSE ',' END "
+        f"|| substr({fixed}, 2, length({fixed}) - 2){anys} || '}}' END"
+    )
+
+
+def load_select(
+    log_type: str,
+    source_sql: str,
+    columns: list[tuple[str, str]],
+    source_label: str,
+    *,
+    rule_events: str | None = None,
+) -> str:
+    """SELECT ``file, pos, reason`` and the lake ``columns`` for the rows of ``source_sql``.
+
+    With ``rule_events`` (the SQL of ``p_parse_time``), also ``doc`` and ``rule_doc``
+    (``rule_event_sql``), for a log type read by real-time rules.
+    """
     from tracebit_pack.lake import SOURCE_ID  # the lake's constants; lake imports this module lazily
 
     all_leaves = leaves(log_type)
@@ -296,12 +349,16 @@ def load_select(log_type: str, source_sql: str, columns: list[tuple[str, str]], 
             selects.append(f'{computed[name]} AS "{name}"')
         else:
             selects.append(f'{_column(top[name], sql_type)} AS "{name}"')
-    return (
+    select = (
         f"WITH src AS ({source_sql}), "
         f"parsed AS (SELECT file, pos, doc, CASE WHEN json_valid(doc) AND json_type(doc) = 'OBJECT' "
         f"THEN json_extract(doc, [{paths}]) END AS v FROM src), "
         "typed AS (SELECT *, list_transform(v, lambda x: json_type(x)) AS ty FROM parsed), "
         f"checked AS (SELECT *, {reason_sql(log_type, all_leaves)} AS reason "
         "FROM typed WHERE doc IS NOT NULL) "
-        f"SELECT file, pos, reason, {', '.join(selects)} FROM checked"
+        f"SELECT file, pos, reason, {', '.join(selects)}{', doc' if rule_events else ''} FROM checked"
     )
+    if rule_events is None:
+        return select
+    rule_doc = rule_event_sql(schema.p_any_columns, rule_events)
+    return f"SELECT *, {rule_doc} AS rule_doc FROM (SELECT *, rtrim(doc, ' \t\r\n') AS _text FROM ({select}))"
