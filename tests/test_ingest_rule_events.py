@@ -1,8 +1,8 @@
 """The rule events of a log type loaded by SQL equal what ``enrich`` makes of each raw event.
 
-CloudTrail has a real-time rule and a schema DuckDB can check, so ``ingest`` loads it with
-``ingest_sql.load_select`` and builds the events the rules see in SQL (``rule_event_sql``). For
-every CloudTrail event of the scenarios and the test fixtures, for Panther exports and for
+Log types with a real-time rule and a schema DuckDB can check (all five of this pack) are loaded
+with ``ingest_sql.load_select``, which also builds the events the rules see (``rule_event_sql``).
+For every event of the scenarios and the test fixtures, CloudTrail S3 objects, Panther exports and
 generated hostile events, the event ``rule_events()`` yields must equal ``enrich`` of the raw
 event as DuckDB read it (same ``p_row_id``; ``p_parse_time`` aside, as it is the parse time).
 """
@@ -22,7 +22,7 @@ from tracebit_pack.analysis import REPO_ROOT
 from tracebit_pack.enrich import deterministic_row_id, enrich, event_time
 from tracebit_pack.ingest import Ingest, discover, reader_sql
 from tracebit_pack.lake import Lake
-from tracebit_pack.schemas import loads_json
+from tracebit_pack.schemas import LOG_TYPES, loads_json
 from tracebit_pack.strategies import hostile_events, realistic_events
 
 LOG_TYPE = "AWS.CloudTrail"
@@ -32,13 +32,18 @@ FILES = sorted(
         *REPO_ROOT.glob("tests/fixtures/**/AWS.CloudTrail.jsonl"),
     ]
 )
+ALL_FILES = sorted(
+    p
+    for p in [*REPO_ROOT.glob("scenarios/*/*.jsonl"), *REPO_ROOT.glob("tests/fixtures/**/*.jsonl")]
+    if p.stem in LOG_TYPES
+)
 
 
 def replayed(folder: Path, *, sql_only: bool = False, monkeypatch=None) -> tuple[Ingest, list[dict]]:
     """The rule events of ``folder`` loaded as ``replay`` loads them (not strict)."""
     lake = Lake()
-    ingest = Ingest(lake, {LOG_TYPE})
-    assert LOG_TYPE not in ingest.python_types  # the SQL path
+    ingest = Ingest(lake, set(LOG_TYPES))
+    assert not ingest.python_types  # the SQL path
     if sql_only:  # no event may be enriched in Python
 
         def refuse(*args, **kwargs):
@@ -55,13 +60,14 @@ def expected(ingest: Ingest, folder: Path, loaded_only: set[str] | None = None) 
     out = {}
     for source in discover(folder):
         rows = ingest.connection.execute(reader_sql([source.path], source.layout)).fetchall()
+        log_type = source.log_type
         for file, pos, doc in rows:
-            row_id = deterministic_row_id(LOG_TYPE, file, pos)
+            row_id = deterministic_row_id(log_type, file, pos)
             if loaded_only is not None and row_id not in loaded_only:
                 continue
             event = loads_json(doc)
             raw = {k: v for k, v in event.items() if not k.startswith("p_")}
-            out[row_id] = enrich(raw, LOG_TYPE, parse_time=event_time(raw, LOG_TYPE), row_id=row_id)
+            out[row_id] = enrich(raw, log_type, parse_time=event_time(raw, log_type), row_id=row_id)
     return out
 
 
@@ -73,11 +79,11 @@ def without_parse_time(events: dict[str, dict]) -> dict[str, dict]:
     return {r: {k: v for k, v in e.items() if k != "p_parse_time"} for r, e in events.items()}
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
 def test_sql_rule_events_equal_enrich(tmp_path, monkeypatch, path):
-    (tmp_path / "AWS.CloudTrail.jsonl").write_bytes(path.read_bytes())
+    (tmp_path / path.name).write_bytes(path.read_bytes())
     ingest, events = replayed(tmp_path, sql_only=True, monkeypatch=monkeypatch)
-    assert ingest.skipped.total == 0 and len(events) == ingest.events_by_log_type[LOG_TYPE]
+    assert ingest.skipped.total == 0 and len(events) == ingest.events_by_log_type[path.stem]
     assert by_row_id(events) == without_parse_time(expected(ingest, tmp_path))
     times = [e["p_event_time"] for e in events]
     assert times == sorted(times)
@@ -146,11 +152,14 @@ def test_exports_and_hostile_text_go_through_python(tmp_path):
     assert by_row_id(events) == without_parse_time(expected(ingest, tmp_path, loaded))
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(st.lists(st.one_of(realistic_events(LOG_TYPE), hostile_events(LOG_TYPE)), min_size=1, max_size=8))
-def test_generated_events_rule_events_equal_enrich(tmp_path_factory, generated):
+@pytest.mark.parametrize("log_type", LOG_TYPES)
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_generated_events_rule_events_equal_enrich(tmp_path_factory, log_type, data):
+    strategy = st.one_of(realistic_events(log_type), hostile_events(log_type))
+    generated = data.draw(st.lists(strategy, min_size=1, max_size=8))
     folder = tmp_path_factory.mktemp("generated")
-    (folder / "AWS.CloudTrail.jsonl").write_text("\n".join(json.dumps(e) for e in generated) + "\n")
+    (folder / f"{log_type}.jsonl").write_text("\n".join(json.dumps(e) for e in generated) + "\n")
     ingest, events = replayed(folder)
     loaded = {e["p_row_id"] for e in events}
     assert len(events) + ingest.skipped.total == len(generated)

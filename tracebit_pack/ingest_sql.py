@@ -32,7 +32,7 @@ RFC3339_TS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2}
 JSON_TYPES = {
     "string": ("VARCHAR",),
     "int": ("BIGINT", "UBIGINT"),
-    "bigint": ("BIGINT",),
+    "bigint": ("BIGINT", "UBIGINT"),  # json_type of a positive integer: UBIGINT
     "float": ("BIGINT", "UBIGINT", "DOUBLE"),
     "boolean": ("BOOLEAN",),
     "timestamp": ("VARCHAR",),
@@ -124,8 +124,9 @@ def reason_sql(log_type: str, all_leaves: list[Leaf]) -> str:
             continue
         types = ", ".join(lit(a) for a in accepted)
         whens.append((f"{present} AND {t} NOT IN ({types})", f"{leaf.label}: wrong type"))
-        if leaf.spec.type == "int":
-            whens.append((f"{present} AND TRY_CAST({value} AS INTEGER) IS NULL", f"{leaf.label}: wrong type"))
+        if leaf.spec.type in ("int", "bigint"):
+            sized = "INTEGER" if leaf.spec.type == "int" else "BIGINT"
+            whens.append((f"{present} AND TRY_CAST({value} AS {sized}) IS NULL", f"{leaf.label}: wrong type"))
         if leaf.spec.type == "timestamp":
             whens.append((f"{present} AND NOT ({_ts_ok(value)})", f"{leaf.label}: bad timestamp"))
         if leaf.spec.allow and leaf.spec.type == "string":
@@ -152,23 +153,28 @@ def _strings(leaf: Leaf) -> str:
 
 
 def _array_strings(leaf: Leaf) -> list[tuple[tuple[str, ...], str]]:
-    """``(indicators, VARCHAR[] expression)`` for string fields of objects inside an array field."""
-    out = []
-    element = leaf.spec.element
-    if element is None:
-        return out
-    if element.type == "string" and element.indicators:
-        expr = f"CASE WHEN ty[{leaf.index}] = 'ARRAY' THEN json_extract_string(v[{leaf.index}], '$[*]') END"
-        out.append((element.indicators, expr))
-    if element.type == "object":
-        for child in element.fields:
-            if child.type == "string" and child.indicators:
-                path = "$[*]" + _json_path((child.name,))[1:]
-                expr = (
-                    f"CASE WHEN ty[{leaf.index}] = 'ARRAY' THEN "
-                    f"json_extract_string(v[{leaf.index}], {lit(path)}) END"
-                )
-                out.append((child.indicators, expr))
+    """``(indicators, VARCHAR[] expression)`` for the string fields inside an array field.
+
+    As ``enrich._walk``: through objects and arrays at any depth, strings only.
+    """
+    out: list[tuple[tuple[str, ...], str]] = []
+
+    def walk(spec: FieldSpec, path: str) -> None:
+        if spec.type == "string" and spec.indicators:
+            expr = (
+                f"CASE WHEN ty[{leaf.index}] = 'ARRAY' THEN list_transform(list_filter("
+                f"json_extract(v[{leaf.index}], {lit(path)}), lambda x: json_type(x) = 'VARCHAR'), "
+                "lambda x: x ->> '$') END"
+            )
+            out.append((spec.indicators, expr))
+        elif spec.type == "object":
+            for child in spec.fields:
+                walk(child, path + _json_path((child.name,))[1:])
+        elif spec.type == "array" and spec.element is not None:
+            walk(spec.element, path + "[*]")
+
+    if leaf.spec.element is not None:
+        walk(leaf.spec.element, "$[*]")
     return out
 
 
