@@ -367,4 +367,8 @@ def load_select(
     if rule_events is None:
         return select
     rule_doc = rule_event_sql(schema.p_any_columns, rule_events)
-    return f"SELECT *, {rule_doc} AS rule_doc FROM (SELECT *, rtrim(doc, ' \t\r\n') AS _text FROM ({select}))"
+    with_text = f"SELECT *, rtrim(doc, ' \t\r\n') AS _text FROM ({select})"
+    return (  # doc kept only where Python is to build the rule event
+        f"SELECT * EXCLUDE (_text, doc, rule_doc), CASE WHEN reason IS NULL AND rule_doc IS NULL THEN doc END "
+        f"AS doc, rule_doc FROM (SELECT *, {rule_doc} AS rule_doc FROM ({with_text}))"
+    )
