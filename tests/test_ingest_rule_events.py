@@ -164,3 +164,26 @@ def test_generated_events_rule_events_equal_enrich(tmp_path_factory, log_type, d
     loaded = {e["p_row_id"] for e in events}
     assert len(events) + ingest.skipped.total == len(generated)
     assert by_row_id(events) == without_parse_time(expected(ingest, folder, loaded))
+
+
+def test_skips_as_the_python_path(tmp_path, monkeypatch):
+    """Non-conforming events are skipped for the same reasons by both paths."""
+    base = sample()
+    lines = [
+        json.dumps(base),
+        json.dumps({**base, "resources": [None]}),
+        json.dumps({**base, "resources": ["arn:aws:s3:::bucket"]}),
+        json.dumps({**base, "eventTime": "1969-12-31T23:59:59Z"}),
+        json.dumps({**base, "eventTime": "yesterday"}),
+        json.dumps(base)[:-1] + ', "requestParameters": {"n": ' + "9" * 5000 + "}}",
+        "[1]",
+        "{oops",
+    ]
+    (tmp_path / "AWS.CloudTrail.jsonl").write_text("\n".join(lines) + "\n")
+    sql, _ = replayed(tmp_path)
+    monkeypatch.setattr(ingest_module, "sql_loadable", lambda log_type: False)
+    python = Ingest(Lake(), set(LOG_TYPES))
+    assert LOG_TYPE in python.python_types
+    python.load(discover(tmp_path))
+    assert sql.skipped.to_json() == python.skipped.to_json()
+    assert sql.skipped.total == 7 and sql.rule_event_count() == python.rule_event_count() == 1

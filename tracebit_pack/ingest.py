@@ -15,12 +15,18 @@ recomputed.
 Every file is read once, by DuckDB's own readers (``read_json`` for arrays and S3 objects,
 ``read_csv`` line by line for NDJSON). Two paths from there:
 
-* log types read by a real-time rule: each event is checked against its schema in Python
-  (``validate.validate_event``), enriched (``enrich``), inserted into the lake in batches and kept,
-  as JSON text, in a DuckDB staging table from which ``rule_events()`` streams them in event-time
-  order (memory stays bounded);
-* every other log type (CloudTrail in this pack) never becomes Python objects: the SQL of
-  ``ingest_sql.load_select`` checks, types and enriches the events inside DuckDB.
+* log types whose timestamps DuckDB parses (``ingest_sql.sql_loadable``: all of this pack's) are
+  checked, typed and enriched inside DuckDB by the SQL of ``ingest_sql.load_select``; for those
+  read by a real-time rule the same SQL also builds the enriched event the rules see, as JSON
+  text (Python builds it, with ``enrich``, only for Panther exports and text ``json.loads`` may
+  refuse: ``ingest_sql.needs_python_sql``);
+* the other log types, and with ``strict=True`` those read by a real-time rule (so that an
+  unknown field is an error too), are checked against their schema in Python
+  (``validate.validate_event``), enriched (``enrich``) and inserted into the lake in batches.
+
+The rule log types' enriched events are kept, as JSON text, in a DuckDB staging table from which
+``rule_events()`` streams them in event-time order (memory stays bounded); Python only decodes
+them for the rules.
 
 A non-conforming event is skipped and counted per reason with a few ``file:line`` examples
 (``Skipped``); with ``strict=True`` the first one is a UserError instead (nothing is loaded).

@@ -1,7 +1,7 @@
 """DuckDB SQL, generated from a Panther schema, that checks and loads raw events in bulk.
 
-Log types with no real-time rule (CloudTrail in this pack) are loaded by DuckDB alone: no event
-becomes a Python object. ``load_select(log_type, source_sql)`` is the SELECT that turns the
+Log types whose timestamps this SQL parses are loaded by DuckDB alone: no event becomes a Python
+object. ``load_select(log_type, source_sql)`` is the SELECT that turns the
 ``(file, pos, doc)`` rows of ``source_sql`` (``doc``: one event's JSON text) into the lake table's
 columns plus ``reason``: NULL when the event loads, else why it is skipped (the same reasons as
 ``ingest.reason_of`` gives for the Python checks: ``malformed JSON``, ``not a JSON object``,
@@ -11,11 +11,17 @@ columns plus ``reason``: NULL when the event loads, else why it is skipped (the 
 What the SQL checks: the type of every field outside arrays (objects recursively), required
 fields, int ranges, ``validate.allow`` values, and that timestamps parse (RFC 3339, or the
 ``YYYY-MM-DD HH:MM:SS[.fffffffff]`` form of events exported from Panther). Arrays are checked to be
-arrays; their elements are kept as they are (VARIANT). Unknown fields are not loaded, as Panther
+arrays, and their elements to be non-null values of the element's JSON type (deeper inside an
+array nothing is checked); they are kept as they are (VARIANT). Unknown fields are not loaded, as Panther
 drops fields its schema does not declare. The ``p_*`` columns are computed here: ``p_row_id``
 (``enrich.deterministic_row_id`` of log type, file and position), ``p_event_time`` (the
 ``isEventTime`` field), ``p_parse_time`` and the ``p_any_*`` indicator columns (the rules of
-``enrich.scan`` in SQL; IPv6 addresses are recognised by shape).
+``enrich.scan`` in SQL; IPv6 addresses are recognised by shape). Event times before 1970 are
+skipped (``bad timestamp``), as ``ingest`` does in Python.
+
+For a log type read by real-time rules, ``load_select(..., rule_events=...)`` also gives
+``rule_doc``: the event as ``enrich`` returns it, as JSON text (``rule_event_sql``), except where
+``needs_python_sql`` leaves it to Python.
 
 ``sql_loadable(log_type)``: whether every timestamp of the schema is RFC 3339, which this SQL parses.
 """
@@ -129,6 +135,20 @@ def reason_sql(log_type: str, all_leaves: list[Leaf]) -> str:
             whens.append((f"{present} AND TRY_CAST({value} AS {sized}) IS NULL", f"{leaf.label}: wrong type"))
         if leaf.spec.type == "timestamp":
             whens.append((f"{present} AND NOT ({_ts_ok(value)})", f"{leaf.label}: bad timestamp"))
+        element = leaf.spec.element
+        if leaf.spec.type == "array" and element is not None:  # the elements' own JSON types
+            items = f"json_type(v[{leaf.index}], '$[*]')"
+            whens.append(
+                (f"{t} = 'ARRAY' AND list_contains({items}, 'NULL')", f"{leaf.label}[]: null array element")
+            )
+            if element.type in JSON_TYPES:
+                kinds = ", ".join(lit(a) for a in JSON_TYPES[element.type])
+                whens.append(
+                    (
+                        f"{t} = 'ARRAY' AND len(list_filter({items}, lambda x: x NOT IN ({kinds}))) > 0",
+                        f"{leaf.label}[]: wrong type",
+                    )
+                )
         if leaf.spec.allow and leaf.spec.type == "string":
             allowed = ", ".join(lit(a) for a in leaf.spec.allow)
             whens.append((f"{present} AND {value} NOT IN ({allowed})", f"{leaf.label}: value not allowed"))
@@ -369,6 +389,7 @@ def load_select(
     rule_doc = rule_event_sql(schema.p_any_columns, rule_events)
     with_text = f"SELECT *, rtrim(doc, ' \t\r\n') AS _text FROM ({select})"
     return (  # doc kept only where Python is to build the rule event
-        f"SELECT * EXCLUDE (_text, doc, rule_doc), CASE WHEN reason IS NULL AND rule_doc IS NULL THEN doc END "
-        f"AS doc, rule_doc FROM (SELECT *, {rule_doc} AS rule_doc FROM ({with_text}))"
+        "SELECT * EXCLUDE (_text, doc, rule_doc), "
+        "CASE WHEN reason IS NULL AND rule_doc IS NULL THEN doc END AS doc, rule_doc "
+        f"FROM (SELECT *, {rule_doc} AS rule_doc FROM ({with_text}))"
     )
