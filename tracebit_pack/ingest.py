@@ -401,7 +401,7 @@ class Ingest:
             ],
         )
 
-    def _rule_events_from_sql(self, log_type: str) -> None:
+    def _rule_events_from_sql(self, log_type: str, paths: list[Path]) -> None:
         """Stage the checked rows' rule events: built by the SQL, or here where it leaves them NULL.
 
         The SQL leaves to Python the events exported from Panther and text ``loads_json`` may
@@ -423,7 +423,7 @@ class Ingest:
             staged.append((file, pos, self._enrich(raw, log_type, file, pos, event_time(raw, log_type))))
         if staged:
             self._stage(staged)
-        order = " ".join(f"WHEN {lit(f)} THEN {n}" for f, n in self._order.items())
+        order = " ".join(f"WHEN {lit(str(p))} THEN {self._order.get(str(p), 0)}" for p in paths)
         self.connection.execute(
             f'INSERT INTO {RULE_EVENTS} SELECT "p_event_time", CASE file {order} ELSE 0 END, pos, rule_doc '
             "FROM _checked WHERE reason IS NULL AND rule_doc IS NOT NULL"
@@ -467,7 +467,7 @@ class Ingest:
                 if first:
                     raise UserError(f"{first[0]}: {first[1]}")
             if rules:
-                self._rule_events_from_sql(log_type)
+                self._rule_events_from_sql(log_type, paths)
             bad = self.connection.execute(
                 f"SELECT reason, count(*), list({where} ORDER BY file, pos)[1:3] "
                 "FROM _checked WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason",
