@@ -47,7 +47,7 @@ import duckdb
 from tracebit_pack.analysis import table_name
 from tracebit_pack.enrich import deterministic_row_id, enrich, event_time
 from tracebit_pack.errors import UserError
-from tracebit_pack.ingest_sql import lit, load_select, sql_loadable
+from tracebit_pack.ingest_sql import lit, load_select, needs_python_sql, rule_events_select, sql_loadable
 from tracebit_pack.schemas import EARLIEST_EVENT_TIME, LOG_TYPES, loads_json
 from tracebit_pack.validate import Problem, validate_event
 
@@ -401,14 +401,20 @@ class Ingest:
             ],
         )
 
-    def _rule_events_from_sql(self, log_type: str, paths: list[Path]) -> None:
-        """Stage the checked rows' rule events: built by the SQL, or here where it leaves them NULL.
+    @property
+    def _parse_sql(self) -> str | None:
+        """SQL of the ``p_parse_time`` given to every row, or None (each row's event time)."""
+        if self.parse_time is None:
+            return None
+        return f"'{self.parse_time.strftime('%Y-%m-%d %H:%M:%S.%f')}'::TIMESTAMP"
 
-        The SQL leaves to Python the events exported from Panther and text ``loads_json`` may
-        refuse (``ingest_sql.needs_python_sql``); refused ones become ``malformed JSON``.
+    def _rule_events_from_sql(self, log_type: str, paths: list[Path]) -> None:
+        """Stage the checked rows' rule events: built in SQL (``ingest_sql.rule_events_select``),
+        or here for events exported from Panther and text ``loads_json`` may refuse
+        (``ingest_sql.needs_python_sql``); refused ones become ``malformed JSON``.
         """
         rows = self.connection.execute(
-            "SELECT file, pos, doc FROM _checked WHERE reason IS NULL AND rule_doc IS NULL"
+            f"SELECT file, pos, doc FROM _checked WHERE reason IS NULL AND {needs_python_sql()}"
         ).fetchall()
         staged = []
         for file, pos, doc in rows:
@@ -425,8 +431,10 @@ class Ingest:
             self._stage(staged)
         order = " ".join(f"WHEN {lit(str(p))} THEN {self._order.get(str(p), 0)}" for p in paths)
         self.connection.execute(
-            f'INSERT INTO {RULE_EVENTS} SELECT "p_event_time", CASE file {order} ELSE 0 END, pos, rule_doc '
-            "FROM _checked WHERE reason IS NULL AND rule_doc IS NOT NULL"
+            f"INSERT INTO {RULE_EVENTS} "
+            + rule_events_select(
+                log_type, "_checked", self._parse_sql or '"p_event_time"', f"CASE file {order} ELSE 0 END"
+            )
         )
 
     def _load_sql(self, log_type: str, paths: list[Path], layout: str) -> None:
@@ -435,17 +443,9 @@ class Ingest:
         from tracebit_pack.lake import table_columns
 
         columns = table_columns(log_type)
-        parse = (
-            f"'{self.parse_time.strftime('%Y-%m-%d %H:%M:%S.%f')}'::TIMESTAMP" if self.parse_time else None
-        )
+        parse = self._parse_sql
         rules = log_type in self.rule_types
-        select = load_select(
-            log_type,
-            reader_sql(paths, layout),
-            columns,
-            SOURCE_LABEL,
-            rule_events=(parse or '"p_event_time"') if rules else None,
-        )
+        select = load_select(log_type, reader_sql(paths, layout), columns, SOURCE_LABEL, rule_events=rules)
         try:
             self.connection.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {select}")
         except duckdb.Error as err:

@@ -19,9 +19,9 @@ drops fields its schema does not declare. The ``p_*`` columns are computed here:
 ``enrich.scan`` in SQL; IPv6 addresses are recognised by shape). Event times before 1970 are
 skipped (``bad timestamp``), as ``ingest`` does in Python.
 
-For a log type read by real-time rules, ``load_select(..., rule_events=...)`` also gives
-``rule_doc``: the event as ``enrich`` returns it, as JSON text (``rule_event_sql``), except where
-``needs_python_sql`` leaves it to Python.
+For a log type read by real-time rules, ``load_select(..., rule_events=True)`` keeps ``doc``, and
+``rule_events_select`` turns the stored rows into the events as ``enrich`` returns them, as JSON
+text, except those ``needs_python_sql`` leaves to Python.
 
 ``sql_loadable(log_type)``: whether every timestamp of the schema is RFC 3339, which this SQL parses.
 """
@@ -313,11 +313,14 @@ def needs_python_sql() -> str:
     )
 
 
-def rule_event_sql(p_any_columns: tuple[str, ...], parse_time: str) -> str:
-    """VARCHAR: the event as ``enrich`` returns it, as JSON text (NULL where ``needs_python_sql``).
+def rule_events_select(log_type: str, checked: str, parse_time: str, file_order: str) -> str:
+    """SELECT ``t, file_order, pos, doc`` (the rule event as ``enrich`` returns it, as JSON text)
+    for the loadable rows of ``checked`` (a table of ``load_select(..., rule_events=True)``), except
+    those ``needs_python_sql`` leaves to Python.
 
     The raw text with the ``p_*`` fields appended (no re-serialisation: numbers stay as written, a
     repeated key keeps its last value, as ``json.loads`` reads it); empty ``p_any_*`` left out.
+    Run on the stored table so that the ``p_any_*`` expressions are not evaluated twice.
     """
     fixed = (
         f"json_object('p_log_type', \"p_log_type\", "
@@ -325,13 +328,18 @@ def rule_event_sql(p_any_columns: tuple[str, ...], parse_time: str) -> str:
         f"'p_parse_time', strftime({parse_time}, '%Y-%m-%d %H:%M:%S.%f'), 'p_row_id', \"p_row_id\")"
     )
     anys = "".join(
-        f' || CASE WHEN "{c}" IS NULL THEN \'\' ELSE \',"{c}":\' || to_json("{c}") END' for c in p_any_columns
+        f' || CASE WHEN "{c}" IS NULL THEN \'\' ELSE \',"{c}":\' || to_json("{c}") END'
+        for c in load_schema(log_type).p_any_columns
     )
     body = "rtrim(left(_text, length(_text) - 1), ' \t\r\n')"  # without its closing brace
-    return (
-        f"CASE WHEN reason IS NULL AND NOT {needs_python_sql()} THEN "
+    doc = (
         f"{body} || CASE WHEN ends_with({body}, '{{') THEN '' ELSE ',' END "
-        f"|| substr({fixed}, 2, length({fixed}) - 2){anys} || '}}' END"
+        f"|| substr({fixed}, 2, length({fixed}) - 2){anys} || '}}'"
+    )
+    return (
+        f'SELECT "p_event_time" AS t, {file_order} AS file_order, pos, {doc} AS doc '
+        f"FROM (SELECT *, rtrim(doc, ' \t\r\n') AS _text FROM {checked} "
+        f"WHERE reason IS NULL AND NOT {needs_python_sql()})"
     )
 
 
@@ -341,12 +349,12 @@ def load_select(
     columns: list[tuple[str, str]],
     source_label: str,
     *,
-    rule_events: str | None = None,
+    rule_events: bool = False,
 ) -> str:
     """SELECT ``file, pos, reason`` and the lake ``columns`` for the rows of ``source_sql``.
 
-    With ``rule_events`` (the SQL of ``p_parse_time``), also ``doc`` and ``rule_doc``
-    (``rule_event_sql``), for a log type read by real-time rules.
+    With ``rule_events``, also ``doc``, from which ``rule_events_select`` builds the events the
+    real-time rules see.
     """
     from tracebit_pack.lake import SOURCE_ID  # the lake's constants; lake imports this module lazily
 
@@ -384,12 +392,4 @@ def load_select(
         "FROM typed WHERE doc IS NOT NULL) "
         f"SELECT file, pos, reason, {', '.join(selects)}{', doc' if rule_events else ''} FROM checked"
     )
-    if rule_events is None:
-        return select
-    rule_doc = rule_event_sql(schema.p_any_columns, rule_events)
-    with_text = f"SELECT *, rtrim(doc, ' \t\r\n') AS _text FROM ({select})"
-    return (  # doc kept only where Python is to build the rule event
-        "SELECT * EXCLUDE (_text, doc, rule_doc), "
-        "CASE WHEN reason IS NULL AND rule_doc IS NULL THEN doc END AS doc, rule_doc "
-        f"FROM (SELECT *, {rule_doc} AS rule_doc FROM ({with_text}))"
-    )
+    return select
