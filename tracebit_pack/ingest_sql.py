@@ -304,12 +304,13 @@ def needs_python_sql() -> str:
 
     Events exported from Panther (a ``"p_`` key may be present: their ``p_*`` fields are dropped
     before enriching), and text that ``schemas.loads_json`` may refuse although DuckDB accepts it:
-    a ``\\uD800``-style escape, 1,000 digits in a row, or more than 256 brackets (deep nesting).
+    a ``\\uD800``-style escape, more than 256 brackets (deep nesting), or 1,000 digits in a row
+    in a text long enough to hold an integer longer than Python reads (4,300 digits).
     """
     return (
-        "(contains(doc, '\"p_') OR regexp_matches(doc, '\\\\u[dD][89a-fA-F]') OR (length(doc) > 512 "
-        "AND (regexp_matches(doc, '[0-9]{1000}') "
-        "OR length(doc) - length(replace(replace(doc, '[', ''), '{', '')) > 256)))"
+        "(contains(doc, '\"p_') OR regexp_matches(doc, '\\\\u[dD][89a-fA-F]') "
+        "OR (strlen(doc) > 512 AND length(doc) - length(replace(replace(doc, '[', ''), '{', '')) > 256) "
+        "OR (strlen(doc) > 4300 AND regexp_matches(doc, '[0-9]{1000}')))"
     )
 
 
@@ -331,14 +332,16 @@ def rule_events_select(log_type: str, checked: str, parse_time: str, file_order:
         f' || CASE WHEN "{c}" IS NULL THEN \'\' ELSE \',"{c}":\' || to_json("{c}") END'
         for c in load_schema(log_type).p_any_columns
     )
-    body = "rtrim(left(_text, length(_text) - 1), ' \t\r\n')"  # without its closing brace
+    body = "left(_text, length(_text) - 1)"  # without its closing brace (whitespace before , is JSON)
+    empty = r"strlen(_text) < 16 AND regexp_full_match(_text, '\s*\{\s*\}')"
     doc = (
-        f"{body} || CASE WHEN ends_with({body}, '{{') THEN '' ELSE ',' END "
+        f"{body} || CASE WHEN {empty} THEN '' ELSE ',' END "
         f"|| substr({fixed}, 2, length({fixed}) - 2){anys} || '}}'"
     )
     return (
         f'SELECT "p_event_time" AS t, {file_order} AS file_order, pos, {doc} AS doc '
-        f"FROM (SELECT *, rtrim(doc, ' \t\r\n') AS _text FROM {checked} "
+        "FROM (SELECT *, CASE WHEN ends_with(doc, '}') THEN doc ELSE rtrim(doc, ' \t\r\n') END AS _text "
+        f"FROM {checked} "
         f"WHERE reason IS NULL AND NOT {needs_python_sql()})"
     )
 
