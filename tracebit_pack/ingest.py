@@ -15,12 +15,18 @@ recomputed.
 Every file is read once, by DuckDB's own readers (``read_json`` for arrays and S3 objects,
 ``read_csv`` line by line for NDJSON). Two paths from there:
 
-* log types read by a real-time rule: each event is checked against its schema in Python
-  (``validate.validate_event``), enriched (``enrich``), inserted into the lake in batches and kept,
-  as JSON text, in a DuckDB staging table from which ``rule_events()`` streams them in event-time
-  order (memory stays bounded);
-* every other log type (CloudTrail in this pack) never becomes Python objects: the SQL of
-  ``ingest_sql.load_select`` checks, types and enriches the events inside DuckDB.
+* log types whose timestamps DuckDB parses (``ingest_sql.sql_loadable``: all of this pack's) are
+  checked, typed and enriched inside DuckDB by the SQL of ``ingest_sql.load_select``; for those
+  read by a real-time rule the same SQL also builds the enriched event the rules see, as JSON
+  text (Python builds it, with ``enrich``, only for Panther exports and text ``json.loads`` may
+  refuse: ``ingest_sql.needs_python_sql``);
+* the other log types, and with ``strict=True`` those read by a real-time rule (so that an
+  unknown field is an error too), are checked against their schema in Python
+  (``validate.validate_event``), enriched (``enrich``) and inserted into the lake in batches.
+
+The rule log types' enriched events are kept, as JSON text, in a DuckDB staging table from which
+``rule_events()`` streams them in event-time order (memory stays bounded); Python only decodes
+them for the rules.
 
 A non-conforming event is skipped and counted per reason with a few ``file:line`` examples
 (``Skipped``); with ``strict=True`` the first one is a UserError instead (nothing is loaded).
@@ -41,7 +47,7 @@ import duckdb
 from tracebit_pack.analysis import table_name
 from tracebit_pack.enrich import deterministic_row_id, enrich, event_time
 from tracebit_pack.errors import UserError
-from tracebit_pack.ingest_sql import lit, load_select, sql_loadable
+from tracebit_pack.ingest_sql import lit, load_select, needs_python_sql, rule_events_select, sql_loadable
 from tracebit_pack.schemas import EARLIEST_EVENT_TIME, LOG_TYPES, loads_json
 from tracebit_pack.validate import Problem, validate_event
 
@@ -259,7 +265,9 @@ class Ingest:
     ) -> None:
         self.lake = lake
         self.connection: duckdb.DuckDBPyConnection = lake.connection
-        self.python_types = {t for t in LOG_TYPES if t in rule_log_types or not sql_loadable(t)}
+        self.rule_types = set(rule_log_types)
+        # strict: the rule log types are checked in Python, which also refuses unknown fields
+        self.python_types = {t for t in LOG_TYPES if not sql_loadable(t) or (strict and t in self.rule_types)}
         self.strict = strict
         self.parse_time = parse_time
         self.progress = progress or (lambda n: None)
@@ -270,12 +278,15 @@ class Ingest:
             "(t TIMESTAMP, file_order INTEGER, pos BIGINT, doc VARCHAR)"
         )
         self._file_order = 0
+        self._order: dict[str, int] = {}  # file -> its rank among the sources (ties in rule_events)
 
     def load(self, sources: list[Source]) -> None:
+        for source in sources:
+            self._file_order += 1
+            self._order[str(source.path)] = self._file_order
         sql_sources = [s for s in sources if s.log_type not in self.python_types]
         for source in sources:
             if source.log_type in self.python_types:
-                self._file_order += 1
                 self._load_python(source)
         for log_type in sorted({s.log_type for s in sql_sources}):
             mine = [s for s in sql_sources if s.log_type == log_type]
@@ -359,29 +370,72 @@ class Ingest:
                         "bad timestamp", where, f"event time {occurred.isoformat()} is before 1970-01-01"
                     )
                     continue
-                enriched = enrich(
-                    raw,
-                    log_type,
-                    parse_time=self.parse_time or occurred,
-                    row_id=deterministic_row_id(log_type, file, pos),
-                )
+                enriched = self._enrich(raw, log_type, file, pos, occurred)
                 lake_rows.append(self.lake.row_from_enriched(log_type, enriched))
-                staged.append((enriched["p_event_time"], pos, json.dumps(enriched, separators=(",", ":"))))
+                staged.append((file, pos, enriched))
             if lake_rows:
                 self.lake.insert_rows(log_type, lake_rows)
-                self.connection.execute(
-                    f"INSERT INTO {RULE_EVENTS} SELECT CAST(unnest(?::VARCHAR[]) AS TIMESTAMP), ?, "
-                    "unnest(?::BIGINT[]), unnest(?::VARCHAR[])",
-                    [
-                        [s[0] for s in staged],
-                        self._file_order,
-                        [s[1] for s in staged],
-                        [s[2] for s in staged],
-                    ],
-                )
+                self._stage(staged)
                 loaded += len(lake_rows)
                 self.progress(len(lake_rows))
         self._count(log_type, loaded)
+
+    def _enrich(self, raw: dict, log_type: str, file: str, pos: int, occurred: datetime | None) -> dict:
+        return enrich(
+            raw,
+            log_type,
+            parse_time=self.parse_time or occurred,
+            row_id=deterministic_row_id(log_type, file, pos),
+        )
+
+    def _stage(self, staged: list[tuple[str, int, dict]]) -> None:
+        """Keep ``(file, pos, enriched event)`` for ``rule_events()``."""
+        self.connection.execute(
+            f"INSERT INTO {RULE_EVENTS} SELECT CAST(unnest(?::VARCHAR[]) AS TIMESTAMP), "
+            "unnest(?::INTEGER[]), unnest(?::BIGINT[]), unnest(?::VARCHAR[])",
+            [
+                [e["p_event_time"] for _, _, e in staged],
+                [self._order.get(str(f), 0) for f, _, _ in staged],
+                [p for _, p, _ in staged],
+                [json.dumps(e, separators=(",", ":")) for _, _, e in staged],
+            ],
+        )
+
+    @property
+    def _parse_sql(self) -> str | None:
+        """SQL of the ``p_parse_time`` given to every row, or None (each row's event time)."""
+        if self.parse_time is None:
+            return None
+        return f"'{self.parse_time.strftime('%Y-%m-%d %H:%M:%S.%f')}'::TIMESTAMP"
+
+    def _rule_events_from_sql(self, log_type: str, paths: list[Path]) -> None:
+        """Stage the checked rows' rule events: built in SQL (``ingest_sql.rule_events_select``),
+        or here for events exported from Panther and text ``loads_json`` may refuse
+        (``ingest_sql.needs_python_sql``); refused ones become ``malformed JSON``.
+        """
+        rows = self.connection.execute(
+            f"SELECT file, pos, doc FROM _checked WHERE reason IS NULL AND {needs_python_sql()}"
+        ).fetchall()
+        staged = []
+        for file, pos, doc in rows:
+            try:
+                event = loads_json(doc)
+            except ValueError:
+                self.connection.execute(
+                    "UPDATE _checked SET reason = 'malformed JSON' WHERE file = ? AND pos = ?", [file, pos]
+                )
+                continue
+            raw = {k: v for k, v in event.items() if not str(k).startswith("p_")}
+            staged.append((file, pos, self._enrich(raw, log_type, file, pos, event_time(raw, log_type))))
+        if staged:
+            self._stage(staged)
+        order = " ".join(f"WHEN {lit(str(p))} THEN {self._order.get(str(p), 0)}" for p in paths)
+        self.connection.execute(
+            f"INSERT INTO {RULE_EVENTS} "
+            + rule_events_select(
+                log_type, "_checked", self._parse_sql or '"p_event_time"', f"CASE file {order} ELSE 0 END"
+            )
+        )
 
     def _load_sql(self, log_type: str, paths: list[Path], layout: str) -> None:
         if not paths:
@@ -389,7 +443,9 @@ class Ingest:
         from tracebit_pack.lake import table_columns
 
         columns = table_columns(log_type)
-        select = load_select(log_type, reader_sql(paths, layout), columns, SOURCE_LABEL)
+        parse = self._parse_sql
+        rules = log_type in self.rule_types
+        select = load_select(log_type, reader_sql(paths, layout), columns, SOURCE_LABEL, rule_events=rules)
         try:
             self.connection.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {select}")
         except duckdb.Error as err:
@@ -410,6 +466,8 @@ class Ingest:
                 ).fetchone()
                 if first:
                     raise UserError(f"{first[0]}: {first[1]}")
+            if rules:
+                self._rule_events_from_sql(log_type, paths)
             bad = self.connection.execute(
                 f"SELECT reason, count(*), list({where} ORDER BY file, pos)[1:3] "
                 "FROM _checked WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason",
@@ -420,11 +478,6 @@ class Ingest:
                 shown = self.skipped.examples.setdefault(reason, [])
                 shown.extend(examples[: max(0, 3 - len(shown))])
             names = ", ".join('"' + n.replace('"', '""') + '"' for n, _ in columns)
-            parse = (
-                f"'{self.parse_time.strftime('%Y-%m-%d %H:%M:%S.%f')}'::TIMESTAMP"
-                if self.parse_time
-                else None
-            )
             projection = names if parse is None else names.replace('"p_parse_time"', f"{parse}")
             inserted = self.connection.execute(
                 f"INSERT INTO panther_logs.public.{table_name(log_type)} ({names}) "

@@ -1,7 +1,7 @@
 """DuckDB SQL, generated from a Panther schema, that checks and loads raw events in bulk.
 
-Log types with no real-time rule (CloudTrail in this pack) are loaded by DuckDB alone: no event
-becomes a Python object. ``load_select(log_type, source_sql)`` is the SELECT that turns the
+Log types whose timestamps this SQL parses are loaded by DuckDB alone: no event becomes a Python
+object. ``load_select(log_type, source_sql)`` is the SELECT that turns the
 ``(file, pos, doc)`` rows of ``source_sql`` (``doc``: one event's JSON text) into the lake table's
 columns plus ``reason``: NULL when the event loads, else why it is skipped (the same reasons as
 ``ingest.reason_of`` gives for the Python checks: ``malformed JSON``, ``not a JSON object``,
@@ -11,11 +11,17 @@ columns plus ``reason``: NULL when the event loads, else why it is skipped (the 
 What the SQL checks: the type of every field outside arrays (objects recursively), required
 fields, int ranges, ``validate.allow`` values, and that timestamps parse (RFC 3339, or the
 ``YYYY-MM-DD HH:MM:SS[.fffffffff]`` form of events exported from Panther). Arrays are checked to be
-arrays; their elements are kept as they are (VARIANT). Unknown fields are not loaded, as Panther
+arrays, and their elements to be non-null values of the element's JSON type (deeper inside an
+array nothing is checked); they are kept as they are (VARIANT). Unknown fields are not loaded, as Panther
 drops fields its schema does not declare. The ``p_*`` columns are computed here: ``p_row_id``
 (``enrich.deterministic_row_id`` of log type, file and position), ``p_event_time`` (the
 ``isEventTime`` field), ``p_parse_time`` and the ``p_any_*`` indicator columns (the rules of
-``enrich.scan`` in SQL; IPv6 addresses are recognised by shape).
+``enrich.scan`` in SQL; IPv6 addresses are recognised by shape). Event times before 1970 are
+skipped (``bad timestamp``), as ``ingest`` does in Python.
+
+For a log type read by real-time rules, ``load_select(..., rule_events=True)`` keeps ``doc``, and
+``rule_events_select`` turns the stored rows into the events as ``enrich`` returns them, as JSON
+text, except those ``needs_python_sql`` leaves to Python.
 
 ``sql_loadable(log_type)``: whether every timestamp of the schema is RFC 3339, which this SQL parses.
 """
@@ -32,7 +38,7 @@ RFC3339_TS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2}
 JSON_TYPES = {
     "string": ("VARCHAR",),
     "int": ("BIGINT", "UBIGINT"),
-    "bigint": ("BIGINT",),
+    "bigint": ("BIGINT", "UBIGINT"),  # json_type of a positive integer: UBIGINT
     "float": ("BIGINT", "UBIGINT", "DOUBLE"),
     "boolean": ("BOOLEAN",),
     "timestamp": ("VARCHAR",),
@@ -124,13 +130,34 @@ def reason_sql(log_type: str, all_leaves: list[Leaf]) -> str:
             continue
         types = ", ".join(lit(a) for a in accepted)
         whens.append((f"{present} AND {t} NOT IN ({types})", f"{leaf.label}: wrong type"))
-        if leaf.spec.type == "int":
-            whens.append((f"{present} AND TRY_CAST({value} AS INTEGER) IS NULL", f"{leaf.label}: wrong type"))
+        if leaf.spec.type in ("int", "bigint"):
+            sized = "INTEGER" if leaf.spec.type == "int" else "BIGINT"
+            whens.append((f"{present} AND TRY_CAST({value} AS {sized}) IS NULL", f"{leaf.label}: wrong type"))
         if leaf.spec.type == "timestamp":
             whens.append((f"{present} AND NOT ({_ts_ok(value)})", f"{leaf.label}: bad timestamp"))
+        element = leaf.spec.element
+        if leaf.spec.type == "array" and element is not None:  # the elements' own JSON types
+            items = f"json_type(v[{leaf.index}], '$[*]')"
+            whens.append(
+                (f"{t} = 'ARRAY' AND list_contains({items}, 'NULL')", f"{leaf.label}[]: null array element")
+            )
+            if element.type in JSON_TYPES:
+                kinds = ", ".join(lit(a) for a in JSON_TYPES[element.type])
+                whens.append(
+                    (
+                        f"{t} = 'ARRAY' AND len(list_filter({items}, lambda x: x NOT IN ({kinds}))) > 0",
+                        f"{leaf.label}[]: wrong type",
+                    )
+                )
         if leaf.spec.allow and leaf.spec.type == "string":
             allowed = ", ".join(lit(a) for a in leaf.spec.allow)
             whens.append((f"{present} AND {value} NOT IN ({allowed})", f"{leaf.label}: value not allowed"))
+    event_time = load_schema(log_type).event_time_path
+    if event_time in by_path:  # as ingest's Python path: an event time before 1970 is skipped
+        value = f"(v[{by_path[event_time].index}] ->> '$')"
+        whens.append(
+            (f"TRY_CAST({value} AS TIMESTAMPTZ) < TIMESTAMPTZ '1970-01-01 00:00:00+00'", "bad timestamp")
+        )
     body = " ".join(f"WHEN {cond} THEN {lit(reason)}" for cond, reason in whens)
     return f"CASE WHEN doc IS NULL THEN NULL {body} ELSE NULL END"
 
@@ -146,23 +173,28 @@ def _strings(leaf: Leaf) -> str:
 
 
 def _array_strings(leaf: Leaf) -> list[tuple[tuple[str, ...], str]]:
-    """``(indicators, VARCHAR[] expression)`` for string fields of objects inside an array field."""
-    out = []
-    element = leaf.spec.element
-    if element is None:
-        return out
-    if element.type == "string" and element.indicators:
-        expr = f"CASE WHEN ty[{leaf.index}] = 'ARRAY' THEN json_extract_string(v[{leaf.index}], '$[*]') END"
-        out.append((element.indicators, expr))
-    if element.type == "object":
-        for child in element.fields:
-            if child.type == "string" and child.indicators:
-                path = "$[*]" + _json_path((child.name,))[1:]
-                expr = (
-                    f"CASE WHEN ty[{leaf.index}] = 'ARRAY' THEN "
-                    f"json_extract_string(v[{leaf.index}], {lit(path)}) END"
-                )
-                out.append((child.indicators, expr))
+    """``(indicators, VARCHAR[] expression)`` for the string fields inside an array field.
+
+    As ``enrich._walk``: through objects and arrays at any depth, strings only.
+    """
+    out: list[tuple[tuple[str, ...], str]] = []
+
+    def walk(spec: FieldSpec, path: str) -> None:
+        if spec.type == "string" and spec.indicators:
+            expr = (
+                f"CASE WHEN ty[{leaf.index}] = 'ARRAY' THEN list_transform(list_filter("
+                f"json_extract(v[{leaf.index}], {lit(path)}), lambda x: json_type(x) = 'VARCHAR'), "
+                "lambda x: x ->> '$') END"
+            )
+            out.append((spec.indicators, expr))
+        elif spec.type == "object":
+            for child in spec.fields:
+                walk(child, path + _json_path((child.name,))[1:])
+        elif spec.type == "array" and spec.element is not None:
+            walk(spec.element, path + "[*]")
+
+    if leaf.spec.element is not None:
+        walk(leaf.spec.element, "$[*]")
     return out
 
 
@@ -207,7 +239,7 @@ def _contributions(indicator: str, values: str) -> dict[str, str]:
         )
         return _host_split(host.format(v=values))
     if indicator in ("aws_arn", "aws_arn_only"):
-        arns = _keep(values, r"arn:[^:]+:[^:]+:[^:]*:[^:]*:.*")
+        arns = _keep(values, r"(?s)arn:[^:]+:[^:]+:[^:]*:[^:]*:.*")
         out = {"p_any_aws_arns": arns}
         if indicator == "aws_arn":
             out["p_any_aws_account_ids"] = (
@@ -221,7 +253,7 @@ def _contributions(indicator: str, values: str) -> dict[str, str]:
             )
             out["p_any_emails"] = (
                 f"list_filter(list_transform(list_filter({arns}, lambda x: regexp_full_match(x, "
-                r"'arn:[^:]+:sts:[^:]*:[^:]*:assumed-role/[^/]*/.+')), "
+                r"'(?s)arn:[^:]+:sts:[^:]*:[^:]*:assumed-role/[^/]*/.+')), "
                 f"lambda x: regexp_extract(x, '[^/]*$')), lambda x: regexp_full_match(x, {lit(EMAIL)}))"
             )
         return out
@@ -267,8 +299,66 @@ def _column(leaf: Leaf, sql_type: str) -> str:
     return f"CASE WHEN {present} THEN TRY_CAST(v[{i}] ->> '$' AS {sql_type}) END"
 
 
-def load_select(log_type: str, source_sql: str, columns: list[tuple[str, str]], source_label: str) -> str:
-    """SELECT ``file, pos, reason`` and the lake ``columns`` for the rows of ``source_sql``."""
+def needs_python_sql() -> str:
+    """Condition on ``doc``: the rule event must be built in Python (``enrich``), not by this SQL.
+
+    Events exported from Panther (a ``"p_`` key may be present: their ``p_*`` fields are dropped
+    before enriching), and text that ``schemas.loads_json`` may refuse although DuckDB accepts it:
+    a ``\\uD800``-style escape, more than 256 brackets (deep nesting), or 1,000 digits in a row
+    in a text long enough to hold an integer longer than Python reads (4,300 digits).
+    """
+    return (
+        "(contains(doc, '\"p_') OR regexp_matches(doc, '\\\\u[dD][89a-fA-F]') "
+        "OR (strlen(doc) > 512 AND length(doc) - length(replace(replace(doc, '[', ''), '{', '')) > 256) "
+        "OR (strlen(doc) > 4300 AND regexp_matches(doc, '[0-9]{1000}')))"
+    )
+
+
+def rule_events_select(log_type: str, checked: str, parse_time: str, file_order: str) -> str:
+    """SELECT ``t, file_order, pos, doc`` (the rule event as ``enrich`` returns it, as JSON text)
+    for the loadable rows of ``checked`` (a table of ``load_select(..., rule_events=True)``), except
+    those ``needs_python_sql`` leaves to Python.
+
+    The raw text with the ``p_*`` fields appended (no re-serialisation: numbers stay as written, a
+    repeated key keeps its last value, as ``json.loads`` reads it); empty ``p_any_*`` left out.
+    Run on the stored table so that the ``p_any_*`` expressions are not evaluated twice.
+    """
+    fixed = (
+        f"json_object('p_log_type', \"p_log_type\", "
+        "'p_event_time', strftime(\"p_event_time\", '%Y-%m-%d %H:%M:%S.%f'), "
+        f"'p_parse_time', strftime({parse_time}, '%Y-%m-%d %H:%M:%S.%f'), 'p_row_id', \"p_row_id\")"
+    )
+    anys = "".join(
+        f' || CASE WHEN "{c}" IS NULL THEN \'\' ELSE \',"{c}":\' || to_json("{c}") END'
+        for c in load_schema(log_type).p_any_columns
+    )
+    body = "left(_text, length(_text) - 1)"  # without its closing brace (whitespace before , is JSON)
+    empty = r"strlen(_text) < 16 AND regexp_full_match(_text, '\s*\{\s*\}')"
+    doc = (
+        f"{body} || CASE WHEN {empty} THEN '' ELSE ',' END "
+        f"|| substr({fixed}, 2, length({fixed}) - 2){anys} || '}}'"
+    )
+    return (
+        f'SELECT "p_event_time" AS t, {file_order} AS file_order, pos, {doc} AS doc '
+        "FROM (SELECT *, CASE WHEN ends_with(doc, '}') THEN doc ELSE rtrim(doc, ' \t\r\n') END AS _text "
+        f"FROM {checked} "
+        f"WHERE reason IS NULL AND NOT {needs_python_sql()})"
+    )
+
+
+def load_select(
+    log_type: str,
+    source_sql: str,
+    columns: list[tuple[str, str]],
+    source_label: str,
+    *,
+    rule_events: bool = False,
+) -> str:
+    """SELECT ``file, pos, reason`` and the lake ``columns`` for the rows of ``source_sql``.
+
+    With ``rule_events``, also ``doc``, from which ``rule_events_select`` builds the events the
+    real-time rules see.
+    """
     from tracebit_pack.lake import SOURCE_ID  # the lake's constants; lake imports this module lazily
 
     all_leaves = leaves(log_type)
@@ -296,12 +386,13 @@ def load_select(log_type: str, source_sql: str, columns: list[tuple[str, str]], 
             selects.append(f'{computed[name]} AS "{name}"')
         else:
             selects.append(f'{_column(top[name], sql_type)} AS "{name}"')
-    return (
+    select = (
         f"WITH src AS ({source_sql}), "
         f"parsed AS (SELECT file, pos, doc, CASE WHEN json_valid(doc) AND json_type(doc) = 'OBJECT' "
         f"THEN json_extract(doc, [{paths}]) END AS v FROM src), "
         "typed AS (SELECT *, list_transform(v, lambda x: json_type(x)) AS ty FROM parsed), "
         f"checked AS (SELECT *, {reason_sql(log_type, all_leaves)} AS reason "
         "FROM typed WHERE doc IS NOT NULL) "
-        f"SELECT file, pos, reason, {', '.join(selects)} FROM checked"
+        f"SELECT file, pos, reason, {', '.join(selects)}{', doc' if rule_events else ''} FROM checked"
     )
+    return select

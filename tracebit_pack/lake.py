@@ -166,8 +166,9 @@ class Lake:
         with ``strict`` (the default) also for malformed JSON (``file:line``) or an event that does
         not match its schema, otherwise those are skipped and counted in ``lake.skipped``.
         ``parse_time``: the ``p_parse_time`` of every row; by default each row's event time.
-        ``python_log_types``: log types checked and enriched in Python (default: those read by
-        an enabled real-time rule of the pack); the others are loaded by DuckDB alone.
+        ``python_log_types``: the log types read by real-time rules (default: those of an enabled
+        rule of the pack): with ``strict`` checked and enriched in Python; the others, and all
+        without ``strict``, are loaded by DuckDB alone (``tracebit_pack.ingest``).
         """
         from tracebit_pack.ingest import Ingest, discover, needs_disk, rule_log_types
 

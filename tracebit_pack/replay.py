@@ -595,6 +595,7 @@ def stderr_progress(phase: str, total: int | None) -> Any:
         unit_scale=True,
         file=sys.stderr,
         delay=PROGRESS_DELAY_SECONDS,
+        mininterval=0,  # updates are few (per loaded batch, per 1,000 events): show each one
         leave=False,
     )
 

@@ -1,0 +1,189 @@
+"""The rule events of a log type loaded by SQL equal what ``enrich`` makes of each raw event.
+
+Log types with a real-time rule and a schema DuckDB can check (all five of this pack) are loaded
+with ``ingest_sql.load_select``, which also builds the events the rules see (``rule_events_select``).
+For every event of the scenarios and the test fixtures, CloudTrail S3 objects, Panther exports and
+generated hostile events, the event ``rule_events()`` yields must equal ``enrich`` of the raw
+event as DuckDB read it (same ``p_row_id``; ``p_parse_time`` aside, as it is the parse time).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tracebit_pack import ingest as ingest_module
+from tracebit_pack.analysis import REPO_ROOT
+from tracebit_pack.enrich import deterministic_row_id, enrich, event_time
+from tracebit_pack.ingest import Ingest, discover, reader_sql
+from tracebit_pack.lake import Lake
+from tracebit_pack.schemas import LOG_TYPES, loads_json
+from tracebit_pack.strategies import hostile_events, realistic_events
+
+LOG_TYPE = "AWS.CloudTrail"
+FILES = sorted(
+    [
+        *REPO_ROOT.glob("scenarios/*/AWS.CloudTrail.jsonl"),
+        *REPO_ROOT.glob("tests/fixtures/**/AWS.CloudTrail.jsonl"),
+    ]
+)
+ALL_FILES = sorted(
+    p
+    for p in [*REPO_ROOT.glob("scenarios/*/*.jsonl"), *REPO_ROOT.glob("tests/fixtures/**/*.jsonl")]
+    if p.stem in LOG_TYPES
+)
+
+
+def replayed(folder: Path, *, sql_only: bool = False, monkeypatch=None) -> tuple[Ingest, list[dict]]:
+    """The rule events of ``folder`` loaded as ``replay`` loads them (not strict)."""
+    lake = Lake()
+    ingest = Ingest(lake, set(LOG_TYPES))
+    assert not ingest.python_types  # the SQL path
+    if sql_only:  # no event may be enriched in Python
+
+        def refuse(*args, **kwargs):
+            raise AssertionError("rule event built in Python")
+
+        monkeypatch.setattr(ingest_module, "enrich", refuse)
+    sources = discover(folder)
+    ingest.load(sources)
+    return ingest, list(ingest.rule_events())
+
+
+def expected(ingest: Ingest, folder: Path, loaded_only: set[str] | None = None) -> dict[str, dict]:
+    """``enrich`` of every raw event of ``folder`` as DuckDB reads it, by ``p_row_id``."""
+    out = {}
+    for source in discover(folder):
+        rows = ingest.connection.execute(reader_sql([source.path], source.layout)).fetchall()
+        log_type = source.log_type
+        for file, pos, doc in rows:
+            row_id = deterministic_row_id(log_type, file, pos)
+            if loaded_only is not None and row_id not in loaded_only:
+                continue
+            event = loads_json(doc)
+            raw = {k: v for k, v in event.items() if not k.startswith("p_")}
+            out[row_id] = enrich(raw, log_type, parse_time=event_time(raw, log_type), row_id=row_id)
+    return out
+
+
+def by_row_id(events: list[dict]) -> dict[str, dict]:
+    return {e["p_row_id"]: {k: v for k, v in e.items() if k != "p_parse_time"} for e in events}
+
+
+def without_parse_time(events: dict[str, dict]) -> dict[str, dict]:
+    return {r: {k: v for k, v in e.items() if k != "p_parse_time"} for r, e in events.items()}
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_sql_rule_events_equal_enrich(tmp_path, monkeypatch, path):
+    (tmp_path / path.name).write_bytes(path.read_bytes())
+    ingest, events = replayed(tmp_path, sql_only=True, monkeypatch=monkeypatch)
+    assert ingest.skipped.total == 0 and len(events) == ingest.events_by_log_type[path.stem]
+    assert by_row_id(events) == without_parse_time(expected(ingest, tmp_path))
+    times = [e["p_event_time"] for e in events]
+    assert times == sorted(times)
+
+
+def test_s3_objects_rule_events_equal_enrich(tmp_path, monkeypatch):
+    events = [json.loads(line) for f in FILES for line in f.read_text().splitlines() if line.strip()]
+    folder = tmp_path / "AWS.CloudTrail" / "2024" / "08" / "15"
+    folder.mkdir(parents=True)
+    for i in range(0, len(events), 7):
+        with gzip.open(folder / f"object-{i:04}.json.gz", "wt") as out:
+            json.dump({"Records": events[i : i + 7]}, out)
+    ingest, got = replayed(tmp_path, sql_only=True, monkeypatch=monkeypatch)
+    assert len(got) == len(events) and ingest.skipped.total == 0
+    assert by_row_id(got) == without_parse_time(expected(ingest, tmp_path))
+
+
+def sample() -> dict:
+    return json.loads(FILES[0].read_text().splitlines()[0])
+
+
+def test_text_as_written_and_odd_layout(tmp_path):
+    base = sample()
+    lines = [
+        # numbers as written, a repeated key (the last wins), whitespace around the object
+        "  { "
+        + json.dumps(base)[1:-1]
+        + ', "additionalEventData": {"n": 1E400, "m": 1.50, "big": 123456789012345678901234567890}'
+        + ', "readOnly": false, "readOnly": true }  \t\r',
+        json.dumps({**base, "sourceIPAddress": " 10.0.0.1 ", "userAgent": "x}"}, ensure_ascii=False),
+        json.dumps({**base, "eventTime": "2024-03-01T12:00:00.123456789+05:30"}),
+    ]
+    (tmp_path / "AWS.CloudTrail.jsonl").write_text("\n".join(lines) + "\n")
+    ingest, events = replayed(tmp_path)
+    assert ingest.skipped.total == 0 and len(events) == 3
+    assert by_row_id(events) == without_parse_time(expected(ingest, tmp_path))
+    assert any(
+        e["readOnly"] is True and e["additionalEventData"]["big"] == 123456789012345678901234567890
+        for e in events
+    )
+
+
+def test_exports_and_hostile_text_go_through_python(tmp_path):
+    base = sample()
+    exported = {
+        **base,
+        "p_log_type": LOG_TYPE,
+        "p_event_time": "2024-08-15 10:00:00.000000",
+        "p_any_ip_addresses": ["203.0.113.9"],
+        "p_source_label": "prod",
+    }
+    lines = [
+        json.dumps(exported),
+        json.dumps({**base, "requestParameters": {"x": "\\ud83d\\ude00 \ud83d\ude00"}}),
+        json.dumps({**base, "requestParameters": {"deep": json.loads("[" * 300 + "]" * 300)}}),
+        json.dumps(base)[:-1] + ', "requestParameters": {"deep": ' + "[" * 3000 + "]" * 3000 + "}}",
+        json.dumps(base)[:-1] + ', "requestParameters": {"n": ' + "9" * 5000 + "}}",
+        json.dumps(base).replace('"eventName"', '"requestParameters": {"s": "\\ud800"}, "eventName"'),
+        json.dumps({**base, "eventTime": "1969-12-31T23:59:59Z"}),
+    ]
+    (tmp_path / "AWS.CloudTrail.jsonl").write_text("\n".join(lines) + "\n")
+    ingest, events = replayed(tmp_path)
+    assert len(events) == 3 == ingest.events_by_log_type[LOG_TYPE]
+    assert ingest.skipped.counts == {"malformed JSON": 3, "bad timestamp": 1}
+    loaded = {e["p_row_id"] for e in events}
+    assert by_row_id(events) == without_parse_time(expected(ingest, tmp_path, loaded))
+
+
+@pytest.mark.parametrize("log_type", LOG_TYPES)
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_generated_events_rule_events_equal_enrich(tmp_path_factory, log_type, data):
+    strategy = st.one_of(realistic_events(log_type), hostile_events(log_type))
+    generated = data.draw(st.lists(strategy, min_size=1, max_size=8))
+    folder = tmp_path_factory.mktemp("generated")
+    (folder / f"{log_type}.jsonl").write_text("\n".join(json.dumps(e) for e in generated) + "\n")
+    ingest, events = replayed(folder)
+    loaded = {e["p_row_id"] for e in events}
+    assert len(events) + ingest.skipped.total == len(generated)
+    assert by_row_id(events) == without_parse_time(expected(ingest, folder, loaded))
+
+
+def test_skips_as_the_python_path(tmp_path, monkeypatch):
+    """Non-conforming events are skipped for the same reasons by both paths."""
+    base = sample()
+    lines = [
+        json.dumps(base),
+        json.dumps({**base, "resources": [None]}),
+        json.dumps({**base, "resources": ["arn:aws:s3:::bucket"]}),
+        json.dumps({**base, "eventTime": "1969-12-31T23:59:59Z"}),
+        json.dumps({**base, "eventTime": "yesterday"}),
+        json.dumps(base)[:-1] + ', "requestParameters": {"n": ' + "9" * 5000 + "}}",
+        "[1]",
+        "{oops",
+    ]
+    (tmp_path / "AWS.CloudTrail.jsonl").write_text("\n".join(lines) + "\n")
+    sql, _ = replayed(tmp_path)
+    monkeypatch.setattr(ingest_module, "sql_loadable", lambda log_type: False)
+    python = Ingest(Lake(), set(LOG_TYPES))
+    assert LOG_TYPE in python.python_types
+    python.load(discover(tmp_path))
+    assert sql.skipped.to_json() == python.skipped.to_json()
+    assert sql.skipped.total == 7 and sql.rule_event_count() == python.rule_event_count() == 1
