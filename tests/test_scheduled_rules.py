@@ -32,7 +32,10 @@ def yaml_row(file: str, name: str) -> dict:
     return copy.deepcopy(next(test["Log"] for test in spec["Tests"] if test["Name"] == name))
 
 
-SURGE_ROW = yaml_row("tracebit_canary_principal_getobject_surge.yml", "Surge well above the baseline")
+SURGE_ROW = yaml_row(
+    "tracebit_canary_principal_getobject_surge.yml",
+    "High: 240 GetObject in 24 h by sue.johnson@acme.com's role, peaking 2 h before the alert, vs 2/day",
+)
 MFA_ROW = yaml_row(
     "tracebit_canary_principal_recent_mfa_reset.yml",
     "Canary alert after a help-desk MFA reset of the same identity",
