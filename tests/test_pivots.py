@@ -479,6 +479,7 @@ def test_pivot_values_up_to_2048_characters_are_rendered():
     context = {"principal_arn": arn, "identities": [], "alert_time": "2024-12-13T16:20:00Z"}
     pivots = tp.render_pivots(context)
     assert sorted(pivots) == [
+        "Tracebit.Pivot.PrincipalAWSCredentialChanges",
         "Tracebit.Pivot.PrincipalActivityAroundAlert",
         "Tracebit.Pivot.PrincipalGetObjectHistory",
     ]

@@ -94,7 +94,8 @@ def test_surge_output(engine):
     result = run(engine, SURGE, SURGE_ROW)
     arn = SURGE_ROW["principal_arn"]
     assert result.title == (
-        f"Tracebit canary principal {arn}: 240 S3 GetObject around the alert vs 2.0/day baseline"
+        f"Tracebit canary principal {arn}: 240 S3 GetObject in 24 h, peaking 2 h before the alert, "
+        "vs 2.0/day baseline"
     )
     assert result.dedup == f"{SURGE_ROW['alert_id']}:{arn}"
     assert result.alert_context["principal_arns"] == [arn]
