@@ -202,3 +202,62 @@ def test_canary_alert_of_another_user_is_not_escalated(kv_table, signal, tracebi
     )
     assert tracebit_rule.severity(alert) == "HIGH"
     assert "recent_mfa_reset" not in tracebit_rule.alert_context(alert)
+
+
+# --- How the affected user is resolved, field by field -------------------------------------------
+
+
+def test_user_name_in_the_request_wins_over_the_calling_iam_user(signal):
+    event = cloudtrail("DeactivateMFADevice", {"userName": "j.chen"}, identity=dict(JCHEN, userName="alice"))
+    assert signal.target_user(event)["name"] == "j.chen"
+    assert signal.identities(event) == ["j.chen"]
+
+
+def test_identity_center_user_id_is_read_only_without_a_user_name(signal):
+    event = cloudtrail(
+        "DeleteMfaDeviceForUser",
+        {"userName": "j.chen", "userId": "9067d5c2a1-x"},
+        source="sso-directory.amazonaws.com",
+    )
+    assert signal.target_user(event)["name"] == "j.chen"
+
+
+def test_a_serial_that_is_an_arn_but_no_mfa_device_names_nobody(signal):
+    event = cloudtrail("DeleteVirtualMFADevice", {"serialNumber": f"arn:aws:iam::{ACCOUNT}:user/j.chen"})
+    assert signal.target_user(event)["name"] is None
+    assert signal.identities(event) == []
+    assert signal.rule(event) is False
+
+
+def test_user_names_and_ids_are_capped_at_128_characters(signal):
+    event = cloudtrail("DeactivateMFADevice", {"userName": "u" * 130})
+    assert signal.target_user(event)["name"] == "u" * 128
+    long_id = "d" * 130
+    event = cloudtrail("DeleteMfaDeviceForUser", {"userId": long_id}, source="sso-directory.amazonaws.com")
+    assert signal.target_user(event)["name"] == "d" * 128
+
+
+def test_the_user_arn_takes_the_callers_account_when_the_event_has_no_recipient(signal):
+    event = cloudtrail(
+        "DeactivateMFADevice", {"userName": "j.chen"}, identity=dict(ADMIN, accountId="111122223333")
+    )
+    raw = dict(event.to_dict())
+    raw.pop("recipientAccountId")
+    assert signal.target_user(PantherEvent(raw))["arn"] == "arn:aws:iam::111122223333:user/j.chen"
+
+
+def test_an_assumed_role_actor_is_named_by_its_user_name_when_cloudtrail_gives_one(signal):
+    event = cloudtrail("DeactivateMFADevice", {"userName": "j.chen"}, identity=dict(ADMIN, userName="named"))
+    assert signal.alert_context(event)["actor"]["user_name"] == "named"
+    assert (
+        signal.alert_context(cloudtrail("DeactivateMFADevice", {"userName": "j.chen"}))["actor"]["user_name"]
+        == "ops-admin"
+    )
+
+
+def test_event_time_falls_back_to_p_event_time_only_without_event_time(signal):
+    event = cloudtrail("DeactivateMFADevice", {"userName": "j.chen"})
+    assert signal.alert_context(event)["event_time"] == event["eventTime"]
+    raw = dict(event.to_dict())
+    raw.pop("eventTime")
+    assert signal.alert_context(PantherEvent(raw))["event_time"] == event["p_event_time"]

@@ -479,6 +479,7 @@ def test_pivot_values_up_to_2048_characters_are_rendered():
     context = {"principal_arn": arn, "identities": [], "alert_time": "2024-12-13T16:20:00Z"}
     pivots = tp.render_pivots(context)
     assert sorted(pivots) == [
+        "Tracebit.Pivot.PrincipalAWSCredentialChanges",
         "Tracebit.Pivot.PrincipalActivityAroundAlert",
         "Tracebit.Pivot.PrincipalGetObjectHistory",
     ]
@@ -501,3 +502,22 @@ def test_render_pivots_survives_a_context_that_fails_to_read():
             raise RuntimeError("unreadable")
 
     assert tp.render_pivots(Exploding(principal_arn=BLOG_ARN)) == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "option", "largest"),
+    [
+        ("Tracebit.Pivot.PrincipalGetObjectHistory", "lookback_days", 3650),
+        ("Tracebit.Pivot.PrincipalActivityAroundAlert", "window_hours", 87600),
+    ],
+)
+def test_window_options_are_bounded_at_ten_years(name, option, largest):
+    assert tp.window_size(name, {option: largest}) == largest
+    with pytest.raises(ValueError, match=f"from 1 to {largest},"):
+        tp.window_size(name, {option: largest + 1})
+
+
+def test_principal_user_reads_the_resource_after_the_fifth_colon():
+    assert tp.principal_user("arn:aws:iam::123456789012:user/a:b") == "a:b"
+    assert tp.principal_user("arn:aws:sts::123456789012:assumed-role/R/s:x") == "s:x"
+    assert tp.principal_user("arn:aws:iam::123456789012:user/path/to/j.chen") == "j.chen"

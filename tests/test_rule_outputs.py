@@ -180,8 +180,11 @@ def test_yaml_test_output_matches_its_expectations(engine, spec, test):
         assert sorted(rendered) == sorted(expected["pivots"])
         for pivot, values in expected["pivots"].items():
             for value in values:
-                for language in ("sql", "pantherflow"):
-                    assert value in rendered[pivot][language], f"{pivot} {language} lacks {value!r}"
+                # a string must appear in both languages; a mapping spells the value per language
+                spelled = value if isinstance(value, dict) else {"sql": value, "pantherflow": value}
+                assert set(spelled) == {"sql", "pantherflow"}, f"{pivot}: {value!r}"
+                for language, text in spelled.items():
+                    assert text in rendered[pivot][language], f"{pivot} {language} lacks {text!r}"
 
 
 def test_every_expectation_belongs_to_a_yaml_test():

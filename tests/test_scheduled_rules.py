@@ -32,7 +32,10 @@ def yaml_row(file: str, name: str) -> dict:
     return copy.deepcopy(next(test["Log"] for test in spec["Tests"] if test["Name"] == name))
 
 
-SURGE_ROW = yaml_row("tracebit_canary_principal_getobject_surge.yml", "Surge well above the baseline")
+SURGE_ROW = yaml_row(
+    "tracebit_canary_principal_getobject_surge.yml",
+    "High: 240 GetObject in 24 h by sue.johnson@acme.com's role, peaking 2 h before the alert, vs 2/day",
+)
 MFA_ROW = yaml_row(
     "tracebit_canary_principal_recent_mfa_reset.yml",
     "Canary alert after a help-desk MFA reset of the same identity",
@@ -91,7 +94,8 @@ def test_surge_output(engine):
     result = run(engine, SURGE, SURGE_ROW)
     arn = SURGE_ROW["principal_arn"]
     assert result.title == (
-        f"Tracebit canary principal {arn}: 240 S3 GetObject around the alert vs 2.0/day baseline"
+        f"Tracebit canary principal {arn}: 240 S3 GetObject in 24 h, peaking 2 h before the alert, "
+        "vs 2.0/day baseline"
     )
     assert result.dedup == f"{SURGE_ROW['alert_id']}:{arn}"
     assert result.alert_context["principal_arns"] == [arn]
@@ -182,3 +186,19 @@ def test_silent_title_cuts_the_last_health_check_at_40_characters(engine):
     assert f"last health check 2024-12-13 07:00:00.000{'x' * 16}\u2026 (9.0 h ago)" in result.title
     exact = run(engine, SILENT, with_(SILENT_ROW, last_health_check="t" * 40))
     assert f"last health check {'t' * 40} (9.0 h ago)" in exact.title
+
+
+@pytest.mark.parametrize(
+    ("hours", "words"),
+    [
+        (-2, "peaking 2 h before the alert"),
+        (-1, "peaking 1 h before the alert"),
+        (0, "peaking in the hour of the alert"),
+        (1, "peaking 1 h after the alert"),
+        (6, "peaking 6 h after the alert"),
+        (None, "around the alert"),
+    ],
+)
+def test_surge_title_places_the_peak_before_in_or_after_the_alert_hour(engine, hours, words):
+    result = run(engine, SURGE, with_(SURGE_ROW, surge_hours_from_alert=hours))
+    assert f"240 S3 GetObject in 24 h, {words}, vs 2.0/day baseline" in result.title

@@ -81,6 +81,7 @@ def test_records_expire_seven_days_after_the_reset(signal):
     value, expires = signal.written["tracebit:mfa_reset:sue@acme.com"]
     assert expires == 1733994843 + 7 * 24 * 3600  # 2024-12-12T09:14:03Z + 7 days
     assert value == {
+        "source": "Okta",
         "event_type": "user.mfa.factor.reset_all",
         "event_time": "2024-12-12T09:14:03.000Z",
         "actor": "helpdesk.agent@acme.com",

@@ -1289,3 +1289,65 @@ def test_okta_alternate_id_that_is_neither_email_nor_username_is_no_identity():
     assert tb.identities({"principal": {"okta": {"alternate_id": "Dave.Smith@acme.com"}}}) == [
         "dave.smith@acme.com"
     ]
+
+
+# --- The KV record of an MFA / password reset and the rows of the scheduled MFA rules ------------
+
+
+def test_mfa_reset_record_caps_each_field_at_its_length():
+    record = tb.mfa_reset_record("S" * 70, "E" * 130, "T" * 70, "actor", "U" * 130, event_source="iam")
+    assert record == {
+        "source": "S" * 64,
+        "event_type": "E" * 128,
+        "event_time": "T" * 64,
+        "actor": "actor",
+        "uuid": "U" * 128,
+        "event_source": "iam",
+    }
+
+
+def test_mfa_reset_phrase_keeps_a_64_character_source_whole():
+    assert tb.mfa_reset_phrase("S" * 64, "Deactivate") == "S" * 64 + " Deactivate"
+    assert tb.mfa_reset_phrase("S" * 70, "Deactivate") == "S" * 64 + " Deactivate"
+    assert tb.mfa_reset_phrase(None, "x") == "Okta x"
+
+
+def test_remember_mfa_reset_counts_its_writes_and_skips_blank_identities():
+    written = []
+
+    def put(key, value, epoch_seconds=None):
+        if key.endswith("boom"):
+            raise RuntimeError("throttled")
+        written.append((key, epoch_seconds))
+
+    identities = ["", 7, "  ", "boom", "a", *(f"u{n}" for n in range(20))]
+    count = tb.remember_mfa_reset(put, {"not": "an event"}, identities, {"source": "AWS"})
+    # the first 10 entries are read: 3 unusable, one failed write, 6 written
+    assert count == 6 == len(written)
+    assert [key for key, _ in written] == [tb.mfa_reset_key(i) for i in ["a", "u0", "u1", "u2", "u3", "u4"]]
+    assert {expires for _, expires in written} == {
+        tb.MFA_RESET_TTL_SECONDS
+    }  # a plain dict: "7 days from now"
+    assert tb.remember_mfa_reset(put, {}, [f"v{n}" for n in range(12)], {}) == 10
+    assert tb.remember_mfa_reset(None, {}, ["a"], {}) == 0
+
+
+def test_row_text_reads_only_non_empty_strings():
+    assert tb.row_text({"k": "text"}, "k") == "text"
+    for value in (7, ["text"], {"a": 1}, True, "", None):
+        assert tb.row_text({"k": value}, "k") is None
+
+
+def test_mfa_row_dedup_is_capped_at_900_characters():
+    row = {"alert_id": "a" * 897, "identity": "bc"}
+    assert tb.mfa_row_dedup(row) == "a" * 897 + ":bc"  # exactly 900
+    long = tb.mfa_row_dedup(dict(row, identity="bcd"))
+    assert len(long) == 900 and long.endswith("\u2026")
+
+
+def test_mfa_row_reference_takes_only_an_https_portal_url():
+    assert tb.mfa_row_reference({"tracebit_portal_url": "https://acme.tracebit.com/a/1"}) == (
+        "https://acme.tracebit.com/a/1"
+    )
+    assert tb.mfa_row_reference({"tracebit_portal_url": "http://acme.tracebit.com/a/1"}) == tb.TRACEBIT_SITE
+    assert tb.mfa_row_reference({}) == tb.TRACEBIT_SITE

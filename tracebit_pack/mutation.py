@@ -91,6 +91,7 @@ HELPER_TESTS = (
     "tests/test_rule_outputs.py",
     "tests/test_rules_bad_input.py",
     "tests/test_data_models.py",
+    "tests/test_aws_mfa_signal.py",
 )
 CONSTANTS = (r"core/NumberReplacer",)
 CONDITIONS = (
@@ -118,13 +119,14 @@ GROUPS = (
             "tests/test_rule_outputs.py",
             "tests/test_rules_bad_input.py",
             "tests/test_kv_cache.py",
+            "tests/test_aws_mfa_signal.py",
         ),
     ),
     Group("helpers-constants", ("global_helpers/tracebit_helpers.py",), HELPER_TESTS, CONSTANTS),
     Group(
         "pivots",
         ("global_helpers/tracebit_pivots.py",),
-        ("tests/test_pivots.py", "tests/test_rule_outputs.py"),
+        ("tests/test_pivots.py", "tests/test_rule_outputs.py", "tests/test_literal_time_bounds.py"),
     ),
 )
 
