@@ -13,7 +13,8 @@ import pytest
 
 from tracebit_pack import send
 from tracebit_pack.cli import main
-from tracebit_pack.schemas import loads_json, panther_time, parse_rfc3339
+from tracebit_pack.schemas import loads_json
+from tracebit_pack.times import panther_time, parse_rfc3339
 
 
 def sample(log_type: str) -> str:

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 from panther_detection_helpers import caching
 
-from tracebit_pack.engine import MemoryKVStore, PackEngine, parse_time
+from tracebit_pack.engine import MemoryKVStore, PackEngine
 from tracebit_pack.errors import UserError
+from tracebit_pack.times import parse_event_time as parse_time
 
 FIXTURE_PACK = Path(__file__).parent / "fixtures" / "engine_pack"
 FIXTURE_DIRS = ("detections", "models", "helpers")

@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tracebit_pack.engine import PackEngine, parse_time
+from tracebit_pack.engine import PackEngine
+from tracebit_pack.times import parse_event_time as parse_time
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXPECTATIONS_DIR = Path(__file__).resolve().parent / "rule_expectations"

@@ -5,15 +5,9 @@ from datetime import UTC, datetime
 import pytest
 
 from tracebit_pack.errors import UserError
-from tracebit_pack.schemas import (
-    LOG_TYPES,
-    load_schema,
-    log_type_of_file,
-    panther_time,
-    parse_rfc3339,
-    parse_schema,
-    parse_time,
-)
+from tracebit_pack.schemas import LOG_TYPES, load_schema, log_type_of_file, parse_schema
+from tracebit_pack.times import panther_time, parse_rfc3339
+from tracebit_pack.times import parse_with_formats as parse_time
 
 
 def test_the_five_log_types_have_schemas():

@@ -50,6 +50,7 @@ from tracebit_pack.send import (
     request_headers,
     shift_to_now,
 )
+from tracebit_pack.times import parse_rfc3339
 
 SECRET_TEXT = "tb-test-secret-9f8e7d6c5b4a"  # a value that must never appear in any output
 SECRET = Secret(SECRET_TEXT)
@@ -484,7 +485,7 @@ def test_shift_to_now_keeps_offsets():
     samples = load_samples()
     now = datetime(2030, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
     shifted = shift_to_now(samples, now=now)
-    parse = send._parse_time
+    parse = parse_rfc3339
     assert max(parse(e["timestamp"]) for e in shifted) == now
     delta = now - max(parse(e["timestamp"]) for e in samples)
     summary, original = shifted[1], samples[1]

@@ -439,12 +439,8 @@ def _event_epoch(event: Mapping) -> float | None:
     value = event.get("p_event_time")
     if not value:
         return None
-    parsed = parse_time(str(value))
+    parsed = times.parse_event_time(str(value))
     return parsed.timestamp() if parsed else None
-
-
-# Read from tracebit_pack.times; this name stays importable from here.
-parse_time = times.parse_event_time
 
 
 def _load_items(root: Path, item_dirs: Iterable[str] | None) -> list[AnalysisItem]:

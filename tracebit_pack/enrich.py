@@ -20,8 +20,9 @@ import uuid
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from tracebit_pack.schemas import FieldSpec, load_schema, panther_time
-from tracebit_pack.schemas import parse_time as _parse_time
+from tracebit_pack.schemas import FieldSpec, load_schema
+from tracebit_pack.times import panther_time
+from tracebit_pack.times import parse_with_formats as _parse_time
 
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"

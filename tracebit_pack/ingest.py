@@ -48,7 +48,8 @@ from tracebit_pack.analysis import table_name
 from tracebit_pack.enrich import deterministic_row_id, enrich, event_time
 from tracebit_pack.errors import UserError
 from tracebit_pack.ingest_sql import lit, load_select, needs_python_sql, rule_events_select, sql_loadable
-from tracebit_pack.schemas import EARLIEST_EVENT_TIME, LOG_TYPES, loads_json
+from tracebit_pack.schemas import LOG_TYPES, loads_json
+from tracebit_pack.times import EARLIEST_EVENT_TIME
 from tracebit_pack.validate import Problem, validate_event
 
 EXAMPLES_PER_REASON = 3

@@ -35,13 +35,8 @@ from tracebit_pack.analysis import AnalysisItem, table_name
 from tracebit_pack.enrich import deterministic_row_id, enrich
 from tracebit_pack.errors import UserError
 from tracebit_pack.macros import expand_macros
-from tracebit_pack.schemas import (
-    LOG_TYPES,
-    FieldSpec,
-    load_schema,
-    panther_time,
-    parse_time,
-)
+from tracebit_pack.schemas import LOG_TYPES, FieldSpec, load_schema
+from tracebit_pack.times import panther_time, parse_with_formats
 from tracebit_pack.transpile import SUPPORT_MACROS, UnsupportedConstruct, transpile
 from tracebit_pack.validate import validate_event
 
@@ -254,7 +249,7 @@ class Lake:
             if value is None:
                 continue
             if spec.type == "timestamp":
-                value = panther_time(parse_time_value(value, spec))
+                value = panther_time(parse_with_formats(value, spec.time_formats))
             elif spec.is_nested:
                 value = _strip_nulls(value, spec)
             row[spec.name] = value
@@ -333,10 +328,6 @@ class Lake:
         if self._storage is not None:
             self._storage.cleanup()
             self._storage = None
-
-
-def parse_time_value(value: object, spec: FieldSpec) -> dt.datetime:
-    return parse_time(value, spec.time_formats)
 
 
 def _default_parse_time(event: dict, log_type: str) -> dt.datetime | None:

@@ -75,7 +75,6 @@ def parse_offset(text: str, macro: str = "macro") -> int:
 
 
 # A time given in a macro string literal: RFC 3339, ``YYYY-MM-DD HH:MM:SS[.f]`` (UTC) or a date.
-parse_time_text = parse_utc_text
 
 
 def _time_arg(text: str, macro: str) -> tuple[str, datetime | None]:
@@ -85,7 +84,7 @@ def _time_arg(text: str, macro: str) -> tuple[str, datetime | None]:
         raise MacroError(f"{macro}: a time argument is empty")
     if len(raw) >= 2 and raw[0] == raw[-1] == "'" and "'" not in raw[1:-1]:
         try:
-            moment = parse_time_text(raw[1:-1])
+            moment = parse_utc_text(raw[1:-1])
         except ValueError as err:
             raise MacroError(f"{macro}: cannot read the time {raw}: {err}") from None
         return ts_literal(moment), moment

@@ -34,9 +34,10 @@ from lark import Tree
 from tracebit_pack.analysis import table_name
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake import table_columns
-from tracebit_pack.macros import parse_time_text, ts_literal
+from tracebit_pack.macros import ts_literal
 from tracebit_pack.pantherflow import decode_string, dotted_name, parse
 from tracebit_pack.schemas import LOG_TYPES
+from tracebit_pack.times import parse_utc_text
 from tracebit_pack.transpile import UnsupportedConstruct
 
 SUPPORTED_FUNCTIONS = frozenset(
@@ -395,7 +396,7 @@ class _Translator:
         if len(args) != 1 or args[0].kind != "string":
             raise UnsupportedConstruct("time.parse_timestamp of anything but a quoted time")
         try:
-            moment = parse_time_text(str(args[0].const))
+            moment = parse_utc_text(str(args[0].const))
         except ValueError:
             raise UserError(f"time.parse_timestamp: cannot read the time {args[0].const!r}") from None
         return Value(ts_literal(moment), "time", moment)

@@ -49,10 +49,10 @@ from tracebit_pack.ingest import Ingest, Skipped, discover, needs_disk, require_
 from tracebit_pack.lake import Lake
 from tracebit_pack.not_evaluated import correlation_rules, summary_lines
 from tracebit_pack.pivot_run import run_pivot
-from tracebit_pack.schemas import LOG_TYPES, panther_time
+from tracebit_pack.schemas import LOG_TYPES
 from tracebit_pack.text import aligned_table, clip, compact
+from tracebit_pack.times import panther_time, rfc3339_utc
 from tracebit_pack.times import parse_now as parse_now_flag
-from tracebit_pack.times import rfc3339_utc
 
 PROGRESS_DELAY_SECONDS = 2.0  # the bar shows only on runs longer than this
 SEVERITY_ORDER = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3, "INFO": 4}

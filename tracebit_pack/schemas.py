@@ -12,7 +12,7 @@ Public API:
     split_ndjson(text) -> lines    (split on ``\n`` only: U+2028, U+2029, U+0085 stay inside a line)
     loads_json(text) -> value      (json.loads; ValueError for nesting, huge integers, lone surrogates)
     log_type_of_file(path) -> str  (``AWS.CloudTrail.jsonl`` -> ``AWS.CloudTrail``; UserError if unknown)
-    parse_time, parse_rfc3339, panther_time   re-exported from ``tracebit_pack.times`` (which see)
+    (times are parsed and formatted in ``tracebit_pack.times``)
 """
 
 from __future__ import annotations
@@ -26,14 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from tracebit_pack import times
 from tracebit_pack.errors import UserError
-
-# Times are parsed in tracebit_pack.times; these names stay importable from here.
-EARLIEST_EVENT_TIME = times.EARLIEST_EVENT_TIME
-parse_rfc3339 = times.parse_rfc3339
-parse_time = times.parse_with_formats
-panther_time = times.panther_time
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 

@@ -317,9 +317,6 @@ def _timestamp_paths(log_type: str) -> list[tuple[str, ...]]:
     return found
 
 
-_parse_time = parse_rfc3339
-
-
 def _format_time(moment: datetime, like: str) -> str:
     return rfc3339_utc(moment, "milliseconds" if "." in like else "seconds")
 
@@ -342,14 +339,14 @@ def shift_to_now(events: list[dict], now: datetime | None = None) -> list[dict]:
     Offsets between all timestamps (event times, start/end, deploy/issue times) are kept.
     """
     now = now or datetime.now(UTC)
-    latest = max(_parse_time(event["timestamp"]) for event in events)
+    latest = max(parse_rfc3339(event["timestamp"]) for event in events)
     delta: timedelta = now - latest
 
     def move(value):
         if not isinstance(value, str):
             return value
         try:
-            return _format_time(_parse_time(value) + delta, value)
+            return _format_time(parse_rfc3339(value) + delta, value)
         except ValueError:
             return value
 

@@ -28,8 +28,9 @@ from pathlib import Path
 
 from tracebit_pack import analysis
 from tracebit_pack.errors import CheckFailed, UserError
-from tracebit_pack.schemas import ALL_P_ANY, LOG_TYPES, FieldSpec, load_schema, log_type_of_file, parse_time
+from tracebit_pack.schemas import ALL_P_ANY, LOG_TYPES, FieldSpec, load_schema, log_type_of_file
 from tracebit_pack.schemas import read_jsonl as _read_jsonl
+from tracebit_pack.times import parse_with_formats as parse_time
 
 DEFAULT_DIRS = ("rules", "scenarios", "tests/fixtures")
 
