@@ -6,8 +6,8 @@
    conform is skipped and counted (``--strict``: refused).
 2. Run every enabled real-time rule on the events of its log types in event-time order with
    Panther's engine (``engine.PackEngine``; the KV cache is an in-memory store on the event
-   clock), streamed from the lake in batches. Log types without a real-time rule (CloudTrail)
-   stay in DuckDB.
+   clock), streamed from the lake in batches as the raw events with their ``p_*`` fields (built
+   in SQL by ``ingest``). Log types without a real-time rule never leave DuckDB.
 3. Run every enabled scheduled rule on the rows of its scheduled queries, executed over the lake
    at "now" (``--now``, default: the latest event time in the scenario).
 4. Group the matches into alerts (``alerts``: dedup string, DedupPeriodMinutes, Threshold,
