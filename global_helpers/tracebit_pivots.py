@@ -10,7 +10,7 @@ to generate the saved queries in ``queries/tracebit_pivot_*.yml`` (``make querie
   ``p_occurs_between('<start>', '<end>', alias)``, computed here from the alert time, so that
   Snowflake prunes micro-partitions on it.
 * PantherFlow: only constructs that Panther's own published PantherFlow uses (the allow-list is
-  ``tracebit_pack/pantherflow_attested.py``): values inline as escaped literals (no scalar
+  ``tracebit_pack/query/pantherflow_attested.py``): values inline as escaped literals (no scalar
   ``let``), ``time.parse_timestamp(...) - time.parse_timespan(...)`` windows, ``strings.ilike``,
   ``agg.*``, ``time.trunc``, ``snowflake.func`` and ``sort ... asc``.
 

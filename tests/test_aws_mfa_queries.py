@@ -15,8 +15,8 @@ import test_queries_exec
 from test_queries_exec import assert_rule_fires_on, pick, run
 
 import tracebit_pivots as tp
-from tracebit_pack.lake import Lake
-from tracebit_pack.pivot_run import run_pivot
+from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.query.pivots import run_pivot
 
 items = test_queries_exec.items  # the pack's queries (a pytest fixture)
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tracebit_pack.cli import main
+from tracebit_pack.cli.main import main
 from tracebit_pack.errors import UserError
-from tracebit_pack.lake import Lake
+from tracebit_pack.lake.embedded import Lake
 from tracebit_pack.replay import replay
 
 INCIDENT = Path(__file__).resolve().parent.parent / "scenarios" / "blog_incident"

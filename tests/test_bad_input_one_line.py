@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tracebit_pack import send
-from tracebit_pack.cli import main
-from tracebit_pack.schemas import loads_json
+from tracebit_pack.cli.main import main
+from tracebit_pack.http import send
+from tracebit_pack.logs.schemas import loads_json
 from tracebit_pack.times import panther_time, parse_rfc3339
 
 

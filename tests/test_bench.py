@@ -1,7 +1,7 @@
 """`make bench`: queries timed at each scenario's own "now", and a missed goal is reported, not hidden."""
 
-from tracebit_pack import bench
-from tracebit_pack.analysis import REPO_ROOT
+from tracebit_pack.dev import bench
+from tracebit_pack.pack.items import REPO_ROOT
 from tracebit_pack.times import parse_rfc3339
 
 SCENARIOS = REPO_ROOT / "scenarios"

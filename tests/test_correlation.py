@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tracebit_pack.cli import main
-from tracebit_pack.correlation import (
+from tracebit_pack.cli.main import main
+from tracebit_pack.engine.correlation import (
     CorrelationError,
     CorrelationRule,
     load_rules,

@@ -6,8 +6,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracebit_pack.enrich import deterministic_row_id, enrich, indicator_values, scan
-from tracebit_pack.schemas import read_jsonl
+from tracebit_pack.logs.enrich import deterministic_row_id, enrich, indicator_values, scan
+from tracebit_pack.logs.schemas import read_jsonl
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lake_engine" / "basic"
 PARSED = datetime(2024, 7, 1, 0, 0, 1, 5, tzinfo=UTC)

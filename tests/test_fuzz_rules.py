@@ -1,6 +1,6 @@
 """Fuzz properties of every rule and scheduled rule (issue 7), bounded for the test command.
 
-``python -m tracebit_pack.fuzz --examples 100000`` (``make fuzz``) is the long run. Here:
+``python -m tracebit_pack.dev.fuzz --examples 100000`` (``make fuzz``) is the long run. Here:
 
 * the regression events: every failure the fuzzer found, as a concrete (shrunk) event;
 * the properties on a bounded number of hypothesis examples per stream (derandomized, so the test
@@ -23,9 +23,9 @@ from itertools import islice
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from tracebit_pack import strategies
-from tracebit_pack.fuzz import Failure, check_event, load_pack, run_rules, stream_named
-from tracebit_pack.schemas import LOG_TYPES
+from tracebit_pack.dev import strategies
+from tracebit_pack.dev.fuzz import Failure, check_event, load_pack, run_rules, stream_named
+from tracebit_pack.logs.schemas import LOG_TYPES
 
 # (rule id, property) -> what the rule owner has to change (see the issue 7 report).
 KNOWN_ISSUES: dict[tuple[str, str], str] = {}
@@ -262,7 +262,7 @@ def test_generated_events_reach_every_rule():
 @pytest.mark.parametrize("log_type", LOG_TYPES)
 def test_strategies_cover_every_schema(log_type):
     """Every schema's strategy yields dicts; realistic events carry every required top-level field."""
-    from tracebit_pack.schemas import load_schema
+    from tracebit_pack.logs.schemas import load_schema
 
     required = {f.name for f in load_schema(log_type).fields if f.required}
     with warnings.catch_warnings():

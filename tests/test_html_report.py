@@ -11,9 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracebit_pack import html_report, report_charts
-from tracebit_pack.cli import main
-from tracebit_pack.html_report import (
+from tracebit_pack.cli.main import main
+from tracebit_pack.dev.strategies import HOSTILE_STRINGS
+from tracebit_pack.replay import replay
+from tracebit_pack.report import charts as report_charts
+from tracebit_pack.report import html as html_report
+from tracebit_pack.report.html import (
     COPY_SCRIPT,
     clean,
     parse_time,
@@ -21,8 +24,6 @@ from tracebit_pack.html_report import (
     script_hash,
     skipped_summary,
 )
-from tracebit_pack.replay import replay
-from tracebit_pack.strategies import HOSTILE_STRINGS
 
 REPO = Path(__file__).resolve().parent.parent
 PRINCIPAL = "arn:aws:sts::693260565127:assumed-role/Okta-OIDC-Engineer/sue.johnson@acme.com"

@@ -12,8 +12,8 @@ from statistics import median
 
 import pytest
 
-from tracebit_pack.cli import main
-from tracebit_pack.report_browser import chart_problems, check, chromium_path, open_report
+from tracebit_pack.cli.main import main
+from tracebit_pack.report.browser import chart_problems, check, chromium_path, open_report
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.browser

@@ -17,13 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracebit_pack import ingest as ingest_module
-from tracebit_pack.analysis import REPO_ROOT
-from tracebit_pack.enrich import deterministic_row_id, enrich, event_time
-from tracebit_pack.ingest import Ingest, discover, reader_sql
-from tracebit_pack.lake import Lake
-from tracebit_pack.schemas import LOG_TYPES, loads_json
-from tracebit_pack.strategies import hostile_events, realistic_events
+from tracebit_pack.dev.strategies import hostile_events, realistic_events
+from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.logs import ingest as ingest_module
+from tracebit_pack.logs.enrich import deterministic_row_id, enrich, event_time
+from tracebit_pack.logs.ingest import Ingest, discover, reader_sql
+from tracebit_pack.logs.schemas import LOG_TYPES, loads_json
+from tracebit_pack.pack.items import REPO_ROOT
 
 LOG_TYPE = "AWS.CloudTrail"
 FILES = sorted(

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tracebit_pack.errors import UserError
-from tracebit_pack.lake import Lake, table_columns
-from tracebit_pack.transpile import UnsupportedConstruct
+from tracebit_pack.lake.embedded import Lake, table_columns
+from tracebit_pack.lake.transpile import UnsupportedConstruct
 
 BASIC = Path(__file__).parent / "fixtures" / "lake_engine" / "basic"
 NOW = datetime(2024, 6, 30, 12, 0, tzinfo=UTC)
@@ -239,7 +239,7 @@ def test_params_cte(lake):
 
 
 def test_items_are_run_by_query_text(lake):
-    from tracebit_pack.analysis import AnalysisItem
+    from tracebit_pack.pack.items import AnalysisItem
 
     item = AnalysisItem(
         path=BASIC / "q.yml",

@@ -1,10 +1,10 @@
-"""Panther macro expansion (tracebit_pack.macros)."""
+"""Panther macro expansion (tracebit_pack.lake.macros)."""
 
 from datetime import UTC, datetime
 
 import pytest
 
-from tracebit_pack.macros import MacroError, expand_macros, parse_offset
+from tracebit_pack.lake.macros import MacroError, expand_macros, parse_offset
 
 NOW = datetime(2024, 6, 30, 12, 0, tzinfo=UTC)
 T_NOW = "CAST('2024-06-30 12:00:00.000000' AS TIMESTAMP_NTZ)"

@@ -4,7 +4,7 @@ constructs it refuses (Unsupported) rather than guesses."""
 import pytest
 from panther_core.enriched_event import PantherEvent
 
-from tracebit_pack.match_expressions import SUPPORTED_CONDITIONS, Unsupported, compile_expressions
+from tracebit_pack.engine.match_expressions import SUPPORTED_CONDITIONS, Unsupported, compile_expressions
 
 EVENT = {
     "eventName": "ConsoleLogin",

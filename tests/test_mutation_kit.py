@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tracebit_pack import mutation
+from tracebit_pack.dev import mutation
 from tracebit_pack.errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -94,7 +94,7 @@ def test_score_leaves_out_equivalent_survivors_only(tmp_path, capsys):
 
 
 def test_fork_server_selects_the_tests_that_ran_the_changed_line():
-    from tracebit_pack import pytest_forkserver as fs
+    from tracebit_pack.dev import pytest_forkserver as fs
 
     tests = ["tests/test_a.py", "tests/test_b.py"]
     covered = {
@@ -119,7 +119,7 @@ def test_fork_server_selects_the_tests_that_ran_the_changed_line():
 
 
 def test_fork_server_finds_the_changed_lines(tmp_path):
-    from tracebit_pack import pytest_forkserver as fs
+    from tracebit_pack.dev import pytest_forkserver as fs
 
     path = tmp_path / "m.py"
     path.write_text("a = 1\nb = 2\nc = 3\n")

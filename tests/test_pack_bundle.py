@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tracebit_pack.analysis import REPO_ROOT, load_items, load_yaml
+from tracebit_pack.pack.items import REPO_ROOT, load_items, load_yaml
 
 PAT = [str(Path(sys.executable).parent / "panther_analysis_tool"), "--skip-version-check"]
 ITEMS = load_items(REPO_ROOT)

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tracebit_pack.analysis import REPO_ROOT, items_of, load_items
+from tracebit_pack.pack.items import REPO_ROOT, items_of, load_items
 
 ITEMS = load_items(REPO_ROOT)
 DETECTIONS = items_of(ITEMS, "rule", "scheduled_rule", "correlation_rule")

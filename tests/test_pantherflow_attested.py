@@ -1,8 +1,8 @@
 """Every PantherFlow the pack ships uses only constructs Panther's own PantherFlow uses.
 
 The renders (alert context, for the example and for generated values; the saved queries'
-Descriptions) are parsed with ``tracebit_pack.pantherflow``; every operator, function, scalar
-operator and ``snowflake.func`` target must be in ``tracebit_pack.pantherflow_attested``, and no
+Descriptions) are parsed with ``tracebit_pack.query.pantherflow``; every operator, function, scalar
+operator and ``snowflake.func`` target must be in ``tracebit_pack.query.pantherflow_attested``, and no
 ``let`` may bind a scalar. The check itself is shown to fail on the forms the pack used to ship.
 """
 
@@ -16,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tracebit_pivots as tp
-from tracebit_pack import pantherflow, pantherflow_attested, pantherflow_sql, strategies
-from tracebit_pack.pivot_queries import file_name
+from tracebit_pack.dev import strategies
+from tracebit_pack.query import pantherflow, pantherflow_attested, pantherflow_sql
+from tracebit_pack.query.generate import file_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ALLOW_LISTS = (

@@ -2,7 +2,7 @@
 
 Same column names (in order) and the same multiset of rows, on the bundled scenarios and the
 lake fixture, for the example principals and for generated hostile parameter values (quotes,
-backslashes, ``%`` and ``_`` wildcards, newlines, unicode: ``tracebit_pack.strategies``). Also:
+backslashes, ``%`` and ``_`` wildcards, newlines, unicode: ``tracebit_pack.dev.strategies``). Also:
 the CLI's ``--language pantherflow --format json`` prints the same JSON as ``--language sql``, and
 constructs outside the supported subset are errors that name them.
 """
@@ -18,11 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tracebit_pivots as tp
-from tracebit_pack import pivot_run, strategies
-from tracebit_pack.cli import main
+from tracebit_pack.cli.main import main
+from tracebit_pack.dev import strategies
 from tracebit_pack.errors import UserError
-from tracebit_pack.lake import Lake
-from tracebit_pack.pantherflow_sql import run_pantherflow, translate
+from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.query import pivots as pivot_run
+from tracebit_pack.query.pantherflow_sql import run_pantherflow, translate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {

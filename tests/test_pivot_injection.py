@@ -35,8 +35,8 @@ from pygments.token import String
 from sqlglot import exp
 
 import tracebit_pivots as tp
-from tracebit_pack import strategies
-from tracebit_pack.fuzz import load_pack, prepare, stream_named
+from tracebit_pack.dev import strategies
+from tracebit_pack.dev.fuzz import load_pack, prepare, stream_named
 
 PLACEHOLDER = "benign-{}-7f3a"
 # The values taken from logs; alert_time is parsed and re-formatted by the renderer, never copied.

@@ -27,8 +27,9 @@ from pygments.token import String
 from sqlglot import exp
 
 import tracebit_pivots as tp
-from tracebit_pack import pantherflow, pivot_queries
-from tracebit_pack.cli import main as cli_main
+from tracebit_pack.cli.main import main as cli_main
+from tracebit_pack.query import generate as pivot_queries
+from tracebit_pack.query import pantherflow
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BLOG_ARN = "arn:aws:sts::693260565127:assumed-role/Okta-OIDC-Engineer/sue.johnson@acme.com"

@@ -24,8 +24,8 @@ import pytest
 from panther_core.enriched_event import PantherEvent
 
 import tracebit_pivots as tp
-from tracebit_pack.analysis import items_of, load_items
-from tracebit_pack.lake import Lake
+from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.pack.items import items_of, load_items
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAKE_DIR = REPO_ROOT / "tests" / "fixtures" / "lake"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tracebit_pack.cli import main
+from tracebit_pack.cli.main import main
 
 BASIC = Path(__file__).parent / "fixtures" / "lake_engine" / "basic"
 NOW = "2024-06-30T12:00:00Z"

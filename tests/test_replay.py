@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tracebit_pack import replay as replay_module
-from tracebit_pack.cli import main
+from tracebit_pack.cli.main import main
 from tracebit_pack.replay import render_text, replay
 
 REPO = Path(__file__).resolve().parent.parent

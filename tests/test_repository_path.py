@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tracebit_pack.cli import main
-from tracebit_pack.engine import PackEngine
+from tracebit_pack.cli.main import main
+from tracebit_pack.engine.rules import PackEngine
 
 REPO = Path(__file__).resolve().parent.parent
 PACK_FOLDERS = ("rules", "queries", "correlation_rules", "data_models", "global_helpers", "packs")

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tracebit_pack import cli, review
+from tracebit_pack.cli import main as cli
+from tracebit_pack.review import command as review
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Review Test",

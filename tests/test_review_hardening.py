@@ -19,7 +19,8 @@ import yaml
 from markdown_it import MarkdownIt
 from test_review import git, new_repo, unhealthy_rule, write
 
-from tracebit_pack import cli, review
+from tracebit_pack.cli import main as cli
+from tracebit_pack.review import command as review
 
 HOSTILE = (
     "<img src=x onerror=alert(1)> [click](https://evil.example/x) **bold** _em_ `tick` | cell "
@@ -116,7 +117,7 @@ def test_sigterm_kills_workers_and_removes_the_temp_folder(repo: Path, tmp_path:
     spy = tmp_path / "spy.json"
     plant_spy(repo, spy, 120)  # the head worker hangs while importing the helper
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tracebit_pack.cli", "review", "--base", "main", "--repo", str(repo)],
+        [sys.executable, "-m", "tracebit_pack.cli.main", "review", "--base", "main", "--repo", str(repo)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -2,7 +2,7 @@
 
 ``pat test`` only checks a YAML test's ExpectedResult (true / false); it cannot check a title,
 severity, dedup string or alert-context value. So every YAML test of every rule and scheduled rule
-is also run here through ``panther_core`` (``tracebit_pack.engine.PackEngine``, batch mode as in
+is also run here through ``panther_core`` (``tracebit_pack.engine.rules.PackEngine``, batch mode as in
 production), and its output is compared with the expectations recorded for it in
 ``tests/rule_expectations/<RuleID>.yml`` (kept outside the analysis folders: pat rejects unknown
 keys and files there). The format is described in ``tests/rule_expectations/README.md``.
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tracebit_pack.engine import PackEngine
+from tracebit_pack.engine.rules import PackEngine
 from tracebit_pack.times import parse_event_time as parse_time
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tracebit_pack.engine import PackEngine
+from tracebit_pack.engine.rules import PackEngine
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEDULED = REPO_ROOT / "rules" / "tracebit_scheduled_rules"

@@ -1,11 +1,11 @@
-"""Schema field tree (tracebit_pack.schemas)."""
+"""Schema field tree (tracebit_pack.logs.schemas)."""
 
 from datetime import UTC, datetime
 
 import pytest
 
 from tracebit_pack.errors import UserError
-from tracebit_pack.schemas import LOG_TYPES, load_schema, log_type_of_file, parse_schema
+from tracebit_pack.logs.schemas import LOG_TYPES, load_schema, log_type_of_file, parse_schema
 from tracebit_pack.times import panther_time, parse_rfc3339
 from tracebit_pack.times import parse_with_formats as parse_time
 

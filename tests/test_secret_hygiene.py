@@ -1,6 +1,6 @@
 """Secret hygiene (issue 7): no token in the pat settings, and the secret scanner works.
 
-The scan itself runs in the test command as ``python -m tracebit_pack.secrets_check`` (detect-secrets
+The scan itself runs in the test command as ``python -m tracebit_pack.dev.secrets_check`` (detect-secrets
 over ``git ls-files`` against the audited ``.secrets.baseline``).
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tracebit_pack.secrets_check import BASELINE, main, new_secrets
+from tracebit_pack.dev.secrets_check import BASELINE, main, new_secrets
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = REPO_ROOT / ".panther_settings.yml"
@@ -94,7 +94,7 @@ def test_baseline_is_audited():
     """Every baselined finding was audited as a false positive (fixture and example values only)."""
     baseline = json.loads(BASELINE.read_text(encoding="utf-8"))
     entries = [(name, s) for name, items in baseline["results"].items() for s in items]
-    assert entries, "empty baseline: regenerate it with the command in tracebit_pack/secrets_check.py"
+    assert entries, "empty baseline: regenerate it with the command in tracebit_pack/dev/secrets_check.py"
     for name, secret in entries:
         assert secret.get("is_secret") is False, f"{name}:{secret['line_number']} not audited"
     excluded = {p for f in baseline["filters_used"] for p in f.get("pattern", [])}

@@ -22,10 +22,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracebit_pack import send
-from tracebit_pack.cli import main
+from tracebit_pack.cli.main import main
 from tracebit_pack.errors import UserError
-from tracebit_pack.http_source import (
+from tracebit_pack.http import send
+from tracebit_pack.http.contract import (
     DEFAULT_MAX_REQUEST_BYTES,
     ENCODINGS,
     LOG_TYPES,
@@ -36,8 +36,8 @@ from tracebit_pack.http_source import (
     sign,
     verify,
 )
-from tracebit_pack.receive import Receiver
-from tracebit_pack.send import (
+from tracebit_pack.http.receive import Receiver
+from tracebit_pack.http.send import (
     DeliveryError,
     RetryPolicy,
     Sender,
@@ -462,7 +462,7 @@ def test_malformed_input_is_one_clear_error(tmp_path, secret_env, capsys, conten
 # ---------------------------------------------------------------------------------------- samples
 def test_samples_conform_to_their_schemas():
     try:
-        from tracebit_pack.validate import validate_event
+        from tracebit_pack.logs.validate import validate_event
     except ImportError:  # validate is a colleague's module; fall back to the required fields
         validate_event = None
     samples = load_samples()
@@ -524,7 +524,16 @@ def test_send_samples_to_receive_end_to_end(receiver, secret_env, monkeypatch, c
 
 def test_receive_command_runs_and_stops_on_sigterm(tmp_path, secret_env):
     out_dir = tmp_path / "received"
-    cmd = [sys.executable, "-m", "tracebit_pack.cli", "receive", "--port", "0", "--secret-env", secret_env]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tracebit_pack.cli.main",
+        "receive",
+        "--port",
+        "0",
+        "--secret-env",
+        secret_env,
+    ]
     proc = subprocess.Popen(
         [*cmd, "--out", str(out_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -546,8 +555,8 @@ def test_receive_command_runs_and_stops_on_sigterm(tmp_path, secret_env):
 
 def test_received_folder_raises_the_expected_rules(receiver, secret_env, capsys):
     """What `tracebit-pack replay DIR` does with the received folder, through the pack's rules."""
-    engine = pytest.importorskip("tracebit_pack.engine")
-    enrich = pytest.importorskip("tracebit_pack.enrich").enrich
+    engine = pytest.importorskip("tracebit_pack.engine.rules")
+    enrich = pytest.importorskip("tracebit_pack.logs.enrich").enrich
     assert main(["send", "--url", receiver.url, "--secret-env", secret_env]) == 0
     pack = engine.PackEngine.load()
     fired: dict[str, list[str]] = {}

@@ -16,7 +16,7 @@ import pytest
 import test_queries_exec
 from test_queries_exec import assert_rule_fires_on, run, scheduled_rule
 
-from tracebit_pack.lake import Lake
+from tracebit_pack.lake.embedded import Lake
 
 items = test_queries_exec.items  # the pack's queries (a pytest fixture)
 SURGE = "Tracebit.Query.CanaryPrincipalGetObjectSurge"

@@ -947,7 +947,7 @@ def test_as_number(value, expected):
     assert type(tb.as_number(value)) is type(expected)
 
 
-# Regressions found by the fuzzer (tracebit_pack.fuzz): titles built from 1,024-character log
+# Regressions found by the fuzzer (tracebit_pack.dev.fuzz): titles built from 1,024-character log
 # values went over Panther's 1,000-character title limit.
 LONG = "x" * 1024
 

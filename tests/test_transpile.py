@@ -12,8 +12,8 @@ import pytest
 import sqlglot
 
 from tracebit_pack.errors import UserError
-from tracebit_pack.lake import Lake
-from tracebit_pack.transpile import UnsupportedConstruct, transpile
+from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.lake.transpile import UnsupportedConstruct, transpile
 
 BASIC = Path(__file__).parent / "fixtures" / "lake_engine" / "basic"
 VARIANTS = {"userIdentity", "target", "principal", "requestParameters", "debugContext", "canaries_accessed"}

@@ -22,13 +22,13 @@ from pathlib import Path
 import pytest
 from test_send_receive import SECRET, SECRET_TEXT
 
-from tracebit_pack import send
-from tracebit_pack.cli import main
+from tracebit_pack.cli.main import main
 from tracebit_pack.errors import UserError
-from tracebit_pack.http_source import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
-from tracebit_pack.receive import LISTEN_BACKLOG, Receiver, printable
+from tracebit_pack.http import send
+from tracebit_pack.http.contract import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
+from tracebit_pack.http.receive import LISTEN_BACKLOG, Receiver, printable
+from tracebit_pack.http.send import DeliveryError, RetryPolicy, Sender, Target
 from tracebit_pack.replay import replay
-from tracebit_pack.send import DeliveryError, RetryPolicy, Sender, Target
 
 TIMEOUT = 10.0  # client socket timeout: the bound on every wait below
 SEPARATORS = "line\u2028para\u2029next\u0085end"

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tracebit_pack.cli import main
-from tracebit_pack.schemas import read_jsonl
-from tracebit_pack.validate import Problem, validate_event
+from tracebit_pack.cli.main import main
+from tracebit_pack.logs.schemas import read_jsonl
+from tracebit_pack.logs.validate import Problem, validate_event
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lake_engine" / "basic"
 

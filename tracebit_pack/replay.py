@@ -34,22 +34,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tracebit_pack.alerts import Alert, group_matches
-from tracebit_pack.analysis import (
+from tracebit_pack.engine.alerts import Alert, group_matches
+from tracebit_pack.engine.correlation import CorrelationMatch, CorrelationRule, Signal
+from tracebit_pack.engine.rules import PackEngine, RuleResult
+from tracebit_pack.errors import UserError
+from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.logs.ingest import Ingest, Skipped, discover, needs_disk, require_events
+from tracebit_pack.logs.schemas import LOG_TYPES
+from tracebit_pack.pack.items import (
     REPO_ROOT,
     AnalysisItem,
     add_path_argument,
     repository,
     table_name,
 )
-from tracebit_pack.correlation import CorrelationMatch, CorrelationRule, Signal
-from tracebit_pack.engine import PackEngine, RuleResult
-from tracebit_pack.errors import UserError
-from tracebit_pack.ingest import Ingest, Skipped, discover, needs_disk, require_events
-from tracebit_pack.lake import Lake
-from tracebit_pack.not_evaluated import correlation_rules, summary_lines
-from tracebit_pack.pivot_run import run_pivot
-from tracebit_pack.schemas import LOG_TYPES
+from tracebit_pack.pack.not_evaluated import correlation_rules, summary_lines
+from tracebit_pack.query.pivots import run_pivot
 from tracebit_pack.text import aligned_table, clip, compact
 from tracebit_pack.times import panther_time, rfc3339_utc
 from tracebit_pack.times import parse_now as parse_now_flag
@@ -611,7 +611,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         output = json.dumps(report.to_json(), indent=2, default=str)
     elif args.format == "html":
-        from tracebit_pack.html_report import render_html
+        from tracebit_pack.report.html import render_html
 
         output = render_html(json.loads(json.dumps(report.to_json(), default=str)))
     else:

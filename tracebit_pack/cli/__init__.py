@@ -1,0 +1,1 @@
+"""The ``tracebit-pack`` command line: one sub-command per pipeline stage."""

@@ -1,0 +1,188 @@
+"""Sub-command ``query run``: execute a pack query on the embedded lake.
+
+    tracebit-pack query run <QueryName> --data DIR --now <rfc3339> [--param name=value]... \
+        [--format json|table] [--language sql|pantherflow]
+
+The query (a ``saved_query`` or ``scheduled_query`` in ``queries/``) runs on a lake loaded from
+the ``<LogType>.jsonl`` files in DIR, with the Panther macros seeing ``--now`` as the current
+time. ``json`` prints a list of objects.
+
+* A pivot (``Tracebit.Pivot.*``) is rendered from its template (``tracebit_pivots``) for the
+  ``--param`` values: the principal is required, ``alert_time`` defaults to ``--now`` and the
+  window option (``lookback_days`` / ``window_hours``) to the template's. ``--language
+  pantherflow`` runs its PantherFlow form (``tracebit_pack.query.pantherflow_sql``) instead of the SQL.
+* Any other query: ``--param`` replaces a literal of its ``WITH params AS (...)`` CTE.
+
+Bad input (missing folder, a folder without the ``<LogType>.jsonl`` file of a table the query
+reads, malformed JSONL, unknown log type file name, unknown QueryName, bad --param value, a
+--now without timezone, non-UTF-8 text, unsupported construct) is one error line and exit 2; the
+output is printed only once the query has succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from tracebit_pack.errors import UserError
+from tracebit_pack.lake.folder import check_folder, tables_read
+from tracebit_pack.pack import items as analysis
+from tracebit_pack.query import pivots as pivot_run
+from tracebit_pack.text import aligned_table, compact
+from tracebit_pack.times import parse_now as parse_now_flag
+
+QUERY_KINDS = ("saved_query", "scheduled_query")
+
+
+def parse_now(text: str) -> datetime:
+    """``--now``: an RFC 3339 timestamp with a timezone (``2024-06-30T12:00:00Z``); UserError otherwise."""
+    check_utf8("--now", text)
+    return parse_now_flag(text)
+
+
+def check_utf8(what: str, text: str) -> None:
+    """UserError for text that came from bytes that are not UTF-8 (surrogate-escaped by Python)."""
+    if any("\udc80" <= char <= "\udcff" for char in text):
+        raise UserError(f"{what}: the value is not valid UTF-8")
+
+
+def parse_params(pairs: list[str] | None) -> dict[str, str]:
+    """``--param name=value`` pairs; UserError for a missing '=', an empty name or a repeated name."""
+    params: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UserError(f"--param: expected name=value, got {pair!r}")
+        if not name.replace("_", "a").isalnum():
+            raise UserError(f"--param: {name!r} is not a parameter name")
+        if name.lower() in (k.lower() for k in params):
+            raise UserError(f"--param: {name!r} given twice")
+        check_utf8(f"--param {name}", value)
+        params[name] = value
+    return params
+
+
+def format_table(rows: list[dict]) -> str:
+    """A plain aligned text table (nested values as compact JSON)."""
+    if not rows:
+        return "(no rows)"
+    headers = list(rows[0])
+    cells = [["" if row.get(h) is None else compact(row.get(h)) for h in headers] for row in rows]
+    lines = aligned_table(headers, cells)
+    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(lines)
+
+
+def run_query(
+    name: str,
+    data: Path,
+    now: datetime,
+    params: dict[str, str],
+    root: Path = analysis.REPO_ROOT,
+    *,
+    language: str = "sql",
+) -> list[dict]:
+    """Rows of query ``name`` (from ``root``/queries) over the lake in folder ``data``."""
+    from tracebit_pack.lake.embedded import Lake  # duckdb is imported only when a query runs
+
+    check_utf8("QueryName", name)
+    items = {item.id: item for item in analysis.items_of(analysis.load_items(root), *QUERY_KINDS)}
+    if name not in items:
+        raise UserError(f"unknown QueryName {name!r} (valid: {', '.join(sorted(items)) or 'none'})")
+    helper = Path(root) / "global_helpers" / "tracebit_pivots.py"
+    pivots = pivot_run.pivots_module(root) if helper.is_file() else None
+    pivot_names = sorted(getattr(pivots, "PIVOTS", {}))
+    if name in pivot_names:
+        render_params = pivot_run.cli_params(pivots, name, params, now)
+        rendered = pivot_run.render(pivots, name, render_params)
+        if language == "pantherflow":
+            from tracebit_pack.query.pantherflow_sql import translate
+
+            tables = translate(rendered["pantherflow"], now).tables
+        else:
+            tables = tables_read(rendered["sql"])
+        check_folder(Path(data), tables)
+        lake = Lake.from_folder(data)
+        try:
+            return pivot_run.run_pivot(lake, pivots, name, render_params, now, language=language)
+        finally:
+            lake.close()
+    if language == "pantherflow":
+        with_pf = ", ".join(pivot_names) or "none"
+        raise UserError(f"{name} has no PantherFlow form (the pivots have one: {with_pf})")
+    item = items[name]
+    check_param_values(item.query or "", params)
+    check_folder(Path(data), tables_read(item.query or ""))
+    lake = Lake.from_folder(data)
+    try:
+        return lake.run(item, now=now, params=params)
+    finally:
+        lake.close()
+
+
+def check_param_values(sql: str, params: dict[str, str]) -> None:
+    """UserError for a ``--param`` the params CTE does not define, or whose CTE literal is a number
+    while the value is not (checked before the data is loaded)."""
+    import sqlglot
+    from sqlglot import exp
+
+    from tracebit_pack.lake.transpile import params_columns
+
+    if not params:
+        return
+    try:
+        tree = sqlglot.parse_one(sql, read="snowflake")
+    except sqlglot.errors.SqlglotError:
+        return  # the run reports the parse error
+    for key, column in params_columns(tree, params).items():
+        value = params[key]
+        literal = column.this
+        numeric = isinstance(literal, exp.Literal) and not literal.is_string
+        if numeric and not re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):
+            raise UserError(f"--param {key}: expected a number like {literal.this}, got {value!r}")
+
+
+def _command(args: argparse.Namespace) -> int:
+    now = parse_now(args.now)
+    params = parse_params(args.param)
+    rows = run_query(
+        args.query_name, Path(args.data), now, params, analysis.repository(args), language=args.language
+    )
+    text = json.dumps(rows, indent=2, ensure_ascii=False) if args.format == "json" else format_table(rows)
+    sys.stdout.write(text + "\n")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    query = subparsers.add_parser("query", help="run the pack's queries on an embedded data lake")
+    actions = query.add_subparsers(dest="query_command", metavar="ACTION", parser_class=type(query))
+    run = actions.add_parser(
+        "run",
+        help="execute a saved or scheduled query on a folder of <LogType>.jsonl files",
+        description=__doc__.split("\n\n")[0],
+    )
+    run.add_argument("query_name", metavar="QueryName", help="QueryName of a saved/scheduled query")
+    run.add_argument("--data", required=True, help="folder of <LogType>.jsonl files")
+    run.add_argument(
+        "--now", required=True, help="the time the macros see, RFC 3339 (e.g. 2024-06-30T12:00:00Z)"
+    )
+    run.add_argument("--param", action="append", metavar="NAME=VALUE", help="set a params CTE value")
+    run.add_argument("--format", choices=("json", "table"), default="table")
+    run.add_argument(
+        "--language",
+        choices=pivot_run.LANGUAGES,
+        default="sql",
+        help="run a pivot's SQL (default) or its PantherFlow form",
+    )
+    analysis.add_path_argument(run)
+    run.set_defaults(func=_command)
+
+    def _usage(_args: argparse.Namespace) -> int:
+        raise UserError("query: missing action (use: query run <QueryName> --data DIR --now TIME)")
+
+    query.set_defaults(func=_usage)

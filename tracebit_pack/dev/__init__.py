@@ -1,0 +1,1 @@
+"""Developer tooling, installed with the ``dev`` extra: fuzzing, benchmarks, mutation testing, secret scan."""

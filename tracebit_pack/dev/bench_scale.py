@@ -1,0 +1,239 @@
+"""Scaling benchmark of ``replay`` on backtest folders of 10k, 100k and 1M CloudTrail events.
+
+``python -m tracebit_pack.dev.bench_scale`` (``make bench-scale``; ``--json`` for machine-readable
+output). For each size N it generates (once, deterministic: ``scenarios/generate_backtest.py``)
+a folder of N CloudTrail events as gzip S3 objects, N/10 Okta events as one JSON array and the
+blog incident's Tracebit logs, then measures, each in a fresh process so that peak RSS is its own:
+
+* **replay**: ``replay.replay`` of the folder end to end (load, real-time rules, scheduled rules,
+  correlation, pivots): wall and CPU seconds, events/s, peak RSS, alerts raised;
+* **read_json**: DuckDB's own ``read_json`` of the same CloudTrail objects into a table typed
+  from the Panther schema (``STRUCT``s, ``TIMESTAMP``s; ``json`` fields as ``JSON``), the floor
+  that any loader of these files pays, measured in the same run.
+
+Goals: replay at 1M within 4x read_json; peak RSS under 2 GB; cost per event at 1M within 1.5x of
+the cost at 100k; the bundled incident under 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tracebit_pack.dev.bench import machine
+from tracebit_pack.lake.embedded import SQL_TYPES
+from tracebit_pack.logs.schemas import FieldSpec, load_schema
+from tracebit_pack.pack.items import REPO_ROOT
+
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+DEFAULT_DATA = REPO_ROOT / ".bench-data"
+RATIO_GOAL = 4.0
+RSS_GOAL_MB = 2048
+LINEARITY_GOAL = 1.5
+INCIDENT_GOAL_SECONDS = 2.0
+DUCK_TYPES = {**SQL_TYPES, "json": "JSON"}  # read_json types: json fields as JSON
+
+
+def duckdb_type(spec: FieldSpec) -> str:
+    """The DuckDB type ``read_json`` is given for a schema field."""
+    if spec.type == "object":
+        return "STRUCT(" + ", ".join(f'"{f.name}" {duckdb_type(f)}' for f in spec.fields) + ")"
+    if spec.type == "array":
+        assert spec.element is not None
+        return duckdb_type(spec.element) + "[]"
+    return DUCK_TYPES[spec.type]
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure_replay(folder: Path) -> dict[str, Any]:
+    """Run in a child: one replay of ``folder``."""
+    import warnings
+
+    from tracebit_pack.replay import replay
+
+    warnings.simplefilter("ignore")
+    cpu, start = _cpu(), time.perf_counter()
+    report = replay(folder)
+    return {
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": _cpu() - cpu,
+        "events": report.events,
+        "events_by_log_type": report.events_by_log_type,
+        "alerts": report.alert_counts(),
+        "skipped": report.skipped.total,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def measure_read_json(folder: Path) -> dict[str, Any]:
+    """Run in a child: DuckDB's typed ``read_json`` of the folder's CloudTrail S3 objects."""
+    import duckdb
+
+    files = sorted(str(p) for p in (folder / "AWS.CloudTrail").rglob("*.json.gz"))
+    schema = load_schema("AWS.CloudTrail")
+    records = "STRUCT(" + ", ".join(f'"{f.name}" {duckdb_type(f)}' for f in schema.fields) + ")[]"
+    connection = duckdb.connect(":memory:")
+    cpu, start = _cpu(), time.perf_counter()
+    connection.execute(
+        "CREATE TABLE cloudtrail AS SELECT unnest(Records, recursive := false) "
+        "FROM read_json(?, columns = {'Records': ?})",
+        [files, records],
+    )
+    rows = connection.execute("SELECT count(*) FROM cloudtrail").fetchone()[0]
+    return {
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": _cpu() - cpu,
+        "rows": rows,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _child(kind: str, folder: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "tracebit_pack.dev.bench_scale", "--measure", kind, str(folder)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def dataset(data: Path, cloudtrail: int) -> Path:
+    """The backtest folder for ``cloudtrail`` events (generated once, reused while the stamp matches)."""
+    sys.path.insert(0, str(REPO_ROOT / "scenarios"))
+    import generate_backtest
+
+    folder = data / f"backtest-{cloudtrail}"
+    stamp = folder / ".generated"
+    wanted = json.dumps({"cloudtrail": cloudtrail, "okta": cloudtrail // 10, "seed": 20241213})
+    if not (stamp.is_file() and stamp.read_text() == wanted):
+        generate_backtest.generate(folder, cloudtrail, cloudtrail // 10)
+        stamp.write_text(wanted)
+    return folder
+
+
+def run(sizes: tuple[int, ...], data: Path) -> dict[str, Any]:
+    rows = []
+    for size in sizes:
+        folder = dataset(data, size)
+        floor = _child("read_json", folder)
+        replayed = _child("replay", folder)
+        rows.append(
+            {
+                "cloudtrail_events": size,
+                "replay": replayed,
+                "read_json": floor,
+                "events_per_second": replayed["events"] / replayed["seconds"],
+                "us_per_event": replayed["seconds"] / replayed["events"] * 1e6,
+                "ratio": replayed["seconds"] / floor["seconds"],
+                "cpu_ratio": replayed["cpu_seconds"] / floor["cpu_seconds"],
+            }
+        )
+    incident = min(
+        (_child("replay", REPO_ROOT / "scenarios" / "blog_incident") for _ in range(3)),
+        key=lambda r: r["seconds"],
+    )
+    return {"machine": machine(), "rows": rows, "incident": incident}
+
+
+def goals(result: dict[str, Any]) -> list[str]:
+    """One line per goal: met or missed, with the figure."""
+    out = []
+    by_size = {row["cloudtrail_events"]: row for row in result["rows"]}
+    top = by_size.get(max(by_size)) if by_size else None
+    if top:
+        ok = top["ratio"] <= RATIO_GOAL
+        out.append(
+            f"replay / read_json at {top['cloudtrail_events']:,}: {top['ratio']:.2f}x wall, "
+            f"{top['cpu_ratio']:.2f}x CPU (goal <= {RATIO_GOAL:.0f}x): {'met' if ok else 'MISSED'}"
+        )
+        peak = max(row["replay"]["peak_rss_mb"] for row in result["rows"])
+        out.append(
+            f"peak RSS {peak:,.0f} MB (goal < {RSS_GOAL_MB} MB): {'met' if peak < RSS_GOAL_MB else 'MISSED'}"
+        )
+    if 100_000 in by_size and 1_000_000 in by_size:
+        big, small = by_size[1_000_000], by_size[100_000]
+        growth = big["us_per_event"] / small["us_per_event"]
+        cpu_growth = (big["replay"]["cpu_seconds"] / big["replay"]["events"]) / (
+            small["replay"]["cpu_seconds"] / small["replay"]["events"]
+        )
+        ok = max(growth, cpu_growth) <= LINEARITY_GOAL
+        out.append(
+            f"cost per event 1M / 100k: {growth:.2f} wall, {cpu_growth:.2f} CPU "
+            f"(goal <= {LINEARITY_GOAL}): {'met' if ok else 'MISSED'}"
+        )
+    seconds = result["incident"]["seconds"]
+    ok = seconds < INCIDENT_GOAL_SECONDS
+    out.append(
+        f"bundled incident ({result['incident']['events']} events): {seconds:.2f} s "
+        f"(goal < {INCIDENT_GOAL_SECONDS:.0f} s): {'met' if ok else 'MISSED'}"
+    )
+    return out
+
+
+def render(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    lines = [
+        f"machine: {m['cpu']}, nproc {m['nproc']}, Python {m['python']}, {m['date']}, "
+        f"load {', '.join(f'{x:.2f}' for x in m['load_average'] or [])}",
+        "",
+        "| CloudTrail events | all events | replay s (CPU s) | events/s | µs/event | peak RSS MB "
+        "| read_json s (CPU s) | read_json RSS MB | ratio wall (CPU) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in result["rows"]:
+        r, f = row["replay"], row["read_json"]
+        lines.append(
+            f"| {row['cloudtrail_events']:,} | {r['events']:,} | {r['seconds']:.1f} ({r['cpu_seconds']:.1f}) "
+            f"| {row['events_per_second']:,.0f} | {row['us_per_event']:.1f} | {r['peak_rss_mb']:,.0f} "
+            f"| {f['seconds']:.1f} ({f['cpu_seconds']:.1f}) | {f['peak_rss_mb']:,.0f} "
+            f"| {row['ratio']:.2f} ({row['cpu_ratio']:.2f}) |"
+        )
+    lines.append("")
+    for row in result["rows"]:
+        r = row["replay"]
+        lines.append(f"{row['cloudtrail_events']:,}: alerts {r['alerts']}, skipped {r['skipped']}")
+    lines += ["", *goals(result)]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tracebit_pack.dev.bench_scale", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--sizes", default=",".join(str(s) for s in DEFAULT_SIZES), help="CloudTrail events per run"
+    )
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="where the generated folders are kept"
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--measure", nargs=2, metavar=("KIND", "FOLDER"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.measure:
+        kind, folder = args.measure
+        measure = measure_replay if kind == "replay" else measure_read_json
+        print(json.dumps(measure(Path(folder))))
+        return 0
+    sizes = tuple(int(s) for s in args.sizes.split(",") if s.strip())
+    result = run(sizes, args.data)
+    print(json.dumps(result, indent=2) if args.json else render(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

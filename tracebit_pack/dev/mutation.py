@@ -1,0 +1,470 @@
+"""``make mutate``: mutation testing of the detection code with cosmic-ray.
+
+Why: a test suite that passes says nothing about the tests that could not fail. cosmic-ray changes
+one thing at a time in the detection code (a comparison flipped, ``and`` / ``or`` swapped, a
+condition negated, a loop that never runs, a constant moved by one, an exception type that no
+longer matches ...) and runs the fast tests that cover that code; a change that no test notices
+is a *survivor*: behaviour nobody pins down.
+
+The run works on a copy of the working tree (tracked and untracked, not ignored, files) in a
+temporary folder, so an interrupted run never leaves a mutated file behind. The targets are the
+global helpers and the rule and scheduled-rule files, in groups, each with the tests that cover
+it. Survivors that are known to be equivalent (no test can tell them apart from the original)
+are listed with a reason in ``tests/mutation_equivalents.yml`` and left out of the score.
+
+The last line printed is ``mutation score: K/N (P%)`` over the non-equivalent mutants. The
+exit status is 0 when the score is at least ``--min-score``, 1 below it, 2 for a user error and
+3 when the run did not finish within ``--budget-minutes`` (no score is claimed then).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from tracebit_pack.errors import UserError
+from tracebit_pack.pack.items import REPO_ROOT
+
+EQUIVALENTS_FILE = Path("tests") / "mutation_equivalents.yml"
+# The operators run: the kinds of change that alter detection behaviour (removing a ``not`` is left
+# to AddNot, which negates the same conditions). Comparisons are only
+# negated or moved across their boundary (== / !=, < / >=, < / <=, is / is not ...); arithmetic
+# is only swapped with its inverse. cosmic-ray's other operators (every operator into every
+# other, ``~x``, variable insertion ...) mostly make code that crashes at once and would only
+# slow the run down.
+OPERATORS = (
+    r"core/ReplaceComparisonOperator_(Eq_NotEq|NotEq_Eq|Lt_GtE|GtE_Lt|Gt_LtE|LtE_Gt|Lt_LtE|LtE_Lt|"
+    r"Gt_GtE|GtE_Gt|Is_IsNot|IsNot_Is)",
+    r"core/ReplaceBinaryOperator_(Add_Sub|Sub_Add|Mul_Div|Div_Mul|FloorDiv_Mul|BitOr_BitAnd|BitAnd_BitOr)",
+    r"core/ReplaceUnaryOperator_USub_UAdd",
+    r"core/AddNot",
+    r"core/ReplaceAndWithOr",
+    r"core/ReplaceOrWithAnd",
+    r"core/ReplaceTrueWithFalse",
+    r"core/ReplaceFalseWithTrue",
+    r"core/ReplaceBreakWithContinue",
+    r"core/ReplaceContinueWithBreak",
+    r"core/ZeroIterationForLoop",
+    r"core/ExceptionReplacer",
+    r"core/NumberReplacer",
+)
+
+
+def exclude_regex(operators: Iterable[str]) -> str:
+    """One regular expression for cr-filter-operators that skips every other operator."""
+    return "(?!(?:" + "|".join(operators) + ")$).*"
+
+
+PER_MUTANT_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class Group:
+    """Files mutated together with some of the operators, and the tests that cover them.
+
+    Groups run in parallel (``--jobs``), each in its own copy of the tree: the helpers, which
+    have most of the mutants, are split by operator so that the groups take similar times.
+    """
+
+    name: str
+    targets: tuple[str, ...]
+    tests: tuple[str, ...]
+    operators: tuple[str, ...] = OPERATORS
+
+
+HELPER_TESTS = (
+    "tests/test_tracebit_helpers.py",
+    "tests/test_rule_outputs.py",
+    "tests/test_rules_bad_input.py",
+    "tests/test_data_models.py",
+    "tests/test_aws_mfa_signal.py",
+)
+CONSTANTS = (r"core/NumberReplacer",)
+CONDITIONS = (
+    r"core/AddNot",
+    r"core/ReplaceAndWithOr",
+    r"core/ReplaceOrWithAnd",
+    r"core/ReplaceTrueWithFalse",
+)
+CONDITIONS += (r"core/ReplaceFalseWithTrue",)
+# Largest groups first: with --jobs 3 the five groups finish at about the same time.
+GROUPS = (
+    Group("helpers-conditions", ("global_helpers/tracebit_helpers.py",), HELPER_TESTS, CONDITIONS),
+    Group(
+        "helpers-operators",
+        ("global_helpers/tracebit_helpers.py",),
+        HELPER_TESTS,
+        tuple(op for op in OPERATORS if op not in CONSTANTS + CONDITIONS),
+    ),
+    Group(
+        "rules",
+        ("rules",),
+        (
+            "tests/test_scheduled_rules.py",
+            "tests/test_signal_rule.py",
+            "tests/test_rule_outputs.py",
+            "tests/test_rules_bad_input.py",
+            "tests/test_kv_cache.py",
+            "tests/test_aws_mfa_signal.py",
+        ),
+    ),
+    Group("helpers-constants", ("global_helpers/tracebit_helpers.py",), HELPER_TESTS, CONSTANTS),
+    Group(
+        "pivots",
+        ("global_helpers/tracebit_pivots.py",),
+        ("tests/test_pivots.py", "tests/test_rule_outputs.py", "tests/test_literal_time_bounds.py"),
+    ),
+)
+
+
+@dataclass
+class Mutant:
+    path: str
+    line: int
+    col: int
+    operator: str
+    occurrence: int
+    outcome: str  # killed / survived / incompetent
+    diff: str = ""
+
+    def key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.line, self.col, self.operator)
+
+
+@dataclass
+class Equivalent:
+    path: str
+    line: int
+    col: int
+    operator: str
+    code: str
+    reason: str
+    used: bool = field(default=False, compare=False)
+
+    def key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.line, self.col, self.operator)
+
+
+# --------------------------------------------------------------------------- equivalents
+
+
+def load_equivalents(root: Path) -> list[Equivalent]:
+    """The checked-in equivalent mutants; a malformed entry is a user error (one line)."""
+    path = root / EQUIVALENTS_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    except (OSError, yaml.YAMLError) as err:
+        raise UserError(f"{path}: {err}") from None
+    if not isinstance(data, list):
+        raise UserError(f"{path}: expected a list of mutants")
+    out = []
+    for number, entry in enumerate(data, 1):
+        keys = {"file", "line", "col", "operator", "code", "reason"}
+        if not isinstance(entry, dict) or set(entry) != keys:
+            raise UserError(f"{path}: entry {number}: needs exactly the keys {sorted(keys)}")
+        if not str(entry["reason"]).strip():
+            raise UserError(f"{path}: entry {number}: empty reason")
+        out.append(
+            Equivalent(
+                path=str(entry["file"]),
+                line=int(entry["line"]),
+                col=int(entry["col"]),
+                operator=str(entry["operator"]),
+                code=str(entry["code"]).strip(),
+                reason=str(entry["reason"]).strip(),
+            )
+        )
+    return out
+
+
+def source_line(root: Path, path: str, line: int) -> str | None:
+    try:
+        lines = (root / path).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    return lines[line - 1].strip() if 0 < line <= len(lines) else None
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _files_to_copy(root: Path) -> list[str]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=root,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    return [name for name in listed.split("\0") if name and (root / name).is_file()]
+
+
+def make_copy(root: Path, into: Path) -> Path:
+    """A copy of the working tree (what git would commit) in ``into``."""
+    for name in _files_to_copy(root):
+        target = into / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / name, target)
+    return into
+
+
+def _test_command(sock: Path) -> str:
+    """The command cosmic-ray runs per mutant: the fork server picks the tests (see its docstring)."""
+    forkserver = f"{sys.executable} -m tracebit_pack.dev.pytest_forkserver run {sock} --"
+    return f"{forkserver} -x -q -p no:cacheprovider --timeout 30"
+
+
+def _config(group: Group, sock: Path) -> str:
+    command = _test_command(sock)
+    return (
+        "[cosmic-ray]\n"
+        f"module-path = {json.dumps(list(group.targets))}\n"
+        f"timeout = {PER_MUTANT_TIMEOUT}\n"
+        "excluded-modules = []\n"
+        f"test-command = {json.dumps(command)}\n"
+        "[cosmic-ray.distributor]\n"
+        'name = "local"\n'
+        "[cosmic-ray.filters.operators-filter]\n"
+        f"exclude-operators = [{json.dumps(exclude_regex(group.operators))}]\n"
+    )
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Kill a process started with ``start_new_session`` and everything it started."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def run_group(group: Group, copy: Path, deadline: float) -> tuple[list[Mutant], bool]:
+    """Run one group in its own copy of the tree; returns its mutants and whether it finished."""
+    config = copy / "cosmic-ray.toml"
+    session = copy / "cosmic-ray.sqlite"
+    sock = copy / "pytest-forkserver.sock"
+    config.write_text(_config(group, sock), encoding="utf-8")
+    # CI=1: the fixed-seed hypothesis profile (tests/conftest.py), so a mutant's verdict is repeatable.
+    # TMPDIR per group: panther_core writes data-model bodies to $TMPDIR/datamodels/<id>.py, which
+    # groups running at the same time would otherwise overwrite under each other.
+    tmpdir = copy / ".tmp"
+    tmpdir.mkdir(exist_ok=True)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", CI="1", TMPDIR=str(tmpdir))
+    env.pop("PYTHONPATH", None)
+
+    def quiet(command: list[str], check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(command, cwd=copy, env=env, check=check, capture_output=True)
+
+    where = quiet([sys.executable, "-c", "import tracebit_pack; print(tracebit_pack.__file__)"]).stdout
+    if not Path(where.decode().strip()).resolve().is_relative_to(copy.resolve()):
+        raise UserError(f"group {group.name}: the copy imports tracebit_pack from {where.decode().strip()}")
+
+    def spawn(command: list[str], stdout: int) -> subprocess.Popen:
+        # Its own process group, so that at the deadline the test run under way is stopped too.
+        return subprocess.Popen(
+            command, cwd=copy, env=env, stdout=stdout, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+
+    server = spawn(
+        [sys.executable, "-m", "tracebit_pack.dev.pytest_forkserver", "serve", str(sock)]
+        + ["--targets", *group.targets, "--tests", *group.tests],
+        subprocess.PIPE,
+    )
+    try:
+        # The server first runs the tests once unmutated (the baseline, under coverage): they
+        # must pass, else every mutant would look killed.
+        status = "note:"
+        while server.stdout and status.startswith("note:"):
+            status = server.stdout.readline().decode(errors="replace").strip()
+            if status.startswith("note:"):
+                print(f"tracebit-pack mutate: group {group.name}: {status[5:].strip()}", file=sys.stderr)
+        if status != "ready":
+            raise UserError(
+                f"group {group.name}: the tests fail without any mutation ({status or 'no answer'}; "
+                f"run: .venv/bin/pytest {' '.join(group.tests)})"
+            )
+        quiet([_bin("cosmic-ray"), "init", str(config), str(session)])
+        quiet([_bin("cr-filter-operators"), str(session), str(config)])
+        finished = True
+        cosmic = spawn([_bin("cosmic-ray"), "exec", str(config), str(session)], subprocess.DEVNULL)
+        try:
+            cosmic.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            finished = False
+        finally:
+            _stop(cosmic)
+    finally:
+        _stop(server)
+    dump = quiet([_bin("cosmic-ray"), "dump", str(session)]).stdout.decode()
+    return parse_dump(dump.splitlines()), finished
+
+
+def parse_dump(lines: Iterable[str]) -> list[Mutant]:
+    """Mutants with a test outcome from ``cosmic-ray dump`` (skipped and pending ones left out)."""
+    mutants = []
+    for line in lines:
+        if not line.strip():
+            continue
+        item, result = json.loads(line)
+        if not result or result.get("worker_outcome") != "normal":
+            continue
+        (mutation,) = item["mutations"]
+        mutants.append(
+            Mutant(
+                path=Path(mutation["module_path"]).as_posix(),
+                line=int(mutation["start_pos"][0]),
+                col=int(mutation["start_pos"][1]),
+                operator=mutation["operator_name"],
+                occurrence=int(mutation["occurrence"]),
+                outcome=str(result.get("test_outcome")),
+                diff=str(result.get("diff") or ""),
+            )
+        )
+    return mutants
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _changed_line(diff: str) -> str:
+    for line in diff.splitlines():
+        if line.startswith("+") and not line.startswith("+++"):
+            return line[1:].strip()
+    return ""
+
+
+def report(root: Path, mutants: list[Mutant], equivalents: list[Equivalent]) -> tuple[int, int]:
+    """Print survivors, stale equivalents and per-file scores; returns (killed, counted)."""
+    by_key = {eq.key(): eq for eq in equivalents}
+    per_file: dict[str, list[int]] = {}
+    survivors = []
+    left_out = 0
+    for mutant in sorted(mutants, key=lambda m: (m.path, m.line, m.col, m.operator)):
+        equivalent = by_key.get(mutant.key())
+        if equivalent and source_line(root, mutant.path, mutant.line) == equivalent.code:
+            equivalent.used = True
+            if mutant.outcome == "survived":
+                left_out += 1
+                continue  # known equivalent: not counted
+        counts = per_file.setdefault(mutant.path, [0, 0])
+        counts[1] += 1
+        if mutant.outcome == "survived":
+            survivors.append(mutant)
+        else:
+            counts[0] += 1
+    for mutant in survivors:
+        print(f"SURVIVED {mutant.path}:{mutant.line}:{mutant.col} {mutant.operator}")
+        print(f"    was: {source_line(root, mutant.path, mutant.line)}")
+        print(f"    now: {_changed_line(mutant.diff)}")
+    for equivalent in equivalents:
+        if not equivalent.used:
+            print(
+                f"stale equivalent (no such surviving mutant): {equivalent.path}:{equivalent.line}:"
+                f"{equivalent.col} {equivalent.operator}"
+            )
+    print(f"{left_out} known equivalent mutants left out ({len(equivalents)} entries in {EQUIVALENTS_FILE})")
+    for path, (killed, counted) in sorted(per_file.items()):
+        print(f"  {path}: {killed}/{counted} ({100 * killed / counted:.1f}%)")
+    killed = sum(k for k, _ in per_file.values())
+    counted = sum(n for _, n in per_file.values())
+    return killed, counted
+
+
+def _in_group(equivalent: Equivalent, group: Group) -> bool:
+    """Whether ``group`` makes this mutant (its file is a target and its operator is run)."""
+    in_targets = any(
+        equivalent.path == target or equivalent.path.startswith(target.rstrip("/") + "/")
+        for target in group.targets
+    )
+    return in_targets and any(re.fullmatch(op, equivalent.operator) for op in group.operators)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tracebit_pack.dev.mutation", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--jobs", type=int, default=3, help="groups run at once (default 3)")
+    parser.add_argument(
+        "--budget-minutes", type=float, default=28.0, help="stop after this long (default 28)"
+    )
+    parser.add_argument(
+        "--min-score", type=float, default=95.0, help="lowest passing score in %% (default 95)"
+    )
+    parser.add_argument(
+        "--group", action="append", choices=[g.name for g in GROUPS], help="only these groups"
+    )
+    args = parser.parse_args(argv)
+    try:
+        if args.jobs < 1 or args.budget_minutes <= 0:
+            raise UserError("--jobs and --budget-minutes must be positive")
+        root = REPO_ROOT
+        equivalents = load_equivalents(root)
+        groups = [g for g in GROUPS if not args.group or g.name in args.group]
+    except UserError as err:
+        print(f"tracebit-pack mutate: error: {err}", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    deadline = started + args.budget_minutes * 60
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="tracebit-mutate-") as tmp,
+            ThreadPoolExecutor(args.jobs) as pool,
+        ):
+            # Every copy is taken now, so that all groups test the same working tree.
+            copies = [make_copy(root, Path(tmp) / group.name) for group in groups]
+            futures = [
+                pool.submit(run_group, group, copy, deadline)
+                for group, copy in zip(groups, copies, strict=True)
+            ]
+            results, errors = [], []
+            for future in futures:  # a group that cannot run does not discard the others
+                try:
+                    results.append(future.result())
+                except UserError as err:
+                    errors.append(str(err))
+                    results.append(([], True))
+    except UserError as err:  # the tree could not be copied
+        print(f"tracebit-pack mutate: error: {err}", file=sys.stderr)
+        return 2
+    mutants = [mutant for group_mutants, _ in results for mutant in group_mutants]
+    unfinished = [group.name for group, (_, done) in zip(groups, results, strict=True) if not done]
+    equivalents = [eq for eq in equivalents if any(_in_group(eq, group) for group in groups)]
+    killed, counted = report(root, mutants, equivalents)
+    minutes = (time.monotonic() - started) / 60
+    print(f"{len(mutants)} mutants run in {minutes:.1f} min (groups: {', '.join(g.name for g in groups)})")
+    for error in errors:
+        print(f"tracebit-pack mutate: error: {error}", file=sys.stderr)
+    if errors:
+        return 2
+    if unfinished:
+        print(
+            f"tracebit-pack mutate: error: not finished within {args.budget_minutes:g} min "
+            f"(groups {', '.join(unfinished)}); no score",
+            file=sys.stderr,
+        )
+        return 3
+    if not counted:
+        print("tracebit-pack mutate: error: no mutant was run", file=sys.stderr)
+        return 2
+    score = 100 * killed / counted
+    print(f"mutation score: {killed}/{counted} ({score:.1f}%)")
+    return 0 if score >= args.min_score else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

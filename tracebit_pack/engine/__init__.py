@@ -1,0 +1,1 @@
+"""Detection: rules run in Panther's engine, alerts grouped as Panther does, correlation rules."""

@@ -1,0 +1,1 @@
+"""The Panther HTTP source: its contract (HMAC header, limits), ``send`` and a local ``receive``."""

@@ -1,0 +1,533 @@
+"""Load a folder of logs, as users have them, into the lake; skip and count the events that do not conform.
+
+A folder holds, named by log type (``LOG_TYPES``), any of:
+
+* ``<LogType>/`` a folder searched recursively (e.g. ``AWS.CloudTrail/`` holding CloudTrail's S3
+  objects as delivered: ``.../2024/08/15/*.json.gz``, each ``{"Records": [...]}``);
+* ``<LogType>.json`` a JSON array of events (Okta's System Log API) or ``{"Records": [...]}``;
+* ``<LogType>.jsonl`` one event per line;
+* any of them gzip-compressed (``.gz``).
+
+Events exported from Panther (``p_*`` fields, ``YYYY-MM-DD HH:MM:SS[.fffffffff]`` timestamps) are
+accepted: their ``p_*`` fields are checked (``validate.validate_event`` with standard fields) and
+recomputed.
+
+Every file is read once, by DuckDB's own readers (``read_json`` for arrays and S3 objects,
+``read_csv`` line by line for NDJSON). Two paths from there:
+
+* log types whose timestamps DuckDB parses (``ingest_sql.sql_loadable``: all of this pack's) are
+  checked, typed and enriched inside DuckDB by the SQL of ``ingest_sql.load_select``; for those
+  read by a real-time rule the same SQL also builds the enriched event the rules see, as JSON
+  text (Python builds it, with ``enrich``, only for Panther exports and text ``json.loads`` may
+  refuse: ``ingest_sql.needs_python_sql``);
+* the other log types, and with ``strict=True`` those read by a real-time rule (so that an
+  unknown field is an error too), are checked against their schema in Python
+  (``validate.validate_event``), enriched (``enrich``) and inserted into the lake in batches.
+
+The rule log types' enriched events are kept, as JSON text, in a DuckDB staging table from which
+``rule_events()`` streams them in event-time order (memory stays bounded); Python only decodes
+them for the rules.
+
+A non-conforming event is skipped and counted per reason with a few ``file:line`` examples
+(``Skipped``); with ``strict=True`` the first one is a UserError instead (nothing is loaded).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from tracebit_pack.errors import UserError
+from tracebit_pack.logs.enrich import deterministic_row_id, enrich, event_time
+from tracebit_pack.logs.ingest_sql import lit, load_select, needs_python_sql, rule_events_select, sql_loadable
+from tracebit_pack.logs.schemas import LOG_TYPES, loads_json
+from tracebit_pack.logs.validate import Problem, validate_event
+from tracebit_pack.pack.items import table_name
+from tracebit_pack.times import EARLIEST_EVENT_TIME
+
+EXAMPLES_PER_REASON = 3
+BATCH = 5000
+RULE_EVENTS = "panther_logs.main._rule_events"  # staging for rule_events(), beside the lake's tables
+IN_MEMORY_BYTES = 256 << 20  # larger inputs go to a lake on disk (needs_disk)
+FILES_PER_READ = 16  # S3 objects per DuckDB read: bounds the staging table's memory
+MAX_OBJECT_BYTES = 64 << 20
+SOURCE_LABEL = "tracebit-pack offline lake"
+_SUFFIXES = (".jsonl", ".json", ".ndjson")
+
+
+# ----------------------------------------------------------------------------- skipped events
+
+
+@dataclass
+class Skipped:
+    """Events left out: count per reason, with the first few ``file:line`` of each."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, reason: str, where: str, count: int = 1) -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + count
+        shown = self.examples.setdefault(reason, [])
+        if len(shown) < EXAMPLES_PER_REASON:
+            shown.append(where)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def to_json(self) -> dict:
+        return {
+            "total": self.total,
+            "reasons": {
+                reason: {"count": count, "examples": self.examples.get(reason, [])}
+                for reason, count in sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            },
+        }
+
+    def summary(self) -> str:
+        """One line for the text report."""
+        if not self.counts:
+            return "skipped 0 events"
+        top = sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        parts = [f"{reason} {count} (e.g. {self.examples[reason][0]})" for reason, count in top[:3]]
+        more = f"; {len(top) - 3} more reason(s) (--format json lists them)" if len(top) > 3 else ""
+        return f"skipped {self.total} event(s) that do not conform: " + "; ".join(parts) + more
+
+
+_KINDS = (
+    ("bad timestamp", "bad timestamp"),
+    ("required field missing", "required field missing"),
+    ("out of range", "wrong type"),
+    ("expected", "wrong type"),
+    ("not allowed (allowed", "value not allowed"),
+    ("null array element", "null array element"),
+    ("does not match log type", "does not match the file's log type"),
+)
+
+
+def reason_of(problem: Problem) -> str:
+    """A countable reason for a schema problem: ``<path>: <kind>`` (array indexes dropped)."""
+    path = re.sub(r"\[\d+\]", "[]", problem.path) or "<event>"
+    kind = next((k for needle, k in _KINDS if needle in problem.reason), problem.reason)
+    return f"{path}: {kind}"
+
+
+def blocking(problems: list[Problem]) -> list[Problem]:
+    """The problems that stop an event from loading: unknown fields are dropped, as Panther does."""
+    return [p for p in problems if not p.reason.startswith("unknown field")]
+
+
+# ----------------------------------------------------------------------------- finding the files
+
+
+def rule_log_types(root: Path | None = None) -> set[str]:
+    """Log types read by an enabled real-time rule of the pack under ``root``."""
+    from tracebit_pack.pack.items import REPO_ROOT, items_of, load_items
+
+    found: set[str] = set()
+    for item in items_of(load_items(root or REPO_ROOT), "rule"):
+        if item.spec.get("Enabled", False):
+            found.update(str(t) for t in item.spec.get("LogTypes") or [])
+    return found
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file of events: its log type and layout (``ndjson``, ``array`` or ``records``)."""
+
+    log_type: str
+    path: Path
+    layout: str
+
+
+def _stem(path: Path) -> str:
+    name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _is_event_file(path: Path) -> bool:
+    name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    return path.is_file() and name.endswith(_SUFFIXES) and not path.name.startswith(".")
+
+
+def _open(path: Path):
+    with path.open("rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rt", encoding="utf-8") if gzipped else path.open(encoding="utf-8")
+
+
+def layout_of(path: Path) -> str:
+    """``ndjson`` for ``.jsonl``; for ``.json``: ``array`` (``[...]``), ``records`` or ``ndjson``."""
+    name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    if not name.endswith(".json"):
+        return "ndjson"
+    try:
+        with _open(path) as handle:
+            head = handle.read(4096).lstrip()
+    except (OSError, UnicodeDecodeError, EOFError):
+        return "ndjson"  # unreadable: reported line by line
+    if head.startswith("["):
+        return "array"
+    if re.match(r'\{\s*"Records"\s*:', head):
+        return "records"
+    return "ndjson"
+
+
+def discover(folder: Path) -> list[Source]:
+    """The event files of ``folder`` (see the module docstring); UserError for a bad name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: data folder not found")
+    known = ", ".join(LOG_TYPES)
+    sources: list[Source] = []
+    for entry in sorted(folder.iterdir()):
+        if entry.is_dir():
+            if entry.name.startswith("."):
+                continue
+            if entry.name not in LOG_TYPES:
+                raise UserError(
+                    f"{entry}: unknown log type {entry.name!r} in the folder name (known: {known})"
+                )
+            files = sorted(p for p in entry.rglob("*") if _is_event_file(p))
+            sources.extend(Source(entry.name, p, layout_of(p)) for p in files)
+        elif _is_event_file(entry):
+            if _stem(entry) not in LOG_TYPES:
+                raise UserError(
+                    f"{entry}: unknown log type {_stem(entry)!r} in the file name (known: {known})"
+                )
+            sources.append(Source(_stem(entry), entry, layout_of(entry)))
+    return sources
+
+
+def require_events(folder: Path, sources: list[Source]) -> None:
+    """UserError when a folder to replay holds no event file."""
+    if not sources:
+        raise UserError(
+            f"{folder}: no <LogType>.jsonl files (nor <LogType>.json, <LogType>/ folders, .gz) in the folder"
+        )
+
+
+def needs_disk(sources: list[Source]) -> bool:
+    """Whether the events are too large to hold in memory (gzip counted as 10x its size)."""
+    size = sum(s.path.stat().st_size * (10 if s.path.name.endswith(".gz") else 1) for s in sources)
+    return size > IN_MEMORY_BYTES
+
+
+def reader_sql(paths: list[Path], layout: str) -> str:
+    """SELECT ``file, pos, doc`` (``doc``: one event's JSON text) of files of one layout."""
+    files = "[" + ", ".join(lit(str(p)) for p in paths) + "]"
+    if layout == "records":
+        # each object whole, then its Records: several times faster than a JSON[] column
+        return (
+            "SELECT file, generate_subscripts(records, 1) AS pos, CAST(unnest(records) AS VARCHAR) AS doc "
+            "FROM (SELECT filename AS file, json_extract(json, '$.Records[*]') AS records "
+            f"FROM read_json({files}, records=false, format='unstructured', columns={{'json': 'JSON'}}, "
+            f"filename=true, maximum_object_size={MAX_OBJECT_BYTES}))"
+        )
+    (path,) = paths  # arrays and lines: one file at a time, so that positions are exact
+    if layout == "array":
+        return (
+            f"SELECT {lit(str(path))} AS file, row_number() OVER () AS pos, CAST(json AS VARCHAR) AS doc "
+            f"FROM read_json({files}, format='array', records=false, columns={{'json': 'JSON'}}, "
+            f"maximum_object_size={MAX_OBJECT_BYTES})"
+        )
+    return (
+        f"SELECT {lit(str(path))} AS file, row_number() OVER () AS pos, doc "
+        f"FROM read_csv({files}, columns={{'doc': 'VARCHAR'}}, delim=chr(1), quote='', escape='', "
+        f"header=false, auto_detect=false, strict_mode=false, parallel=false, "
+        f"max_line_size={MAX_OBJECT_BYTES})"
+    )
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+class Ingest:
+    """Loads sources into ``lake``; keeps the rule log types' events for ``rule_events()``."""
+
+    def __init__(
+        self,
+        lake,
+        rule_log_types: set[str] | frozenset[str],
+        *,
+        strict: bool = False,
+        parse_time: datetime | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.lake = lake
+        self.connection: duckdb.DuckDBPyConnection = lake.connection
+        self.rule_types = set(rule_log_types)
+        # strict: the rule log types are checked in Python, which also refuses unknown fields
+        self.python_types = {t for t in LOG_TYPES if not sql_loadable(t) or (strict and t in self.rule_types)}
+        self.strict = strict
+        self.parse_time = parse_time
+        self.progress = progress or (lambda n: None)
+        self.skipped = Skipped()
+        self.events_by_log_type: dict[str, int] = {}
+        self.connection.execute(
+            f"CREATE OR REPLACE TABLE {RULE_EVENTS} "
+            "(t TIMESTAMP, file_order INTEGER, pos BIGINT, doc VARCHAR)"
+        )
+        self._file_order = 0
+        self._order: dict[str, int] = {}  # file -> its rank among the sources (ties in rule_events)
+
+    def load(self, sources: list[Source]) -> None:
+        for source in sources:
+            self._file_order += 1
+            self._order[str(source.path)] = self._file_order
+        sql_sources = [s for s in sources if s.log_type not in self.python_types]
+        for source in sources:
+            if source.log_type in self.python_types:
+                self._load_python(source)
+        for log_type in sorted({s.log_type for s in sql_sources}):
+            mine = [s for s in sql_sources if s.log_type == log_type]
+            records = [s.path for s in mine if s.layout == "records"]
+            for start in range(0, len(records), FILES_PER_READ):  # S3 objects: many per DuckDB read
+                self._load_sql(log_type, records[start : start + FILES_PER_READ], "records")
+            for s in mine:
+                if s.layout != "records":
+                    self._load_sql(log_type, [s.path], s.layout)
+
+    # ------------------------------------------------------------------ one file, any layout
+
+    def _read(self, paths: list[Path], layout: str) -> duckdb.DuckDBPyConnection | None:
+        """A cursor over ``file, pos, doc`` or None (the file is unreadable: skipped or UserError)."""
+        cursor = self.connection.cursor()
+        try:
+            return cursor.execute(reader_sql(paths, layout))
+        except duckdb.Error as err:
+            if len(paths) == 1:
+                self._file_error(paths[0], err)
+            return None
+
+    def _file_error(self, path: Path, err: duckdb.Error) -> None:
+        """A file DuckDB cannot read as JSON: skipped (counted once) or, strict, a UserError."""
+        if self.strict:
+            raise UserError(f"{path}: malformed JSON file: {str(err).splitlines()[0]}") from None
+        self.skipped.add("malformed JSON file", str(path))
+
+    def _skip(self, reason: str, where: str, detail: str) -> None:
+        if self.strict:
+            raise UserError(f"{where}: {detail}")
+        self.skipped.add(reason, where)
+
+    def _where(self, file: str, pos: int, layout: str) -> str:
+        return f"{file}:{pos}" if layout == "ndjson" else f"{file}: record {pos}"
+
+    def _load_python(self, source: Source) -> None:
+        cursor = self._read([source.path], source.layout)
+        if cursor is None:
+            return
+        log_type = source.log_type
+        loaded = 0
+        while True:
+            try:
+                rows = cursor.fetchmany(BATCH)
+            except duckdb.Error as err:  # DuckDB may stream: a bad file can fail mid-read
+                self._file_error(source.path, err)
+                break
+            if not rows:
+                break
+            lake_rows, staged = [], []
+            for file, pos, doc in rows:
+                if doc is None or not doc.strip():
+                    continue
+                where = self._where(file, pos, source.layout)
+                try:
+                    event = loads_json(doc)
+                except json.JSONDecodeError as err:
+                    self._skip("malformed JSON", where, f"malformed JSON: {err.msg} (column {err.colno})")
+                    continue
+                except ValueError as err:  # nesting too deep, a huge integer, a lone surrogate
+                    self._skip("malformed JSON", where, f"malformed JSON: {err}")
+                    continue
+                if not isinstance(event, dict):
+                    self._skip(
+                        "not a JSON object", where, f"expected a JSON object, got {type(event).__name__}"
+                    )
+                    continue
+                exported = any(str(k).startswith("p_") for k in event)
+                problems = validate_event(event, log_type, standard_fields=exported)
+                if not self.strict:
+                    problems = blocking(problems)
+                if problems:
+                    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+                    self._skip(reason_of(problems[0]), where, f"{problems[0]}{more}")
+                    continue
+                raw = {k: v for k, v in event.items() if not str(k).startswith("p_")} if exported else event
+                occurred = event_time(raw, log_type)
+                if occurred is not None and occurred < EARLIEST_EVENT_TIME:
+                    self._skip(
+                        "bad timestamp", where, f"event time {occurred.isoformat()} is before 1970-01-01"
+                    )
+                    continue
+                enriched = self._enrich(raw, log_type, file, pos, occurred)
+                lake_rows.append(self.lake.row_from_enriched(log_type, enriched))
+                staged.append((file, pos, enriched))
+            if lake_rows:
+                self.lake.insert_rows(log_type, lake_rows)
+                self._stage(staged)
+                loaded += len(lake_rows)
+                self.progress(len(lake_rows))
+        self._count(log_type, loaded)
+
+    def _enrich(self, raw: dict, log_type: str, file: str, pos: int, occurred: datetime | None) -> dict:
+        return enrich(
+            raw,
+            log_type,
+            parse_time=self.parse_time or occurred,
+            row_id=deterministic_row_id(log_type, file, pos),
+        )
+
+    def _stage(self, staged: list[tuple[str, int, dict]]) -> None:
+        """Keep ``(file, pos, enriched event)`` for ``rule_events()``."""
+        self.connection.execute(
+            f"INSERT INTO {RULE_EVENTS} SELECT CAST(unnest(?::VARCHAR[]) AS TIMESTAMP), "
+            "unnest(?::INTEGER[]), unnest(?::BIGINT[]), unnest(?::VARCHAR[])",
+            [
+                [e["p_event_time"] for _, _, e in staged],
+                [self._order.get(str(f), 0) for f, _, _ in staged],
+                [p for _, p, _ in staged],
+                [json.dumps(e, separators=(",", ":")) for _, _, e in staged],
+            ],
+        )
+
+    @property
+    def _parse_sql(self) -> str | None:
+        """SQL of the ``p_parse_time`` given to every row, or None (each row's event time)."""
+        if self.parse_time is None:
+            return None
+        return f"'{self.parse_time.strftime('%Y-%m-%d %H:%M:%S.%f')}'::TIMESTAMP"
+
+    def _rule_events_from_sql(self, log_type: str, paths: list[Path]) -> None:
+        """Stage the checked rows' rule events: built in SQL (``ingest_sql.rule_events_select``),
+        or here for events exported from Panther and text ``loads_json`` may refuse
+        (``ingest_sql.needs_python_sql``); refused ones become ``malformed JSON``.
+        """
+        rows = self.connection.execute(
+            f"SELECT file, pos, doc FROM _checked WHERE reason IS NULL AND {needs_python_sql()}"
+        ).fetchall()
+        staged = []
+        for file, pos, doc in rows:
+            try:
+                event = loads_json(doc)
+            except ValueError:
+                self.connection.execute(
+                    "UPDATE _checked SET reason = 'malformed JSON' WHERE file = ? AND pos = ?", [file, pos]
+                )
+                continue
+            raw = {k: v for k, v in event.items() if not str(k).startswith("p_")}
+            staged.append((file, pos, self._enrich(raw, log_type, file, pos, event_time(raw, log_type))))
+        if staged:
+            self._stage(staged)
+        order = " ".join(f"WHEN {lit(str(p))} THEN {self._order.get(str(p), 0)}" for p in paths)
+        self.connection.execute(
+            f"INSERT INTO {RULE_EVENTS} "
+            + rule_events_select(
+                log_type, "_checked", self._parse_sql or '"p_event_time"', f"CASE file {order} ELSE 0 END"
+            )
+        )
+
+    def _load_sql(self, log_type: str, paths: list[Path], layout: str) -> None:
+        if not paths:
+            return
+        from tracebit_pack.lake.embedded import table_columns
+
+        columns = table_columns(log_type)
+        parse = self._parse_sql
+        rules = log_type in self.rule_types
+        select = load_select(log_type, reader_sql(paths, layout), columns, SOURCE_LABEL, rule_events=rules)
+        try:
+            self.connection.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {select}")
+        except duckdb.Error as err:
+            if len(paths) > 1:  # a malformed S3 object among many: one at a time
+                for path in paths:
+                    self._load_sql(log_type, [path], layout)
+                return
+            if self._read(paths, layout) is not None:  # readable, so the loading SQL failed
+                raise UserError(f"{paths[0]}: cannot load: {str(err).splitlines()[0]}") from None
+            return
+        try:
+            where = "file || CASE WHEN ? = 'ndjson' THEN ':' || pos ELSE ': record ' || pos END"
+            if self.strict:  # malformed JSON first, as the Python path parses before it checks
+                first = self.connection.execute(
+                    f"SELECT {where}, reason FROM _checked WHERE reason IS NOT NULL "
+                    "ORDER BY reason <> 'malformed JSON', file, pos LIMIT 1",
+                    [layout],
+                ).fetchone()
+                if first:
+                    raise UserError(f"{first[0]}: {first[1]}")
+            if rules:
+                self._rule_events_from_sql(log_type, paths)
+            bad = self.connection.execute(
+                f"SELECT reason, count(*), list({where} ORDER BY file, pos)[1:3] "
+                "FROM _checked WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason",
+                [layout],
+            ).fetchall()
+            for reason, count, examples in bad:
+                self.skipped.counts[reason] = self.skipped.counts.get(reason, 0) + count
+                shown = self.skipped.examples.setdefault(reason, [])
+                shown.extend(examples[: max(0, 3 - len(shown))])
+            names = ", ".join('"' + n.replace('"', '""') + '"' for n, _ in columns)
+            projection = names if parse is None else names.replace('"p_parse_time"', f"{parse}")
+            inserted = self.connection.execute(
+                f"INSERT INTO panther_logs.public.{table_name(log_type)} ({names}) "
+                f"SELECT {projection} FROM _checked WHERE reason IS NULL"
+            ).fetchone()
+        finally:
+            self.connection.execute("DROP TABLE IF EXISTS _checked")
+        count = int(inserted[0]) if inserted else 0
+        self.lake.row_counts[log_type] += count
+        self._count(log_type, count)
+        self.progress(count)
+
+    def _count(self, log_type: str, count: int) -> None:
+        if count:
+            self.events_by_log_type[log_type] = self.events_by_log_type.get(log_type, 0) + count
+
+    # ------------------------------------------------------------------ for the rules
+
+    def rule_events(self, batch: int = BATCH) -> Iterator[dict]:
+        """The rule log types' enriched events in event-time order, streamed in batches."""
+        cursor = self.connection.cursor().execute(
+            f"SELECT doc FROM {RULE_EVENTS} ORDER BY t, file_order, pos"
+        )
+        while rows := cursor.fetchmany(batch):
+            for (doc,) in rows:
+                yield json.loads(doc)
+
+    def rule_event_count(self) -> int:
+        return int(self.connection.execute(f"SELECT count(*) FROM {RULE_EVENTS}").fetchone()[0])
+
+    def latest_event_time(self) -> datetime | None:
+        """The latest ``p_event_time`` in the lake (UTC), or None when it is empty."""
+        return self._event_time_bound("max")
+
+    def earliest_event_time(self) -> datetime | None:
+        """The earliest ``p_event_time`` in the lake (UTC), or None when it is empty."""
+        return self._event_time_bound("min")
+
+    def _event_time_bound(self, aggregate: str) -> datetime | None:
+        parts = " UNION ALL ".join(
+            f"SELECT {aggregate}(p_event_time) AS t FROM panther_logs.public.{table_name(t)}"
+            for t in LOG_TYPES
+        )
+        value = self.connection.execute(f"SELECT {aggregate}(t) FROM ({parts})").fetchone()[0]
+        if value is None:
+            return None
+        from datetime import UTC
+
+        return value.replace(tzinfo=UTC)
+
+    def close(self) -> None:
+        self.connection.execute(f"DROP TABLE IF EXISTS {RULE_EVENTS}")

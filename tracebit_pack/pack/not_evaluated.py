@@ -1,0 +1,86 @@
+"""Which items of a detections repository the offline engine does not evaluate, and why.
+
+A repository such as panther-analysis holds item types and constructs that only Panther's
+backend can run (cloud-resource policies, lookup-table enrichment, rules whose Python imports a
+package missing here, correlation rules using an unsupported feature). Each is listed with its
+reason in the replay and review reports instead of stopping the whole run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from tracebit_pack.errors import UserError
+from tracebit_pack.pack.items import AnalysisItem, items_of
+
+if TYPE_CHECKING:  # correlation imports engine, which imports this module
+    from tracebit_pack.engine.correlation import CorrelationRule
+
+# Enabled items of these kinds are never run offline.
+KIND_REASONS = {
+    "policy": "policy: evaluates cloud resource snapshots, not log events",
+    "lookup_table": "lookup table: its data and enrichment live in Panther, not in the repository",
+}
+
+
+def unevaluated_items(items: Iterable[AnalysisItem]) -> dict[str, str]:
+    """Enabled items of a kind the offline engine never runs -> reason."""
+    return {
+        item.id: KIND_REASONS[item.kind]
+        for item in items
+        if item.kind in KIND_REASONS and item.spec.get("Enabled", True)
+    }
+
+
+def correlation_rules(items: Iterable[AnalysisItem]) -> tuple[list[CorrelationRule], dict[str, str]]:
+    """The enabled correlation rules that compile, and the others -> reason."""
+    from tracebit_pack.engine.correlation import CorrelationRule
+
+    rules, skipped = [], {}
+    for item in items_of(items, "correlation_rule"):
+        if not item.spec.get("Enabled", False):
+            continue
+        try:
+            rules.append(CorrelationRule(item.spec, item.path))
+        except UserError as err:
+            skipped[item.id] = f"correlation rule: {str(err).removeprefix(f'{item.path}: ')}"[:300]
+    return rules, skipped
+
+
+def summary_lines(not_evaluated: dict[str, str], limit: int = 15) -> list[str]:
+    """Text-report lines: one count per item kind never run offline, then ``ID: reason`` for
+    the first ``limit`` other items (the JSON report lists every item)."""
+    if not not_evaluated:
+        return []
+    lines = [f"Not evaluated offline: {len(not_evaluated)} item(s)"]
+    kind_wide = set(KIND_REASONS.values())
+    for reason in sorted(kind_wide):
+        count = sum(1 for r in not_evaluated.values() if r == reason)
+        if count:
+            lines.append(f"  {count} x {reason}")
+    others = sorted(i for i, r in not_evaluated.items() if r not in kind_wide)
+    lines.extend(f"  {item_id}: {not_evaluated[item_id]}" for item_id in others[:limit])
+    if len(others) > limit:
+        lines.append(f"  ... {len(others) - limit} more (--format json lists all)")
+    return lines
+
+
+def markdown_lines(not_evaluated: dict[str, str], touched: set[str]) -> list[str]:
+    """Review-report section: items this change touches first, the rest folded away."""
+    if not not_evaluated:
+        return []
+    lines = ["## Not evaluated offline", ""]
+    mine = sorted(i for i in not_evaluated if i in touched)
+    rest = sorted(i for i in not_evaluated if i not in touched)
+    lines += [f"- `{i}` (changed by this diff): {not_evaluated[i]}" for i in mine]
+    if rest:
+        lines += [
+            f"<details><summary>{len(rest)} other item(s) the offline engine does not evaluate</summary>",
+            "",
+            *(f"- `{i}`: {not_evaluated[i]}" for i in rest),
+            "",
+            "</details>",
+        ]
+    lines.append("")
+    return lines

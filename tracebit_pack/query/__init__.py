@@ -1,0 +1,1 @@
+"""Queries and pivots: PantherFlow parsed and run, the pivot queries generated and run on the lake."""

@@ -1,0 +1,1 @@
+"""The investigation as a self-contained HTML page: template, charts, and the headless-browser check."""
