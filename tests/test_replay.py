@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tracebit_pack import replay as replay_module
+from tracebit_pack.cli import replay as replay_cli
 from tracebit_pack.cli.main import main
-from tracebit_pack.replay import render_text, replay
+from tracebit_pack.replay import replay
+from tracebit_pack.report.terminal import render_text
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = REPO / "scenarios"
@@ -203,7 +204,7 @@ def test_progress_bar_on_a_terminal(capsys, tmp_path, monkeypatch):
     (folder / "Tracebit.HealthCheck.jsonl").write_text("".join(json.dumps(c) + "\n" for c in checks))
     assert main(["replay", str(folder)]) == 0
     assert capsys.readouterr().err == ""  # stderr is not a terminal: no bar
-    monkeypatch.setattr(replay_module, "PROGRESS_DELAY_SECONDS", 0)
+    monkeypatch.setattr(replay_cli, "PROGRESS_DELAY_SECONDS", 0)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     assert main(["replay", str(folder)]) == 0
     captured = capsys.readouterr()

@@ -20,7 +20,7 @@ COMMAND_MODULES = [
     "tracebit_pack.logs.validate",
     "tracebit_pack.cli.query",
     "tracebit_pack.cli.correlation",
-    "tracebit_pack.replay",
+    "tracebit_pack.cli.replay",
     "tracebit_pack.query.generate",
     "tracebit_pack.review.command",
     "tracebit_pack.engine.conformance",
