@@ -73,3 +73,13 @@ def test_paired_surrogate_escape_is_fine():
 
 def test_year_1_formats_with_four_digits():
     assert panther_time(parse_rfc3339("0001-01-01T00:00:00Z")) == "0001-01-01 00:00:00.000000"
+
+
+def test_errors_about_a_file_start_with_its_location():
+    """Every error about a place in a file reads ``path:line[:column]: message``, one way."""
+    from tracebit_pack.errors import InputError, Location, UsageError, UserError
+
+    assert str(InputError("malformed JSON", Location("a.jsonl", 3, 7))) == "a.jsonl:3:7: malformed JSON"
+    assert str(InputError("cannot read", Location("a.jsonl"))) == "a.jsonl: cannot read"
+    assert str(UsageError("unknown flag")) == "unknown flag"
+    assert isinstance(InputError("x"), UserError) and isinstance(UsageError("x"), UserError)

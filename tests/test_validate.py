@@ -179,7 +179,7 @@ def test_command_reports_jsonl_file_and_line(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("Okta.SystemLog.jsonl", '{"uuid": "x"\n', "Okta.SystemLog.jsonl:1: malformed JSON"),
+        ("Okta.SystemLog.jsonl", '{"uuid": "x"\n', "Okta.SystemLog.jsonl:1:13: malformed JSON"),
         ("Okta.SystemLog.jsonl", "[1, 2]\n", "Okta.SystemLog.jsonl:1: expected one JSON object per line"),
         ("Okta.Logs.jsonl", "{}\n", "unknown log type 'Okta.Logs'"),
     ],

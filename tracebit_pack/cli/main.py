@@ -13,7 +13,7 @@ import importlib
 import sys
 
 from tracebit_pack import __version__
-from tracebit_pack.errors import CheckFailed, UserError
+from tracebit_pack.errors import CheckFailed, UsageError, UserError
 
 # Modules that provide sub-commands, in the order `--help` lists them.
 COMMAND_MODULES = [
@@ -30,10 +30,10 @@ COMMAND_MODULES = [
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors through UserError (one line, exit 2)."""
+    """argparse that reports usage errors through UsageError (one line, exit 2)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UserError(message)
+        raise UsageError(message)
 
 
 def build_parser() -> argparse.ArgumentParser:

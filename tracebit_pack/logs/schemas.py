@@ -8,7 +8,7 @@ Public API:
     load_schema(log_type) -> Schema (cached; UserError for an unknown log type)
     FieldSpec                      name, type, required, fields, element, indicators, allow,
                                    is_event_time, time_formats
-    read_jsonl(path) -> [(line_number, event_dict)]   (UserError naming file:line if malformed)
+    read_jsonl(path) -> [(line_number, event_dict)]   (InputError at file:line if malformed)
     split_ndjson(text) -> lines    (split on ``\n`` only: U+2028, U+2029, U+0085 stay inside a line)
     loads_json(text) -> value      (json.loads; ValueError for nesting, huge integers, lone surrogates)
     log_type_of_file(path) -> str  (``AWS.CloudTrail.jsonl`` -> ``AWS.CloudTrail``; UserError if unknown)
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from tracebit_pack.errors import UserError
+from tracebit_pack.errors import InputError, Location, UserError
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "panther_schemas"
 
@@ -259,7 +259,7 @@ def read_jsonl(path: Path) -> list[tuple[int, dict]]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: cannot read: {getattr(err, 'strerror', None) or err}") from None
+        raise InputError(f"cannot read: {getattr(err, 'strerror', None) or err}", Location(path)) from None
     rows: list[tuple[int, dict]] = []
     for number, line in enumerate(split_ndjson(text), start=1):
         if not line.strip():
@@ -267,10 +267,12 @@ def read_jsonl(path: Path) -> list[tuple[int, dict]]:
         try:
             event = loads_json(line)
         except json.JSONDecodeError as err:
-            raise UserError(f"{path}:{number}: malformed JSON: {err.msg} (column {err.colno})") from None
+            raise InputError(f"malformed JSON: {err.msg}", Location(path, number, err.colno)) from None
         except ValueError as err:
-            raise UserError(f"{path}:{number}: malformed JSON: {err}") from None
+            raise InputError(f"malformed JSON: {err}", Location(path, number)) from None
         if not isinstance(event, dict):
-            raise UserError(f"{path}:{number}: expected one JSON object per line, got {type(event).__name__}")
+            raise InputError(
+                f"expected one JSON object per line, got {type(event).__name__}", Location(path, number)
+            )
         rows.append((number, event))
     return rows
