@@ -1,4 +1,4 @@
-"""Fuzz properties of every rule and scheduled rule (issue 7), bounded for the test command.
+"""Fuzz properties of every rule and scheduled rule, bounded for the test command.
 
 ``python -m tracebit_pack.dev.fuzz --examples 100000`` (``make fuzz``) is the long run. Here:
 

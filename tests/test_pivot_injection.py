@@ -1,4 +1,4 @@
-"""Injection safety of the pivot queries as a property (issue 7).
+"""Injection safety of the pivot queries as a property.
 
 For any string placed in any value parameter of any pivot (the principal; ``alert_time`` is parsed
 and re-formatted, never copied), the rendered query has exactly the structure of the query
