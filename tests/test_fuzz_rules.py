@@ -27,7 +27,7 @@ from tracebit_pack.dev import strategies
 from tracebit_pack.dev.fuzz import Failure, check_event, load_pack, run_rules, stream_named
 from tracebit_pack.logs.schemas import LOG_TYPES
 
-# (rule id, property) -> what the rule owner has to change (see the issue 7 report).
+# (rule id, property) -> what the rule owner has to change, for a finding not fixed yet.
 KNOWN_ISSUES: dict[tuple[str, str], str] = {}
 # All findings so far are fixed (the regression events below): d942c82 (signal rule-raised on a
 # list/object eventType; titles, dedup and context of the Tracebit and scheduled rules over
