@@ -49,7 +49,12 @@ report-screenshot: report ## Regenerate the README's screenshot of the report (n
 test-browser: install ## Open the HTML report in headless Debian chromium: charts drawn, no console error, no request
 	$(BIN)/pytest -m browser -p no:xdist
 
-test: install lint validate-events pytest pat-test-summary test-correlation check-packs test-browser ## Run every test (lint, schema checks, pytest, pat test, correlation tests, pack checks, the HTML report in chromium)
+# The checks run two at a time (pytest alone uses both cores; the others use one each), and each
+# check's output is printed in one piece when it finishes.
+TEST_CHECKS := pytest lint validate-events pat-test-summary test-correlation check-packs test-browser
+
+test: install ## Run every test (lint, schema checks, pytest, pat test, correlation tests, pack checks, the HTML report in chromium)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target $(TEST_CHECKS)
 	@echo "make test: all checks passed"
 
 lint: install ## ruff (lint + format), workflow schema check, generated queries in sync, secret scan
