@@ -6,14 +6,13 @@ alert, identity and CloudTrail change, the latest change first). Row values come
 capped (``as_str``) before they reach the title, dedup and context.
 """
 
+from tracebit_base import row_number, row_text
 from tracebit_helpers import (
     MFA_SOURCE_AWS,
-    as_number,
     mfa_row_dedup,
     mfa_row_reference,
     mfa_row_title,
     mfa_row_tracebit,
-    row_text,
 )
 
 
@@ -49,6 +48,6 @@ def alert_context(event):
             "account_id": row_text(event, "change_account_id"),
             "event_id": row_text(event, "change_event_id"),
         },
-        "minutes_change_to_alert": as_number(event.get("minutes_change_to_alert")),
-        "mfa_lookback_days": as_number(event.get("mfa_lookback_days")),
+        "minutes_change_to_alert": row_number(event, "minutes_change_to_alert"),
+        "mfa_lookback_days": row_number(event, "mfa_lookback_days"),
     }

@@ -8,14 +8,13 @@ Row values come from logs: they are capped (``as_str``) before they reach the ti
 context, so a hostile value cannot push them over Panther's limits.
 """
 
+from tracebit_base import row_number, row_text
 from tracebit_helpers import (
     MFA_SOURCE_OKTA,
-    as_number,
     mfa_row_dedup,
     mfa_row_reference,
     mfa_row_title,
     mfa_row_tracebit,
-    row_text,
 )
 
 
@@ -51,6 +50,6 @@ def alert_context(event):
             "client_ip": row_text(event, "reset_client_ip"),
             "uuid": row_text(event, "reset_uuid"),
         },
-        "minutes_reset_to_alert": as_number(event.get("minutes_reset_to_alert")),
-        "mfa_lookback_days": as_number(event.get("mfa_lookback_days")),
+        "minutes_reset_to_alert": row_number(event, "minutes_reset_to_alert"),
+        "mfa_lookback_days": row_number(event, "mfa_lookback_days"),
     }

@@ -4,7 +4,7 @@ Creates no alert (``CreateAlert: false``). IAM ``DeactivateMFADevice``, ``Delete
 ``ResyncMFADevice``, ``UpdateLoginProfile`` / ``CreateLoginProfile`` of another user, and IAM Identity
 Center's ``DeleteMfaDeviceForUser``. The affected user is read from ``requestParameters``; its
 lower-cased name is written to the KV cache through the shared writer
-(``tracebit_helpers.remember_mfa_reset``, the same record shape as the Okta signal), so a Tracebit
+(``tracebit_mfa_cache.remember_mfa_reset``, the same record shape as the Okta signal), so a Tracebit
 canary alert whose principal is that user (its user ARN, its name, or an assumed-role session named
 after it) escalates to Critical in real time, and the correlation rules match it on
 ``p_alert_context.identities``.
@@ -17,15 +17,10 @@ from collections.abc import Mapping
 
 from panther_detection_helpers.caching import put_dictionary
 
-from tracebit_helpers import (
-    MFA_SOURCE_AWS,
-    as_str,
-    is_username,
-    mfa_reset_record,
-    parse_aws_arn,
-    remember_mfa_reset,
-)
-from tracebit_pivots import AWS_MFA_TAMPERING_EVENT_NAMES
+from tracebit_base import as_str
+from tracebit_mfa_cache import MFA_SOURCE_AWS, mfa_reset_record, remember_mfa_reset
+from tracebit_pivot_templates import AWS_MFA_TAMPERING_EVENT_NAMES
+from tracebit_principal import is_username, parse_aws_arn
 
 EVENT_NAMES = frozenset(AWS_MFA_TAMPERING_EVENT_NAMES)
 # Password (re)sets count only when done to ANOTHER user: a user does not create or reset its own
