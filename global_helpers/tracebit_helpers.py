@@ -170,6 +170,25 @@ def rule_title(event, kind, get_dictionary=None):
 # ----------------------------------------------------------------------------------------------
 
 
+def mfa_row_matches(row, event_key):
+    """The query already joined both sides; re-check that the row names an alert, an identity and a
+    reset (its ``event_key`` column)."""
+    return bool(row_text(row, "alert_id") and row_text(row, "identity") and row_text(row, event_key))
+
+
+def mfa_row_context(row, section, columns, minutes_key):
+    """The alert context of a scheduled MFA rule: the identity, the Tracebit side, the reset side
+    (``section``: each context key read from its row column) and the minutes from reset to alert."""
+    identity = row_text(row, "identity")
+    return {
+        "identities": [identity] if identity else [],
+        "tracebit": mfa_row_tracebit(row),
+        section: {key: row_text(row, column) for key, column in columns.items()},
+        minutes_key: row_number(row, minutes_key),
+        "mfa_lookback_days": row_number(row, "mfa_lookback_days"),
+    }
+
+
 def mfa_row_title(row, source, event_key, actor_key):
     """``Tracebit canary alert for <identity> after <source> <event> by <actor>``."""
     actor = clip(row_text(row, actor_key) or "an unknown actor")

@@ -1359,3 +1359,37 @@ def test_mfa_row_reference_takes_only_an_https_portal_url():
     )
     assert tb.mfa_row_reference({"tracebit_portal_url": "http://acme.tracebit.com/a/1"}) == tb.TRACEBIT_SITE
     assert tb.mfa_row_reference({}) == tb.TRACEBIT_SITE
+
+
+def test_mfa_row_matches_needs_an_alert_an_identity_and_the_reset_column():
+    row = {"alert_id": "a1", "identity": "sue@acme.com", "reset_event_type": "user.mfa.factor.deactivate"}
+    assert tb.mfa_row_matches(row, "reset_event_type") is True
+    for key in row:
+        assert tb.mfa_row_matches(dict(row, **{key: ""}), "reset_event_type") is False
+        assert tb.mfa_row_matches(dict(row, **{key: 7}), "reset_event_type") is False
+    assert tb.mfa_row_matches(row, "change_event_name") is False
+
+
+def test_mfa_row_context_reads_each_section_key_from_its_column():
+    row = {
+        "identity": "sue@acme.com",
+        "alert_id": "a1",
+        "reset_time": "t",
+        "minutes": "12",
+        "mfa_lookback_days": 7,
+    }
+    context = tb.mfa_row_context(
+        row, "okta_reset", {"event_time": "reset_time", "actor": "reset_actor"}, "minutes"
+    )
+    assert list(context) == ["identities", "tracebit", "okta_reset", "minutes", "mfa_lookback_days"]
+    assert context["identities"] == ["sue@acme.com"]
+    assert context["tracebit"]["alert_id"] == "a1"
+    assert context["okta_reset"] == {"event_time": "t", "actor": None}
+    assert (context["minutes"], context["mfa_lookback_days"]) == (12.0, 7)
+    assert tb.mfa_row_context({}, "s", {}, "m") == {
+        "identities": [],
+        "tracebit": tb.mfa_row_tracebit({}),
+        "s": {},
+        "m": None,
+        "mfa_lookback_days": None,
+    }
