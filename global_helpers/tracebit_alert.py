@@ -65,6 +65,11 @@ CONTEXT_KEYS = (
 HEALTH_CONTEXT_KEYS = ("tracebit_log_type", "subtype", "alert_time", "is_healthy")
 
 
+# ----------------------------------------------------------------------------------------------
+# Alert context
+# ----------------------------------------------------------------------------------------------
+
+
 def _fit(context):
     """Shrink the longest lists until the serialised context is under MAX_CONTEXT_CHARS."""
     for _ in range(30):
@@ -153,6 +158,11 @@ def event_context(event):
     context = alert_context(event)
     _CONTEXT_MEMO.update(event=event, context=context)
     return context
+
+
+# ----------------------------------------------------------------------------------------------
+# Reference, dedup, titles
+# ----------------------------------------------------------------------------------------------
 
 
 def reference(event):
