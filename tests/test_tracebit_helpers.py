@@ -1,4 +1,6 @@
-"""Unit tests for global_helpers/tracebit_helpers.py (every public and private helper).
+"""Unit tests for the Tracebit globals: tracebit_helpers (the rule-facing API) and the topic globals
+it re-exports, tracebit_base, tracebit_principal, tracebit_canary, tracebit_alert and
+tracebit_mfa_cache (every public and private helper).
 
 Events come from the rules' own test Logs (rules/tracebit_rules/*.yml), so the examples here are
 the same realistic, schema-conforming events that `pat test` runs; odd shapes are built inline.
@@ -16,7 +18,12 @@ import yaml
 from panther_core.enriched_event import PantherEvent
 from panther_core.immutable import ImmutableCaseInsensitiveDict, ImmutableList
 
+import tracebit_alert as alert
+import tracebit_base as base
+import tracebit_canary as canary
 import tracebit_helpers as tb
+import tracebit_mfa_cache as mfa_cache
+import tracebit_principal as principal
 
 RULES = Path(__file__).resolve().parent.parent / "rules" / "tracebit_rules"
 BLOG_ARN = "arn:aws:sts::693260565127:assumed-role/Okta-OIDC-Engineer/sue.johnson@acme.com"
@@ -69,15 +76,15 @@ def getter(value):
 
 
 def test_is_list():
-    assert tb._is_list([1])
-    assert tb._is_list((1,))
-    assert tb._is_list(ImmutableList([1]))
-    assert not tb._is_list("abc")
-    assert not tb._is_list(b"abc")
-    assert not tb._is_list({"a": 1})
-    assert not tb._is_list(ImmutableCaseInsensitiveDict({"a": 1}))
-    assert not tb._is_list(None)
-    assert not tb._is_list(5)
+    assert base._is_list([1])
+    assert base._is_list((1,))
+    assert base._is_list(ImmutableList([1]))
+    assert not base._is_list("abc")
+    assert not base._is_list(b"abc")
+    assert not base._is_list({"a": 1})
+    assert not base._is_list(ImmutableCaseInsensitiveDict({"a": 1}))
+    assert not base._is_list(None)
+    assert not base._is_list(5)
 
 
 def test_safe_get():
@@ -158,7 +165,7 @@ def test_normalise_token_and_dedupe():
     assert tb.normalise_token("  Canary-Resource Accessed ") == "canaryresourceaccessed"
     assert tb.normalise_token(None) == ""
     assert tb.normalise_token(5) == ""
-    assert tb._dedupe(["a", None, "b", "a"]) == ["a", "b"]
+    assert base.dedupe(["a", None, "b", "a"]) == ["a", "b"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,14 +302,14 @@ def test_principal_provider():
 
 
 def test_principal_arn_and_id_email():
-    assert tb._principal_arn({"aws": {"arn": BLOG_ARN}}) == BLOG_ARN
-    assert tb._principal_arn({"id": BLOG_ARN}) == BLOG_ARN
-    assert tb._principal_arn({"id": "AROA:x"}) is None
-    assert tb._principal_id_email("sue@acme.com") == "sue@acme.com"
-    assert tb._principal_id_email("AROA2EXAMPLE:sue@acme.com") == "sue@acme.com"
-    assert tb._principal_id_email(BLOG_ARN) is None
-    assert tb._principal_id_email("AROA2EXAMPLE:i-0abc") is None
-    assert tb._principal_id_email(None) is None
+    assert principal._principal_arn({"aws": {"arn": BLOG_ARN}}) == BLOG_ARN
+    assert principal._principal_arn({"id": BLOG_ARN}) == BLOG_ARN
+    assert principal._principal_arn({"id": "AROA:x"}) is None
+    assert principal._principal_id_email("sue@acme.com") == "sue@acme.com"
+    assert principal._principal_id_email("AROA2EXAMPLE:sue@acme.com") == "sue@acme.com"
+    assert principal._principal_id_email(BLOG_ARN) is None
+    assert principal._principal_id_email("AROA2EXAMPLE:i-0abc") is None
+    assert principal._principal_id_email(None) is None
 
 
 def test_identities_every_source(blog):
@@ -603,12 +610,12 @@ def test_fit_shrinks_oversized_context():
 
 
 def test_fit_edge_cases():
-    assert tb._fit({"a": [1]}) == {"a": [1]}
+    assert alert._fit({"a": [1]}) == {"a": [1]}
     huge = {"principal": {"id": "x" * 200_000}, "message": None}
-    assert tb._fit(huge)["principal"] is None
+    assert alert._fit(huge)["principal"] is None
     unshrinkable = {"blob": "x" * 200_000}
-    assert tb._fit(unshrinkable) is unshrinkable
-    assert tb._fit({"bad": {1, 2}, "big": ["y" * 200_000]}) is not None  # not serialisable: returned as is
+    assert alert._fit(unshrinkable) is unshrinkable
+    assert alert._fit({"bad": {1, 2}, "big": ["y" * 200_000]}) is not None  # not serialisable: returned as is
 
 
 # ---------------------------------------------------------------------------------------------
@@ -675,17 +682,18 @@ def test_health_dedup():
 
 
 def test_mfa_suffix_and_canaries_phrase():
-    assert tb._mfa_suffix(None) == ""
-    assert tb._mfa_suffix({"identity": "a@b.co", "event_time": "t"}) == " after an MFA reset for a@b.co at t"
-    assert tb._mfa_suffix({"event_time": None}) == " after an MFA reset for the principal"
-    assert tb._mfa_suffix({"event_type": "user.mfa.factor.reset_all", "identity": "a@b.co"}) == (
+    assert mfa_cache.mfa_title_suffix(None) == ""
+    suffix = mfa_cache.mfa_title_suffix({"identity": "a@b.co", "event_time": "t"})
+    assert suffix == " after an MFA reset for a@b.co at t"
+    assert mfa_cache.mfa_title_suffix({"event_time": None}) == " after an MFA reset for the principal"
+    assert mfa_cache.mfa_title_suffix({"event_type": "user.mfa.factor.reset_all", "identity": "a@b.co"}) == (
         " after Okta user.mfa.factor.reset_all for a@b.co"
     )
-    assert tb._canaries_phrase([]) == "an unknown canary"
-    assert tb._canaries_phrase([{"name": "a"}]) == "canary a"
+    assert alert._canaries_phrase([]) == "an unknown canary"
+    assert alert._canaries_phrase([{"name": "a"}]) == "canary a"
     five = [{"name": str(i)} for i in range(5)]
-    assert tb._canaries_phrase(five) == "5 canaries: 0, 1, 2 +2 more"
-    assert tb._canaries_phrase(five[:2]) == "2 canaries: 0, 1"
+    assert alert._canaries_phrase(five) == "5 canaries: 0, 1, 2 +2 more"
+    assert alert._canaries_phrase(five[:2]) == "2 canaries: 0, 1"
 
 
 def test_titles(blog, credential, summary):
@@ -724,14 +732,14 @@ def test_mfa_reset_key():
 
 
 def test_parse_record():
-    assert tb._parse_record("") is None
-    assert tb._parse_record("   ") is None
-    assert tb._parse_record({}) is None
-    assert tb._parse_record(None) is None
-    assert tb._parse_record("[1]") is None
-    assert tb._parse_record('{"a": 1}') == {"a": 1}
-    assert tb._parse_record(b'{"a": 1}') == {"a": 1}
-    assert tb._parse_record(ImmutableCaseInsensitiveDict({"a": [1]})) == {"a": [1]}
+    assert mfa_cache._parse_record("") is None
+    assert mfa_cache._parse_record("   ") is None
+    assert mfa_cache._parse_record({}) is None
+    assert mfa_cache._parse_record(None) is None
+    assert mfa_cache._parse_record("[1]") is None
+    assert mfa_cache._parse_record('{"a": 1}') == {"a": 1}
+    assert mfa_cache._parse_record(b'{"a": 1}') == {"a": 1}
+    assert mfa_cache._parse_record(ImmutableCaseInsensitiveDict({"a": [1]})) == {"a": [1]}
 
 
 def test_recent_mfa_reset_json_string_mock():
@@ -861,9 +869,9 @@ def test_first_source_ip_and_event_types():
 
 
 def test_fit_gives_up_after_bounded_passes(monkeypatch):
-    monkeypatch.setattr(tb, "MAX_CONTEXT_CHARS", 0)
+    monkeypatch.setattr(alert, "MAX_CONTEXT_CHARS", 0)
     context = {f"k{i}": [1, 2] for i in range(40)}
-    assert tb._fit(context) is context  # bounded work even when nothing can fit
+    assert alert._fit(context) is context  # bounded work even when nothing can fit
     assert sum(len(value) == 1 for value in context.values()) == 30  # 30 passes, one list each
 
 
@@ -907,7 +915,7 @@ def test_title_and_context_share_one_context_build(blog, monkeypatch):
         calls.append(event)
         return original(event)
 
-    monkeypatch.setattr(tb, "alert_context", counting)
+    monkeypatch.setattr(alert, "alert_context", counting)
     event = dict(blog)  # a new object, so the memo starts cold
     tb.rule_title(event, "resource")
     tb.rule_alert_context(event)
@@ -1019,14 +1027,14 @@ def test_benign_classification_fast_and_normalised_paths_agree(classification, b
 def test_case_insensitive_lookup_on_raw_data_and_its_cache_bound():
     event = PantherEvent({"Discriminator": {"SubType": "canary_credential_used"}})
     assert tb.subtype_key(event) == "canary_credential_used"
-    for index in range(tb._LOWER_KEYS_MAX + 10):  # the key-map cache never grows past its bound
+    for index in range(base._LOWER_KEYS_MAX + 10):  # the key-map cache never grows past its bound
         tb.safe_get({f"K{index}": index}, f"k{index}")
-    assert len(tb._LOWER_KEYS) <= 256
-    tb._LOWER_KEYS.clear()
+    assert len(base._LOWER_KEYS) <= 256
+    base._LOWER_KEYS.clear()
     mappings = [{f"K{index}": index} for index in range(100)]
     for index, mapping in enumerate(mappings):
         assert tb.safe_get(mapping, f"k{index}") == index
-    assert len(tb._LOWER_KEYS) == 100  # below the bound every key map is kept
+    assert len(base._LOWER_KEYS) == 100  # below the bound every key map is kept
     assert tb.safe_get({"Abc": 1}, "aBC") == 1
 
 
@@ -1038,9 +1046,9 @@ def test_spelling_memo_gives_the_same_answers_and_stays_bounded():
         )
         assert tb.is_benign_classification("Benign_Positive") is True
         assert tb.is_benign_classification("Unclassified") is False
-    for index in range(tb._SPELLINGS_MAX + 10):
+    for index in range(canary._SPELLINGS_MAX + 10):
         tb.is_benign_classification(f"spelling-{index}")
-    assert len(tb._SPELLINGS) <= tb._SPELLINGS_MAX
+    assert len(canary._SPELLINGS) <= canary._SPELLINGS_MAX
 
 
 # --- Boundaries: each limit tested at the limit, against the number itself (not the constant) ------
@@ -1112,15 +1120,15 @@ def _context_of_size(size):
 
 def test_fit_keeps_a_context_of_exactly_the_limit():
     at_limit = _context_of_size(150_000)
-    assert tb._fit(copy.deepcopy(at_limit)) == at_limit
-    over = tb._fit(_context_of_size(150_001))
+    assert alert._fit(copy.deepcopy(at_limit)) == at_limit
+    over = alert._fit(_context_of_size(150_001))
     assert over["a"] == [over["a"][0]] and len(json.dumps(over)) <= 150_000
 
 
 def test_canaries_phrase_counts_only_the_canaries_left_out():
     three = [{"name": name} for name in ("a", "b", "c")]
-    assert tb._canaries_phrase(three) == "3 canaries: a, b, c"
-    assert tb._canaries_phrase([*three, {"name": "d"}]) == "4 canaries: a, b, c +1 more"
+    assert alert._canaries_phrase(three) == "3 canaries: a, b, c"
+    assert alert._canaries_phrase([*three, {"name": "d"}]) == "4 canaries: a, b, c +1 more"
 
 
 def test_canary_label_falls_back_through_every_id():
@@ -1192,7 +1200,7 @@ def test_to_plain_nesting_limit_counts_lists_too():
 
 def test_mfa_suffix_caps_the_event_type_and_time():
     record = {"identity": "a@b.co", "event_type": "e" * 300, "event_time": "t" * 300}
-    suffix = tb._mfa_suffix(record)
+    suffix = mfa_cache.mfa_title_suffix(record)
     assert f"Okta {'e' * 128} for a@b.co at {'t' * 39}\u2026" in suffix
     assert "e" * 129 not in suffix
 
@@ -1216,27 +1224,27 @@ def test_identities_from_the_aws_username_alone():
 def test_key_map_and_spelling_caches_are_reused():
     mapping = {"Alpha": 1}
     assert tb.safe_get(mapping, "alpha") == 1
-    entry = tb._LOWER_KEYS[id(mapping)]
+    entry = base._LOWER_KEYS[id(mapping)]
     assert tb.safe_get(mapping, "ALPHA") == 1
-    assert tb._LOWER_KEYS[id(mapping)] is entry  # built once per mapping
-    tb._SPELLINGS.clear()
+    assert base._LOWER_KEYS[id(mapping)] is entry  # built once per mapping
+    canary._SPELLINGS.clear()
     for index in range(20):
         tb.subtype_key({"discriminator": {"subtype": f"Canary-Resource-Accessed-{index:02d}"}})
-    assert len(tb._SPELLINGS) == 20  # below the bound every spelling is remembered
+    assert len(canary._SPELLINGS) == 20  # below the bound every spelling is remembered
 
 
 def test_fit_returns_a_context_it_cannot_measure():
     odd_keys = {(1, 2): "tuple key"}
-    assert tb._fit(odd_keys) is odd_keys  # json: keys must be str (TypeError)
+    assert alert._fit(odd_keys) is odd_keys  # json: keys must be str (TypeError)
     circular = {"a": []}
     circular["a"].append(circular)
-    assert tb._fit(circular) is circular  # json: circular reference (ValueError)
+    assert alert._fit(circular) is circular  # json: circular reference (ValueError)
 
 
 def test_fit_drops_text_before_emptying_one_element_lists(monkeypatch):
-    monkeypatch.setattr(tb, "MAX_CONTEXT_CHARS", 1000)
+    monkeypatch.setattr(alert, "MAX_CONTEXT_CHARS", 1000)
     context = {"canaries": ["c"], "source_ips": ["1.2.3.4"], "message": "m" * 5000}
-    fitted = tb._fit(context)
+    fitted = alert._fit(context)
     assert fitted["canaries"] == ["c"] and fitted["source_ips"] == ["1.2.3.4"]
     assert fitted["message"] is None
 
@@ -1256,22 +1264,22 @@ def test_principal_label_names_the_first_identity():
 
 
 def test_caches_never_hold_more_than_their_bound():
-    tb._LOWER_KEYS.clear()
+    base._LOWER_KEYS.clear()
     mappings = [{f"K{index}": index} for index in range(257)]
     for index, mapping in enumerate(mappings):
         tb.safe_get(mapping, f"k{index}")
-    assert len(tb._LOWER_KEYS) <= 256
-    tb._SPELLINGS.clear()
+    assert len(base._LOWER_KEYS) <= 256
+    canary._SPELLINGS.clear()
     for index in range(513):
         tb.subtype_key({"discriminator": {"subtype": f"Canary-Resource-Accessed-{index:03d}"}})
-    assert len(tb._SPELLINGS) <= 512
+    assert len(canary._SPELLINGS) <= 512
 
 
 def test_fit_drops_one_text_field_at_a_time_until_it_fits(monkeypatch):
-    monkeypatch.setattr(tb, "MAX_CONTEXT_CHARS", 1000)
-    fitted = tb._fit({"principal": "p" * 5000, "message": "short"})
+    monkeypatch.setattr(alert, "MAX_CONTEXT_CHARS", 1000)
+    fitted = alert._fit({"principal": "p" * 5000, "message": "short"})
     assert fitted == {"principal": None, "message": "short"}  # the first one was enough
-    fitted = tb._fit({"principal": "p" * 5000, "message": "m" * 5000, "classification_reason": "r"})
+    fitted = alert._fit({"principal": "p" * 5000, "message": "m" * 5000, "classification_reason": "r"})
     assert fitted == {"principal": None, "message": None, "classification_reason": "r"}
 
 
@@ -1351,3 +1359,37 @@ def test_mfa_row_reference_takes_only_an_https_portal_url():
     )
     assert tb.mfa_row_reference({"tracebit_portal_url": "http://acme.tracebit.com/a/1"}) == tb.TRACEBIT_SITE
     assert tb.mfa_row_reference({}) == tb.TRACEBIT_SITE
+
+
+def test_mfa_row_matches_needs_an_alert_an_identity_and_the_reset_column():
+    row = {"alert_id": "a1", "identity": "sue@acme.com", "reset_event_type": "user.mfa.factor.deactivate"}
+    assert tb.mfa_row_matches(row, "reset_event_type") is True
+    for key in row:
+        assert tb.mfa_row_matches(dict(row, **{key: ""}), "reset_event_type") is False
+        assert tb.mfa_row_matches(dict(row, **{key: 7}), "reset_event_type") is False
+    assert tb.mfa_row_matches(row, "change_event_name") is False
+
+
+def test_mfa_row_context_reads_each_section_key_from_its_column():
+    row = {
+        "identity": "sue@acme.com",
+        "alert_id": "a1",
+        "reset_time": "t",
+        "minutes": "12",
+        "mfa_lookback_days": 7,
+    }
+    context = tb.mfa_row_context(
+        row, "okta_reset", {"event_time": "reset_time", "actor": "reset_actor"}, "minutes"
+    )
+    assert list(context) == ["identities", "tracebit", "okta_reset", "minutes", "mfa_lookback_days"]
+    assert context["identities"] == ["sue@acme.com"]
+    assert context["tracebit"]["alert_id"] == "a1"
+    assert context["okta_reset"] == {"event_time": "t", "actor": None}
+    assert (context["minutes"], context["mfa_lookback_days"]) == (12.0, 7)
+    assert tb.mfa_row_context({}, "s", {}, "m") == {
+        "identities": [],
+        "tracebit": tb.mfa_row_tracebit({}),
+        "s": {},
+        "m": None,
+        "mfa_lookback_days": None,
+    }

@@ -6,26 +6,17 @@ query's params CTE and come back in each row (surge_multiple, min_requests), so 
 the row against the same numbers without a second copy of them.
 """
 
-from tracebit_helpers import as_number, as_str, clip
-
-
-def _number(event, key):
-    return as_number(event.get(key))
+from tracebit_base import clip, row_number, row_text
 
 
 def rule(event):
-    window = _number(event, "window_requests")
-    baseline = _number(event, "baseline_daily_avg")
-    multiple = _number(event, "surge_multiple")
-    minimum = _number(event, "min_requests")
-    if None in (window, baseline, multiple, minimum) or not _text(event, "principal_arn"):
+    window = row_number(event, "window_requests")
+    baseline = row_number(event, "baseline_daily_avg")
+    multiple = row_number(event, "surge_multiple")
+    minimum = row_number(event, "min_requests")
+    if None in (window, baseline, multiple, minimum) or not row_text(event, "principal_arn"):
         return False
     return window >= minimum and window > multiple * baseline
-
-
-def _text(event, key):
-    value = event.get(key)
-    return as_str(value) if isinstance(value, str) and value else None
 
 
 def _when(hours):
@@ -41,18 +32,18 @@ def _when(hours):
 
 
 def title(event):
-    bucket = _text(event, "surge_bucket")
+    bucket = row_text(event, "surge_bucket")
     where = f" from bucket {clip(bucket)}" if bucket else ""
     return (
-        f"Tracebit canary principal {clip(_text(event, 'principal_arn'))}: "
-        f"{int(_number(event, 'window_requests') or 0)} S3 GetObject{where} in 24 h, "
-        f"{_when(_number(event, 'surge_hours_from_alert'))}, vs "
-        f"{_number(event, 'baseline_daily_avg')}/day baseline"
+        f"Tracebit canary principal {clip(row_text(event, 'principal_arn'))}: "
+        f"{int(row_number(event, 'window_requests') or 0)} S3 GetObject{where} in 24 h, "
+        f"{_when(row_number(event, 'surge_hours_from_alert'))}, vs "
+        f"{row_number(event, 'baseline_daily_avg')}/day baseline"
     )
 
 
 def dedup(event):
-    return clip(f"{_text(event, 'alert_id')}:{_text(event, 'principal_arn')}", 900)
+    return clip(f"{row_text(event, 'alert_id')}:{row_text(event, 'principal_arn')}", 900)
 
 
 def alert_context(event):
@@ -64,7 +55,7 @@ def alert_context(event):
         "surge_window_start",
         "surge_window_end",
     )
-    context = {key: _text(event, key) for key in texts}
+    context = {key: row_text(event, key) for key in texts}
     numbers = (
         "window_requests",
         "window_bytes_out",
@@ -78,6 +69,6 @@ def alert_context(event):
         "peak_hours",
         "baseline_days",
     )
-    context.update({key: as_number(event.get(key)) for key in numbers})
+    context.update({key: row_number(event, key) for key in numbers})
     context["principal_arns"] = [context["principal_arn"]] if context["principal_arn"] else []
     return context

@@ -8,20 +8,27 @@ capped (``as_str``) before they reach the title, dedup and context.
 
 from tracebit_helpers import (
     MFA_SOURCE_AWS,
-    as_number,
+    mfa_row_context,
     mfa_row_dedup,
+    mfa_row_matches,
     mfa_row_reference,
     mfa_row_title,
-    mfa_row_tracebit,
-    row_text,
 )
+
+# Context key -> row column of the CloudTrail change.
+CHANGE_COLUMNS = {
+    "event_name": "change_event_name",
+    "event_source": "change_event_source",
+    "event_time": "change_time",
+    "actor": "change_actor",
+    "source_ip": "change_source_ip",
+    "account_id": "change_account_id",
+    "event_id": "change_event_id",
+}
 
 
 def rule(event):
-    # The query already joined both sides; re-check that both are present in the row.
-    return bool(
-        row_text(event, "alert_id") and row_text(event, "identity") and row_text(event, "change_event_name")
-    )
+    return mfa_row_matches(event, "change_event_name")
 
 
 def title(event):
@@ -37,18 +44,4 @@ def reference(event):
 
 
 def alert_context(event):
-    return {
-        "identities": [row_text(event, "identity")] if row_text(event, "identity") else [],
-        "tracebit": mfa_row_tracebit(event),
-        "cloudtrail_event": {
-            "event_name": row_text(event, "change_event_name"),
-            "event_source": row_text(event, "change_event_source"),
-            "event_time": row_text(event, "change_time"),
-            "actor": row_text(event, "change_actor"),
-            "source_ip": row_text(event, "change_source_ip"),
-            "account_id": row_text(event, "change_account_id"),
-            "event_id": row_text(event, "change_event_id"),
-        },
-        "minutes_change_to_alert": as_number(event.get("minutes_change_to_alert")),
-        "mfa_lookback_days": as_number(event.get("mfa_lookback_days")),
-    }
+    return mfa_row_context(event, "cloudtrail_event", CHANGE_COLUMNS, "minutes_change_to_alert")

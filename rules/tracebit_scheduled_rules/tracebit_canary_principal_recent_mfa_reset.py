@@ -10,20 +10,27 @@ context, so a hostile value cannot push them over Panther's limits.
 
 from tracebit_helpers import (
     MFA_SOURCE_OKTA,
-    as_number,
+    mfa_row_context,
     mfa_row_dedup,
+    mfa_row_matches,
     mfa_row_reference,
     mfa_row_title,
-    mfa_row_tracebit,
-    row_text,
 )
+
+# Context key -> row column of the Okta reset.
+RESET_COLUMNS = {
+    "event_type": "reset_event_type",
+    "event_time": "reset_time",
+    "actor": "reset_actor",
+    "actor_type": "reset_actor_type",
+    "reason": "reset_reason",
+    "client_ip": "reset_client_ip",
+    "uuid": "reset_uuid",
+}
 
 
 def rule(event):
-    # The query already joined both sides; re-check that both are present in the row.
-    return bool(
-        row_text(event, "alert_id") and row_text(event, "identity") and row_text(event, "reset_event_type")
-    )
+    return mfa_row_matches(event, "reset_event_type")
 
 
 def title(event):
@@ -39,18 +46,4 @@ def reference(event):
 
 
 def alert_context(event):
-    return {
-        "identities": [row_text(event, "identity")] if row_text(event, "identity") else [],
-        "tracebit": mfa_row_tracebit(event),
-        "okta_reset": {
-            "event_type": row_text(event, "reset_event_type"),
-            "event_time": row_text(event, "reset_time"),
-            "actor": row_text(event, "reset_actor"),
-            "actor_type": row_text(event, "reset_actor_type"),
-            "reason": row_text(event, "reset_reason"),
-            "client_ip": row_text(event, "reset_client_ip"),
-            "uuid": row_text(event, "reset_uuid"),
-        },
-        "minutes_reset_to_alert": as_number(event.get("minutes_reset_to_alert")),
-        "mfa_lookback_days": as_number(event.get("mfa_lookback_days")),
-    }
+    return mfa_row_context(event, "okta_reset", RESET_COLUMNS, "minutes_reset_to_alert")

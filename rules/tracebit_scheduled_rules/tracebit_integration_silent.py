@@ -5,20 +5,16 @@ older than the threshold, or there is none in 30 days). The threshold lives in t
 and comes back in the row.
 """
 
-from tracebit_helpers import as_number, as_str, clip
-
-
-def _number(event, key):
-    return as_number(event.get(key))
+from tracebit_base import as_str, clip, row_number
 
 
 def rule(event):
-    threshold = _number(event, "max_silence_hours")
+    threshold = row_number(event, "max_silence_hours")
     if threshold is None:
         return False
     if event.get("last_health_check") is None:
         return True  # nothing received in 30 days
-    hours = _number(event, "hours_silent")
+    hours = row_number(event, "hours_silent")
     return hours is not None and hours >= threshold
 
 
@@ -28,7 +24,7 @@ def title(event):
         return "Tracebit integration silent: no health check received in 30 days"
     return (
         f"Tracebit integration silent: last health check {clip(as_str(last), 40)} "
-        f"({_number(event, 'hours_silent')} h ago)"
+        f"({row_number(event, 'hours_silent')} h ago)"
     )
 
 
@@ -39,8 +35,8 @@ def dedup(event):
 def alert_context(event):
     return {
         "last_health_check": as_str(event.get("last_health_check")),
-        "health_checks_30d": _number(event, "health_checks_30d"),
-        "hours_silent": _number(event, "hours_silent"),
-        "max_silence_hours": _number(event, "max_silence_hours"),
+        "health_checks_30d": row_number(event, "health_checks_30d"),
+        "hours_silent": row_number(event, "hours_silent"),
+        "max_silence_hours": row_number(event, "max_silence_hours"),
         "checked_at": as_str(event.get("checked_at")),
     }

@@ -4,7 +4,7 @@ Creates no alert (``CreateAlert: false``). IAM ``DeactivateMFADevice``, ``Delete
 ``ResyncMFADevice``, ``UpdateLoginProfile`` / ``CreateLoginProfile`` of another user, and IAM Identity
 Center's ``DeleteMfaDeviceForUser``. The affected user is read from ``requestParameters``; its
 lower-cased name is written to the KV cache through the shared writer
-(``tracebit_helpers.remember_mfa_reset``, the same record shape as the Okta signal), so a Tracebit
+(``tracebit_mfa_cache.remember_mfa_reset``, the same record shape as the Okta signal), so a Tracebit
 canary alert whose principal is that user (its user ARN, its name, or an assumed-role session named
 after it) escalates to Critical in real time, and the correlation rules match it on
 ``p_alert_context.identities``.
@@ -13,19 +13,12 @@ This rule sees every CloudTrail event, so ``rule()`` starts with one frozenset m
 ``eventName``; nothing else runs for the other events.
 """
 
-from collections.abc import Mapping
-
 from panther_detection_helpers.caching import put_dictionary
 
-from tracebit_helpers import (
-    MFA_SOURCE_AWS,
-    as_str,
-    is_username,
-    mfa_reset_record,
-    parse_aws_arn,
-    remember_mfa_reset,
-)
-from tracebit_pivots import AWS_MFA_TAMPERING_EVENT_NAMES
+from tracebit_base import as_mapping, as_str
+from tracebit_mfa_cache import MFA_SOURCE_AWS, mfa_reset_record, remember_mfa_reset
+from tracebit_pivot_templates import AWS_MFA_TAMPERING_EVENT_NAMES
+from tracebit_principal import is_username, parse_aws_arn
 
 EVENT_NAMES = frozenset(AWS_MFA_TAMPERING_EVENT_NAMES)
 # Password (re)sets count only when done to ANOTHER user: a user does not create or reset its own
@@ -39,11 +32,6 @@ CALLER_DEFAULT_EVENTS = frozenset(
 )
 
 
-def _request(event):
-    params = event.get("requestParameters")
-    return params if isinstance(params, Mapping) else {}
-
-
 def _serial_user(serial):
     """The device name of a virtual MFA device ARN (``arn:aws:iam::<acct>:mfa/<path>/<name>``):
     the console names a user's virtual device after the user."""
@@ -54,8 +42,7 @@ def _serial_user(serial):
 
 
 def _actor(event):
-    identity = event.get("userIdentity")
-    identity = identity if isinstance(identity, Mapping) else {}
+    identity = as_mapping(event.get("userIdentity"))
     arn = as_str(identity.get("arn"))
     kind = as_str(identity.get("type"))
     name = as_str(identity.get("userName"))
@@ -73,7 +60,7 @@ def _actor(event):
 def target_user(event):
     """``{name, arn, resolved_from}`` of the user whose MFA or password was changed (name None when
     it cannot be resolved)."""
-    params = _request(event)
+    params = as_mapping(event.get("requestParameters"))
     name = as_str(params.get("userName"), 128)
     source = "requestParameters.userName" if name else None
     event_name = event.get("eventName")
@@ -136,7 +123,7 @@ def rule(event):
 
 def alert_context(event):
     target = target_user(event)
-    params = _request(event)
+    params = as_mapping(event.get("requestParameters"))
     return {
         "identities": [target["name"].lower()] if target["name"] else [],
         "target_user": target["name"],

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 
 from panther_detection_helpers.caching import put_dictionary
 
-from tracebit_helpers import MFA_SOURCE_OKTA, as_str, mfa_reset_record, remember_mfa_reset
-from tracebit_pivots import MFA_RESET_EVENT_TYPES
+from tracebit_base import as_str
+from tracebit_mfa_cache import MFA_SOURCE_OKTA, mfa_reset_record, remember_mfa_reset
+from tracebit_pivot_templates import MFA_RESET_EVENT_TYPES
 
 RESET_EVENT_TYPES = frozenset(MFA_RESET_EVENT_TYPES)
 FAILED_OUTCOMES = frozenset({"FAILURE", "DENY"})
@@ -57,7 +58,7 @@ def _actor(event):
 
 
 def remember_reset(event, identities):
-    """Write ``tracebit:mfa_reset:<identity>`` for each identity; a cache failure never raises."""
+    """Write the reset record for each identity (``tracebit_mfa_cache``); a cache failure never raises."""
     record = mfa_reset_record(
         MFA_SOURCE_OKTA,
         event.get("eventType"),

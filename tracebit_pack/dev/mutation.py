@@ -86,6 +86,11 @@ class Group:
     operators: tuple[str, ...] = OPERATORS
 
 
+HELPER_FILES = tuple(
+    f"global_helpers/tracebit_{name}.py"
+    for name in ("base", "principal", "canary", "alert", "mfa_cache", "helpers")
+)
+PIVOT_FILES = ("global_helpers/tracebit_pivot_templates.py", "global_helpers/tracebit_pivots.py")
 HELPER_TESTS = (
     "tests/test_tracebit_helpers.py",
     "tests/test_rule_outputs.py",
@@ -103,10 +108,10 @@ CONDITIONS = (
 CONDITIONS += (r"core/ReplaceFalseWithTrue",)
 # Largest groups first: with --jobs 3 the five groups finish at about the same time.
 GROUPS = (
-    Group("helpers-conditions", ("global_helpers/tracebit_helpers.py",), HELPER_TESTS, CONDITIONS),
+    Group("helpers-conditions", HELPER_FILES, HELPER_TESTS, CONDITIONS),
     Group(
         "helpers-operators",
-        ("global_helpers/tracebit_helpers.py",),
+        HELPER_FILES,
         HELPER_TESTS,
         tuple(op for op in OPERATORS if op not in CONSTANTS + CONDITIONS),
     ),
@@ -122,10 +127,10 @@ GROUPS = (
             "tests/test_aws_mfa_signal.py",
         ),
     ),
-    Group("helpers-constants", ("global_helpers/tracebit_helpers.py",), HELPER_TESTS, CONSTANTS),
+    Group("helpers-constants", HELPER_FILES, HELPER_TESTS, CONSTANTS),
     Group(
         "pivots",
-        ("global_helpers/tracebit_pivots.py",),
+        PIVOT_FILES,
         ("tests/test_pivots.py", "tests/test_rule_outputs.py", "tests/test_literal_time_bounds.py"),
     ),
 )

@@ -31,13 +31,18 @@ HEADER = """\
 
 
 def load_pivots_module(root: Path = REPO_ROOT):
-    """Import ``global_helpers/tracebit_pivots.py`` of ``root`` under a private module name."""
+    """Import ``global_helpers/tracebit_pivots.py`` of ``root`` under a private module name; the
+    globals it imports by GlobalID (``tracebit_pivot_templates``) come from the same folder."""
     path = root / "global_helpers" / "tracebit_pivots.py"
     if not path.is_file():
         raise UserError(f"{path}: not found")
     spec = importlib.util.spec_from_file_location("_tracebit_pivots_for_queries", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
     return module
 
 
