@@ -22,7 +22,7 @@ COMMAND_MODULES = [
     "tracebit_pack.cli.correlation",
     "tracebit_pack.replay",
     "tracebit_pack.query.generate",
-    "tracebit_pack.review.command",
+    "tracebit_pack.cli.review",
     "tracebit_pack.engine.conformance",
     "tracebit_pack.http.send",
     "tracebit_pack.http.receive",
