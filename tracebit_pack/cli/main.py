@@ -24,8 +24,8 @@ COMMAND_MODULES = [
     "tracebit_pack.query.generate",
     "tracebit_pack.cli.review",
     "tracebit_pack.engine.conformance",
-    "tracebit_pack.http.send",
-    "tracebit_pack.http.receive",
+    "tracebit_pack.cli.send",
+    "tracebit_pack.cli.receive",
 ]
 
 
