@@ -43,6 +43,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM, then say what was stored."""
     if not 0 <= args.port <= 65535:
         raise UserError("--port must be between 0 and 65535")
     if args.max_bytes <= 0:

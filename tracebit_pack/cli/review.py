@@ -61,6 +61,7 @@ def _write(path: str, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Build the report (SIGTERM unwinds like Ctrl-C, so no worker or temp folder is left), then write it."""
     start = Path(args.path)
     if not start.is_dir():
         raise UserError(f"{start}: no such directory")

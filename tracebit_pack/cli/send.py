@@ -125,6 +125,7 @@ def _non_negative_float(text: str) -> float:
 
 
 def run(args: argparse.Namespace, *, sleep: Callable[[float], None] = time.sleep) -> int:
+    """Plan the batches from the limit; print them (``--dry-run``) or deliver them in order."""
     target = Target.parse(args.url)
     to_send = events.read_events(args.files) if args.files else events.sample_events(as_stored=args.as_stored)
     secret: Secret | None = None

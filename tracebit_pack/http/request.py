@@ -106,6 +106,8 @@ def head_size(target: Target, body_length: int, encoding: str = DEFAULT_ENCODING
 # -------------------------------------------------------------------------------------------- batching
 @dataclass
 class Batch:
+    """Events as NDJSON lines (one request body), with their log types for the dry-run summary."""
+
     lines: list[bytes] = field(default_factory=list)
     log_types: list[str] = field(default_factory=list)
 

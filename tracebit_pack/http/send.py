@@ -51,6 +51,8 @@ class AnswerLost(Exception):
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How many times, how soon and for how long one batch is retried (``--max-attempts`` ...)."""
+
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     backoff: float = DEFAULT_BACKOFF
     max_backoff: float = DEFAULT_MAX_BACKOFF

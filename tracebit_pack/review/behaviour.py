@@ -21,6 +21,7 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def verdict(result: dict | None) -> str:
+    """``match``, ``no match`` or ``error (...)``: what a rule did with one event, as the report says it."""
     if result is None:
         return "no match"
     if result.get("error") and not result.get("matched"):
@@ -62,6 +63,7 @@ def _outcome(test: dict | None) -> str:
 
 
 def test_diff(base: list[dict], head: list[dict]) -> list[dict]:
+    """Rule tests (matched by rule ID and test name) whose outcome or result differs, added or removed."""
     old = {(t["rule_id"], t["name"]): t for t in base}
     new = {(t["rule_id"], t["name"]): t for t in head}
     entries = []

@@ -50,6 +50,7 @@ def _mitre(spec: dict) -> list[str]:
 
 
 def summarize(item: AnalysisItem, root: Path) -> dict:
+    """What the report shows of one item on one side (ID, severity, MITRE, tests, path under ``root``)."""
     spec = item.spec
     return {
         "id": item.id,
@@ -67,6 +68,7 @@ def summarize(item: AnalysisItem, root: Path) -> dict:
 
 
 def short(value: Any, limit: int = 80) -> str:
+    """A YAML value as one short line of text (``(unset)`` for None, lists comma-joined)."""
     if value is None:
         return "(unset)"
     if isinstance(value, bool):
@@ -169,6 +171,7 @@ def field_changes(old: AnalysisItem, new: AnalysisItem) -> list[dict]:
 
 
 def structural_diff(base_items, base_root, head_items, head_root) -> list[dict]:
+    """Items added, removed or changed between the two sides, sorted by group and ID."""
     base = {(GROUP_OF.get(i.kind, "other"), i.id): i for i in base_items}
     head = {(GROUP_OF.get(i.kind, "other"), i.id): i for i in head_items}
     entries = []

@@ -35,6 +35,7 @@ def schema_problems(log: dict, spec: dict) -> tuple[str, list[str]] | None:
 
 
 def needs_attention(head_items: list[AnalysisItem], head_tests: list[dict], touched: set[str]) -> list[dict]:
+    """Findings on head's items, those in ``touched`` (the items the change adds or edits) first."""
     entries: list[dict] = []
 
     def add(item: AnalysisItem, reason: str) -> None:

@@ -55,10 +55,12 @@ def _before_after(before: Any, after: Any, limit: int = 60) -> str:
 
 
 def render_json(report: dict) -> str:
+    """The report as indented JSON (times and paths as strings)."""
     return json.dumps(report, indent=2, default=str)
 
 
 def render_markdown(report: dict) -> str:
+    """The report as a GitHub Markdown comment, section by section."""
     lines = ["# Detection review", ""]
     for section in (_header, _changes, _behaviour_intro, _rule_tests, _scenarios, _attention, _footer):
         lines += section(report)
