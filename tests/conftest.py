@@ -12,8 +12,28 @@ if str(GLOBAL_HELPERS) not in sys.path:
 
 # Property tests: no per-example deadline (a loaded 2-core CI runner is slow, not wrong) and, in
 # CI, a fixed seed so a run is reproducible. Locally the seed varies, so new cases keep being found.
+import pytest  # noqa: E402
 from hypothesis import settings  # noqa: E402
 
 settings.register_profile("ci", deadline=None, derandomize=True, database=None, print_blob=True)
 settings.register_profile("dev", deadline=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+# send / receive tests (test_send_receive, test_transport_hardening): one receiver, one secret variable.
+@pytest.fixture
+def receiver(tmp_path):
+    from http_peers import POLL_INTERVAL, SECRET
+
+    from tracebit_pack.http.receive import Receiver
+
+    with Receiver(SECRET, tmp_path / "out", quiet=True, poll_interval=POLL_INTERVAL) as rcv:
+        yield rcv
+
+
+@pytest.fixture
+def secret_env(monkeypatch):
+    from http_peers import SECRET_TEXT
+
+    monkeypatch.setenv("TB_TEST_SECRET", SECRET_TEXT)
+    return "TB_TEST_SECRET"

@@ -7,18 +7,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from tracebit_pack.cli.main import main
-from tracebit_pack.http import send
+from tracebit_pack.http.events import SAMPLES_DIR
 from tracebit_pack.logs.schemas import loads_json
 from tracebit_pack.times import panther_time, parse_rfc3339
 
 
 def sample(log_type: str) -> str:
-    return (Path(send.SAMPLES_DIR) / f"{log_type}.jsonl").read_text(encoding="utf-8").split("\n")[0]
+    return (SAMPLES_DIR / f"{log_type}.jsonl").read_text(encoding="utf-8").split("\n")[0]
 
 
 def with_field(log_type: str, raw_json: str) -> str:

@@ -19,7 +19,8 @@ import pytest
 import yaml
 
 from tracebit_pack.cli import main as cli
-from tracebit_pack.review import command as review
+from tracebit_pack.review import checks
+from tracebit_pack.review.report import build_report
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Review Test",
@@ -199,7 +200,7 @@ def changed_report(tmp_path_factory) -> dict:
     scratch_change(repo)
     git(repo, "add", ".")
     git(repo, "commit", "-q", "-m", "scratch change")
-    return review.build_report(repo, "main")
+    return build_report(repo, "main")
 
 
 def test_structural_changes(changed_report: dict) -> None:
@@ -296,10 +297,10 @@ def test_markdown_and_json_output(repo: Path, capsys, tmp_path: Path) -> None:
 
 
 def test_no_change_and_removed_item(repo: Path) -> None:
-    report = review.build_report(repo, "main")
+    report = build_report(repo, "main")
     assert report["changes"] == [] and report["behaviour"] == {"tests": [], "scenarios": []}
     (repo / "queries/mini_recent.yml").unlink()
-    report = review.build_report(repo, "main")
+    report = build_report(repo, "main")
     assert [(c["status"], c["id"]) for c in report["changes"]] == [("removed", "Mini.RecentHealthChecks")]
 
 
@@ -310,7 +311,7 @@ def test_attention_rules(repo: Path) -> None:
     write(repo, "rules/mini/mini_unhealthy.yml", rule)
     query = dict(QUERY, Query="SELECT * FROM panther_logs.public.tracebit_healthcheck")
     write(repo, "queries/mini_recent.yml", query)
-    report = review.build_report(repo, "main")
+    report = build_report(repo, "main")
     reasons = {(a["id"], a["reason"]) for a in report["needs_attention"]}
     assert ("Mini.Unhealthy", "no negative test (ExpectedResult: false)") in reasons
     assert ("Mini.Unhealthy", "Enabled: false") in reasons
@@ -329,8 +330,8 @@ def test_time_bound_patterns() -> None:
         "panther_logs.public.t | where p_event_time > time.ago(1d)",
     ]
     unbound = ["SELECT p_event_time FROM t", "SELECT 1 FROM t WHERE p_parse_time > '2024-01-01'"]
-    assert all(review.TIME_BOUND.search(q) for q in bound)
-    assert not any(review.TIME_BOUND.search(q) for q in unbound)
+    assert all(checks.TIME_BOUND.search(q) for q in bound)
+    assert not any(checks.TIME_BOUND.search(q) for q in unbound)
 
 
 # --------------------------------------------------------------------------- bad input
@@ -401,7 +402,7 @@ def test_shallow_clone_fetches_base(repo: Path, tmp_path: Path) -> None:
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", "--depth", "1", "--branch", "change", f"file://{repo}", str(clone))
     assert git(clone, "rev-parse", "--is-shallow-repository").strip() == "true"
-    report = review.build_report(clone, "origin/main")
+    report = build_report(clone, "origin/main")
     assert report["base"]["merge_base"] is True
     assert report["base"]["commit"] == git(repo, "merge-base", "main", "change").strip()
     assert {c["id"] for c in report["changes"]} == {"Mini.Unhealthy", "Mini.UnknownSubtype", "PK.Mini"}

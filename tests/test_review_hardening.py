@@ -20,7 +20,8 @@ from markdown_it import MarkdownIt
 from test_review import git, new_repo, unhealthy_rule, write
 
 from tracebit_pack.cli import main as cli
-from tracebit_pack.review import command as review
+from tracebit_pack.review import evaluate, render
+from tracebit_pack.review.report import build_report
 
 HOSTILE = (
     "<img src=x onerror=alert(1)> [click](https://evil.example/x) **bold** _em_ `tick` | cell "
@@ -53,11 +54,11 @@ def test_branch_controlled_strings_render_inert(repo: Path) -> None:
         "rules/mini/mini_unhealthy.py",
         f"def rule(event):\n    return True\n\n\ndef title(event):\n    return {HOSTILE!r}\n",
     )
-    report = review.build_report(repo, "main")
+    report = build_report(repo, "main")
     report["engine"] = HOSTILE  # the head worker runs branch code: its whole output is hostile
     for entry in report["needs_attention"]:
         entry["kind"] = HOSTILE
-    markdown = review.render_markdown(report)
+    markdown = render.render_markdown(report)
     assert "Advisory" in markdown.split("\n", 3)[2]
     html = MarkdownIt("gfm-like").render(markdown)
     assert HOSTILE.split(maxsplit=1)[0].replace("<", "&lt;") in html  # the text is shown...
@@ -66,8 +67,8 @@ def test_branch_controlled_strings_render_inert(repo: Path) -> None:
 
 
 def test_escape_leaves_plain_words_alone() -> None:
-    assert review.escape("Tracebit alert, 2 events") == "Tracebit alert, 2 events"
-    assert review.escape("a|b\u2028c") == "a\\|b c"
+    assert render.escape("Tracebit alert, 2 events") == "Tracebit alert, 2 events"
+    assert render.escape("a|b\u2028c") == "a\\|b c"
 
 
 # --------------------------------------------------------------- worker hygiene (finding 8)
@@ -92,11 +93,11 @@ def test_workers_do_not_inherit_the_environment(repo: Path, tmp_path: Path, monk
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "planted-key")
     spy = tmp_path / "spy.json"
     plant_spy(repo, spy, 0)
-    review.build_report(repo, "main")
+    build_report(repo, "main")
     seen = set(json.loads(spy.read_text())["env"])
     assert not seen & {"PANTHER_API_TOKEN", "AWS_SECRET_ACCESS_KEY"}
     assert seen <= {
-        *review.WORKER_ENV,
+        *evaluate.WORKER_ENV,
         "PYTHONPATH",
         "DISABLE_DETECTION_OUTPUT",
         "PYTHONDONTWRITEBYTECODE",

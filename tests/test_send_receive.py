@@ -12,19 +12,18 @@ import json
 import re
 import signal
 import socket
-import socketserver
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
+from http_peers import POLL_INTERVAL, SECRET, SECRET_TEXT, fake_server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracebit_pack.cli.main import main
 from tracebit_pack.errors import UserError
-from tracebit_pack.http import send
+from tracebit_pack.http import events as http_events
 from tracebit_pack.http.contract import (
     DEFAULT_MAX_REQUEST_BYTES,
     ENCODINGS,
@@ -36,40 +35,23 @@ from tracebit_pack.http.contract import (
     sign,
     verify,
 )
+from tracebit_pack.http.events import load_samples, read_events, shift_to_now
 from tracebit_pack.http.receive import Receiver
-from tracebit_pack.http.send import (
-    DeliveryError,
-    RetryPolicy,
-    Sender,
+from tracebit_pack.http.request import (
+    DEFAULT_HEADROOM,
     Target,
     head_size,
-    load_samples,
     plan_batches,
-    read_events,
     request_head,
     request_headers,
-    shift_to_now,
 )
+from tracebit_pack.http.send import DeliveryError, RetryPolicy, Sender, parse_retry_after
 from tracebit_pack.times import parse_rfc3339
 
-SECRET_TEXT = "tb-test-secret-9f8e7d6c5b4a"  # a value that must never appear in any output
-SECRET = Secret(SECRET_TEXT)
 TIMEOUT = 5.0  # socket timeout for every test request
 
 
 # ---------------------------------------------------------------------------------------- helpers
-@pytest.fixture
-def receiver(tmp_path):
-    with Receiver(SECRET, tmp_path / "out", quiet=True) as rcv:
-        yield rcv
-
-
-@pytest.fixture
-def secret_env(monkeypatch):
-    monkeypatch.setenv("TB_TEST_SECRET", SECRET_TEXT)
-    return "TB_TEST_SECRET"
-
-
 def post(url: str, body: bytes, headers: dict[str, str] | None = None, method: str = "POST"):
     target = Target.parse(url)
     conn = http.client.HTTPConnection(target.host, target.port, timeout=TIMEOUT)
@@ -90,56 +72,6 @@ def read_out(folder: Path) -> dict[str, list[dict]]:
         p.stem: [json.loads(line) for line in p.read_text().split("\n") if line]
         for p in sorted(folder.glob("*.jsonl"))
     }
-
-
-class FakeServer(socketserver.ThreadingTCPServer):
-    """Raw HTTP server on 127.0.0.1 answering from a finite script; records the exact bytes received.
-
-    ``script`` items are ``(status, headers, body)``; once exhausted it answers 200.
-    """
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, script=()):
-        super().__init__(("127.0.0.1", 0), _FakeHandler)
-        self.script = list(script)
-        self.requests: list[tuple[bytes, bytes]] = []  # (head bytes, body bytes)
-        self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/http/source-id"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.shutdown()
-        self.server_close()
-        self.thread.join(timeout=TIMEOUT)
-
-
-class _FakeHandler(socketserver.StreamRequestHandler):
-    timeout = TIMEOUT
-
-    def handle(self):
-        head = b""
-        while not head.endswith(b"\r\n\r\n"):
-            line = self.rfile.readline(65537)
-            if not line:
-                return
-            head += line
-        match = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
-        body = self.rfile.read(int(match.group(1))) if match else b""
-        with self.server.lock:
-            self.server.requests.append((head, body))
-            status, headers, payload = self.server.script.pop(0) if self.server.script else (200, {}, b"ok")
-        lines = [f"HTTP/1.1 {status} X", f"Content-Length: {len(payload)}", "Connection: close"]
-        lines += [f"{k}: {v}" for k, v in headers.items()]
-        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode() + payload)
 
 
 def make_sender(url: str, sleeps: list[float], **retry) -> Sender:
@@ -192,7 +124,7 @@ def test_missing_signature_rejected(receiver):
 
 def test_receiver_can_restrict_encodings(tmp_path):
     body = ndjson(load_samples())
-    with Receiver(SECRET, tmp_path, encodings=("hex",), quiet=True) as rcv:
+    with Receiver(SECRET, tmp_path, encodings=("hex",), quiet=True, poll_interval=POLL_INTERVAL) as rcv:
         assert post(rcv.url, body, {SIGNATURE_HEADER: sign(SECRET, body, "sha256=hex")})[0] == 401
         assert post(rcv.url, body, {SIGNATURE_HEADER: sign(SECRET, body, "hex")})[0] == 200
 
@@ -216,7 +148,7 @@ def test_malformed_or_foreign_body_is_400(receiver):
 
 
 def test_oversize_rejected_from_content_length_before_reading(tmp_path):
-    with Receiver(SECRET, tmp_path, max_bytes=10_000, quiet=True) as rcv:
+    with Receiver(SECRET, tmp_path, max_bytes=10_000, quiet=True, poll_interval=POLL_INTERVAL) as rcv:
         # Announce a huge body but send none: the 413 can only come from Content-Length.
         with socket.create_connection(("127.0.0.1", rcv.port), timeout=TIMEOUT) as sock:
             sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n")
@@ -258,7 +190,7 @@ def test_batches_never_exceed_limit_headers_included(sizes, limit, encoding, pat
 def test_many_large_events_at_the_real_limit():
     target = Target.parse("https://logs.example.runpanther.net/http/0f3c9a1e")
     events = [_event(90_000 + 7_777 * (n % 5), n) for n in range(40)]  # ~4 MB in total
-    limit = DEFAULT_MAX_REQUEST_BYTES - send.DEFAULT_HEADROOM
+    limit = DEFAULT_MAX_REQUEST_BYTES - DEFAULT_HEADROOM
     batches = plan_batches(events, lambda n: head_size(target, n) + n, limit)
     assert len(batches) >= 4
     for batch in batches:
@@ -278,7 +210,7 @@ def test_bytes_on_the_wire_match_the_computed_size():
     events = [_event(700 + 13 * n, n) for n in range(50)]
     limit = 6_000
     sleeps: list[float] = []
-    with FakeServer() as server:
+    with fake_server() as server:
         sender = make_sender(server.url, sleeps)
         batches = plan_batches(events, lambda n: head_size(sender.target, n) + n, limit)
         for batch in batches:
@@ -299,7 +231,7 @@ def test_bytes_on_the_wire_match_the_computed_size():
 # -------------------------------------------------------------------------------------- retries
 def test_retries_on_503_then_succeeds():
     sleeps: list[float] = []
-    with FakeServer([(503, {}, b"busy"), (503, {}, b"busy")]) as server:
+    with fake_server([(503, {}, b"busy"), (503, {}, b"busy")]) as server:
         resp = make_sender(server.url, sleeps).deliver(b'{"a":1}\n')
     assert resp.status == 200
     assert len(server.requests) == 3
@@ -309,7 +241,7 @@ def test_retries_on_503_then_succeeds():
 
 def test_stops_on_400_with_status_and_truncated_body():
     sleeps: list[float] = []
-    with FakeServer([(400, {}, b"schema mismatch " * 200)]) as server, pytest.raises(DeliveryError) as info:
+    with fake_server([(400, {}, b"schema mismatch " * 200)]) as server, pytest.raises(DeliveryError) as info:
         make_sender(server.url, sleeps).deliver(b'{"a":1}\n')
     assert len(server.requests) == 1
     assert sleeps == []
@@ -320,7 +252,7 @@ def test_stops_on_400_with_status_and_truncated_body():
 
 def test_retry_attempts_are_bounded():
     sleeps: list[float] = []
-    with FakeServer([(500, {}, b"")] * 10) as server, pytest.raises(DeliveryError, match="after 3 attempts"):
+    with fake_server([(500, {}, b"")] * 10) as server, pytest.raises(DeliveryError, match="after 3 attempts"):
         make_sender(server.url, sleeps, max_attempts=3).deliver(b"{}\n")
     assert len(server.requests) == 3
     assert len(sleeps) == 2
@@ -328,7 +260,7 @@ def test_retry_attempts_are_bounded():
 
 def test_retry_after_is_honoured():
     sleeps: list[float] = []
-    with FakeServer([(429, {"Retry-After": "3"}, b"slow down")]) as server:
+    with fake_server([(429, {"Retry-After": "3"}, b"slow down")]) as server:
         resp = make_sender(server.url, sleeps).deliver(b"{}\n")
     assert resp.status == 200
     assert sleeps == [3.0]  # the server's delay, not the 0.001 s backoff
@@ -336,7 +268,7 @@ def test_retry_after_is_honoured():
 
 def test_retry_after_beyond_the_time_bound_gives_up_without_waiting():
     sleeps: list[float] = []
-    with FakeServer([(503, {"Retry-After": "3600"}, b"")]) as server, pytest.raises(DeliveryError) as info:
+    with fake_server([(503, {"Retry-After": "3600"}, b"")]) as server, pytest.raises(DeliveryError) as info:
         make_sender(server.url, sleeps, max_retry_time=1.0).deliver(b"{}\n")
     assert "max-retry-time" in str(info.value)
     assert len(server.requests) == 1
@@ -353,9 +285,9 @@ def test_connection_errors_are_retried_and_bounded():
 
 
 def test_parse_retry_after_http_date():
-    assert send.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480.0 - 10) == 10.0
-    assert send.parse_retry_after("soon") is None
-    assert send.parse_retry_after("-5") == 0.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480.0 - 10) == 10.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("-5") == 0.0
 
 
 # -------------------------------------------------------------------------------- secret hygiene
@@ -373,7 +305,7 @@ def test_secret_never_in_reprs_or_messages(tmp_path):
 
         pickle.dumps(SECRET)
     # a server echoing the secret back is redacted in the error
-    echo = FakeServer([(400, {}, f"bad key {SECRET_TEXT}".encode())])
+    echo = fake_server([(400, {}, f"bad key {SECRET_TEXT}".encode())])
     with echo as server, pytest.raises(DeliveryError) as info:
         make_sender(server.url, []).deliver(b"{}\n")
     _assert_no_secret(str(info.value), repr(info.value))
@@ -398,9 +330,9 @@ def test_secret_not_in_output_on_success_and_errors(secret_env, receiver, tmp_pa
     wrong.write_text("not-the-right-one\n")
     assert main(["send", "--url", receiver.url, "--secret-file", str(wrong)]) == 1
     # 400 from a server; 503 until retries run out
-    with FakeServer([(400, {}, b"nope")]) as server:
+    with fake_server([(400, {}, b"nope")]) as server:
         assert main(["send", "--url", server.url, "--secret-env", secret_env]) == 1
-    with FakeServer([(503, {}, b"")] * 3) as server:
+    with fake_server([(503, {}, b"")] * 3) as server:
         args = ["--max-attempts", "2", "--backoff", "0.01", "--max-retry-time", "1"]
         assert main(["send", "--url", server.url, "--secret-env", secret_env, *args]) == 1
     # a secret on the command line is refused without being echoed
@@ -415,7 +347,7 @@ def test_secret_not_in_output_on_success_and_errors(secret_env, receiver, tmp_pa
 
 
 def test_receiver_logs_do_not_contain_the_secret(tmp_path, capsys):
-    with Receiver(SECRET, tmp_path) as rcv:  # not quiet: logs each request to stderr
+    with Receiver(SECRET, tmp_path, poll_interval=POLL_INTERVAL) as rcv:  # not quiet: logs each request
         body = ndjson(load_samples())
         post(rcv.url, body, {SIGNATURE_HEADER: sign(SECRET, body)})
         post(rcv.url, body, {SIGNATURE_HEADER: SECRET_TEXT})
@@ -499,20 +431,20 @@ def test_shift_to_now_keeps_offsets():
 
 def test_sample_events_get_fresh_consistent_ids():
     stored = load_samples()
-    first, second = send.sample_events(), send.sample_events()
+    first, second = http_events.sample_events(), http_events.sample_events()
     alert, summary = first[0], first[1]
     assert alert["alert_id"] == summary["alert_id"] != stored[0]["alert_id"]
     assert alert["alert_id"] != second[0]["alert_id"]
     assert alert["id"] != stored[0]["id"]
     assert summary["tracebit_portal_url"].endswith(summary["alert_id"])
-    assert send.sample_events(as_stored=True) == stored
+    assert http_events.sample_events(as_stored=True) == stored
 
 
 # ------------------------------------------------------------------------------------ end to end
 def test_send_samples_to_receive_end_to_end(receiver, secret_env, monkeypatch, capsys):
     sent: list[list[dict]] = []
-    original = send.sample_events
-    monkeypatch.setattr(send, "sample_events", lambda **kw: sent.append(original(**kw)) or sent[-1])
+    original = http_events.sample_events
+    monkeypatch.setattr(http_events, "sample_events", lambda **kw: sent.append(original(**kw)) or sent[-1])
     assert main(["send", "--url", receiver.url, "--secret-env", secret_env]) == 0
     out, _ = capsys.readouterr()
     assert "sent 3 events in 1 batch(es)" in out

@@ -13,30 +13,24 @@ import json
 import os
 import select
 import socket
-import socketserver
 import stat
 import threading
 import uuid
-from pathlib import Path
 
 import pytest
-from test_send_receive import SECRET, SECRET_TEXT
+from http_peers import POLL_INTERVAL, SECRET, RawPeer, sample
 
 from tracebit_pack.cli.main import main
 from tracebit_pack.errors import UserError
 from tracebit_pack.http import send
 from tracebit_pack.http.contract import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
 from tracebit_pack.http.receive import LISTEN_BACKLOG, Receiver, printable
-from tracebit_pack.http.send import DeliveryError, RetryPolicy, Sender, Target
+from tracebit_pack.http.request import Target
+from tracebit_pack.http.send import DeliveryError, RetryPolicy, Sender
 from tracebit_pack.replay import replay
 
 TIMEOUT = 10.0  # client socket timeout: the bound on every wait below
 SEPARATORS = "line\u2028para\u2029next\u0085end"
-
-
-def sample(log_type: str = "Tracebit.HealthCheck") -> dict:
-    path = Path(send.SAMPLES_DIR) / f"{log_type}.jsonl"
-    return json.loads(path.read_text(encoding="utf-8").split("\n")[0])
 
 
 def signed_request(body: bytes, extra: str = "", length: str | None = None) -> bytes:
@@ -60,18 +54,6 @@ def exchange(port: int, raw: bytes) -> bytes:
 
 def status_of(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
-
-
-@pytest.fixture
-def receiver(tmp_path):
-    with Receiver(SECRET, tmp_path / "out", quiet=True) as rcv:
-        yield rcv
-
-
-@pytest.fixture
-def secret_env(monkeypatch):
-    monkeypatch.setenv("TB_HARDEN_SECRET", SECRET_TEXT)
-    return "TB_HARDEN_SECRET"
 
 
 # ------------------------------------------------------------------ Unicode line separators (3)
@@ -140,12 +122,12 @@ def test_64_concurrent_senders_lose_nothing_and_store_nothing_twice(receiver):
 
 
 def test_trickling_client_is_cut_off_at_the_request_deadline(tmp_path):
-    rcv = Receiver(SECRET, tmp_path, quiet=True, request_timeout=1.0)
+    rcv = Receiver(SECRET, tmp_path, quiet=True, request_timeout=0.5, poll_interval=POLL_INTERVAL)
     with rcv, socket.create_connection(("127.0.0.1", rcv.port), timeout=TIMEOUT) as sock:
         sock.sendall(b"POST / HTTP/1.1\r\n")
         answer = b""
-        for _ in range(40):  # one header byte every 0.2 s: each read is quick, the whole is not
-            readable, _, _ = select.select([sock], [], [], 0.2)
+        for _ in range(40):  # one header byte every 0.1 s: each read is quick, the whole is not
+            readable, _, _ = select.select([sock], [], [], 0.1)
             if readable:
                 answer = sock.recv(65536)
                 break
@@ -154,7 +136,8 @@ def test_trickling_client_is_cut_off_at_the_request_deadline(tmp_path):
 
 
 def test_connections_beyond_the_cap_wait_for_a_free_slot(tmp_path):
-    with Receiver(SECRET, tmp_path, quiet=True, max_connections=2, request_timeout=1.5) as rcv:
+    cap = {"max_connections": 2, "request_timeout": 1.0, "poll_interval": POLL_INTERVAL}
+    with Receiver(SECRET, tmp_path, quiet=True, **cap) as rcv:
         idle = [socket.create_connection(("127.0.0.1", rcv.port), timeout=TIMEOUT) for _ in range(2)]
         try:
             body = json.dumps(sample()).encode()
@@ -171,7 +154,7 @@ def test_connections_beyond_the_cap_wait_for_a_free_slot(tmp_path):
 
 
 def test_header_bytes_count_toward_the_limit_as_they_arrive(tmp_path):
-    rcv = Receiver(SECRET, tmp_path, quiet=True, max_bytes=10_000)
+    rcv = Receiver(SECRET, tmp_path, quiet=True, max_bytes=10_000, poll_interval=POLL_INTERVAL)
     with rcv, socket.create_connection(("127.0.0.1", rcv.port), timeout=TIMEOUT) as sock:
         sock.sendall(b"POST / HTTP/1.1\r\n")
         sock.sendall(b"".join(b"X-Pad-%d: %s\r\n" % (n, b"a" * 1000) for n in range(20)))
@@ -181,7 +164,7 @@ def test_header_bytes_count_toward_the_limit_as_they_arrive(tmp_path):
 
 
 def test_request_log_escapes_control_characters(tmp_path, capsys):
-    with Receiver(SECRET, tmp_path) as rcv:
+    with Receiver(SECRET, tmp_path, poll_interval=POLL_INTERVAL) as rcv:
         exchange(rcv.port, b"GET /\x1b]0;owned\x07\x1b[2J HTTP/1.1\r\nHost: x\r\n\r\n")
     err = capsys.readouterr().err
     assert "receive:" in err
@@ -232,7 +215,7 @@ def test_output_files_do_not_follow_planted_symlinks(tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")
     (out / "Tracebit.HealthCheck.jsonl").symlink_to(victim)
-    with Receiver(SECRET, out, quiet=True) as rcv:
+    with Receiver(SECRET, out, quiet=True, poll_interval=POLL_INTERVAL) as rcv:
         answer = exchange(rcv.port, signed_request(json.dumps(sample()).encode()))
     assert status_of(answer) == 500
     assert victim.read_text() == "precious\n"
@@ -269,60 +252,12 @@ def test_repeated_idempotency_key_is_stored_once(receiver):
 
 
 def test_request_line_over_the_limit_is_answered_413(tmp_path):
-    with Receiver(SECRET, tmp_path, quiet=True, max_bytes=1_000) as rcv:
+    with Receiver(SECRET, tmp_path, quiet=True, max_bytes=1_000, poll_interval=POLL_INTERVAL) as rcv:
         answer = exchange(rcv.port, b"POST /" + b"a" * 2_000 + b" HTTP/1.1\r\n\r\n")
     assert status_of(answer) == 413
 
 
 # ---------------------------------------------------------------------------------- sender (5)
-class _Peer(socketserver.ThreadingTCPServer):
-    """A misbehaving server: ``behaviour(handler, head, body)`` decides what comes back."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, behaviour):
-        super().__init__(("127.0.0.1", 0), _PeerHandler)
-        self.behaviour = behaviour
-        self.heads: list[bytes] = []
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.shutdown()
-        self.server_close()
-        self.thread.join(timeout=TIMEOUT)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/source"
-
-
-class _PeerHandler(socketserver.StreamRequestHandler):
-    timeout = TIMEOUT
-
-    def handle(self):
-        head = b""
-        while not head.endswith(b"\r\n\r\n"):
-            line = self.rfile.readline(65537)
-            if not line:
-                return
-            head += line
-        length = int(
-            next(
-                v
-                for k, _, v in (h.partition(b":") for h in head.split(b"\r\n"))
-                if k.lower() == b"content-length"
-            )
-        )
-        body = self.rfile.read(length)
-        self.server.heads.append(head)
-        self.server.behaviour(self, head, body)
-
-
 def make_sender(url: str, attempts: int = 4, timeout: float = TIMEOUT) -> Sender:
     policy = RetryPolicy(max_attempts=attempts, backoff=0.001, max_backoff=0.01, max_retry_time=5.0)
     return Sender(
@@ -335,22 +270,22 @@ def test_timeout_bounds_the_whole_request(tmp_path):
 
     def trickle(handler, head, body):
         handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
-        for _ in range(50):  # one header byte every 0.2 s, for at most 10 s
+        for _ in range(100):  # one header byte every 0.1 s, for at most 10 s
             try:
                 handler.wfile.write(b"X")
                 handler.wfile.flush()
             except OSError:
                 break
             sent.append(1)
-            readable, _, _ = select.select([handler.connection], [], [], 0.2)
+            readable, _, _ = select.select([handler.connection], [], [], 0.1)
             if readable and not handler.connection.recv(1):
                 break  # the client hung up
 
-    with _Peer(trickle) as peer:
-        sender = make_sender(peer.url, attempts=1, timeout=1.0)
+    with RawPeer(trickle) as peer:
+        sender = make_sender(peer.url, attempts=1, timeout=0.5)
         with pytest.raises(DeliveryError, match="timeout"):
             sender.deliver(b"{}\n")
-    assert len(sent) < 50  # the sender hung up long before the server stopped trickling
+    assert len(sent) < 100  # the sender hung up long before the server stopped trickling
 
 
 @pytest.mark.parametrize(
@@ -362,7 +297,7 @@ def test_malformed_url_is_a_user_error_not_a_retry(url):
 
 
 def test_invalid_url_at_request_time_is_not_retried():
-    with _Peer(lambda *a: None) as peer:
+    with RawPeer(lambda *a: None) as peer:
         port = peer.server_address[1]
         sender = Sender(
             Target("http", "127.0.0.1", port, f"127.0.0.1:{port}", "/a\x7fb"),
@@ -380,7 +315,7 @@ def test_lost_answer_after_the_body_was_sent_is_not_retried():
     def hang_up(handler, head, body):
         handler.connection.shutdown(socket.SHUT_RDWR)
 
-    with _Peer(hang_up) as peer:
+    with RawPeer(hang_up) as peer:
         sender = make_sender(peer.url, attempts=4)
         with pytest.raises(DeliveryError, match="not retried"):
             sender.deliver(b"{}\n")
@@ -394,7 +329,7 @@ def test_retries_carry_the_same_idempotency_key():
         ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         handler.wfile.write(answers.pop() if answers else ok)
 
-    with _Peer(flaky) as peer:
+    with RawPeer(flaky) as peer:
         make_sender(peer.url).deliver(b"{}\n")
     keys = {
         h for head in peer.heads for h in head.split(b"\r\n") if h.startswith(IDEMPOTENCY_HEADER.encode())

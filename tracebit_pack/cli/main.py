@@ -22,10 +22,10 @@ COMMAND_MODULES = [
     "tracebit_pack.cli.correlation",
     "tracebit_pack.cli.replay",
     "tracebit_pack.query.generate",
-    "tracebit_pack.review.command",
+    "tracebit_pack.cli.review",
     "tracebit_pack.engine.conformance",
-    "tracebit_pack.http.send",
-    "tracebit_pack.http.receive",
+    "tracebit_pack.cli.send",
+    "tracebit_pack.cli.receive",
 ]
 
 

@@ -1,0 +1,83 @@
+"""The "needs attention" checks on head's items: what a reviewer should look at even if unchanged.
+
+Rules without a positive or negative test, failing tests, test logs that do not conform to their
+schema, queries without a time bound, disabled items, items in no pack.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tracebit_pack.logs.validate import candidate_log_types, closest_schema
+from tracebit_pack.pack.items import AnalysisItem
+from tracebit_pack.review.behaviour import verdict
+
+TIME_BOUND = re.compile(
+    r"\bp_occurs_(since|between|around|after|before)\s*\("
+    r"|\bp_event_time\b\s*(>=|<=|>|<|between\b)"
+    r"|(>=|<=|>|<)\s*[\w.]*\bp_event_time\b",
+    re.IGNORECASE,
+)
+
+
+def schema_problems(log: dict, spec: dict) -> tuple[str, list[str]] | None:
+    """``(log_type, problems)`` if a rule test Log conforms to none of its candidate schemas.
+
+    Candidates as ``validate-events`` picks them (``validate.candidate_log_types``); the Log
+    conforms if it matches one of them. A ``p_log_type`` that is not one of the rule's
+    ``LogTypes`` is the problem itself.
+    """
+    candidates, reason = candidate_log_types(spec, log)
+    if reason:
+        return str(log.get("p_log_type")), [reason]
+    found = closest_schema(log, candidates)
+    return (found[0], [str(p) for p in found[1]]) if found else None
+
+
+def needs_attention(head_items: list[AnalysisItem], head_tests: list[dict], touched: set[str]) -> list[dict]:
+    """Findings on head's items, those in ``touched`` (the items the change adds or edits) first."""
+    entries: list[dict] = []
+
+    def add(item: AnalysisItem, reason: str) -> None:
+        entries.append({"id": item.id, "kind": item.kind, "reason": reason, "touched": item.id in touched})
+
+    packed = set()
+    for item in head_items:
+        if item.kind == "pack":
+            packed.update(str(i) for i in (item.spec.get("PackDefinition") or {}).get("IDs") or [])
+    has_packs = any(item.kind == "pack" for item in head_items)
+    results = {(t["rule_id"], t["name"]): t for t in head_tests}
+
+    for item in head_items:
+        spec = item.spec
+        if item.kind in ("rule", "scheduled_rule"):
+            expected = [bool(t.get("ExpectedResult")) for t in item.tests]
+            if True not in expected:
+                add(item, "no positive test (ExpectedResult: true)")
+            if False not in expected:
+                add(item, "no negative test (ExpectedResult: false)")
+            for index, test in enumerate(item.tests):
+                name = str(test.get("Name") or f"test #{index + 1}")
+                result = results.get((item.id, name))
+                if result and not result["result"].get("passed"):
+                    got = verdict(result["result"])
+                    want = "match" if result["expected"] else "no match"
+                    add(item, f"test “{name}” fails: expected {want}, got {got}")
+                log = test.get("Log")
+                found = schema_problems(log, spec) if item.kind == "rule" and isinstance(log, dict) else None
+                if found:
+                    log_type, problems = found
+                    if problems:
+                        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+                        shown = "; ".join(problems[:3])
+                        add(item, f"test “{name}”: Log does not conform to {log_type}: {shown}{more}")
+        if item.kind in ("saved_query", "scheduled_query"):
+            query = item.query or ""
+            if not TIME_BOUND.search(query):
+                add(item, "query has no time bound (no p_occurs_* macro, no p_event_time condition)")
+        if spec.get("Enabled") is False:
+            add(item, "Enabled: false")
+        if has_packs and item.kind not in ("pack",) and item.id not in packed:
+            add(item, "not listed in any pack (packs/*.yml)")
+    entries.sort(key=lambda e: (not e["touched"], e["id"]))
+    return entries
