@@ -375,7 +375,7 @@ def test_files_jsonl_and_json_array(tmp_path, secret_env, capsys):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"discriminator": {"type": "health_check"}}\n{broken\n', "bad.jsonl:2: malformed JSON line"),
+        ('{"discriminator": {"type": "health_check"}}\n{broken\n', "bad.jsonl:2:2: malformed JSON"),
         ('[{"discriminator": {"type": "health_check"}},', "malformed JSON array"),
         ('{"eventName": "GetObject"}\n', "not a Tracebit event"),
         ("[1, 2]", "expected a JSON object"),

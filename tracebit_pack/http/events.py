@@ -16,9 +16,9 @@ from pathlib import Path
 
 import yaml
 
-from tracebit_pack.errors import UserError
+from tracebit_pack.errors import InputError, Location, UserError
 from tracebit_pack.http.contract import LOG_TYPES, log_type_of
-from tracebit_pack.logs.schemas import SCHEMA_DIR, loads_json, split_ndjson
+from tracebit_pack.logs.schemas import SCHEMA_DIR, loads_json, read_jsonl
 from tracebit_pack.times import parse_rfc3339, rfc3339_utc
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
@@ -47,31 +47,25 @@ def read_events(paths: Sequence[str | Path]) -> list[dict]:
 
 
 def _read_file(path: Path) -> list[dict]:
+    """The events of one file: a JSON array, or one JSON object per line (``logs.schemas.read_jsonl``)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: cannot read: {err}") from None
-    if text.lstrip().startswith("["):
+        raise InputError(f"cannot read: {getattr(err, 'strerror', None) or err}", Location(path)) from None
+    if not text.lstrip().startswith("["):
+        located = [(f"{path}:{number}", event) for number, event in read_jsonl(path)]
+    else:
         try:
             items = loads_json(text)
         except json.JSONDecodeError as err:
-            raise UserError(f"{path}: malformed JSON array: {err.msg} (line {err.lineno})") from None
+            raise InputError(
+                f"malformed JSON array: {err.msg}", Location(path, err.lineno, err.colno)
+            ) from None
         except ValueError as err:
-            raise UserError(f"{path}: malformed JSON array: {err}") from None
+            raise InputError(f"malformed JSON array: {err}", Location(path)) from None
         if not isinstance(items, list):
-            raise UserError(f"{path}: expected a JSON array")
+            raise InputError("expected a JSON array", Location(path))
         located = [(f"{path} element {i}", item) for i, item in enumerate(items)]
-    else:
-        located = []
-        for lineno, line in enumerate(split_ndjson(text), 1):
-            if not line.strip():
-                continue
-            try:
-                located.append((f"{path}:{lineno}", loads_json(line)))
-            except json.JSONDecodeError as err:
-                raise UserError(f"{path}:{lineno}: malformed JSON line: {err.msg}") from None
-            except ValueError as err:
-                raise UserError(f"{path}:{lineno}: malformed JSON line: {err}") from None
     for where, event in located:
         if not isinstance(event, dict):
             raise UserError(f"{where}: expected a JSON object, got {type(event).__name__}")
