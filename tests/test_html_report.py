@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracebit_pack.cli.main import main
-from tracebit_pack.dev.strategies import HOSTILE_STRINGS
+from tracebit_pack.dev.value_strategies import HOSTILE_STRINGS
 from tracebit_pack.replay import replay
 from tracebit_pack.report import charts as report_charts
 from tracebit_pack.report import html as html_report

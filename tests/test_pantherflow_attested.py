@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tracebit_pivots as tp
-from tracebit_pack.dev import strategies
+from tracebit_pack.dev import value_strategies
 from tracebit_pack.query import pantherflow, pantherflow_attested, pantherflow_sql
 from tracebit_pack.query.generate import file_name
 
@@ -43,7 +43,7 @@ def test_example_render_is_attested(name):
 
 @pytest.mark.parametrize("name", list(tp.PIVOTS))
 @settings(max_examples=30, deadline=None)
-@given(value=st.one_of(strategies.any_text, st.text(min_size=1)))
+@given(value=st.one_of(value_strategies.any_text, st.text(min_size=1)))
 def test_render_of_any_value_is_attested(name, value):
     params = dict(tp.EXAMPLE_PARAMS, **{tp.PIVOTS[name]["values"][0]: value})
     assert attested_problems(tp.render_pivot(name, params)["pantherflow"]) == []
