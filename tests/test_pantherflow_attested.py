@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import tracebit_pivots as tp
 from tracebit_pack.dev import value_strategies
-from tracebit_pack.query import pantherflow, pantherflow_attested, pantherflow_sql
+from tracebit_pack.query import pantherflow, pantherflow_attested, pantherflow_expressions, pantherflow_sql
 from tracebit_pack.query.generate import file_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -109,8 +109,8 @@ def test_every_allow_list_entry_names_its_source():
 
 def test_the_executor_supports_only_attested_constructs():
     pairs = [
-        (pantherflow_sql.SUPPORTED_FUNCTIONS, pantherflow_attested.FUNCTIONS),
-        (pantherflow_sql.SUPPORTED_SNOWFLAKE_FUNCTIONS, pantherflow_attested.SNOWFLAKE_FUNCTIONS),
+        (pantherflow_expressions.SUPPORTED_FUNCTIONS, pantherflow_attested.FUNCTIONS),
+        (pantherflow_expressions.SUPPORTED_SNOWFLAKE_FUNCTIONS, pantherflow_attested.SNOWFLAKE_FUNCTIONS),
         (pantherflow_sql.SUPPORTED_OPERATORS, pantherflow_attested.OPERATORS),
     ]
     for supported, attested in pairs:
@@ -122,5 +122,5 @@ def test_the_docs_list_every_allowed_construct():
     for table in (pantherflow_attested.FUNCTIONS, pantherflow_attested.SNOWFLAKE_FUNCTIONS):
         for construct in table:
             assert f"`{construct}`" in text, construct
-    for function in pantherflow_sql.SUPPORTED_FUNCTIONS - {"snowflake.func"}:
+    for function in pantherflow_expressions.SUPPORTED_FUNCTIONS - {"snowflake.func"}:
         assert function.split(".")[-1] in text, function
