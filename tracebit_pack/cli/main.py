@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "tracebit_pack.engine.conformance",
     "tracebit_pack.http.send",
     "tracebit_pack.http.receive",
+    "tracebit_pack.cli.dev",
 ]
 
 

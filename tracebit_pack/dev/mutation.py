@@ -1,4 +1,4 @@
-"""``make mutate``: mutation testing of the detection code with cosmic-ray.
+"""``tracebit-pack dev mutate`` (``make mutate``): mutation testing of the detection code with cosmic-ray.
 
 Why: a test suite that passes says nothing about the tests that could not fail. cosmic-ray changes
 one thing at a time in the detection code (a comparison flipped, ``and`` / ``or`` swapped, a
@@ -221,7 +221,7 @@ def run_group(group: Group, copy: Path, deadline: float) -> tuple[list[Mutant], 
         while server.stdout and status.startswith("note:"):
             status = server.stdout.readline().decode(errors="replace").strip()
             if status.startswith("note:"):
-                print(f"tracebit-pack mutate: group {group.name}: {status[5:].strip()}", file=sys.stderr)
+                print(f"tracebit-pack dev mutate: group {group.name}: {status[5:].strip()}", file=sys.stderr)
         if status != "ready":
             raise UserError(
                 f"group {group.name}: the tests fail without any mutation ({status or 'no answer'}; "
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         equivalents = load_equivalents(root)
         groups = [g for g in GROUPS if not args.group or g.name in args.group]
     except UserError as err:
-        print(f"tracebit-pack mutate: error: {err}", file=sys.stderr)
+        print(f"tracebit-pack dev mutate: error: {err}", file=sys.stderr)
         return 2
     started = time.monotonic()
     deadline = started + args.budget_minutes * 60
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                     errors.append(str(err))
                     results.append(([], True))
     except UserError as err:  # the tree could not be copied
-        print(f"tracebit-pack mutate: error: {err}", file=sys.stderr)
+        print(f"tracebit-pack dev mutate: error: {err}", file=sys.stderr)
         return 2
     mutants = [mutant for group_mutants, _ in results for mutant in group_mutants]
     unfinished = [group.name for group, (_, done) in zip(groups, results, strict=True) if not done]
@@ -306,18 +306,18 @@ def main(argv: list[str] | None = None) -> int:
     minutes = (time.monotonic() - started) / 60
     print(f"{len(mutants)} mutants run in {minutes:.1f} min (groups: {', '.join(g.name for g in groups)})")
     for error in errors:
-        print(f"tracebit-pack mutate: error: {error}", file=sys.stderr)
+        print(f"tracebit-pack dev mutate: error: {error}", file=sys.stderr)
     if errors:
         return 2
     if unfinished:
         print(
-            f"tracebit-pack mutate: error: not finished within {args.budget_minutes:g} min "
+            f"tracebit-pack dev mutate: error: not finished within {args.budget_minutes:g} min "
             f"(groups {', '.join(unfinished)}); no score",
             file=sys.stderr,
         )
         return 3
     if not counted:
-        print("tracebit-pack mutate: error: no mutant was run", file=sys.stderr)
+        print("tracebit-pack dev mutate: error: no mutant was run", file=sys.stderr)
         return 2
     score = 100 * killed / counted
     print(f"mutation score: {killed}/{counted} ({score:.1f}%)")
