@@ -21,31 +21,35 @@ EQUIVALENTS_FILE = Path("tests") / "mutation_equivalents.yml"
 
 
 @dataclass
-class Mutant:
+class MutantSite:
+    """Where a mutant is: file, line, column and operator, the key that matches a mutant of a run
+    with a checked-in equivalent."""
+
     path: str
     line: int
     col: int
     operator: str
-    occurrence: int
-    outcome: str  # killed / survived / incompetent
-    diff: str = ""
 
     def key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.col, self.operator)
 
 
 @dataclass
-class Equivalent:
-    path: str
-    line: int
-    col: int
-    operator: str
+class Mutant(MutantSite):
+    """A mutant cosmic-ray ran, with its test outcome and the diff it made."""
+
+    occurrence: int
+    outcome: str  # killed / survived / incompetent
+    diff: str = ""
+
+
+@dataclass
+class Equivalent(MutantSite):
+    """A checked-in equivalent mutant: the source line it was judged on, and why no test can tell."""
+
     code: str
     reason: str
     used: bool = field(default=False, compare=False)
-
-    def key(self) -> tuple[str, int, int, str]:
-        return (self.path, self.line, self.col, self.operator)
 
 
 # --------------------------------------------------------------------------- equivalents
