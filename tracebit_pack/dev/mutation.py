@@ -253,9 +253,7 @@ def _in_group(equivalent: Equivalent, group: Group) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tracebit_pack.dev.mutation", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="tracebit-pack dev mutate", description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=3, help="groups run at once (default 3)")
     parser.add_argument(
         "--budget-minutes", type=float, default=28.0, help="stop after this long (default 28)"

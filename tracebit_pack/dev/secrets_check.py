@@ -50,9 +50,7 @@ def new_secrets(files: list[str], baseline_path: Path = BASELINE) -> list[tuple[
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tracebit_pack.dev.secrets_check", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="tracebit-pack dev secrets", description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="*", help="files to scan (default: every file tracked by git)")
     parser.add_argument("--baseline", type=Path, default=BASELINE)
     args = parser.parse_args(argv)
