@@ -62,7 +62,7 @@ lint: install ## ruff (lint + format), workflow schema check, generated queries 
 	$(BIN)/ruff format --check .
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/tracebit-pack generate-queries --check
-	$(BIN)/python -m tracebit_pack.dev.secrets_check
+	$(BIN)/tracebit-pack dev secrets
 
 validate-events: install ## Check every test event, fixture and scenario event against its Panther schema
 	$(BIN)/tracebit-pack validate-events
@@ -94,16 +94,16 @@ queries: install ## Regenerate queries/tracebit_pivot_*.yml from global_helpers/
 	$(BIN)/tracebit-pack generate-queries
 
 fuzz: install ## Fuzz every rule with FUZZ_EXAMPLES generated events (default 100000)
-	$(BIN)/python -m tracebit_pack.dev.fuzz --examples $(FUZZ_EXAMPLES)
+	$(BIN)/tracebit-pack dev fuzz --examples $(FUZZ_EXAMPLES)
 
 bench: install ## Benchmark rules against the engine floor, the replay and each query
-	$(BIN)/python -m tracebit_pack.dev.bench --out docs/benchmarks.md
+	$(BIN)/tracebit-pack dev bench --out docs/benchmarks.md
 
 bench-scale: install ## Replay scaling: 10k, 100k and 1M CloudTrail events (S3 objects) against DuckDB's read_json
-	$(BIN)/python -m tracebit_pack.dev.bench_scale
+	$(BIN)/tracebit-pack dev bench-scale
 
 mutate: install ## Mutation testing of global_helpers/ and rules/ with cosmic-ray (~30 min; not part of make test)
-	$(BIN)/python -m tracebit_pack.dev.mutation
+	$(BIN)/tracebit-pack dev mutate
 
 review: install ## Review report of this change against BASE (default main): item and behaviour diff
 	$(BIN)/tracebit-pack review --base $(BASE)

@@ -12,18 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracebit_pack.cli.main import main
-from tracebit_pack.dev.strategies import HOSTILE_STRINGS
+from tracebit_pack.dev.value_strategies import HOSTILE_STRINGS
 from tracebit_pack.replay import replay
 from tracebit_pack.report import charts as report_charts
 from tracebit_pack.report import html as html_report
-from tracebit_pack.report.html import (
-    COPY_SCRIPT,
-    clean,
-    parse_time,
-    render_html,
-    script_hash,
-    skipped_summary,
-)
+from tracebit_pack.report.html import COPY_SCRIPT, render_html, script_hash
+from tracebit_pack.report.log_values import clean, parse_time
+from tracebit_pack.report.view_model import skipped_summary
 
 REPO = Path(__file__).resolve().parent.parent
 PRINCIPAL = "arn:aws:sts::693260565127:assumed-role/Okta-OIDC-Engineer/sue.johnson@acme.com"

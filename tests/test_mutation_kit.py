@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from tracebit_pack.dev import mutation
+from tracebit_pack.dev import mutation, mutation_results
 from tracebit_pack.errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-EQUIVALENTS = mutation.load_equivalents(REPO_ROOT)
+EQUIVALENTS = mutation_results.load_equivalents(REPO_ROOT)
 TARGETS = {target for group in mutation.GROUPS for target in group.targets}
 
 
 @pytest.mark.parametrize("entry", EQUIVALENTS, ids=lambda e: f"{e.path}:{e.line}:{e.col}:{e.operator}")
 def test_each_equivalent_mutant_still_points_at_its_code(entry):
     assert any(entry.path == t or entry.path.startswith(t.rstrip("/") + "/") for t in TARGETS), entry.path
-    assert mutation.source_line(REPO_ROOT, entry.path, entry.line) == entry.code, (
+    assert mutation_results.source_line(REPO_ROOT, entry.path, entry.line) == entry.code, (
         f"{entry.path}:{entry.line} changed: re-check this equivalent mutant and update or remove it"
     )
     assert 0 <= entry.col < len(Path(REPO_ROOT, entry.path).read_text().splitlines()[entry.line - 1])
@@ -35,12 +35,12 @@ def test_equivalents_are_listed_once():
 
 def test_a_malformed_equivalents_file_is_one_clear_error(tmp_path):
     (tmp_path / "tests").mkdir()
-    (tmp_path / mutation.EQUIVALENTS_FILE).write_text("- file: x.py\n  line: 1\n")
+    (tmp_path / mutation_results.EQUIVALENTS_FILE).write_text("- file: x.py\n  line: 1\n")
     with pytest.raises(UserError, match="entry 1: needs exactly the keys"):
-        mutation.load_equivalents(tmp_path)
-    (tmp_path / mutation.EQUIVALENTS_FILE).write_text("{not: [valid")
+        mutation_results.load_equivalents(tmp_path)
+    (tmp_path / mutation_results.EQUIVALENTS_FILE).write_text("{not: [valid")
     with pytest.raises(UserError, match="mutation_equivalents.yml"):
-        mutation.load_equivalents(tmp_path)
+        mutation_results.load_equivalents(tmp_path)
 
 
 def test_operator_filter_skips_exactly_the_other_operators():
@@ -82,14 +82,18 @@ def test_score_leaves_out_equivalent_survivors_only(tmp_path, capsys):
         _dump_line("a.py", 1, 0, "core/AddNot", "survived"),
         json.dumps([{"job_id": "y", "mutations": []}, {"worker_outcome": "skipped"}]),
     ]
-    equivalent = mutation.Equivalent("a.py", 2, 4, "core/NumberReplacer", "y = 2", "any y is the same here")
-    killed, counted = mutation.report(tmp_path, mutation.parse_dump(dump), [equivalent])
+    equivalent = mutation_results.Equivalent(
+        "a.py", 2, 4, "core/NumberReplacer", "y = 2", "any y is the same here"
+    )
+    killed, counted = mutation_results.report(tmp_path, mutation_results.parse_dump(dump), [equivalent])
     assert (killed, counted) == (1, 2)
     out = capsys.readouterr().out
     assert "SURVIVED a.py:1:0 core/AddNot" in out and "a.py:2:4" not in out
     # an equivalent whose code changed no longer matches: the survivor counts again
-    stale = mutation.Equivalent("a.py", 2, 4, "core/NumberReplacer", "y = 3", "any y is the same here")
-    assert mutation.report(tmp_path, mutation.parse_dump(dump), [stale]) == (1, 3)
+    stale = mutation_results.Equivalent(
+        "a.py", 2, 4, "core/NumberReplacer", "y = 3", "any y is the same here"
+    )
+    assert mutation_results.report(tmp_path, mutation_results.parse_dump(dump), [stale]) == (1, 3)
     assert "stale equivalent" in capsys.readouterr().out
 
 

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tracebit_pivots as tp
-from tracebit_pack.dev import strategies
-from tracebit_pack.query import pantherflow, pantherflow_attested, pantherflow_sql
+from tracebit_pack.dev import value_strategies
+from tracebit_pack.query import pantherflow, pantherflow_attested, pantherflow_expressions, pantherflow_sql
 from tracebit_pack.query.generate import file_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +43,7 @@ def test_example_render_is_attested(name):
 
 @pytest.mark.parametrize("name", list(tp.PIVOTS))
 @settings(max_examples=30, deadline=None)
-@given(value=st.one_of(strategies.any_text, st.text(min_size=1)))
+@given(value=st.one_of(value_strategies.any_text, st.text(min_size=1)))
 def test_render_of_any_value_is_attested(name, value):
     params = dict(tp.EXAMPLE_PARAMS, **{tp.PIVOTS[name]["values"][0]: value})
     assert attested_problems(tp.render_pivot(name, params)["pantherflow"]) == []
@@ -109,8 +109,8 @@ def test_every_allow_list_entry_names_its_source():
 
 def test_the_executor_supports_only_attested_constructs():
     pairs = [
-        (pantherflow_sql.SUPPORTED_FUNCTIONS, pantherflow_attested.FUNCTIONS),
-        (pantherflow_sql.SUPPORTED_SNOWFLAKE_FUNCTIONS, pantherflow_attested.SNOWFLAKE_FUNCTIONS),
+        (pantherflow_expressions.SUPPORTED_FUNCTIONS, pantherflow_attested.FUNCTIONS),
+        (pantherflow_expressions.SUPPORTED_SNOWFLAKE_FUNCTIONS, pantherflow_attested.SNOWFLAKE_FUNCTIONS),
         (pantherflow_sql.SUPPORTED_OPERATORS, pantherflow_attested.OPERATORS),
     ]
     for supported, attested in pairs:
@@ -122,5 +122,5 @@ def test_the_docs_list_every_allowed_construct():
     for table in (pantherflow_attested.FUNCTIONS, pantherflow_attested.SNOWFLAKE_FUNCTIONS):
         for construct in table:
             assert f"`{construct}`" in text, construct
-    for function in pantherflow_sql.SUPPORTED_FUNCTIONS - {"snowflake.func"}:
+    for function in pantherflow_expressions.SUPPORTED_FUNCTIONS - {"snowflake.func"}:
         assert function.split(".")[-1] in text, function

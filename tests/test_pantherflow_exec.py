@@ -2,7 +2,7 @@
 
 Same column names (in order) and the same multiset of rows, on the bundled scenarios and the
 lake fixture, for the example principals and for generated hostile parameter values (quotes,
-backslashes, ``%`` and ``_`` wildcards, newlines, unicode: ``tracebit_pack.dev.strategies``). Also:
+backslashes, ``%`` and ``_`` wildcards, newlines, unicode: ``tracebit_pack.dev.value_strategies``). Also:
 the CLI's ``--language pantherflow --format json`` prints the same JSON as ``--language sql``, and
 constructs outside the supported subset are errors that name them.
 """
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import tracebit_pivots as tp
 from tracebit_pack.cli.main import main
-from tracebit_pack.dev import strategies
+from tracebit_pack.dev import value_strategies
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake.embedded import Lake
 from tracebit_pack.query import pivots as pivot_run
@@ -134,8 +134,8 @@ def runnable(value: str) -> bool:
 
 
 values = st.one_of(
-    st.sampled_from([v for v in strategies.HOSTILE_STRINGS if runnable(v)]),
-    strategies.hostile_text,
+    st.sampled_from([v for v in value_strategies.HOSTILE_STRINGS if runnable(v)]),
+    value_strategies.hostile_text,
     st.text(min_size=1, max_size=20),
 ).filter(runnable)
 

@@ -35,7 +35,7 @@ from pygments.token import String
 from sqlglot import exp
 
 import tracebit_pivots as tp
-from tracebit_pack.dev import strategies
+from tracebit_pack.dev import strategies, value_strategies
 from tracebit_pack.dev.fuzz import load_pack, prepare, stream_named
 
 PLACEHOLDER = "benign-{}-7f3a"
@@ -52,11 +52,11 @@ def _no_surrogates(value: str) -> bool:
 values = st.one_of(
     st.text(),
     st.text(alphabet=st.characters(codec=None), max_size=40),
-    strategies.any_text,
-    strategies.hostile_text,
-    st.sampled_from(strategies.HOSTILE_STRINGS),
+    value_strategies.any_text,
+    value_strategies.hostile_text,
+    st.sampled_from(value_strategies.HOSTILE_STRINGS),
 ).filter(_no_surrogates)
-HOSTILE = [value for value in strategies.HOSTILE_STRINGS if _no_surrogates(value)]
+HOSTILE = [value for value in value_strategies.HOSTILE_STRINGS if _no_surrogates(value)]
 SETTINGS = settings(
     max_examples=30, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
 )

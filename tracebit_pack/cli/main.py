@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "tracebit_pack.engine.conformance",
     "tracebit_pack.cli.send",
     "tracebit_pack.cli.receive",
+    "tracebit_pack.cli.dev",
 ]
 
 

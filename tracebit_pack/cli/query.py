@@ -5,7 +5,8 @@
 
 The query (a ``saved_query`` or ``scheduled_query`` in ``queries/``) runs on a lake loaded from
 the ``<LogType>.jsonl`` files in DIR, with the Panther macros seeing ``--now`` as the current
-time. ``json`` prints a list of objects.
+time (``tracebit_pack.query.run`` does the work; this module reads the arguments and prints).
+``json`` prints a list of objects.
 
 * A pivot (``Tracebit.Pivot.*``) is rendered from its template (``tracebit_pivots``) for the
   ``--param`` values: the principal is required, ``alert_time`` defaults to ``--now`` and the
@@ -23,19 +24,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from datetime import datetime
 from pathlib import Path
 
 from tracebit_pack.errors import UserError
-from tracebit_pack.lake.folder import check_folder, tables_read
 from tracebit_pack.pack import items as analysis
 from tracebit_pack.query import pivots as pivot_run
+from tracebit_pack.query.run import run_query
 from tracebit_pack.text import aligned_table, compact
 from tracebit_pack.times import parse_now as parse_now_flag
-
-QUERY_KINDS = ("saved_query", "scheduled_query")
 
 
 def parse_now(text: str) -> datetime:
@@ -78,78 +76,10 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run_query(
-    name: str,
-    data: Path,
-    now: datetime,
-    params: dict[str, str],
-    root: Path = analysis.REPO_ROOT,
-    *,
-    language: str = "sql",
-) -> list[dict]:
-    """Rows of query ``name`` (from ``root``/queries) over the lake in folder ``data``."""
-    from tracebit_pack.lake.embedded import Lake  # duckdb is imported only when a query runs
-
-    check_utf8("QueryName", name)
-    items = {item.id: item for item in analysis.items_of(analysis.load_items(root), *QUERY_KINDS)}
-    if name not in items:
-        raise UserError(f"unknown QueryName {name!r} (valid: {', '.join(sorted(items)) or 'none'})")
-    helper = Path(root) / "global_helpers" / "tracebit_pivots.py"
-    pivots = pivot_run.pivots_module(root) if helper.is_file() else None
-    pivot_names = sorted(getattr(pivots, "PIVOTS", {}))
-    if name in pivot_names:
-        render_params = pivot_run.cli_params(pivots, name, params, now)
-        rendered = pivot_run.render(pivots, name, render_params)
-        if language == "pantherflow":
-            from tracebit_pack.query.pantherflow_sql import translate
-
-            tables = translate(rendered["pantherflow"], now).tables
-        else:
-            tables = tables_read(rendered["sql"])
-        check_folder(Path(data), tables)
-        lake = Lake.from_folder(data)
-        try:
-            return pivot_run.run_pivot(lake, pivots, name, render_params, now, language=language)
-        finally:
-            lake.close()
-    if language == "pantherflow":
-        with_pf = ", ".join(pivot_names) or "none"
-        raise UserError(f"{name} has no PantherFlow form (the pivots have one: {with_pf})")
-    item = items[name]
-    check_param_values(item.query or "", params)
-    check_folder(Path(data), tables_read(item.query or ""))
-    lake = Lake.from_folder(data)
-    try:
-        return lake.run(item, now=now, params=params)
-    finally:
-        lake.close()
-
-
-def check_param_values(sql: str, params: dict[str, str]) -> None:
-    """UserError for a ``--param`` the params CTE does not define, or whose CTE literal is a number
-    while the value is not (checked before the data is loaded)."""
-    import sqlglot
-    from sqlglot import exp
-
-    from tracebit_pack.lake.transpile import params_columns
-
-    if not params:
-        return
-    try:
-        tree = sqlglot.parse_one(sql, read="snowflake")
-    except sqlglot.errors.SqlglotError:
-        return  # the run reports the parse error
-    for key, column in params_columns(tree, params).items():
-        value = params[key]
-        literal = column.this
-        numeric = isinstance(literal, exp.Literal) and not literal.is_string
-        if numeric and not re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):
-            raise UserError(f"--param {key}: expected a number like {literal.this}, got {value!r}")
-
-
 def _command(args: argparse.Namespace) -> int:
     now = parse_now(args.now)
     params = parse_params(args.param)
+    check_utf8("QueryName", args.query_name)
     rows = run_query(
         args.query_name, Path(args.data), now, params, analysis.repository(args), language=args.language
     )

@@ -1,4 +1,4 @@
-"""``make mutate``: mutation testing of the detection code with cosmic-ray.
+"""``tracebit-pack dev mutate`` (``make mutate``): mutation testing of the detection code with cosmic-ray.
 
 Why: a test suite that passes says nothing about the tests that could not fail. cosmic-ray changes
 one thing at a time in the detection code (a comparison flipped, ``and`` / ``or`` swapped, a
@@ -12,6 +12,7 @@ global helpers and the rule and scheduled-rule files, in groups, each with the t
 it. Survivors that are known to be equivalent (no test can tell them apart from the original)
 are listed with a reason in ``tests/mutation_equivalents.yml`` and left out of the score.
 
+Reading the results and scoring them is ``tracebit_pack.dev.mutation_results``; this module runs.
 The last line printed is ``mutation score: K/N (P%)`` over the non-equivalent mutants. The
 exit status is 0 when the score is at least ``--min-score``, 1 below it, 2 for a user error and
 3 when the run did not finish within ``--budget-minutes`` (no score is claimed then).
@@ -31,15 +32,23 @@ import tempfile
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from tracebit_pack.dev.mutation_results import Equivalent, Mutant, load_equivalents, parse_dump, report
 from tracebit_pack.errors import UserError
 from tracebit_pack.pack.items import REPO_ROOT
 
-EQUIVALENTS_FILE = Path("tests") / "mutation_equivalents.yml"
+# The helpers' operators are split three ways (conditions, constants, the rest) into groups of
+# similar run times.
+CONDITIONS = (
+    r"core/AddNot",
+    r"core/ReplaceAndWithOr",
+    r"core/ReplaceOrWithAnd",
+    r"core/ReplaceTrueWithFalse",
+    r"core/ReplaceFalseWithTrue",
+)
+CONSTANTS = (r"core/NumberReplacer",)
 # The operators run: the kinds of change that alter detection behaviour (removing a ``not`` is left
 # to AddNot, which negates the same conditions). Comparisons are only
 # negated or moved across their boundary (== / !=, < / >=, < / <=, is / is not ...); arithmetic
@@ -51,16 +60,12 @@ OPERATORS = (
     r"Gt_GtE|GtE_Gt|Is_IsNot|IsNot_Is)",
     r"core/ReplaceBinaryOperator_(Add_Sub|Sub_Add|Mul_Div|Div_Mul|FloorDiv_Mul|BitOr_BitAnd|BitAnd_BitOr)",
     r"core/ReplaceUnaryOperator_USub_UAdd",
-    r"core/AddNot",
-    r"core/ReplaceAndWithOr",
-    r"core/ReplaceOrWithAnd",
-    r"core/ReplaceTrueWithFalse",
-    r"core/ReplaceFalseWithTrue",
+    *CONDITIONS,
     r"core/ReplaceBreakWithContinue",
     r"core/ReplaceContinueWithBreak",
     r"core/ZeroIterationForLoop",
     r"core/ExceptionReplacer",
-    r"core/NumberReplacer",
+    *CONSTANTS,
 )
 
 
@@ -98,14 +103,6 @@ HELPER_TESTS = (
     "tests/test_data_models.py",
     "tests/test_aws_mfa_signal.py",
 )
-CONSTANTS = (r"core/NumberReplacer",)
-CONDITIONS = (
-    r"core/AddNot",
-    r"core/ReplaceAndWithOr",
-    r"core/ReplaceOrWithAnd",
-    r"core/ReplaceTrueWithFalse",
-)
-CONDITIONS += (r"core/ReplaceFalseWithTrue",)
 # Largest groups first: with --jobs 3 the five groups finish at about the same time.
 GROUPS = (
     Group("helpers-conditions", HELPER_FILES, HELPER_TESTS, CONDITIONS),
@@ -134,74 +131,6 @@ GROUPS = (
         ("tests/test_pivots.py", "tests/test_rule_outputs.py", "tests/test_literal_time_bounds.py"),
     ),
 )
-
-
-@dataclass
-class Mutant:
-    path: str
-    line: int
-    col: int
-    operator: str
-    occurrence: int
-    outcome: str  # killed / survived / incompetent
-    diff: str = ""
-
-    def key(self) -> tuple[str, int, int, str]:
-        return (self.path, self.line, self.col, self.operator)
-
-
-@dataclass
-class Equivalent:
-    path: str
-    line: int
-    col: int
-    operator: str
-    code: str
-    reason: str
-    used: bool = field(default=False, compare=False)
-
-    def key(self) -> tuple[str, int, int, str]:
-        return (self.path, self.line, self.col, self.operator)
-
-
-# --------------------------------------------------------------------------- equivalents
-
-
-def load_equivalents(root: Path) -> list[Equivalent]:
-    """The checked-in equivalent mutants; a malformed entry is a user error (one line)."""
-    path = root / EQUIVALENTS_FILE
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    except (OSError, yaml.YAMLError) as err:
-        raise UserError(f"{path}: {err}") from None
-    if not isinstance(data, list):
-        raise UserError(f"{path}: expected a list of mutants")
-    out = []
-    for number, entry in enumerate(data, 1):
-        keys = {"file", "line", "col", "operator", "code", "reason"}
-        if not isinstance(entry, dict) or set(entry) != keys:
-            raise UserError(f"{path}: entry {number}: needs exactly the keys {sorted(keys)}")
-        if not str(entry["reason"]).strip():
-            raise UserError(f"{path}: entry {number}: empty reason")
-        out.append(
-            Equivalent(
-                path=str(entry["file"]),
-                line=int(entry["line"]),
-                col=int(entry["col"]),
-                operator=str(entry["operator"]),
-                code=str(entry["code"]).strip(),
-                reason=str(entry["reason"]).strip(),
-            )
-        )
-    return out
-
-
-def source_line(root: Path, path: str, line: int) -> str | None:
-    try:
-        lines = (root / path).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return None
-    return lines[line - 1].strip() if 0 < line <= len(lines) else None
 
 
 # --------------------------------------------------------------------------- running
@@ -297,7 +226,7 @@ def run_group(group: Group, copy: Path, deadline: float) -> tuple[list[Mutant], 
         while server.stdout and status.startswith("note:"):
             status = server.stdout.readline().decode(errors="replace").strip()
             if status.startswith("note:"):
-                print(f"tracebit-pack mutate: group {group.name}: {status[5:].strip()}", file=sys.stderr)
+                print(f"tracebit-pack dev mutate: group {group.name}: {status[5:].strip()}", file=sys.stderr)
         if status != "ready":
             raise UserError(
                 f"group {group.name}: the tests fail without any mutation ({status or 'no answer'}; "
@@ -319,77 +248,6 @@ def run_group(group: Group, copy: Path, deadline: float) -> tuple[list[Mutant], 
     return parse_dump(dump.splitlines()), finished
 
 
-def parse_dump(lines: Iterable[str]) -> list[Mutant]:
-    """Mutants with a test outcome from ``cosmic-ray dump`` (skipped and pending ones left out)."""
-    mutants = []
-    for line in lines:
-        if not line.strip():
-            continue
-        item, result = json.loads(line)
-        if not result or result.get("worker_outcome") != "normal":
-            continue
-        (mutation,) = item["mutations"]
-        mutants.append(
-            Mutant(
-                path=Path(mutation["module_path"]).as_posix(),
-                line=int(mutation["start_pos"][0]),
-                col=int(mutation["start_pos"][1]),
-                operator=mutation["operator_name"],
-                occurrence=int(mutation["occurrence"]),
-                outcome=str(result.get("test_outcome")),
-                diff=str(result.get("diff") or ""),
-            )
-        )
-    return mutants
-
-
-# --------------------------------------------------------------------------- report
-
-
-def _changed_line(diff: str) -> str:
-    for line in diff.splitlines():
-        if line.startswith("+") and not line.startswith("+++"):
-            return line[1:].strip()
-    return ""
-
-
-def report(root: Path, mutants: list[Mutant], equivalents: list[Equivalent]) -> tuple[int, int]:
-    """Print survivors, stale equivalents and per-file scores; returns (killed, counted)."""
-    by_key = {eq.key(): eq for eq in equivalents}
-    per_file: dict[str, list[int]] = {}
-    survivors = []
-    left_out = 0
-    for mutant in sorted(mutants, key=lambda m: (m.path, m.line, m.col, m.operator)):
-        equivalent = by_key.get(mutant.key())
-        if equivalent and source_line(root, mutant.path, mutant.line) == equivalent.code:
-            equivalent.used = True
-            if mutant.outcome == "survived":
-                left_out += 1
-                continue  # known equivalent: not counted
-        counts = per_file.setdefault(mutant.path, [0, 0])
-        counts[1] += 1
-        if mutant.outcome == "survived":
-            survivors.append(mutant)
-        else:
-            counts[0] += 1
-    for mutant in survivors:
-        print(f"SURVIVED {mutant.path}:{mutant.line}:{mutant.col} {mutant.operator}")
-        print(f"    was: {source_line(root, mutant.path, mutant.line)}")
-        print(f"    now: {_changed_line(mutant.diff)}")
-    for equivalent in equivalents:
-        if not equivalent.used:
-            print(
-                f"stale equivalent (no such surviving mutant): {equivalent.path}:{equivalent.line}:"
-                f"{equivalent.col} {equivalent.operator}"
-            )
-    print(f"{left_out} known equivalent mutants left out ({len(equivalents)} entries in {EQUIVALENTS_FILE})")
-    for path, (killed, counted) in sorted(per_file.items()):
-        print(f"  {path}: {killed}/{counted} ({100 * killed / counted:.1f}%)")
-    killed = sum(k for k, _ in per_file.values())
-    counted = sum(n for _, n in per_file.values())
-    return killed, counted
-
-
 def _in_group(equivalent: Equivalent, group: Group) -> bool:
     """Whether ``group`` makes this mutant (its file is a target and its operator is run)."""
     in_targets = any(
@@ -400,9 +258,7 @@ def _in_group(equivalent: Equivalent, group: Group) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tracebit_pack.dev.mutation", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="tracebit-pack dev mutate", description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=3, help="groups run at once (default 3)")
     parser.add_argument(
         "--budget-minutes", type=float, default=28.0, help="stop after this long (default 28)"
@@ -421,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         equivalents = load_equivalents(root)
         groups = [g for g in GROUPS if not args.group or g.name in args.group]
     except UserError as err:
-        print(f"tracebit-pack mutate: error: {err}", file=sys.stderr)
+        print(f"tracebit-pack dev mutate: error: {err}", file=sys.stderr)
         return 2
     started = time.monotonic()
     deadline = started + args.budget_minutes * 60
@@ -444,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
                     errors.append(str(err))
                     results.append(([], True))
     except UserError as err:  # the tree could not be copied
-        print(f"tracebit-pack mutate: error: {err}", file=sys.stderr)
+        print(f"tracebit-pack dev mutate: error: {err}", file=sys.stderr)
         return 2
     mutants = [mutant for group_mutants, _ in results for mutant in group_mutants]
     unfinished = [group.name for group, (_, done) in zip(groups, results, strict=True) if not done]
@@ -453,18 +309,18 @@ def main(argv: list[str] | None = None) -> int:
     minutes = (time.monotonic() - started) / 60
     print(f"{len(mutants)} mutants run in {minutes:.1f} min (groups: {', '.join(g.name for g in groups)})")
     for error in errors:
-        print(f"tracebit-pack mutate: error: {error}", file=sys.stderr)
+        print(f"tracebit-pack dev mutate: error: {error}", file=sys.stderr)
     if errors:
         return 2
     if unfinished:
         print(
-            f"tracebit-pack mutate: error: not finished within {args.budget_minutes:g} min "
+            f"tracebit-pack dev mutate: error: not finished within {args.budget_minutes:g} min "
             f"(groups {', '.join(unfinished)}); no score",
             file=sys.stderr,
         )
         return 3
     if not counted:
-        print("tracebit-pack mutate: error: no mutant was run", file=sys.stderr)
+        print("tracebit-pack dev mutate: error: no mutant was run", file=sys.stderr)
         return 2
     score = 100 * killed / counted
     print(f"mutation score: {killed}/{counted} ({score:.1f}%)")

@@ -1,7 +1,8 @@
 """Secret scan for the test command: detect-secrets over the tracked files against ``.secrets.baseline``.
 
-    python -m tracebit_pack.dev.secrets_check            # every file tracked by git
-    python -m tracebit_pack.dev.secrets_check FILE ...   # these files
+    .venv/bin/tracebit-pack dev secrets            # every file tracked by git (make lint runs this)
+    .venv/bin/tracebit-pack dev secrets FILE ...   # these files
+    (also: python -m tracebit_pack.dev.secrets_check [FILE ...])
 
 Exits 1 and lists ``file:line: type`` for every potential secret that is not in the baseline, 0
 otherwise. It uses the baseline's plugins and filters (including its ``--exclude-files``
@@ -49,9 +50,7 @@ def new_secrets(files: list[str], baseline_path: Path = BASELINE) -> list[tuple[
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tracebit_pack.dev.secrets_check", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="tracebit-pack dev secrets", description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="*", help="files to scan (default: every file tracked by git)")
     parser.add_argument("--baseline", type=Path, default=BASELINE)
     args = parser.parse_args(argv)
@@ -62,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     if found:
         print(
             f"secrets_check: {len(found)} potential secret(s). Remove them, or if they are false positives "
-            "regenerate and audit the baseline (see python -m tracebit_pack.dev.secrets_check --help)."
+            "regenerate and audit the baseline (see tracebit-pack dev secrets --help)."
         )
         return 1
     print(f"secrets_check: {len(files)} files, no secrets outside the baseline")

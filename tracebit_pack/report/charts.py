@@ -6,7 +6,7 @@ JavaScript engine, no browser, no network) and returns SVG text. The SVG is inli
 so the file opens offline, needs no script to show a chart, prints as vectors, and a value from a
 log reaches the page only as escaped SVG text. ``safe_svg`` checks that promise on every chart.
 
-Every function takes already-cleaned values (``html_report.clean``) and returns SVG text, or
+Every function takes already-cleaned values (``log_values.clean``) and returns SVG text, or
 raises ``ChartError`` when a chart cannot be drawn (the report shows a note instead).
 """
 

@@ -1,9 +1,11 @@
 """The investigation as one self-contained HTML file (``replay --format html``).
 
 Input is the replay report's JSON form (``ReplayReport.to_json()``, which may come from a file),
-read defensively: a missing or oddly typed key degrades that part of the page. Output is one
-HTML file with inline CSS, static SVG charts (``report_charts``) and one small inline script for
-the copy buttons, allowed by a Content-Security-Policy hash; the policy blocks every network request.
+read defensively (``tracebit_pack.report.log_values``) and turned into alerts and principals with
+their charts (``tracebit_pack.report.view_model``); this module lays them out. Output is one
+HTML file with inline CSS, static SVG charts (``tracebit_pack.report.charts``) and one small inline
+script for the copy buttons, allowed by a Content-Security-Policy hash; the policy blocks every
+network request.
 
 Every value from a log is attacker-controlled: strings are cleaned (``clean``: lone surrogates,
 control and bidi characters shown as ``\\uXXXX``) and then HTML-escaped by Jinja2's autoescape; the
@@ -15,31 +17,25 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import json
-import re
-import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import jinja2
 import markupsafe
 
 from tracebit_pack.report import charts as report_charts
 from tracebit_pack.report.charts import ChartError
-from tracebit_pack.times import panther_time, parse_event_time
+from tracebit_pack.report.log_values import as_dict, as_list, clean, iso_utc, text
+from tracebit_pack.report.view_model import (
+    alert_view,
+    alerts_by_rule_day,
+    build_principal_charts,
+    default_renderer,
+    group_principals,
+    skipped_summary,
+)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-PIVOT_PREFIX = "Tracebit.Pivot."
-HISTORY_PIVOT = "Tracebit.Pivot.PrincipalGetObjectHistory"
-ACTIVITY_PIVOT = "Tracebit.Pivot.PrincipalActivityAroundAlert"
-OKTA_PIVOT = "Tracebit.Pivot.IdentityOktaMFAResets"
-LOOKBACK_DAYS = 30  # the GetObject history pivot's window: 30 days before the alert to 1 day after
-HOURLY_MAX_SPAN = timedelta(days=4)  # a longer timeline counts S3 reads per day
-SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")
 PIVOT_ROWS_SHOWN = 200
 # A month-long backtest can raise thousands of alerts: the page details the most severe ones
 # (the replay lists alerts most severe first) and counts the rest in the per-rule-per-day chart.
@@ -75,409 +71,6 @@ document.addEventListener("click", function (event) {
 """
 
 
-# --------------------------------------------------------------------------- values from logs
-
-_SHOWN_AS_ESCAPES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-
-
-def clean(value: Any) -> Any:
-    """``value`` with every string made safe to write and to show: lone surrogates (which UTF-8
-    cannot encode) and invisible control, format and bidi characters become a visible ``\\uXXXX``;
-    tab and newline stay. Containers are cleaned recursively; other values are returned as they are."""
-    if isinstance(value, str):
-        return "".join(_clean_char(c) for c in value) if _needs_cleaning(value) else value
-    if isinstance(value, dict):
-        return {clean(str(k)): clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    return value
-
-
-def _needs_cleaning(text: str) -> bool:
-    return any(c not in "\t\n" and unicodedata.category(c) in _SHOWN_AS_ESCAPES for c in text)
-
-
-def _clean_char(char: str) -> str:
-    if char in "\t\n" or unicodedata.category(char) not in _SHOWN_AS_ESCAPES:
-        return char
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
-
-
-def text(value: Any) -> str:
-    """A value as display text: strings as they are, lists of scalars joined, others as JSON."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
-        return ", ".join(str(v) for v in value)
-    return json.dumps(value, default=str, ensure_ascii=False)
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An event time from the report (``2024-12-13T16:11:20Z``, ``2024-12-13 16:11:20.000000``) in UTC."""
-    if not isinstance(value, str) or not re.match(r"^\d{4}-\d{2}-\d{2}", value.strip()):
-        return None
-    parsed = parse_event_time(value)
-    return parsed.astimezone(UTC) if parsed else None
-
-
-def _iso(moment: datetime | None) -> str:
-    return panther_time(moment, "seconds") + " UTC" if moment else ""
-
-
-def safe_link(value: Any) -> str | None:
-    """``value`` if it is an absolute http(s) URL with a host and no whitespace or quote; else None."""
-    if not isinstance(value, str) or len(value) > 2048 or re.search(r"[\s\"'<>`\\]", value):
-        return None
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return None
-    return value if parts.scheme in ("http", "https") and parts.hostname else None
-
-
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list:
-    return value if isinstance(value, list) else []
-
-
-def _strings(value: Any) -> list[str]:
-    return [v for v in _list(value) if isinstance(v, str) and v.strip()]
-
-
-# --------------------------------------------------------------------------- view model
-
-
-@dataclass
-class AlertView:
-    number: int
-    label: str  # "<rule_id>:<dedup>", as the pivots list the alerts they served
-    rule_id: str
-    severity: str
-    title: str
-    principal: str
-    identities: list[str]
-    canaries: list[str]
-    source_ips: list[str]
-    portal_url: str | None
-    first: datetime | None
-    last: datetime | None
-    event_count: str
-    dedup: str
-    pivots: list[dict] = field(default_factory=list)  # {"name", "sql", "pantherflow"}
-    resets: list[tuple[datetime, str]] = field(default_factory=list)  # Okta resets in the context
-    correlation: bool = False  # a correlation alert is raised when its sequence completes
-
-    @property
-    def raised(self) -> datetime | None:
-        return (self.last or self.first) if self.correlation else (self.first or self.last)
-
-    @property
-    def severity_class(self) -> str:
-        return f"sev-{self.severity.lower()}" if self.severity in SEVERITIES else "sev-unknown"
-
-    @property
-    def anchor(self) -> str:
-        return f"alert-{self.number}"
-
-
-@dataclass
-class PrincipalView:
-    key: str
-    name: str
-    identities: list[str]
-    alerts: list[AlertView]
-    timeline_svg: str | None = None
-    timeline_note: str = ""
-    getobject_svg: str | None = None
-    getobject_note: str = ""
-    pivots: list[dict] = field(default_factory=list)  # the report's pivot results for this principal
-
-
-def _context_principal(context: dict) -> str:
-    for source in (context, _dict(context.get("tracebit"))):
-        for key in ("principal_arn", "principal_id"):
-            if isinstance(source.get(key), str) and source[key].strip():
-                return source[key].strip()
-    arns = _strings(context.get("principal_arns"))
-    if arns:
-        return arns[0]
-    identities = _strings(context.get("identities"))
-    return identities[0] if identities else ""
-
-
-def _canaries(context: dict) -> list[str]:
-    names = _strings(context.get("canary_names"))
-    for canary in _list(context.get("canaries")):
-        name = _dict(canary).get("name")
-        if isinstance(name, str) and name.strip() and name not in names:
-            names.append(name)
-    nested = _dict(context.get("tracebit")).get("canary_name")
-    if isinstance(nested, str) and nested.strip() and nested not in names:
-        names.append(nested)
-    return names
-
-
-def _context_pivots(context: dict) -> list[dict]:
-    out = []
-    for name, value in sorted(_dict(context.get("pivots")).items()):
-        render = _dict(value)
-        if isinstance(render.get("sql"), str) or isinstance(render.get("pantherflow"), str):
-            out.append({"name": name, "sql": render.get("sql"), "pantherflow": render.get("pantherflow")})
-    return out
-
-
-def alert_view(number: int, alert: dict, report_pivots: list[dict], renderer: Callable | None) -> AlertView:
-    context = _dict(alert.get("alert_context"))
-    rule_id = text(alert.get("rule_id")) or "(no rule id)"
-    dedup = text(alert.get("dedup"))
-    severity = text(alert.get("severity")).upper()
-    label = f"{rule_id}:{dedup}"
-    pivots = _context_pivots(context)
-    if not pivots and renderer is not None:
-        for result in report_pivots:
-            if label in _list(result.get("alerts")):
-                rendered = _render(renderer, text(result.get("query")), _dict(result.get("parameters")))
-                if rendered:
-                    pivots.append(rendered)
-    portal = context.get("portal_url") or _dict(context.get("tracebit")).get("portal_url")
-    return AlertView(
-        number=number,
-        label=label,
-        rule_id=rule_id,
-        severity=severity if severity in SEVERITIES else (severity or "?"),
-        title=text(alert.get("title")),
-        principal=_context_principal(context),
-        identities=_strings(context.get("identities")),
-        canaries=_canaries(context),
-        source_ips=_strings(context.get("source_ips")),
-        portal_url=safe_link(portal),
-        first=parse_time(alert.get("first_event_time")),
-        last=parse_time(alert.get("last_event_time")),
-        event_count=text(alert.get("event_count")),
-        dedup=dedup,
-        pivots=pivots,
-        resets=_context_resets(context),
-        correlation=isinstance(context.get("groups"), dict) and "match" in context,
-    )
-
-
-def _context_resets(context: dict) -> list[tuple[datetime, str]]:
-    resets = []
-    for key in ("okta_reset", "recent_mfa_reset"):
-        reset = _dict(context.get(key))
-        moment = parse_time(reset.get("event_time"))
-        if moment:
-            resets.append((moment, text(reset.get("event_type")) or key))
-    return resets
-
-
-def _render(renderer: Callable, name: str, parameters: dict) -> dict | None:
-    try:
-        rendered = renderer(name, parameters)
-    except Exception:  # noqa: BLE001 - a pivot that cannot be rendered is left out, not fatal
-        return None
-    rendered = clean(_dict(rendered))
-    return {"name": name, "sql": rendered.get("sql"), "pantherflow": rendered.get("pantherflow")}
-
-
-def default_renderer() -> Callable | None:
-    """``tracebit_pivots.render_pivot`` of the pack, for alerts whose context carries no renders."""
-    try:
-        from tracebit_pack.query.generate import load_pivots_module
-
-        return load_pivots_module().render_pivot
-    except Exception:  # noqa: BLE001 - without the helper the alerts show no pivot text
-        return None
-
-
-def group_principals(alerts: list[AlertView], report_pivots: list[dict]) -> list[PrincipalView]:
-    """One entry per principal with an alert: alerts keyed by principal ARN (or identity when
-    there is none); an identity-only group joins the ARN group that lists the same identity."""
-    groups: dict[str, PrincipalView] = {}
-    for alert in alerts:
-        if not alert.principal:
-            continue
-        key = alert.principal.lower()
-        group = groups.setdefault(key, PrincipalView(key=key, name=alert.principal, identities=[], alerts=[]))
-        group.alerts.append(alert)
-        for identity in alert.identities:
-            if identity.lower() not in (i.lower() for i in group.identities):
-                group.identities.append(identity)
-    for key in list(groups):
-        group = groups[key]
-        if key.startswith("arn:"):
-            continue
-        owner = next(
-            (g for k, g in groups.items() if k != key and key in (i.lower() for i in g.identities)), None
-        )
-        if owner is not None:
-            owner.alerts.extend(a for a in group.alerts if a not in owner.alerts)
-            del groups[key]
-    for group in groups.values():
-        labels = {a.label for a in group.alerts}
-        group.pivots = [p for p in report_pivots if labels & set(map(str, _list(p.get("alerts"))))]
-    return list(groups.values())
-
-
-def _pivot_rows(group: PrincipalView, query: str) -> list[dict]:
-    rows: list[dict] = []
-    for pivot in group.pivots:
-        if pivot.get("query") == query and not pivot.get("error"):
-            rows.extend(r for r in _list(pivot.get("rows")) if isinstance(r, dict))
-    return rows
-
-
-def _pivot_alert_time(group: PrincipalView, query: str) -> datetime | None:
-    for pivot in group.pivots:
-        if pivot.get("query") == query:
-            moment = parse_time(_dict(pivot.get("parameters")).get("alert_time"))
-            if moment:
-                return moment
-    return None
-
-
-def _bucket_of(row: dict) -> str:
-    params = row.get("request_parameters")
-    if isinstance(params, str):
-        try:
-            params = json.loads(params)
-        except ValueError:
-            params = {}
-    name = _dict(params).get("bucketName")
-    return name if isinstance(name, str) else ""
-
-
-def _is_s3_read(row: dict) -> bool:
-    if row.get("event_source") != "s3.amazonaws.com" or row.get("error_code"):
-        return False
-    name = row.get("event_name")
-    return row.get("read_only") is True or (
-        isinstance(name, str) and name.startswith(("Get", "List", "Head"))
-    )
-
-
-def timeline_marks(group: PrincipalView) -> list[dict]:
-    """Okta identity changes, canary accesses and alerts of a principal, as timeline marks."""
-    marks: list[dict] = []
-    seen: set[tuple] = set()
-
-    def add(moment: datetime | None, lane: str, label: str) -> None:
-        key = (lane, moment.replace(microsecond=0) if moment else None)
-        if moment is not None and key not in seen:
-            seen.add(key)
-            marks.append({"t": moment, "lane": lane, "label": label})
-
-    for row in _pivot_rows(group, OKTA_PIVOT):
-        add(parse_time(row.get("event_time")), "Okta identity change", text(row.get("event_type")))
-    for alert in group.alerts:  # resets an alert context carries (when the Okta pivot did not run)
-        for moment, event_type in alert.resets:
-            add(moment, "Okta identity change", event_type)
-    canaries = {c.lower() for a in group.alerts for c in a.canaries}
-    for row in _pivot_rows(group, ACTIVITY_PIVOT):
-        bucket = _bucket_of(row)
-        if bucket and bucket.lower() in canaries:
-            add(parse_time(row.get("event_time")), "Canary access", f"{text(row.get('event_name'))} {bucket}")
-    if not any(m["lane"] == "Canary access" for m in marks):
-        for alert in group.alerts:
-            if alert.canaries and alert.first:
-                add(alert.first, "Canary access", ", ".join(alert.canaries))
-    for alert in group.alerts:
-        add(alert.raised, "Alert raised", alert.rule_id)
-    return marks
-
-
-def s3_reads(group: PrincipalView, bucket: str) -> list[dict]:
-    """S3 reads of the principal per hour (activity pivot) or per day (history pivot, or activity)."""
-    counts: dict[tuple[datetime, str], int] = {}
-    canaries = {c.lower() for a in group.alerts for c in a.canaries}
-
-    def start_of(moment: datetime) -> datetime:
-        moment = moment.replace(minute=0, second=0, microsecond=0)
-        return moment.replace(hour=0) if bucket == "day" else moment
-
-    history = _pivot_rows(group, HISTORY_PIVOT)
-    if bucket == "day" and history:
-        for row in history:
-            day = parse_time(row.get("event_day"))
-            requests = row.get("requests")
-            if day and isinstance(requests, int | float):
-                series = "canary bucket" if text(row.get("bucket")).lower() in canaries else "GetObject"
-                counts[(start_of(day), series)] = counts.get((start_of(day), series), 0) + int(requests)
-    else:
-        for row in _pivot_rows(group, ACTIVITY_PIVOT):
-            moment = parse_time(row.get("event_time"))
-            if moment and _is_s3_read(row):
-                series = "canary bucket" if _bucket_of(row).lower() in canaries else "other buckets"
-                counts[(start_of(moment), series)] = counts.get((start_of(moment), series), 0) + 1
-    return [{"start": k[0], "series": k[1], "reads": v} for k, v in sorted(counts.items())]
-
-
-def build_principal_charts(group: PrincipalView) -> None:
-    marks = timeline_marks(group)
-    activity_times = [parse_time(r.get("event_time")) for r in _pivot_rows(group, ACTIVITY_PIVOT)]
-    times = [m["t"] for m in marks] + [t for t in activity_times if t]
-    if times:
-        first, last = min(times), max(times)
-        bucket = "hour" if last - first <= HOURLY_MAX_SPAN else "day"
-        reads = s3_reads(group, bucket)
-        pad = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
-        try:
-            group.timeline_svg = report_charts.timeline(reads, bucket, marks, (first - pad, last + pad))
-        except ChartError as err:
-            group.timeline_note = str(err)
-    else:
-        group.timeline_note = "no timed event for this principal in the report"
-    history = []
-    for row in _pivot_rows(group, HISTORY_PIVOT):
-        day = parse_time(row.get("event_day"))
-        requests = row.get("requests")
-        if day and isinstance(requests, int | float) and not isinstance(requests, bool):
-            history.append({"day": day, "bucket": text(row.get("bucket")) or "(none)", "requests": requests})
-    alert_time = _pivot_alert_time(group, HISTORY_PIVOT)
-    if not history or alert_time is None:
-        group.getobject_note = "the GetObject history pivot has no rows for this principal"
-        return
-    window = (alert_time - timedelta(days=LOOKBACK_DAYS), alert_time + timedelta(days=1))
-    try:
-        group.getobject_svg = report_charts.getobject_by_day(history, window, alert_time)
-    except ChartError as err:
-        group.getobject_note = str(err)
-
-
-def alerts_by_rule_day(report: dict) -> list[tuple[str, datetime, int]]:
-    """``(rule_id, day, alerts)`` from the replay's ``alerts_by_rule_day`` (``{rule: {day: n}}``)."""
-    counts: list[tuple[str, datetime, int]] = []
-    for rule, per_day in _dict(report.get("alerts_by_rule_day")).items():
-        for day, n in _dict(per_day).items():
-            moment = parse_time(day)
-            if moment and isinstance(n, int) and not isinstance(n, bool):
-                counts.append((text(rule), moment, n))
-    return counts
-
-
-def skipped_summary(report: dict) -> list[dict]:
-    """The replay's ``skipped`` events (``{"total", "reasons": {reason: {"count", "examples"}}}``)
-    as ``{"reason", "count", "examples"}`` rows."""
-    reasons = _dict(_dict(report.get("skipped")).get("reasons"))
-    return [
-        {
-            "reason": text(reason),
-            "count": text(_dict(value).get("count")),
-            "examples": [text(e) for e in _list(_dict(value).get("examples"))[:5]],
-        }
-        for reason, value in reasons.items()
-    ]
-
-
-# --------------------------------------------------------------------------- page
-
-
 @functools.cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -488,7 +81,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["text"] = text
-    env.filters["iso"] = _iso
+    env.filters["iso"] = iso_utc
     return env
 
 
@@ -506,12 +99,12 @@ def _columns(rows: list[dict]) -> list[str]:
 def render_html(report: dict, renderer: Callable | None = None) -> str:
     """The HTML page of a replay report's JSON form. ``renderer(query, parameters)`` renders a
     pivot's SQL and PantherFlow for alerts whose context carries none (default: the pack's)."""
-    report = clean(_dict(report))
+    report = clean(as_dict(report))
     renderer = renderer if renderer is not None else default_renderer()
-    pivots = [p for p in _list(report.get("pivots")) if isinstance(p, dict)]
+    pivots = [p for p in as_list(report.get("pivots")) if isinstance(p, dict)]
     alerts = [
         alert_view(n, a, pivots, renderer)
-        for n, a in enumerate((a for a in _list(report.get("alerts")) if isinstance(a, dict)), start=1)
+        for n, a in enumerate((a for a in as_list(report.get("alerts")) if isinstance(a, dict)), start=1)
     ]
     principals = group_principals(alerts, pivots)
     for group in principals[:PRINCIPALS_CHARTED]:
@@ -523,13 +116,13 @@ def render_html(report: dict, renderer: Callable | None = None) -> str:
     except ChartError as err:
         backtest_note = str(err)
     for pivot in pivots:
-        rows = [r for r in _list(pivot.get("rows")) if isinstance(r, dict)]
+        rows = [r for r in as_list(pivot.get("rows")) if isinstance(r, dict)]
         pivot["shown_rows"], pivot["shown_columns"] = rows[:PIVOT_ROWS_SHOWN], _columns(rows)
         pivot["more_rows"] = max(0, len(rows) - PIVOT_ROWS_SHOWN)
     template = _environment().get_template("replay_report.html.j2")
     return template.render(
         report=report,
-        events_by_log_type=sorted(_dict(report.get("events_by_log_type")).items()),
+        events_by_log_type=sorted(as_dict(report.get("events_by_log_type")).items()),
         alerts=alerts[:ALERT_CARDS_SHOWN],
         alerts_total=len(alerts),
         principals=principals[:PRINCIPALS_CHARTED],
@@ -538,7 +131,7 @@ def render_html(report: dict, renderer: Callable | None = None) -> str:
         backtest_svg=backtest_svg,
         backtest_note=backtest_note,
         skipped=skipped_summary(report),
-        rule_errors=sorted(_dict(report.get("rule_errors")).items()),
+        rule_errors=sorted(as_dict(report.get("rule_errors")).items()),
         script=markupsafe.Markup(COPY_SCRIPT),
         script_hash=script_hash(COPY_SCRIPT),
         svg=markupsafe.Markup,
