@@ -17,7 +17,7 @@ from tracebit_pack.errors import CheckFailed, UsageError, UserError
 
 # Modules that provide sub-commands, in the order `--help` lists them.
 COMMAND_MODULES = [
-    "tracebit_pack.logs.validate",
+    "tracebit_pack.cli.validate",
     "tracebit_pack.cli.query",
     "tracebit_pack.cli.correlation",
     "tracebit_pack.cli.replay",

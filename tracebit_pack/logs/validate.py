@@ -1,4 +1,4 @@
-"""Check events against their Panther schema; sub-command ``validate-events [paths]``.
+"""Check events against their Panther schema (the library behind ``validate-events [paths]``).
 
 ``validate_event(event, log_type)`` returns every problem as ``Problem(path, reason)``: wrong types,
 missing required fields, timestamps that do not match the field's ``timeFormats`` (rfc3339 means
@@ -6,7 +6,7 @@ missing required fields, timestamps that do not match the field's ``timeFormats`
 (keys are case-sensitive, as in Panther's data lake). ``json`` fields accept anything; a JSON
 ``null`` counts as absent.
 
-The command checks
+``run_validation`` (the command ``validate-events``, in ``cli.validate``) checks
   * every test ``Log`` of every rule YAML (``AnalysisType: rule``) against the rule's ``LogTypes``
     (or the Log's ``p_log_type``, which must be one of them); standard ``p_*`` fields are allowed;
     tests of scheduled rules are skipped unless their Log names a known ``p_log_type``;
@@ -20,19 +20,16 @@ fixtures there are test inputs of other stages, not events).
 
 from __future__ import annotations
 
-import argparse
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tracebit_pack.errors import CheckFailed, UserError
+from tracebit_pack.errors import UserError
 from tracebit_pack.logs.schemas import ALL_P_ANY, LOG_TYPES, FieldSpec, load_schema, log_type_of_file
 from tracebit_pack.logs.schemas import read_jsonl as _read_jsonl
 from tracebit_pack.pack import items as analysis
 from tracebit_pack.times import parse_with_formats as parse_time
-
-DEFAULT_DIRS = ("rules", "scenarios", "tests/fixtures")
 
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
@@ -317,43 +314,3 @@ def run_validation(paths: Iterable[Path], *, jsonl_only: Iterable[Path] = ()) ->
             check_rule_file(path, spec, report)
             report.files += 1
     return report
-
-
-def _command(args: argparse.Namespace) -> int:
-    if args.paths:
-        report = run_validation([Path(p) for p in args.paths])
-    else:
-        root = analysis.repository(args)
-        existing = [root / d for d in DEFAULT_DIRS if (root / d).is_dir()]
-        report = run_validation(
-            existing[:1] if existing and existing[0].name == "rules" else [],
-            jsonl_only=[p for p in existing if p.name != "rules"],
-        )
-    for line in report.lines:
-        print(line)
-    skipped = (
-        f", {report.skipped} test(s) skipped (scheduled-query rows or log types without a schema)"
-        if report.skipped
-        else ""
-    )
-    if report.lines:
-        print(
-            f"validate-events: {len(report.lines)} problem(s) in {report.events} event(s) "
-            f"from {report.files} file(s){skipped}"
-        )
-        raise CheckFailed()
-    print(f"validate-events: {report.events} event(s) in {report.files} file(s) conform{skipped}")
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "validate-events",
-        help="check rule test Logs and <LogType>.jsonl events against their Panther schema",
-        description=__doc__.split("\n\n")[0],
-    )
-    parser.add_argument(
-        "paths", nargs="*", help="files or folders (default: rules/, scenarios/, tests/fixtures/)"
-    )
-    analysis.add_path_argument(parser)
-    parser.set_defaults(func=_command)
