@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from panther_detection_helpers import caching
 
-from tracebit_pack.engine.rules import MemoryKVStore, PackEngine
+from tracebit_pack.engine.kv import MemoryKVStore
+from tracebit_pack.engine.rules import PackEngine
 from tracebit_pack.errors import UserError
 from tracebit_pack.times import parse_event_time as parse_time
 
