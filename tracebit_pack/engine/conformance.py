@@ -11,13 +11,10 @@ fails here). The Markdown table is what docs/simple-detections.md shows for pant
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import sys
 import time
 from dataclasses import asdict, dataclass
-from unittest.mock import MagicMock, patch
 
 from tracebit_pack.errors import CheckFailed, UserError
 from tracebit_pack.pack.items import AnalysisItem, add_path_argument, items_of, repository
@@ -43,50 +40,34 @@ def _feature(item: AnalysisItem) -> str | None:
     return None
 
 
-def _run_one(engine, rule, item: AnalysisItem, test: dict) -> tuple[bool, str | None]:
-    """(matched, error) for one test, as ``pat test`` runs it."""
-    from panther_core.enriched_event import PantherEvent
-
+def _run_one(engine, loaded, test: dict) -> tuple[bool, str | None]:
+    """(matched, error) for one test, as ``pat test`` runs it, on an empty KV cache."""
     log = test["Log"] if "Log" in test else test.get("Resource")
     if not isinstance(log, dict):
         return False, "Log is not a mapping"
-    model = engine.data_models.get(str(log.get("p_log_type"))) if item.kind == "rule" else None
-    mocks = {
-        m["objectName"]: MagicMock(return_value=m["returnValue"])
-        for m in test.get("Mocks") or []
-        if isinstance(m, dict) and "objectName" in m and "returnValue" in m
-    }
     engine.kv.clear()
-    sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        if mocks and rule.module is not None:
-            with patch.multiple(rule.module, **mocks):
-                result = rule.run(PantherEvent(log, model), {}, {}, batch_mode=False)
-        else:
-            result = rule.run(PantherEvent(log, model), {}, {}, batch_mode=False)
+    result = engine.run_test(loaded, log, test.get("Mocks") or ())
     error = result.detection_exception or result.filter_exception
     return bool(result.trigger_alert), (repr(error)[:200] if error else None)
 
 
 def evaluate(root) -> list[Outcome]:
     """One Outcome per test of every Simple Detection and InlineFilters rule under ``root``."""
-    from tracebit_pack.engine import rules as engine_module
+    from tracebit_pack.engine.rules import PackEngine
     from tracebit_pack.engine.simple_rules import NotEvaluated
 
-    engine = engine_module.PackEngine.load(root, batch_mode=False)
+    engine = PackEngine.load(root, batch_mode=False)
     outcomes = []
     for item in items_of(engine.items, *RULE_KINDS):
         feature = _feature(item)
         if feature is None:
             continue
-        loaded = engine.rules.get(item.id) or engine.scheduled_rules.get(item.id)
         try:
-            rule = loaded.rule if loaded else engine_module.load_rule(item)
-            reason = f"Python failed to import: {rule.setup_exception!r}" if rule.setup_exception else None
+            loaded = engine.rule_of(item)
+            error = loaded.rule.setup_exception
+            reason = f"Python failed to import: {error!r}" if error else None
         except NotEvaluated as err:
-            rule, reason = None, str(err)
-        if rule is not None and reason is None and loaded is None and rule.module is not None:
-            engine_module.patch_caching(rule.module, engine.kv)
+            loaded, reason = None, str(err)
         tests = item.tests or [{"Name": "(no tests)", "ExpectedResult": None}]
         for number, test in enumerate(tests, start=1):
             name = str(test.get("Name") or f"test #{number}")
@@ -97,7 +78,7 @@ def evaluate(root) -> list[Outcome]:
             if reason is not None:
                 outcomes.append(Outcome(item.id, feature, name, expected, "not evaluated", reason[:200]))
                 continue
-            matched, error = _run_one(engine, rule, item, test)
+            matched, error = _run_one(engine, loaded, test)
             if error:
                 outcomes.append(Outcome(item.id, feature, name, expected, "failed", f"error: {error}"))
             elif matched == expected:
