@@ -23,7 +23,7 @@ COMMAND_MODULES = [
     "tracebit_pack.replay",
     "tracebit_pack.query.generate",
     "tracebit_pack.review.command",
-    "tracebit_pack.engine.conformance",
+    "tracebit_pack.cli.conformance",
     "tracebit_pack.http.send",
     "tracebit_pack.http.receive",
 ]

@@ -1,4 +1,4 @@
-"""``tracebit-pack conformance --path DIR``: check the match-expression evaluator on a repository's tests.
+"""Check the match-expression evaluator on a repository's tests (``tracebit-pack conformance``).
 
 Every rule of the repository that has a YAML ``Detection`` (Simple Detection) or
 ``InlineFilters`` has its ``Tests`` run through the offline engine the way ``pat test`` runs a
@@ -10,14 +10,9 @@ fails here). The Markdown table is what docs/simple-detections.md shows for pant
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from tracebit_pack.errors import CheckFailed, UserError
-from tracebit_pack.pack.items import AnalysisItem, add_path_argument, items_of, repository
+from tracebit_pack.pack.items import AnalysisItem, items_of
 
 RULE_KINDS = ("rule", "scheduled_rule")
 
@@ -115,30 +110,3 @@ def render_markdown(outcomes: list[Outcome]) -> str:
             f"| {o.status} | {_cell(o.detail) or '—'} |"
         )
     return "\n".join(lines)
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "conformance",
-        help="run the tests of every Simple Detection and InlineFilters rule through the offline evaluator",
-        description=__doc__.splitlines()[0],
-    )
-    add_path_argument(parser)
-    parser.add_argument("--format", choices=("markdown", "json"), default="markdown")
-    parser.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    root = repository(args)
-    started = time.perf_counter()
-    outcomes = evaluate(root)
-    if not outcomes:
-        raise UserError(f"{root}: no rule with a YAML Detection or InlineFilters found")
-    if args.format == "json":
-        text = json.dumps({"counts": counts(outcomes), "tests": [asdict(o) for o in outcomes]}, indent=2)
-    else:
-        text = render_markdown(outcomes) + f"\n\n(evaluated in {time.perf_counter() - started:.1f}s)"
-    sys.stdout.write(text + "\n")
-    if counts(outcomes)["failed"]:
-        raise CheckFailed()
-    return 0
