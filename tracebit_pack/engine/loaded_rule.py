@@ -96,7 +96,7 @@ def load_rule(item: AnalysisItem) -> Rule:
 
 @dataclass
 class LoadedRule:
-    """A rule item and its panther_core rule."""
+    """A rule item, its panther_core rule and its settings (read once, at load)."""
 
     item: AnalysisItem
     rule: Rule
@@ -112,22 +112,6 @@ class LoadedRule:
     @property
     def spec(self) -> dict:
         return self.item.spec
-
-    @property
-    def severity(self) -> str:
-        return self.settings.severity
-
-    @property
-    def create_alert(self) -> bool:
-        return self.settings.create_alert
-
-    @property
-    def dedup_period_minutes(self) -> int:
-        return self.settings.dedup_period_minutes
-
-    @property
-    def threshold(self) -> int:
-        return self.settings.threshold
 
     @property
     def display_name(self) -> str:

@@ -256,7 +256,7 @@ class PackEngine:
         out = RuleResult(
             rule_id=loaded.id,
             matched=bool(result.trigger_alert),
-            create_alert=loaded.create_alert,
+            create_alert=loaded.settings.create_alert,
             event_time=raw.get("p_event_time"),
             log_type=raw.get("p_log_type"),
             event=raw,
@@ -268,7 +268,7 @@ class PackEngine:
         out.title = result.title_output or loaded.display_name
         out.dedup = result.dedup_output or default_dedup(loaded.id)
         severity = (result.severity_output or "").upper()
-        out.severity = severity if severity in SEVERITIES else loaded.severity
+        out.severity = severity if severity in SEVERITIES else loaded.settings.severity
         if result.alert_context_output:
             try:
                 context = json.loads(result.alert_context_output)
