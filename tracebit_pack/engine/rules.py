@@ -13,6 +13,10 @@ replaced with an in-memory key-value store whose clock is the time of the event 
 processed (``p_event_time``), so replay works offline and never calls AWS
 (``tracebit_pack.engine.kv``).
 
+One rule on one event: ``rule_event`` + ``run_rule`` (as the replay runs it: KV clock at the
+event time, data model of its log type) and ``run_test`` (as ``pat test`` runs a rule test).
+Tools (fuzz, bench, review, conformance) go through these, not through panther_core directly.
+
 Globals are process-wide modules (as in Panther): load two versions of a pack in separate
 processes. Loading another pack in the same process re-imports the helpers under their IDs.
 """
