@@ -2,13 +2,12 @@
 and the hypothesis profiles."""
 
 import os
-import sys
 from pathlib import Path
 
+from tracebit_pack.pack.globals import make_importable
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-GLOBAL_HELPERS = REPO_ROOT / "global_helpers"
-if str(GLOBAL_HELPERS) not in sys.path:
-    sys.path.insert(0, str(GLOBAL_HELPERS))
+make_importable(REPO_ROOT)
 
 # Property tests: no per-example deadline (a loaded 2-core CI runner is slow, not wrong) and, in
 # CI, a fixed seed so a run is reproducible. Locally the seed varies, so new cases keep being found.

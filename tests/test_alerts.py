@@ -1,7 +1,7 @@
 """Alert grouping: dedup string, DedupPeriodMinutes from the first event, Threshold, CreateAlert."""
 
-from tracebit_pack.engine.alerts import RuleSettings, group_alerts, group_matches
-from tracebit_pack.engine.rules import RuleResult
+from tracebit_pack.engine.alerts import group_alerts, group_matches
+from tracebit_pack.engine.loaded_rule import RuleResult, RuleSettings
 
 
 def match(minute, dedup="A1", rule="R", severity="HIGH", title=None):

@@ -1,6 +1,6 @@
 """`make bench`: queries timed at each scenario's own "now", and a missed goal is reported, not hidden."""
 
-from tracebit_pack.dev import bench
+from tracebit_pack.dev import bench, bench_report
 from tracebit_pack.pack.items import REPO_ROOT
 from tracebit_pack.times import parse_rfc3339
 
@@ -43,9 +43,9 @@ def _result(flags: list[str], error: str | None = None) -> dict:
 
 
 def test_missed_goals_are_named():
-    assert bench.missed_goals(_result([])) == []
-    assert "* all met" in bench.render(_result([]), "make bench")
-    missed = bench.missed_goals(_result(["non-matching 1.60x floor > 1.5"], error="boom"))
+    assert bench_report.missed_goals(_result([])) == []
+    assert "* all met" in bench_report.render(_result([]), "make bench")
+    missed = bench_report.missed_goals(_result(["non-matching 1.60x floor > 1.5"], error="boom"))
     assert missed == ["R: non-matching 1.60x floor > 1.5", "Q on s: ERROR boom"]
-    text = bench.render(_result(["non-matching 1.60x floor > 1.5"]), "make bench")
+    text = bench_report.render(_result(["non-matching 1.60x floor > 1.5"]), "make bench")
     assert "MISSED: non-matching 1.60x floor > 1.5" in text and "load average 9.00 on 2 CPUs" in text

@@ -6,14 +6,9 @@ import pytest
 import yaml
 
 from tracebit_pack.cli.main import main
-from tracebit_pack.engine.correlation import (
-    CorrelationError,
-    CorrelationRule,
-    load_rules,
-    match_values,
-    resolve,
-    run_tests,
-)
+from tracebit_pack.engine.correlation import CorrelationError, CorrelationRule, load_rules
+from tracebit_pack.engine.correlation_model import match_values, resolve
+from tracebit_pack.engine.correlation_rule_outputs import run_tests
 
 FIXTURES = Path(__file__).parent / "fixtures" / "correlation"
 REPO = Path(__file__).resolve().parent.parent

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from panther_detection_helpers import caching
 
-from tracebit_pack.engine.rules import MemoryKVStore, PackEngine
+from tracebit_pack.engine.kv import MemoryKVStore
+from tracebit_pack.engine.rules import PackEngine
 from tracebit_pack.errors import UserError
 from tracebit_pack.times import parse_event_time as parse_time
 
@@ -187,3 +188,25 @@ def test_real_pack_loads_without_errors():
         for name in ("get_dictionary", "put_dictionary"):
             value = getattr(loaded.rule.module, name, None)
             assert value is None or value.__self__ is engine.kv
+
+
+def test_run_rule_sets_the_clock_and_data_model_as_the_replay_does(engine):
+    signal = engine.rule("Fixture.Okta.MFAReset")
+    result = engine.run_rule(signal, okta_reset(when="2024-12-12 22:41:07.000"))
+    assert engine.kv.now == parse_time("2024-12-12 22:41:07.000").timestamp()
+    assert result.trigger_alert
+    # the data model of Okta.SystemLog was applied (udm identities in the context)
+    assert "sue.johnson@acme.com" in result.alert_context_output
+    replayed = by_id(engine.run_event(okta_reset(when="2024-12-12 22:41:08.000")))["Fixture.Okta.MFAReset"]
+    assert replayed.matched and engine.kv.now == parse_time("2024-12-12 22:41:08.000").timestamp()
+
+
+def test_run_test_patches_mocks_and_leaves_the_clock(engine):
+    engine.kv.now = 123.0
+    loaded = engine.rule_of(next(i for i in engine.items if i.id == "Fixture.Disabled"))
+    assert "Fixture.Disabled" not in engine.rules  # loaded for its tests only
+    assert engine.rule_of(loaded.item) is loaded
+    assert engine.run_test(loaded, canary()).trigger_alert
+    mocked = engine.run_test(loaded, canary(), [{"objectName": "rule", "returnValue": False}, "not a mock"])
+    assert not mocked.trigger_alert and mocked.detection_exception is None
+    assert engine.kv.now == 123.0

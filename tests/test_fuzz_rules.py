@@ -24,7 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from tracebit_pack.dev import strategies
-from tracebit_pack.dev.fuzz import Failure, check_event, load_pack, run_rules, stream_named
+from tracebit_pack.dev.fuzz import check_event, load_pack, run_rules, stream_named
+from tracebit_pack.dev.fuzz_checks import Failure
 from tracebit_pack.logs.schemas import LOG_TYPES
 
 # (rule id, property) -> what the rule owner has to change, for a finding not fixed yet.

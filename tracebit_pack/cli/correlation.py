@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from tracebit_pack.engine.correlation import CorrelationError, CorrelationRule, find_rule_files, run_tests
+from tracebit_pack.engine.correlation import CorrelationError, CorrelationRule, find_rule_files
+from tracebit_pack.engine.correlation_rule_outputs import run_tests
 from tracebit_pack.errors import CheckFailed, UserError
 from tracebit_pack.pack.items import add_path_argument, items_of, load_items, load_yaml, repository
 

@@ -23,7 +23,7 @@ COMMAND_MODULES = [
     "tracebit_pack.cli.replay",
     "tracebit_pack.query.generate",
     "tracebit_pack.cli.review",
-    "tracebit_pack.engine.conformance",
+    "tracebit_pack.cli.conformance",
     "tracebit_pack.cli.send",
     "tracebit_pack.cli.receive",
     "tracebit_pack.cli.dev",

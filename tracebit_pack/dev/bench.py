@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 import warnings
@@ -44,7 +42,15 @@ from typing import Any
 from panther_core.enriched_event import PantherEvent
 from panther_core.rule import Rule
 
-from tracebit_pack.engine.rules import LoadedRule, PackEngine
+from tracebit_pack.dev.bench_report import (
+    MATCHING_US_GOAL,
+    NON_MATCHING_RATIO_GOAL,
+    machine,
+    missed_goals,
+    render,
+)
+from tracebit_pack.engine.loaded_rule import LoadedRule
+from tracebit_pack.engine.rules import PackEngine
 from tracebit_pack.logs.enrich import enrich
 from tracebit_pack.logs.schemas import log_type_of_file, read_jsonl
 from tracebit_pack.pack.items import REPO_ROOT, items_of
@@ -52,8 +58,6 @@ from tracebit_pack.times import parse_event_time as parse_time
 from tracebit_pack.times import rfc3339_utc
 
 FLOOR_BODY = "def rule(event):\n    return False\n"
-NON_MATCHING_RATIO_GOAL = 1.5
-MATCHING_US_GOAL = 30.0
 DEFAULT_SCENARIO = REPO_ROOT / "scenarios" / "blog_incident"
 PARSE_TIME = datetime(2024, 12, 20, tzinfo=UTC)
 
@@ -97,14 +101,11 @@ def generated_events(log_type: str, count: int, seed: int = 1) -> list[dict]:
         return [enrich(event, log_type, parse_time=PARSE_TIME, row_id="g") for event in raw]
 
 
-def classify(
-    engine: PackEngine, loaded: LoadedRule, log_type: str, events: Iterable[dict]
-) -> tuple[list[dict], list[dict]]:
-    """(matching, non-matching) events for the rule, as it decides in production mode."""
-    model = engine.data_models.get(log_type)
+def classify(engine: PackEngine, loaded: LoadedRule, events: Iterable[dict]) -> tuple[list[dict], list[dict]]:
+    """(matching, non-matching) events for the rule, as it decides in the replay (production mode)."""
     matching, other = [], []
     for event in events:
-        result = loaded.rule.run(PantherEvent(event, model), {}, {}, batch_mode=True)
+        result = engine.run_rule(loaded, event, batch_mode=True)
         if result.detection_exception is None:
             (matching if result.trigger_alert else other).append(event)
     return matching, other
@@ -135,7 +136,11 @@ def _time(run: Callable[[], None], events: int, repeats: int) -> float:
 
 
 def measure(rule: Rule, events: list[dict], model: Any, repeats: int) -> dict[str, float]:
-    """µs per event with prebuilt PantherEvents and with construction in the loop."""
+    """µs per event with prebuilt PantherEvents and with construction in the loop.
+
+    Times panther_core's ``Rule.run`` itself, not ``PackEngine.run_rule``: the rule and the floor
+    must go through exactly the same code, and the engine's per-event set-up is not the rule's cost.
+    """
     prebuilt = [PantherEvent(e, model) for e in events]
 
     def run_prebuilt() -> None:
@@ -163,10 +168,10 @@ def bench_rules(engine: PackEngine, *, size: int, repeats: int, root: Path) -> l
             for log_type in loaded.spec.get("LogTypes") or []:
                 model = engine.data_models.get(log_type)
                 pool = scenario.get(log_type, []) + test_events(loaded, log_type)
-                matching, other = classify(engine, loaded, log_type, pool)
+                matching, other = classify(engine, loaded, pool)
                 sources = {"matching": "scenario+tests", "non_matching": "scenario+tests"}
                 if len(matching) < 5 or len(other) < 5:
-                    gen_match, gen_other = classify(engine, loaded, log_type, generated_events(log_type, 400))
+                    gen_match, gen_other = classify(engine, loaded, generated_events(log_type, 400))
                     if len(matching) < 5:
                         matching += gen_match
                         sources["matching"] += "+generated"
@@ -272,143 +277,6 @@ def scenario_now(scenario: Path) -> datetime:
         for e in events
     ]
     return max(t for t in times if t is not None)
-
-
-# ------------------------------------------------------------------------------------------ output
-
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        "disable_detection_output": os.environ.get("DISABLE_DETECTION_OUTPUT", ""),
-    }
-
-
-def _fmt(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def missed_goals(result: dict[str, Any]) -> list[str]:
-    """Every goal the run missed, one line each: rule flags and queries that could not run."""
-    missed = [f"{row['rule_id']}: {flag}" for row in result["rules"] for flag in row["flags"]]
-    missed += [
-        f"{q['query']} on {run['scenario']}: ERROR {q['error']}"
-        for run in result["queries"]
-        for q in run["rows"]
-        if q.get("error")
-    ]
-    return missed
-
-
-def load_note(m: dict[str, Any]) -> str:
-    """A warning when the shared machine was busier than its CPUs while measuring."""
-    load = (m.get("load_average") or [0.0])[0]
-    if load > (m.get("nproc") or 1):
-        return (
-            f"The machine is shared and was loaded during this run (load average {load:.2f} on "
-            f"{m['nproc']} CPUs): absolute figures are inflated, and even the ratios to the floor (rule "
-            "and floor timed in the same run on the same events) vary between runs; run it again on a "
-            "quiet machine before acting on a missed goal."
-        )
-    return ""
-
-
-def render(result: dict[str, Any], command: str) -> str:
-    """The run as Markdown: the content of ``docs/benchmarks.md``."""
-    m, settings, rp = result["machine"], result["settings"], result["replay"]
-    lines = [
-        "# Benchmarks",
-        "",
-        f"Generated by `{command}` on {m['date']}; do not edit by hand (run it again).",
-        f"Machine: {m['cpu']}, `nproc` {m['nproc']}, Python {m['python']}, load average "
-        f"{', '.join(f'{x:.2f}' for x in m['load_average'] or [])}.",
-    ]
-    if note := load_note(m):
-        lines += ["", note]
-    lines += [
-        "",
-        "## Rules",
-        "",
-        f"`panther_core` `Rule.run` in production mode (`batch_mode=True`), {settings['events']} events per "
-        f"figure, best of {settings['repeats']} passes. µs per event with prebuilt `PantherEvent`s (in "
-        "brackets: `PantherEvent` construction included); the floor is `def rule(event): return False` "
-        "measured in the same run on the same events; `n` is the number of distinct events. Goals: a "
-        f"non-matching event at most {NON_MATCHING_RATIO_GOAL}× the floor, a matching Tracebit event at "
-        f"most {MATCHING_US_GOAL:.0f} µs.",
-        "",
-        "| rule | events | n | rule µs | floor µs | ratio | goal |",
-        "|---|---|---:|---:|---:|---:|---|",
-    ]
-    for row in result["rules"]:
-        for kind in ("non_matching", "matching"):
-            data, label = row.get(kind), kind.replace("_", "-")
-            if not data:
-                lines.append(f"| {row['rule_id']} | {label} | 0 | - | - | - | no events |")
-                continue
-            r, f = data["rule"], data["floor"]
-            flags = [x for x in row["flags"] if x.startswith(label)]
-            lines.append(
-                f"| {row['rule_id']} | {label} | {data['distinct_events']} "
-                f"| {_fmt(r['prebuilt_us'])} ({_fmt(r['with_construction_us'])}) "
-                f"| {_fmt(f['prebuilt_us'])} ({_fmt(f['with_construction_us'])}) "
-                f"| {_fmt(data['ratio'], 2)} ({_fmt(data['ratio_with_construction'], 2)}) "
-                f"| {'MISSED: ' + '; '.join(flags) if flags else 'ok'} |"
-            )
-    lines += [
-        "",
-        "## Replay",
-        "",
-        f"`tracebit_pack.replay.replay` on `{rp['scenario']}` ({rp['events']} events, "
-        f"{rp['alerts']} alerts), best of {settings['replay_repeats']}:",
-        "",
-        f"* real-time rules: {_fmt(rp['rule_events_per_second'], 0)} events/s "
-        f"({rp['rule_seconds'] * 1e3:.0f} ms);",
-        f"* end to end (lake load, scheduled queries, correlation, pivots): "
-        f"{_fmt(rp['total_events_per_second'], 0)} events/s ({rp['total_seconds']:.2f} s).",
-        "",
-        "## Queries",
-        "",
-        "Every saved and scheduled query on the embedded lake loaded with each bundled scenario, run at "
-        f"that scenario's own now (its latest event time), best of {settings['repeats']}: ms (rows).",
-        "",
-    ]
-    runs = result["queries"]
-    lines += [
-        "| query | " + " | ".join(f"`{r['scenario']}` at {r['now']}" for r in runs) + " |",
-        "|---|" + "---:|" * len(runs),
-    ]
-    for name in sorted({q["query"] for run in runs for q in run["rows"]}):
-        cells = []
-        for run in runs:
-            q = next((q for q in run["rows"] if q["query"] == name), None)
-            if q is None or q["ms"] is None:
-                cells.append("ERROR" if q else "-")
-            else:
-                cells.append(f"{_fmt(q['ms'])} ({q['rows']})")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    missed = missed_goals(result)
-    lines += [
-        "",
-        "The KV cache is the engine's in-memory store: in Panther each `get_dictionary` is a DynamoDB read "
-        "(milliseconds), which these figures do not include.",
-        "",
-        "## Goals",
-        "",
-        *([f"* missed: {line}" for line in missed] or ["* all met"]),
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Fuzz every rule and scheduled rule of the pack in Panther's engine (issue 7).
+"""Fuzz every rule and scheduled rule of the pack in Panther's engine.
 
 ``python -m tracebit_pack.dev.fuzz --examples N`` (``make fuzz``) generates N events per *stream* and
 runs each through every rule of that stream with ``panther_core``'s ``Rule.run``, in production
@@ -35,7 +35,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -45,15 +45,12 @@ from typing import Any
 from panther_core.enriched_event import PantherEvent
 
 from tracebit_pack.dev import strategies
-from tracebit_pack.engine.rules import LoadedRule, PackEngine
+from tracebit_pack.dev.fuzz_checks import Failure, check_result
+from tracebit_pack.dev.shrink import shrink
+from tracebit_pack.engine.loaded_rule import LoadedRule
+from tracebit_pack.engine.rules import PackEngine
 from tracebit_pack.pack.items import REPO_ROOT, find_item
-from tracebit_pack.times import parse_event_time as parse_time
 
-MAX_CONTEXT_CHARS = 200 * 1024  # panther_core MAX_ALERT_CONTEXT_SIZE
-MAX_TITLE_CHARS = 1000  # MAX_GENERATED_FIELD_SIZE (title, description, reference, runbook)
-MAX_DEDUP_CHARS = 1000  # MAX_DEDUP_STRING_SIZE
-TRUNCATED_SUFFIX = "... (truncated)"
-AUX_FUNCTIONS = ("title", "dedup", "severity", "runbook", "reference", "description", "destinations")
 PARSE_TIME = datetime(2024, 12, 20, tzinfo=UTC)
 MODES = (("batch", True), ("test", False))
 
@@ -95,17 +92,12 @@ def build_streams(engine: PackEngine) -> list[Stream]:
 
 
 def prepare(stream: Stream, raw: dict, engine: PackEngine) -> tuple[PantherEvent, dict]:
-    """The event as a rule sees it: enriched with ``p_*`` fields, wrapped in a PantherEvent.
-
-    Also sets the KV-cache clock to the event time, as ``PackEngine.run_event`` does.
-    """
+    """The event as a rule sees it: enriched with ``p_*`` fields, wrapped in a PantherEvent
+    with the KV-cache clock at its time (``PackEngine.rule_event``, as the replay does)."""
     if stream.scheduled:
-        return PantherEvent(raw), raw
+        return engine.rule_event(raw, scheduled=True), raw
     event = enrich_event(raw, stream.log_type)
-    moment = parse_time(str(event.get("p_event_time") or ""))
-    if moment is not None:
-        engine.kv.now = moment.timestamp()
-    return PantherEvent(event, engine.data_models.get(stream.log_type)), event
+    return engine.rule_event(event), event
 
 
 def enrich_event(raw: dict, log_type: str) -> dict:
@@ -118,93 +110,6 @@ def enrich_event(raw: dict, log_type: str) -> dict:
         return {**raw, "p_log_type": log_type, "p_event_time": "2024-12-20 00:00:00.000000"}
 
 
-# ------------------------------------------------------------------------------------ properties
-
-
-@dataclass
-class Failure:
-    rule_id: str
-    mode: str  # batch | test
-    check: str  # e.g. rule-raised, title-raised, title-too-long, alert_context-too-big
-    message: str
-    event: Any = field(default=None, repr=False)  # the raw (un-enriched) event or query row
-
-    @property
-    def signature(self) -> tuple[str, str, str, str]:
-        """(rule, mode, property, exception type): one report per distinct failure."""
-        kind = self.message.split(":", 1)[0][:80] if self.check.endswith("-raised") else ""
-        return (self.rule_id, self.mode, self.check, kind)
-
-    def to_json(self) -> dict:
-        return {
-            "rule_id": self.rule_id,
-            "mode": self.mode,
-            "check": self.check,
-            "message": self.message,
-            "event": self.event,
-        }
-
-
-def _describe(err: BaseException) -> str:
-    return f"{type(err).__name__}: {str(err)[:300]}"
-
-
-def check_result(loaded: LoadedRule, result: Any, event: PantherEvent, mode: str) -> list[Failure]:
-    """The property violations in one ``Rule.run`` result."""
-    out: list[Failure] = []
-    rule_id = loaded.id
-
-    def fail(check: str, message: str) -> None:
-        out.append(Failure(rule_id, mode, check, message))
-
-    if result.setup_exception is not None:
-        fail("rule-setup", _describe(result.setup_exception))
-        return out
-    if result.detection_exception is not None:
-        err = result.detection_exception
-        check = "rule-not-bool" if type(err).__name__ == "FunctionReturnTypeError" else "rule-raised"
-        fail(check, _describe(err))
-        return out
-    if not isinstance(result.detection_output, bool):
-        fail("rule-not-bool", f"rule() returned {type(result.detection_output).__name__}")
-    if not result.trigger_alert:
-        return out
-    for name in (*AUX_FUNCTIONS, "alert_context"):
-        err = getattr(result, f"{name}_exception", None)
-        if err is not None:
-            fail(f"{name}-raised", _describe(err))
-    context = result.alert_context_output
-    if result.alert_context_defined and context is not None:
-        if len(context) > MAX_CONTEXT_CHARS:
-            fail("alert_context-too-big", f"{len(context)} characters")
-        try:
-            parsed = json.loads(context)
-        except ValueError as err:
-            fail("alert_context-not-json", _describe(err))
-        else:
-            if isinstance(parsed, dict) and "_error" in parsed and len(parsed) == 1:
-                check = (
-                    "alert_context-too-big"
-                    if "bigger than maximum" in str(parsed["_error"])
-                    else ("alert_context-raised")
-                )
-                fail(check, str(parsed["_error"])[:300])
-    for name, limit in (("title", MAX_TITLE_CHARS), ("dedup", MAX_DEDUP_CHARS)):
-        value = getattr(result, f"{name}_output", None)
-        if isinstance(value, str) and len(value) >= limit and value.endswith(TRUNCATED_SUFFIX):
-            raw_length = _raw_length(loaded, name, event)
-            fail(f"{name}-too-long", f"{raw_length} characters (Panther truncates at {limit})")
-    return out
-
-
-def _raw_length(loaded: LoadedRule, name: str, event: PantherEvent) -> str:
-    function = getattr(loaded.rule.module, name, None)
-    try:
-        return str(len(function(event)))
-    except Exception:  # noqa: BLE001
-        return "over 1000"
-
-
 def run_rules(engine: PackEngine, stream: Stream, raw: dict) -> tuple[list[Failure], list[str]]:
     """Run one raw event through every rule of the stream in both modes: (failures, rules matched)."""
     event, _ = prepare(stream, raw, engine)
@@ -214,7 +119,7 @@ def run_rules(engine: PackEngine, stream: Stream, raw: dict) -> tuple[list[Failu
         warnings.simplefilter("ignore")
         for loaded in stream.rules:
             for mode, batch_mode in MODES:
-                result = loaded.rule.run(event, {}, {}, batch_mode=batch_mode)
+                result = engine.run_rule(loaded, event, batch_mode=batch_mode)
                 for failure in check_result(loaded, result, event, mode):
                     failure.event = raw
                     failures.append(failure)
@@ -254,7 +159,7 @@ def reset_kv(engine: PackEngine, streams: list[Stream]) -> None:
     for raw in seed_events():
         event, _ = prepare(okta, raw, engine)
         for loaded in okta.rules:
-            loaded.rule.run(event, {}, {}, batch_mode=True)
+            engine.run_rule(loaded, event, batch_mode=True)
 
 
 # ---------------------------------------------------------------------------------------- worker
@@ -308,49 +213,6 @@ def run_chunk(task: tuple[str, str, int, int]) -> ChunkResult:
 
 
 # ------------------------------------------------------------------------------------- shrinking
-
-
-def _candidates(value: Any) -> Iterator[Any]:
-    """Smaller versions of a JSON value, most aggressive first."""
-    if isinstance(value, dict):
-        for key in list(value):
-            yield {k: v for k, v in value.items() if k != key}
-        for key, child in value.items():
-            for smaller in _candidates(child):
-                yield {**value, key: smaller}
-    elif isinstance(value, list):
-        if value:
-            yield []
-        if len(value) > 1:
-            yield value[: len(value) // 2]
-            yield value[1:]
-            yield value[:-1]
-        for index, child in enumerate(value[:5]):
-            for smaller in _candidates(child):
-                yield [*value[:index], smaller, *value[index + 1 :]]
-    elif isinstance(value, str) and len(value) > 1:
-        yield value[: len(value) // 2]
-        yield value[len(value) // 2 :]
-        yield value[1:]
-        yield value[:-1]
-
-
-def shrink(event: Any, still_fails: Callable[[Any], bool], budget: int = 3000) -> Any:
-    """Greedy delta debugging: keep the first smaller candidate that still fails, until none does."""
-    current = event
-    tries = 0
-    improved = True
-    while improved and tries < budget:
-        improved = False
-        for candidate in _candidates(current):
-            tries += 1
-            if tries >= budget:
-                break
-            if still_fails(candidate):
-                current = candidate
-                improved = True
-                break
-    return current
 
 
 def shrink_failure(engine: PackEngine, streams: list[Stream], failure: Failure) -> Any:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from tracebit_pack.engine.rules import RuleResult, RuleSettings, default_dedup
+from tracebit_pack.engine.loaded_rule import RuleResult, RuleSettings
 from tracebit_pack.times import parse_event_time as parse_time
 from tracebit_pack.times import rfc3339_utc
 
@@ -101,7 +101,7 @@ def group_matches(matches: Iterable[RuleResult], settings: Mapping[str, RuleSett
             continue
         rule = settings.get(match.rule_id, RuleSettings())
         when = match_time(match)
-        dedup = match.dedup or default_dedup(match.rule_id)
+        dedup = match.dedup_string
         key = (match.rule_id, dedup)
         current = open_groups.get(key)
         period = timedelta(minutes=rule.dedup_period_minutes)

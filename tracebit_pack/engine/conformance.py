@@ -1,4 +1,4 @@
-"""``tracebit-pack conformance --path DIR``: check the match-expression evaluator on a repository's tests.
+"""Check the match-expression evaluator on a repository's tests (``tracebit-pack conformance``).
 
 Every rule of the repository that has a YAML ``Detection`` (Simple Detection) or
 ``InlineFilters`` has its ``Tests`` run through the offline engine the way ``pat test`` runs a
@@ -10,17 +10,9 @@ fails here). The Markdown table is what docs/simple-detections.md shows for pant
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import io
-import json
-import sys
-import time
-from dataclasses import asdict, dataclass
-from unittest.mock import MagicMock, patch
+from dataclasses import dataclass
 
-from tracebit_pack.errors import CheckFailed, UserError
-from tracebit_pack.pack.items import AnalysisItem, add_path_argument, items_of, repository
+from tracebit_pack.pack.items import AnalysisItem, items_of
 
 RULE_KINDS = ("rule", "scheduled_rule")
 
@@ -43,50 +35,34 @@ def _feature(item: AnalysisItem) -> str | None:
     return None
 
 
-def _run_one(engine, rule, item: AnalysisItem, test: dict) -> tuple[bool, str | None]:
-    """(matched, error) for one test, as ``pat test`` runs it."""
-    from panther_core.enriched_event import PantherEvent
-
+def _run_one(engine, loaded, test: dict) -> tuple[bool, str | None]:
+    """(matched, error) for one test, as ``pat test`` runs it, on an empty KV cache."""
     log = test["Log"] if "Log" in test else test.get("Resource")
     if not isinstance(log, dict):
         return False, "Log is not a mapping"
-    model = engine.data_models.get(str(log.get("p_log_type"))) if item.kind == "rule" else None
-    mocks = {
-        m["objectName"]: MagicMock(return_value=m["returnValue"])
-        for m in test.get("Mocks") or []
-        if isinstance(m, dict) and "objectName" in m and "returnValue" in m
-    }
     engine.kv.clear()
-    sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        if mocks and rule.module is not None:
-            with patch.multiple(rule.module, **mocks):
-                result = rule.run(PantherEvent(log, model), {}, {}, batch_mode=False)
-        else:
-            result = rule.run(PantherEvent(log, model), {}, {}, batch_mode=False)
+    result = engine.run_test(loaded, log, test.get("Mocks") or ())
     error = result.detection_exception or result.filter_exception
     return bool(result.trigger_alert), (repr(error)[:200] if error else None)
 
 
 def evaluate(root) -> list[Outcome]:
     """One Outcome per test of every Simple Detection and InlineFilters rule under ``root``."""
-    from tracebit_pack.engine import rules as engine_module
+    from tracebit_pack.engine.rules import PackEngine
     from tracebit_pack.engine.simple_rules import NotEvaluated
 
-    engine = engine_module.PackEngine.load(root, batch_mode=False)
+    engine = PackEngine.load(root, batch_mode=False)
     outcomes = []
     for item in items_of(engine.items, *RULE_KINDS):
         feature = _feature(item)
         if feature is None:
             continue
-        loaded = engine.rules.get(item.id) or engine.scheduled_rules.get(item.id)
         try:
-            rule = loaded.rule if loaded else engine_module.load_rule(item)
-            reason = f"Python failed to import: {rule.setup_exception!r}" if rule.setup_exception else None
+            loaded = engine.rule_of(item)
+            error = loaded.rule.setup_exception
+            reason = f"Python failed to import: {error!r}" if error else None
         except NotEvaluated as err:
-            rule, reason = None, str(err)
-        if rule is not None and reason is None and loaded is None and rule.module is not None:
-            engine_module.patch_caching(rule.module, engine.kv)
+            loaded, reason = None, str(err)
         tests = item.tests or [{"Name": "(no tests)", "ExpectedResult": None}]
         for number, test in enumerate(tests, start=1):
             name = str(test.get("Name") or f"test #{number}")
@@ -97,7 +73,7 @@ def evaluate(root) -> list[Outcome]:
             if reason is not None:
                 outcomes.append(Outcome(item.id, feature, name, expected, "not evaluated", reason[:200]))
                 continue
-            matched, error = _run_one(engine, rule, item, test)
+            matched, error = _run_one(engine, loaded, test)
             if error:
                 outcomes.append(Outcome(item.id, feature, name, expected, "failed", f"error: {error}"))
             elif matched == expected:
@@ -134,30 +110,3 @@ def render_markdown(outcomes: list[Outcome]) -> str:
             f"| {o.status} | {_cell(o.detail) or '—'} |"
         )
     return "\n".join(lines)
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "conformance",
-        help="run the tests of every Simple Detection and InlineFilters rule through the offline evaluator",
-        description=__doc__.splitlines()[0],
-    )
-    add_path_argument(parser)
-    parser.add_argument("--format", choices=("markdown", "json"), default="markdown")
-    parser.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    root = repository(args)
-    started = time.perf_counter()
-    outcomes = evaluate(root)
-    if not outcomes:
-        raise UserError(f"{root}: no rule with a YAML Detection or InlineFilters found")
-    if args.format == "json":
-        text = json.dumps({"counts": counts(outcomes), "tests": [asdict(o) for o in outcomes]}, indent=2)
-    else:
-        text = render_markdown(outcomes) + f"\n\n(evaluated in {time.perf_counter() - started:.1f}s)"
-    sys.stdout.write(text + "\n")
-    if counts(outcomes)["failed"]:
-        raise CheckFailed()
-    return 0

@@ -22,7 +22,6 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
-from unittest.mock import MagicMock, patch
 
 from tracebit_pack.errors import UserError
 from tracebit_pack.logs.schemas import loads_json
@@ -91,43 +90,15 @@ class _Evaluator:
         self.root = root
         self.engine = PackEngine.load(root, batch_mode=True)
         self.items = self.engine.items
-        # pat tests every rule, enabled or not; the engine loads the enabled ones.
-        self._extra: dict[str, Any] = {}
-
-    def _rule(self, item: Any) -> Any:
-        """The item's rule; raises simple_rules.NotEvaluated when it cannot run offline."""
-        from tracebit_pack.engine import rules as engine_module
-
-        loaded = self.engine.rules.get(item.id) or self.engine.scheduled_rules.get(item.id)
-        if loaded is not None:
-            return loaded.rule
-        if item.id not in self._extra:
-            rule = engine_module.load_rule(item)
-            if rule.setup_exception is None:
-                engine_module.patch_caching(rule.module, self.engine.kv)
-            self._extra[item.id] = rule
-        return self._extra[item.id]
 
     def run_test(self, item: Any, test: dict) -> dict:
-        """One rule test the way ``pat test`` runs it: Mocks patched, ``batch_mode=False``."""
-        from panther_core.enriched_event import PantherEvent
+        """One rule test the way ``pat test`` runs it (``PackEngine.run_test``).
 
-        rule = self._rule(item)
+        pat tests every rule, enabled or not: ``PackEngine.rule_of`` loads the disabled ones;
+        raises simple_rules.NotEvaluated when the rule cannot run offline.
+        """
         log = test.get("Log") or test.get("Resource") or {}
-        model = self.engine.data_models.get(str(log.get("p_log_type"))) if item.kind == "rule" else None
-        mocks = {
-            m["objectName"]: MagicMock(return_value=m["returnValue"])
-            for m in test.get("Mocks") or []
-            if "objectName" in m and "returnValue" in m
-        }
-        event = PantherEvent(log, model)
-        sink = io.StringIO()
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-            if mocks and rule.module is not None:
-                with patch.multiple(rule.module, **mocks):
-                    res = rule.run(event, {}, {}, batch_mode=False)
-            else:
-                res = rule.run(event, {}, {}, batch_mode=False)
+        res = self.engine.run_test(self.engine.rule_of(item), log, test.get("Mocks") or ())
         fatal = res.setup_exception or res.detection_exception or res.filter_exception
         aux = next(
             (
