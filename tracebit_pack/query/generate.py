@@ -1,4 +1,4 @@
-"""``generate-queries``: write the saved pivot queries from ``global_helpers/tracebit_pivots.py``.
+"""The saved pivot queries, generated from the ``tracebit_pivots`` global (command ``generate-queries``).
 
 Each pivot in ``tracebit_pivots.PIVOTS`` becomes ``queries/tracebit_pivot_<name>.yml``, rendered with
 the example values of the blog incident (``tracebit_pivots.EXAMPLE_PARAMS``). ``--check`` writes
@@ -8,14 +8,12 @@ nothing and exits 1 if a file is missing, differs, or is a stale ``tracebit_pivo
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import yaml
 
-from tracebit_pack.errors import CheckFailed
 from tracebit_pack.pack.globals import load_global
-from tracebit_pack.pack.items import REPO_ROOT, add_path_argument, repository
+from tracebit_pack.pack.items import REPO_ROOT
 
 PIVOT_FILE_GLOB = "tracebit_pivot_*.yml"
 PIVOTS_GLOBAL_ID = "tracebit_pivots"
@@ -113,33 +111,3 @@ def write(root: Path = REPO_ROOT) -> list[Path]:
             path.unlink()
             changed.append(path)
     return changed
-
-
-def _run(args) -> int:
-    root = repository(args)
-    if args.check:
-        problems = drift(root)
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        if problems:
-            print("run `make queries` to regenerate", file=sys.stderr)
-            raise CheckFailed()
-        print(f"generated queries in sync ({len(expected_files(root))} files)")
-        return 0
-    changed = write(root)
-    for path in changed:
-        print(f"wrote {path.relative_to(root)}")
-    if not changed:
-        print("generated queries already up to date")
-    return 0
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "generate-queries",
-        help="write queries/tracebit_pivot_*.yml from global_helpers/tracebit_pivots.py",
-        description=__doc__.splitlines()[0],
-    )
-    parser.add_argument("--check", action="store_true", help="exit 1 if the files differ; write nothing")
-    add_path_argument(parser)
-    parser.set_defaults(func=_run)
