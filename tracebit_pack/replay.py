@@ -36,7 +36,8 @@ from typing import Any
 
 from tracebit_pack.engine.alerts import Alert, group_matches
 from tracebit_pack.engine.correlation import CorrelationMatch, CorrelationRule, Signal
-from tracebit_pack.engine.rules import PackEngine, RuleResult
+from tracebit_pack.engine.loaded_rule import RuleResult
+from tracebit_pack.engine.rules import PackEngine
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake.embedded import Lake
 from tracebit_pack.logs.ingest import Ingest, Skipped, discover, needs_disk, require_events

@@ -41,7 +41,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser of every sub-command, or of ``command`` alone (the one on the command line)."""
-    parser = _Parser(prog="tracebit-pack", description="Offline tools of the Tracebit detection pack for Panther.")
+    parser = _Parser(
+        prog="tracebit-pack", description="Offline tools of the Tracebit detection pack for Panther."
+    )
     parser.add_argument("--version", action="version", version=f"tracebit-pack {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     names = [command] if command in COMMANDS else list(COMMANDS)

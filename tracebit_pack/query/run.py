@@ -16,7 +16,9 @@ from pathlib import Path
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake.folder import check_folder, tables_read
 from tracebit_pack.pack import items as analysis
+from tracebit_pack.pack.globals import repository_globals
 from tracebit_pack.query import pivots as pivot_run
+from tracebit_pack.query.generate import PIVOTS_GLOBAL_ID
 
 QUERY_KINDS = ("saved_query", "scheduled_query")
 
@@ -36,8 +38,8 @@ def run_query(
     items = {item.id: item for item in analysis.items_of(analysis.load_items(root), *QUERY_KINDS)}
     if name not in items:
         raise UserError(f"unknown QueryName {name!r} (valid: {', '.join(sorted(items)) or 'none'})")
-    helper = Path(root) / "global_helpers" / "tracebit_pivots.py"
-    pivots = pivot_run.pivots_module(root) if helper.is_file() else None
+    has_pivots = PIVOTS_GLOBAL_ID in repository_globals(Path(root))
+    pivots = pivot_run.pivots_module(root) if has_pivots else None
     pivot_names = sorted(getattr(pivots, "PIVOTS", {}))
     if name in pivot_names:
         render_params = pivot_run.cli_params(pivots, name, params, now)
