@@ -460,21 +460,39 @@ def write(folder: Path, log_type: str, events: list[dict], time_key: str) -> Non
             out.write(json.dumps(event, separators=(",", ":")) + "\n")
 
 
+def office_background(
+    g: Gen,
+    start: datetime,
+    days: int,
+    sue_rate: tuple[int, int],
+    dev_rate: tuple[int, int],
+    extra_days: int,
+    lister: tuple[tuple[str, str, str], dict, int, tuple[int, int]],
+) -> tuple[list[dict], list[dict]]:
+    """The office's ordinary life that every Okta/AWS scenario plays against: Sue's and the
+    developer's GetObject baselines, the nightly ETL, one role listing buckets every few days at a
+    fixed time, and workday Okta logins (ETL and logins run ``extra_days`` past the baselines).
+
+    ``lister`` is ``(role, place, every_days, (hour, minute))``. Returns ``(cloudtrail, okta)``."""
+    trail = baseline_getobjects(g, start, days, SUE_ROLE, OFFICE["ip"], CLI_UA, sue_rate)
+    trail += baseline_getobjects(g, start, days, DEV_ROLE, HOME["ip"], CLI_UA, dev_rate)
+    trail += etl_getobjects(g, start, days + extra_days)
+    role, place, every, (hour, minute) = lister
+    identity = role_identity(g, *role, start)
+    for day in range(0, days, every):
+        when = start + timedelta(days=day, hours=hour, minutes=minute)
+        trail.append(management(g, when, identity, "s3.amazonaws.com", "ListBuckets", place["ip"], CLI_UA))
+    people = ["sue.johnson@acme.com", "raj.patel@acme.com", "maria.garcia@acme.com"]
+    return trail, workday_logins(g, start, days + extra_days, people)
+
+
 def blog_incident() -> None:
     g = Gen(20241213)
     folder = HERE / "blog_incident"
     start = datetime(2024, 11, 12, tzinfo=UTC)
     # 30 days of modest GetObject baseline (Nov 12 - Dec 11) from Sue's federated role, plus noise.
-    trail = baseline_getobjects(g, start, 30, SUE_ROLE, OFFICE["ip"], CLI_UA, (2, 4))
-    trail += baseline_getobjects(g, start, 30, DEV_ROLE, HOME["ip"], CLI_UA, (1, 3))
-    trail += etl_getobjects(g, start, 31)
-    dev_identity = role_identity(g, *DEV_ROLE, start)
-    for day in range(0, 30, 3):
-        when = start + timedelta(days=day, hours=15, minutes=12)
-        trail.append(management(g, when, dev_identity, "s3.amazonaws.com", "ListBuckets", HOME["ip"], CLI_UA))
-
-    okta_events = workday_logins(
-        g, start, 31, ["sue.johnson@acme.com", "raj.patel@acme.com", "maria.garcia@acme.com"]
+    trail, okta_events = office_background(
+        g, start, 30, (2, 4), (1, 3), extra_days=1, lister=(DEV_ROLE, HOME, 3, (15, 12))
     )
     # Dec 12 22:41 UTC: the attacker talks the help desk into resetting Sue's MFA (Identity Engine:
     # one user.mfa.factor.deactivate per factor) and her password.
@@ -626,17 +644,8 @@ def benign_baseline() -> None:
     g = Gen(20250301)
     folder = HERE / "benign_baseline"
     start = datetime(2025, 2, 10, tzinfo=UTC)
-    trail = baseline_getobjects(g, start, 21, SUE_ROLE, OFFICE["ip"], CLI_UA, (2, 5))
-    trail += baseline_getobjects(g, start, 21, DEV_ROLE, HOME["ip"], CLI_UA, (1, 4))
-    trail += etl_getobjects(g, start, 21)
-    sue_identity = role_identity(g, *SUE_ROLE, start)
-    for day in range(0, 21, 2):
-        when = start + timedelta(days=day, hours=16, minutes=3)
-        trail.append(
-            management(g, when, sue_identity, "s3.amazonaws.com", "ListBuckets", OFFICE["ip"], CLI_UA)
-        )
-    okta_events = workday_logins(
-        g, start, 21, ["sue.johnson@acme.com", "raj.patel@acme.com", "maria.garcia@acme.com"]
+    trail, okta_events = office_background(
+        g, start, 21, (2, 5), (1, 4), extra_days=0, lister=(SUE_ROLE, OFFICE, 2, (16, 3))
     )
     # Maria enrolls a new phone (activate, not a reset) and one failed MFA deactivation attempt is denied.
     maria = user_target("maria.garcia@acme.com")
