@@ -739,6 +739,11 @@ def iam_call(g: Gen, when: datetime, identity: dict, name: str, params: dict, ip
     return event
 
 
+def iam_calls(g: Gen, identity: dict, place: dict, calls: list[tuple[datetime, str, dict]]) -> list[dict]:
+    """``(when, eventName, requestParameters)`` calls one identity makes from one place, in order."""
+    return [iam_call(g, when, identity, name, params, place["ip"]) for when, name, params in calls]
+
+
 def console_login(g: Gen, when: datetime, user: str, ip: str, mfa_used: str) -> dict:
     event = management(g, when, iam_user_identity(g, user), "signin.amazonaws.com", "ConsoleLogin", ip, "")
     event.update(
@@ -789,25 +794,23 @@ def aws_mfa_tampering() -> None:
                 )
             )
     ortiz = iam_user_identity(g, "m.ortiz")
-    trail.append(
-        iam_call(
-            g,
-            datetime(2025, 1, 9, 16, 4, 12, tzinfo=UTC),
-            ortiz,
-            "EnableMFADevice",
-            {"userName": "m.ortiz", "serialNumber": f"arn:aws:iam::{ACCOUNT}:mfa/m.ortiz-pixel"},
-            OFFICE["ip"],
-        )
-    )
-    trail.append(
-        iam_call(
-            g,
-            datetime(2025, 1, 9, 16, 6, 40, tzinfo=UTC),
-            ortiz,
-            "UpdateLoginProfile",
-            {"userName": "m.ortiz", "passwordResetRequired": False},
-            OFFICE["ip"],
-        )
+    ortiz_mfa = f"arn:aws:iam::{ACCOUNT}:mfa/m.ortiz-pixel"
+    trail += iam_calls(
+        g,
+        ortiz,
+        OFFICE,
+        [
+            (
+                datetime(2025, 1, 9, 16, 4, 12, tzinfo=UTC),
+                "EnableMFADevice",
+                {"userName": "m.ortiz", "serialNumber": ortiz_mfa},
+            ),
+            (
+                datetime(2025, 1, 9, 16, 6, 40, tzinfo=UTC),
+                "UpdateLoginProfile",
+                {"userName": "m.ortiz", "passwordResetRequired": False},
+            ),
+        ],
     )
     contractor = iam_user_identity(g, "contractor.lee")
     trail.append(
@@ -816,7 +819,7 @@ def aws_mfa_tampering() -> None:
             datetime(2025, 1, 14, 10, 22, 5, tzinfo=UTC),
             contractor,
             "DeactivateMFADevice",
-            {"userName": "m.ortiz", "serialNumber": f"arn:aws:iam::{ACCOUNT}:mfa/m.ortiz-pixel"},
+            {"userName": "m.ortiz", "serialNumber": ortiz_mfa},
             HOME["ip"],
             errorCode="AccessDenied",
             errorMessage=(
@@ -829,35 +832,19 @@ def aws_mfa_tampering() -> None:
     ci = iam_user_identity(g, "ci-deployer")
     serial = f"arn:aws:iam::{ACCOUNT}:mfa/j.chen"
     takeover = datetime(2025, 1, 20, 2, 13, 41, tzinfo=UTC)
-    trail.append(
-        iam_call(
-            g,
-            takeover,
-            ci,
-            "DeactivateMFADevice",
-            {"userName": "j.chen", "serialNumber": serial},
-            INTRUDER["ip"],
-        )
-    )
-    trail.append(
-        iam_call(
-            g,
-            takeover + timedelta(seconds=9),
-            ci,
-            "DeleteVirtualMFADevice",
-            {"serialNumber": serial},
-            INTRUDER["ip"],
-        )
-    )
-    trail.append(
-        iam_call(
-            g,
-            takeover + timedelta(seconds=31),
-            ci,
-            "UpdateLoginProfile",
-            {"userName": "j.chen", "passwordResetRequired": False},
-            INTRUDER["ip"],
-        )
+    trail += iam_calls(
+        g,
+        ci,
+        INTRUDER,
+        [
+            (takeover, "DeactivateMFADevice", {"userName": "j.chen", "serialNumber": serial}),
+            (takeover + timedelta(seconds=9), "DeleteVirtualMFADevice", {"serialNumber": serial}),
+            (
+                takeover + timedelta(seconds=31),
+                "UpdateLoginProfile",
+                {"userName": "j.chen", "passwordResetRequired": False},
+            ),
+        ],
     )
     signin = datetime(2025, 1, 20, 2, 19, 4, tzinfo=UTC)
     trail.append(console_login(g, signin, "j.chen", INTRUDER["ip"], "No"))
