@@ -88,7 +88,8 @@ def realistic_string(
         found = st.sampled_from(HEALTH_SUBTYPES) if log_type == "Tracebit.HealthCheck" else ALERT_SUBTYPES
     for size in (3, 2, 1):
         if found is None and len(path) >= size:
-            found = PATH_POOLS.get(path[-size:]) or REALISTIC_STRINGS.get(path[-size:])
+            key = path[-size:]
+            found = PATH_POOLS[key] if key in PATH_POOLS else REALISTIC_STRINGS.get(key)
     if found is None or clean:
         return found
     return weighted((4, found), (1, hostile_text), (1, any_text))
