@@ -153,11 +153,12 @@ def test_exports_and_hostile_text_go_through_python(tmp_path):
 
 
 @pytest.mark.parametrize("log_type", LOG_TYPES)
-@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# Few examples of many events each: the cost is the lake set up per example, not the events.
+@settings(max_examples=8, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_generated_events_rule_events_equal_enrich(tmp_path_factory, log_type, data):
     strategy = st.one_of(realistic_events(log_type), hostile_events(log_type))
-    generated = data.draw(st.lists(strategy, min_size=1, max_size=8))
+    generated = data.draw(st.lists(strategy, min_size=1, max_size=30))
     folder = tmp_path_factory.mktemp("generated")
     (folder / f"{log_type}.jsonl").write_text("\n".join(json.dumps(e) for e in generated) + "\n")
     ingest, events = replayed(folder)
