@@ -56,7 +56,7 @@ EXAMPLES_PER_REASON = 3
 BATCH = 5000
 SORT_WINDOW = 50_000  # rule events sorted at once (rule_events): bounds the sort's memory
 RULE_EVENTS = "panther_logs.main._rule_events"  # staging for rule_events(), beside the lake's tables
-IN_MEMORY_BYTES = 256 << 20  # larger inputs go to a lake on disk (needs_disk)
+IN_MEMORY_BYTES = 64 << 20  # larger inputs go to a lake that spills (needs_disk); a lake is ~6x its input
 FILES_PER_READ = 16  # S3 objects per DuckDB read: bounds the staging table's memory
 MAX_OBJECT_BYTES = 64 << 20
 SOURCE_LABEL = "tracebit-pack offline lake"
@@ -219,7 +219,8 @@ def require_events(folder: Path, sources: list[Source]) -> None:
 
 
 def needs_disk(sources: list[Source]) -> bool:
-    """Whether the events are too large to hold in memory (gzip counted as 10x its size)."""
+    """Whether the events are too large for an unbounded lake in memory (gzip counted as 10x its
+    size): ``Lake.on_disk`` then bounds DuckDB's memory."""
     size = sum(s.path.stat().st_size * (10 if s.path.name.endswith(".gz") else 1) for s in sources)
     return size > IN_MEMORY_BYTES
 
