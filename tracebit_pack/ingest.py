@@ -523,11 +523,12 @@ class Ingest:
         """``(condition on t, parameters)`` of consecutive slices that cover every rule event."""
         slices = -(-self.rule_event_count() // SORT_WINDOW)
         cuts = []
-        if slices > 1:  # quantiles of t: slices of about equal size
-            cuts = self.connection.execute(
+        if slices > 1:  # quantiles of t (NULL when no event has one): slices of about equal size
+            (found,) = self.connection.execute(
                 f"SELECT list_sort(list_distinct(quantile_disc(t, ?::DOUBLE[]))) FROM {RULE_EVENTS}",
                 [[k / slices for k in range(1, slices)]],
-            ).fetchone()[0]
+            ).fetchone()
+            cuts = found or []
         edges = [None, *cuts, None]
         out = []
         for low, high in zip(edges, edges[1:], strict=False):
