@@ -61,7 +61,8 @@ STANDARD_COLUMNS = (
     ("p_source_label", "VARCHAR"),
 )
 SOURCE_ID = "00000000-0000-4000-8000-000000000000"
-MEMORY_LIMIT = "1GB"  # DuckDB's share of memory for a lake on disk (Lake.on_disk)
+NEVER_CHECKPOINT = "1000TB"  # the WAL size at which DuckDB would checkpoint: never reached
+MEMORY_LIMIT = "1GB"  # DuckDB's share of memory for a lake that spills (Lake.on_disk)
 
 
 def table_columns(log_type: str) -> list[tuple[str, str]]:
@@ -114,17 +115,21 @@ class Lake:
     """An in-memory DuckDB database laid out like Panther's ``panther_logs`` database."""
 
     def __init__(self, storage: Path | None = None) -> None:
-        """In memory, or (``storage``: an existing empty folder) in a database file there whose
-        memory use DuckDB bounds (``MEMORY_LIMIT``, spilling to that folder)."""
+        """In memory; with ``storage`` (an existing empty folder) DuckDB's memory is bounded
+        (``MEMORY_LIMIT``) and what does not fit spills to that folder.
+
+        Never checkpointed (nor a database file): each automatic checkpoint compressed the growing
+        tables again, which made loading 1M CloudTrail events quadratic; a throwaway lake needs
+        spilling, not durability.
+        """
         self.connection = duckdb.connect(":memory:")
         self.connection.execute("SET TimeZone='UTC'")
+        self.connection.execute(f"SET checkpoint_threshold='{NEVER_CHECKPOINT}'")
         self._storage: tempfile.TemporaryDirectory | None = None
-        if storage is None:
-            self.connection.execute("ATTACH ':memory:' AS panther_logs")
-        else:
+        if storage is not None:
             self.connection.execute(f"SET memory_limit='{MEMORY_LIMIT}'")
             self.connection.execute("SET temp_directory=?", [str(storage / "spill")])
-            self.connection.execute("ATTACH ? AS panther_logs", [str(storage / "lake.duckdb")])
+        self.connection.execute("ATTACH ':memory:' AS panther_logs")
         self.connection.execute("CREATE SCHEMA panther_logs.public")
         self.connection.execute("USE panther_logs.public")
         for statement in SUPPORT_MACROS:
@@ -138,7 +143,8 @@ class Lake:
 
     @classmethod
     def on_disk(cls) -> Lake:
-        """A lake in a temporary folder (removed by ``close``): for inputs larger than memory."""
+        """A lake that spills to a temporary folder (removed by ``close``): for inputs larger
+        than memory."""
         storage = tempfile.TemporaryDirectory(prefix="tracebit-lake-")
         lake = cls(Path(storage.name))
         lake._storage = storage

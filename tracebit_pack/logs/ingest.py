@@ -54,9 +54,10 @@ from tracebit_pack.times import EARLIEST_EVENT_TIME
 
 EXAMPLES_PER_REASON = 3
 BATCH = 5000
+SORT_WINDOW = 50_000  # rule events sorted at once (rule_events): bounds the sort's memory
 RULE_EVENTS = "panther_logs.main._rule_events"  # staging for rule_events(), beside the lake's tables
-IN_MEMORY_BYTES = 256 << 20  # larger inputs go to a lake on disk (needs_disk)
-FILES_PER_READ = 16  # S3 objects per DuckDB read: bounds the staging table's memory
+IN_MEMORY_BYTES = 64 << 20  # larger inputs go to a lake that spills (needs_disk); a lake is ~6x its input
+FILES_PER_READ = 64  # S3 objects per DuckDB read: bounds the staging table's memory
 MAX_OBJECT_BYTES = 64 << 20
 SOURCE_LABEL = "tracebit-pack offline lake"
 _SUFFIXES = (".jsonl", ".json", ".ndjson")
@@ -218,7 +219,8 @@ def require_events(folder: Path, sources: list[Source]) -> None:
 
 
 def needs_disk(sources: list[Source]) -> bool:
-    """Whether the events are too large to hold in memory (gzip counted as 10x its size)."""
+    """Whether the events are too large for an unbounded lake in memory (gzip counted as 10x its
+    size): ``Lake.on_disk`` then bounds DuckDB's memory."""
     size = sum(s.path.stat().st_size * (10 if s.path.name.endswith(".gz") else 1) for s in sources)
     return size > IN_MEMORY_BYTES
 
@@ -430,13 +432,15 @@ class Ingest:
             staged.append((file, pos, self._enrich(raw, log_type, file, pos, event_time(raw, log_type))))
         if staged:
             self._stage(staged)
-        order = " ".join(f"WHEN {lit(str(p))} THEN {self._order.get(str(p), 0)}" for p in paths)
         self.connection.execute(
             f"INSERT INTO {RULE_EVENTS} "
-            + rule_events_select(
-                log_type, "_checked", self._parse_sql or '"p_event_time"', f"CASE file {order} ELSE 0 END"
-            )
+            + rule_events_select(log_type, "_checked", self._parse_sql or '"p_event_time"', self._rank(paths))
         )
+
+    def _rank(self, paths: list[Path]) -> str:
+        """SQL of the rank of the row's ``file`` among the sources (the order they are read in)."""
+        order = " ".join(f"WHEN {lit(str(p))} THEN {self._order.get(str(p), 0)}" for p in paths)
+        return f"CASE file {order} ELSE 0 END"
 
     def _load_sql(self, log_type: str, paths: list[Path], layout: str) -> None:
         if not paths:
@@ -447,9 +451,12 @@ class Ingest:
         parse = self._parse_sql
         rules = log_type in self.rule_types
         select = load_select(log_type, reader_sql(paths, layout), columns, SOURCE_LABEL, rule_events=rules)
+        # in parallel, so unordered: the lake's rows are put in reading order when inserted
+        self.connection.execute("SET preserve_insertion_order = false")
         try:
             self.connection.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {select}")
         except duckdb.Error as err:
+            self.connection.execute("RESET preserve_insertion_order")
             if len(paths) > 1:  # a malformed S3 object among many: one at a time
                 for path in paths:
                     self._load_sql(log_type, [path], layout)
@@ -457,6 +464,7 @@ class Ingest:
             if self._read(paths, layout) is not None:  # readable, so the loading SQL failed
                 raise UserError(f"{paths[0]}: cannot load: {str(err).splitlines()[0]}") from None
             return
+        self.connection.execute("RESET preserve_insertion_order")
         try:
             where = "file || CASE WHEN ? = 'ndjson' THEN ':' || pos ELSE ': record ' || pos END"
             if self.strict:  # malformed JSON first, as the Python path parses before it checks
@@ -482,7 +490,7 @@ class Ingest:
             projection = names if parse is None else names.replace('"p_parse_time"', f"{parse}")
             inserted = self.connection.execute(
                 f"INSERT INTO panther_logs.public.{table_name(log_type)} ({names}) "
-                f"SELECT {projection} FROM _checked WHERE reason IS NULL"
+                f"SELECT {projection} FROM _checked WHERE reason IS NULL ORDER BY {self._rank(paths)}, pos"
             ).fetchone()
         finally:
             self.connection.execute("DROP TABLE IF EXISTS _checked")
@@ -498,13 +506,36 @@ class Ingest:
     # ------------------------------------------------------------------ for the rules
 
     def rule_events(self, batch: int = BATCH) -> Iterator[dict]:
-        """The rule log types' enriched events in event-time order, streamed in batches."""
-        cursor = self.connection.cursor().execute(
-            f"SELECT doc FROM {RULE_EVENTS} ORDER BY t, file_order, pos"
-        )
-        while rows := cursor.fetchmany(batch):
-            for (doc,) in rows:
-                yield json.loads(doc)
+        """The rule log types' enriched events in event-time order, streamed in batches.
+
+        Sorted one slice of event time at a time, about ``SORT_WINDOW`` events each: a sort of
+        them all, text included, does not fit in a bounded lake's memory (``Lake.on_disk``).
+        """
+        for where, params in self._time_slices():
+            cursor = self.connection.cursor().execute(
+                f"SELECT doc FROM {RULE_EVENTS} WHERE {where} ORDER BY t, file_order, pos", params
+            )
+            while rows := cursor.fetchmany(batch):
+                for (doc,) in rows:
+                    yield json.loads(doc)
+
+    def _time_slices(self) -> list[tuple[str, list]]:
+        """``(condition on t, parameters)`` of consecutive slices that cover every rule event."""
+        slices = -(-self.rule_event_count() // SORT_WINDOW)
+        cuts = []
+        if slices > 1:  # quantiles of t (NULL when no event has one): slices of about equal size
+            (found,) = self.connection.execute(
+                f"SELECT list_sort(list_distinct(quantile_disc(t, ?::DOUBLE[]))) FROM {RULE_EVENTS}",
+                [[k / slices for k in range(1, slices)]],
+            ).fetchone()
+            cuts = found or []
+        edges = [None, *cuts, None]
+        out = []
+        for low, high in zip(edges, edges[1:], strict=False):
+            bounds = [(">=", low), ("<", high)]
+            where = " AND ".join(f"t {op} ?" for op, edge in bounds if edge is not None)
+            out.append((where or "t IS NOT NULL", [edge for _, edge in bounds if edge is not None]))
+        return [*out, ("t IS NULL", [])]  # last, as ORDER BY puts NULLs
 
     def rule_event_count(self) -> int:
         return int(self.connection.execute(f"SELECT count(*) FROM {RULE_EVENTS}").fetchone()[0])

@@ -45,6 +45,7 @@ JSON_TYPES = {
     "object": ("OBJECT",),
     "array": ("ARRAY",),
 }
+WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())  # what str.strip() removes
 _OCTET = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
 IPV6 = r"([0-9A-Fa-f]{0,4}:){2,7}([0-9A-Fa-f]{0,4}|\d+\.\d+\.\d+\.\d+)(%[0-9A-Za-z]+)?"
@@ -165,11 +166,16 @@ def reason_sql(log_type: str, all_leaves: list[Leaf]) -> str:
 # ----------------------------------------------------------------------------- p_any_* columns
 
 
+def _strip(text: str) -> str:
+    """SQL of ``text`` without leading and trailing whitespace, as Python's ``str.strip()``."""
+    return f"trim({text}, {lit(WHITESPACE)})"
+
+
 def _strings(leaf: Leaf) -> str:
-    """VARCHAR[] of the trimmed non-empty string values of an indicator-bearing field."""
+    """VARCHAR[] of the string value of an indicator-bearing field (stripped by _contributions)."""
     if leaf.spec.type == "array" and leaf.spec.element is not None:
         return ""  # handled by _array_strings
-    return f"CASE WHEN ty[{leaf.index}] = 'VARCHAR' THEN [trim(v[{leaf.index}] ->> '$')] ELSE [] END"
+    return f"CASE WHEN ty[{leaf.index}] = 'VARCHAR' THEN [v[{leaf.index}] ->> '$'] ELSE [] END"
 
 
 def _array_strings(leaf: Leaf) -> list[tuple[tuple[str, ...], str]]:
@@ -204,7 +210,7 @@ def _keep(values: str, pattern: str) -> str:
 
 def _host_split(values: str) -> dict[str, str]:
     """A hostname list into ip / domain contributions (brackets stripped, as ``enrich._host``)."""
-    hosts = f"list_filter(list_transform({values}, lambda x: trim(trim(x), '[]')), lambda x: x <> '')"
+    hosts = f"list_filter(list_transform({values}, lambda x: trim({_strip('x')}, '[]')), lambda x: x <> '')"
     ip = (
         f"list_filter({hosts}, lambda x: regexp_full_match(x, {lit(IPV4)}) "
         f"OR regexp_full_match(x, {lit(IPV6)}))"
@@ -218,7 +224,8 @@ def _host_split(values: str) -> dict[str, str]:
 
 def _contributions(indicator: str, values: str) -> dict[str, str]:
     """``{p_any column: VARCHAR[] expression}`` that ``indicator`` adds for ``values``."""
-    values = f"list_filter({values}, lambda x: x IS NOT NULL AND x <> '')"
+    stripped = f"list_transform({values}, lambda x: {_strip('x')})"
+    values = f"list_filter({stripped}, lambda x: x IS NOT NULL AND x <> '')"
     if indicator in DIRECT_COLUMNS:
         return {DIRECT_COLUMNS[indicator]: values}
     if indicator == "ip":
