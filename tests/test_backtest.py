@@ -18,8 +18,8 @@ from tracebit_pack.errors import UserError
 from tracebit_pack.lake.embedded import Lake
 from tracebit_pack.logs import ingest as ingest_module
 from tracebit_pack.logs.ingest import Ingest, discover
-from tracebit_pack.replay import replay
 from tracebit_pack.logs.schemas import LOG_TYPES
+from tracebit_pack.replay import replay
 
 INCIDENT = Path(__file__).resolve().parent.parent / "scenarios" / "blog_incident"
 EXPECTED = yaml.safe_load((INCIDENT / "expected.yml").read_text())
