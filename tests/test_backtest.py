@@ -17,7 +17,8 @@ from tracebit_pack.cli.main import main
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake.embedded import Lake
 from tracebit_pack.logs import ingest as ingest_module
-from tracebit_pack.logs.ingest import Ingest, discover
+from tracebit_pack.logs.folder import discover
+from tracebit_pack.logs.ingest import Ingest
 from tracebit_pack.logs.schemas import LOG_TYPES
 from tracebit_pack.replay import replay
 

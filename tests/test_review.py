@@ -383,7 +383,7 @@ def test_unparsable_scenario_line(repo: Path, capsys) -> None:
     with (repo / "scenarios/mini/Tracebit.HealthCheck.jsonl").open("a") as handle:
         handle.write("{not json\n")
     line = one_error_line(capsys, "review", "--base", "main", "--repo", str(repo))
-    assert "scenarios/mini/Tracebit.HealthCheck.jsonl:5: invalid JSON" in line
+    assert "scenarios/mini/Tracebit.HealthCheck.jsonl:5: malformed JSON" in line
 
 
 def test_shallow_clone_fetches_base(repo: Path, tmp_path: Path) -> None:

@@ -40,7 +40,8 @@ from tracebit_pack.engine.loaded_rule import RuleResult
 from tracebit_pack.engine.rules import PackEngine
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake.embedded import Lake
-from tracebit_pack.logs.ingest import Ingest, Skipped, discover, needs_disk, require_events
+from tracebit_pack.logs.folder import discover, needs_disk, require_events
+from tracebit_pack.logs.ingest import Ingest, Skipped
 from tracebit_pack.logs.schemas import LOG_TYPES
 from tracebit_pack.pack.items import (
     REPO_ROOT,

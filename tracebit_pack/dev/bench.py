@@ -52,7 +52,7 @@ from tracebit_pack.dev.bench_report import (
 from tracebit_pack.engine.loaded_rule import LoadedRule
 from tracebit_pack.engine.rules import PackEngine
 from tracebit_pack.logs.enrich import enrich
-from tracebit_pack.logs.schemas import log_type_of_file, read_jsonl
+from tracebit_pack.logs.folder import read_events
 from tracebit_pack.pack.items import REPO_ROOT, items_of
 from tracebit_pack.times import parse_event_time as parse_time
 from tracebit_pack.times import rfc3339_utc
@@ -67,18 +67,21 @@ PARSE_TIME = datetime(2024, 12, 20, tzinfo=UTC)
 
 def scenario_events(root: Path = REPO_ROOT) -> dict[str, list[dict]]:
     """Every bundled scenario event, enriched, by log type."""
-    return folder_events(sorted((root / "scenarios").glob("*/*.jsonl")))
-
-
-def folder_events(files: Iterable[Path]) -> dict[str, list[dict]]:
-    """The events of these ``<LogType>.jsonl`` files, enriched, by log type."""
     out: dict[str, list[dict]] = {}
-    for file in files:
-        log_type = log_type_of_file(file)
-        for line, raw in read_jsonl(file):
-            out.setdefault(log_type, []).append(
-                enrich(raw, log_type, parse_time=PARSE_TIME, row_id=f"b{line}")
-            )
+    for folder in scenario_folders(root):
+        for log_type, events in folder_events(folder).items():
+            out.setdefault(log_type, []).extend(events)
+    return out
+
+
+def folder_events(folder: Path) -> dict[str, list[dict]]:
+    """The events of a log folder (``logs.folder.read_events``), enriched, by log type."""
+    out: dict[str, list[dict]] = {}
+    for found in read_events(folder):
+        log_type = found.source.log_type
+        out.setdefault(log_type, []).append(
+            enrich(found.event, log_type, parse_time=PARSE_TIME, row_id=f"b{found.line}")
+        )
     return out
 
 
@@ -273,7 +276,7 @@ def scenario_now(scenario: Path) -> datetime:
     """The scenario's own "now": its latest event time, the default ``--now`` of replay."""
     times = [
         parse_time(str(e.get("p_event_time") or ""))
-        for events in folder_events(sorted(scenario.glob("*.jsonl"))).values()
+        for events in folder_events(scenario).values()
         for e in events
     ]
     return max(t for t in times if t is not None)

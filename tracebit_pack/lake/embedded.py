@@ -171,7 +171,8 @@ class Lake:
         rule of the pack): with ``strict`` checked and enriched in Python; the others, and all
         without ``strict``, are loaded by DuckDB alone (``tracebit_pack.logs.ingest``).
         """
-        from tracebit_pack.logs.ingest import Ingest, discover, needs_disk, rule_log_types
+        from tracebit_pack.logs.folder import discover, needs_disk
+        from tracebit_pack.logs.ingest import Ingest, rule_log_types
 
         sources = discover(Path(path))
         lake = cls.on_disk() if needs_disk(sources) else cls()

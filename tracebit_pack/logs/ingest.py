@@ -1,19 +1,11 @@
 """Load a folder of logs, as users have them, into the lake; skip and count the events that do not conform.
 
-A folder holds, named by log type (``LOG_TYPES``), any of:
-
-* ``<LogType>/`` a folder searched recursively (e.g. ``AWS.CloudTrail/`` holding CloudTrail's S3
-  objects as delivered: ``.../2024/08/15/*.json.gz``, each ``{"Records": [...]}``);
-* ``<LogType>.json`` a JSON array of events (Okta's System Log API) or ``{"Records": [...]}``;
-* ``<LogType>.jsonl`` one event per line;
-* any of them gzip-compressed (``.gz``).
-
+The folder's files, their log types and layouts are found by ``logs.folder.discover``.
 Events exported from Panther (``p_*`` fields, ``YYYY-MM-DD HH:MM:SS[.fffffffff]`` timestamps) are
 accepted: their ``p_*`` fields are checked (``validate.validate_event`` with standard fields) and
 recomputed.
 
-Every file is read once, by DuckDB's own readers (``read_json`` for arrays and S3 objects,
-``read_csv`` line by line for NDJSON). Two paths from there:
+Every file is read once, by DuckDB's own readers (``logs.folder.reader_sql``). Two paths from there:
 
 * log types whose timestamps DuckDB parses (``ingest_sql.sql_loadable``: all of this pack's) are
   checked, typed and enriched inside DuckDB by the SQL of ``ingest_sql.load_select``; for those
@@ -34,7 +26,6 @@ A non-conforming event is skipped and counted per reason with a few ``file:line`
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -46,6 +37,7 @@ import duckdb
 
 from tracebit_pack.errors import UserError
 from tracebit_pack.logs.enrich import deterministic_row_id, enrich, event_time
+from tracebit_pack.logs.folder import Source, reader_sql
 from tracebit_pack.logs.ingest_sql import lit, load_select, needs_python_sql, rule_events_select, sql_loadable
 from tracebit_pack.logs.schemas import LOG_TYPES, loads_json
 from tracebit_pack.logs.validate import Problem, validate_event
@@ -56,11 +48,8 @@ EXAMPLES_PER_REASON = 3
 BATCH = 5000
 SORT_WINDOW = 50_000  # rule events sorted at once (rule_events): bounds the sort's memory
 RULE_EVENTS = "panther_logs.main._rule_events"  # staging for rule_events(), beside the lake's tables
-IN_MEMORY_BYTES = 64 << 20  # larger inputs go to a lake that spills (needs_disk); a lake is ~6x its input
 FILES_PER_READ = 64  # S3 objects per DuckDB read: bounds the staging table's memory
-MAX_OBJECT_BYTES = 64 << 20
 SOURCE_LABEL = "tracebit-pack offline lake"
-_SUFFIXES = (".jsonl", ".json", ".ndjson")
 
 
 # ----------------------------------------------------------------------------- skipped events
@@ -137,118 +126,6 @@ def rule_log_types(root: Path | None = None) -> set[str]:
         if item.spec.get("Enabled", False):
             found.update(str(t) for t in item.spec.get("LogTypes") or [])
     return found
-
-
-@dataclass(frozen=True)
-class Source:
-    """One file of events: its log type and layout (``ndjson``, ``array`` or ``records``)."""
-
-    log_type: str
-    path: Path
-    layout: str
-
-
-def _stem(path: Path) -> str:
-    name = path.name[:-3] if path.name.endswith(".gz") else path.name
-    for suffix in _SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def _is_event_file(path: Path) -> bool:
-    name = path.name[:-3] if path.name.endswith(".gz") else path.name
-    return path.is_file() and name.endswith(_SUFFIXES) and not path.name.startswith(".")
-
-
-def _open(path: Path):
-    with path.open("rb") as raw:
-        gzipped = raw.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rt", encoding="utf-8") if gzipped else path.open(encoding="utf-8")
-
-
-def layout_of(path: Path) -> str:
-    """``ndjson`` for ``.jsonl``; for ``.json``: ``array`` (``[...]``), ``records`` or ``ndjson``."""
-    name = path.name[:-3] if path.name.endswith(".gz") else path.name
-    if not name.endswith(".json"):
-        return "ndjson"
-    try:
-        with _open(path) as handle:
-            head = handle.read(4096).lstrip()
-    except (OSError, UnicodeDecodeError, EOFError):
-        return "ndjson"  # unreadable: reported line by line
-    if head.startswith("["):
-        return "array"
-    if re.match(r'\{\s*"Records"\s*:', head):
-        return "records"
-    return "ndjson"
-
-
-def discover(folder: Path) -> list[Source]:
-    """The event files of ``folder`` (see the module docstring); UserError for a bad name."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UserError(f"{folder}: data folder not found")
-    known = ", ".join(LOG_TYPES)
-    sources: list[Source] = []
-    for entry in sorted(folder.iterdir()):
-        if entry.is_dir():
-            if entry.name.startswith("."):
-                continue
-            if entry.name not in LOG_TYPES:
-                raise UserError(
-                    f"{entry}: unknown log type {entry.name!r} in the folder name (known: {known})"
-                )
-            files = sorted(p for p in entry.rglob("*") if _is_event_file(p))
-            sources.extend(Source(entry.name, p, layout_of(p)) for p in files)
-        elif _is_event_file(entry):
-            if _stem(entry) not in LOG_TYPES:
-                raise UserError(
-                    f"{entry}: unknown log type {_stem(entry)!r} in the file name (known: {known})"
-                )
-            sources.append(Source(_stem(entry), entry, layout_of(entry)))
-    return sources
-
-
-def require_events(folder: Path, sources: list[Source]) -> None:
-    """UserError when a folder to replay holds no event file."""
-    if not sources:
-        raise UserError(
-            f"{folder}: no <LogType>.jsonl files (nor <LogType>.json, <LogType>/ folders, .gz) in the folder"
-        )
-
-
-def needs_disk(sources: list[Source]) -> bool:
-    """Whether the events are too large for an unbounded lake in memory (gzip counted as 10x its
-    size): ``Lake.on_disk`` then bounds DuckDB's memory."""
-    size = sum(s.path.stat().st_size * (10 if s.path.name.endswith(".gz") else 1) for s in sources)
-    return size > IN_MEMORY_BYTES
-
-
-def reader_sql(paths: list[Path], layout: str) -> str:
-    """SELECT ``file, pos, doc`` (``doc``: one event's JSON text) of files of one layout."""
-    files = "[" + ", ".join(lit(str(p)) for p in paths) + "]"
-    if layout == "records":
-        # each object whole, then its Records: several times faster than a JSON[] column
-        return (
-            "SELECT file, generate_subscripts(records, 1) AS pos, CAST(unnest(records) AS VARCHAR) AS doc "
-            "FROM (SELECT filename AS file, json_extract(json, '$.Records[*]') AS records "
-            f"FROM read_json({files}, records=false, format='unstructured', columns={{'json': 'JSON'}}, "
-            f"filename=true, maximum_object_size={MAX_OBJECT_BYTES}))"
-        )
-    (path,) = paths  # arrays and lines: one file at a time, so that positions are exact
-    if layout == "array":
-        return (
-            f"SELECT {lit(str(path))} AS file, row_number() OVER () AS pos, CAST(json AS VARCHAR) AS doc "
-            f"FROM read_json({files}, format='array', records=false, columns={{'json': 'JSON'}}, "
-            f"maximum_object_size={MAX_OBJECT_BYTES})"
-        )
-    return (
-        f"SELECT {lit(str(path))} AS file, row_number() OVER () AS pos, doc "
-        f"FROM read_csv({files}, columns={{'doc': 'VARCHAR'}}, delim=chr(1), quote='', escape='', "
-        f"header=false, auto_detect=false, strict_mode=false, parallel=false, "
-        f"max_line_size={MAX_OBJECT_BYTES})"
-    )
 
 
 # ----------------------------------------------------------------------------- loading

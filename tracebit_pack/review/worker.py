@@ -23,8 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tracebit_pack.errors import UserError
-from tracebit_pack.logs.schemas import loads_json
+from tracebit_pack.errors import InputError, Location, UserError
 
 RULE_KINDS = ("rule", "scheduled_rule")
 
@@ -46,28 +45,23 @@ def _jsonable(value: Any) -> Any:
 
 
 def load_scenarios(root: Path) -> dict[str, list[dict]]:
-    """``{scenario: [{"file", "line", "log_type", "event"}]}`` for every scenarios/<name>/*.jsonl."""
+    """``{scenario: [{"file", "line", "log_type", "event"}]}`` for every folder of ``scenarios/``,
+    read as ``replay`` reads it (``logs.folder.read_events``)."""
+    from tracebit_pack.logs.folder import read_events
+
     scenarios: dict[str, list[dict]] = {}
     base = root / "scenarios"
     if not base.is_dir():
         return scenarios
     for folder in sorted(p for p in base.iterdir() if p.is_dir()):
-        events: list[dict] = []
-        for path in sorted(folder.glob("*.jsonl")):
-            log_type = path.stem
-            with path.open(encoding="utf-8") as handle:
-                for number, line in enumerate(handle, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        event = loads_json(line)
-                    except ValueError as err:
-                        rel = path.relative_to(root)
-                        why = getattr(err, "msg", None) or str(err)
-                        raise UserError(f"{rel}:{number}: invalid JSON: {why}") from None
-                    if not isinstance(event, dict):
-                        raise UserError(f"{path.relative_to(root)}:{number}: not a JSON object")
-                    events.append({"file": path.name, "line": number, "log_type": log_type, "event": event})
+        try:
+            events = [
+                {"file": e.source.path.name, "line": e.line, "log_type": e.source.log_type, "event": e.event}
+                for e in read_events(folder)
+            ]
+        except InputError as err:
+            where = err.location and Location(Path(err.location.path).relative_to(root), err.location.line)
+            raise InputError(err.message, where) from None
         if events:
             scenarios[folder.name] = events
     return scenarios
