@@ -81,8 +81,8 @@ pat-test-summary: install
 	  if [ $$rc -ne 0 ]; then cat $(PAT_LOG); else sed -n '/^Test Summary/,$$p' $(PAT_LOG); fi; \
 	  echo "(full pat output: $(PAT_LOG))"; exit $$rc
 
-test-correlation: install ## Run the correlation rules' RuleOutputs tests offline
-	$(BIN)/tracebit-pack test-correlation
+test-correlation: install ## Run the correlation rules' RuleOutputs tests offline (failures and the summary)
+	$(BIN)/tracebit-pack test-correlation --quiet
 
 check-packs: install ## pat check-packs: every item is in a pack with its dependencies
 	$(PAT) check-packs --path .

@@ -67,6 +67,14 @@ def test_cli_passes_and_fails(capsys):
     assert "1 passed, 1 failed" in out
 
 
+def test_cli_quiet_prints_failures_and_the_summary_only(capsys):
+    assert main(["test-correlation", "--quiet", str(FIXTURES / "failing")]) == 1
+    out = capsys.readouterr().out
+    assert "PASS" not in out
+    assert "FAIL Fixture.Corr.WrongExpectation: wrongly expects" in out
+    assert out.strip().splitlines()[-1].endswith("1 passed, 1 failed")
+
+
 def test_cli_bad_input(capsys, tmp_path):
     assert main(["test-correlation", str(tmp_path / "missing")]) == 2
     assert "no such file or folder" in capsys.readouterr().err

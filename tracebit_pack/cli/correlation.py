@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run the Tests (RuleOutputs) of correlation rules offline",
         description=(
             "Evaluate every correlation rule's Tests with Panther's Group/Sequence semantics "
-            "(docs/correlation.md). Prints PASS/FAIL per test; exit 1 if any fails."
+            "(docs/correlation.md). Prints PASS/FAIL per test (--quiet: failures only); exit 1 if any fails."
         ),
     )
     parser.add_argument(
@@ -27,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         help="correlation rule files or folders (default: every correlation rule under --path)",
     )
+    parser.add_argument("--quiet", action="store_true", help="print failures and the summary only")
     add_path_argument(parser)
     parser.set_defaults(func=run)
 
@@ -60,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         for outcome in run_tests(rule):
             if outcome.passed:
                 passed += 1
-                print(f"PASS {rule.rule_id}: {outcome.name}")
+                if not args.quiet:
+                    print(f"PASS {rule.rule_id}: {outcome.name}")
                 continue
             failed += 1
             if outcome.error:
