@@ -283,9 +283,7 @@ def scenario_now(scenario: Path) -> datetime:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tracebit_pack.dev.bench", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="tracebit-pack dev bench", description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=2000, help="events per timed pass (default 2000)")
     parser.add_argument("--repeats", type=int, default=7, help="passes per figure; the best is kept")
     parser.add_argument("--replay-repeats", type=int, default=3)

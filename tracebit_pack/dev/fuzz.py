@@ -319,9 +319,7 @@ def _collect(results, per_stream, matched, failures, *, total, log, start) -> No
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tracebit_pack.dev.fuzz", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="tracebit-pack dev fuzz", description=__doc__.split("\n")[0])
     parser.add_argument("--examples", type=int, default=100_000, help="events per rule (default 100000)")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes")
     parser.add_argument("--chunk", type=int, default=2_000, help="events per worker task")
