@@ -251,7 +251,12 @@ def render_table(result: dict[str, Any]) -> list[str]:
     lines.append("")
     for row in result["rows"]:
         r = row["replay"]
-        lines.append(f"{row['cloudtrail_events']:,}: alerts {r['alerts']}, skipped {r['skipped']}")
+        alerts = r["alerts"]
+        named = ", ".join(f"{rule} {count}" for rule, count in sorted(alerts.items()))
+        lines.append(
+            f"* {row['cloudtrail_events']:,} CloudTrail events: {sum(alerts.values())} alert(s) ({named}); "
+            f"{r['skipped']} event(s) skipped"
+        )
     return lines
 
 
