@@ -17,6 +17,7 @@ from tracebit_base import (
     clip,
     dedupe,
     normalise_token,
+    raw,
     safe_get,
 )
 
@@ -124,7 +125,11 @@ def subtype_key(event):
     Every Tracebit.Alert log goes through this in rule(): the subtype as Tracebit writes it is one
     set lookup, and any other spelling is normalised once and then remembered (``_SPELLINGS``).
     """
-    sent = safe_get(event, "discriminator", "subtype")
+    data = raw(event)  # Tracebit's own field names read straight from the plain data, then any case
+    found = data.get("discriminator") if data.__class__ is dict else None
+    sent = found.get("subtype") if found.__class__ is dict else None
+    if sent is None:
+        sent = safe_get(event, "discriminator", "subtype")
     if sent.__class__ is str:
         if sent in _EXACT_SUBTYPES:
             return sent
