@@ -111,7 +111,7 @@ def mfa_reset_phrase(source, event_type):
     what = clip(as_str(event_type, 128))
     if not what:
         return "an MFA reset"
-    return f"{clip(as_str(source, 64) or MFA_SOURCE_OKTA, 64)} {what}"
+    return f"{as_str(source, 64) or MFA_SOURCE_OKTA} {what}"  # as_str keeps 64 characters at most
 
 
 def mfa_title_suffix(record):

@@ -784,8 +784,8 @@ def test_mfa_record_for_event_memoised(blog):
     assert first is second and get.call_count == 1
     other = getter("")
     assert tb.mfa_record_for_event(blog, other) is None  # a different getter is a new lookup
-    with mock.patch.object(tb, "identities", side_effect=RuntimeError("boom")):
-        assert tb.mfa_record_for_event(PantherEvent({}), get) is None
+    with mock.patch.object(tb, "recent_mfa_reset", side_effect=RuntimeError("boom")):
+        assert tb.mfa_record_for_event(PantherEvent({}), get) is None  # the lookup failing: no escalation
 
 
 def test_rule_alert_context(blog):
