@@ -1006,6 +1006,18 @@ def test_subtype_key_fast_and_normalised_paths_agree(sent, expected):
     assert tb.subtype_key({"discriminator": {"subtype": sent}}) == expected
 
 
+@pytest.mark.parametrize("event", [None, ["canary_resource_accessed"], "canary_resource_accessed", 7])
+def test_subtype_key_of_an_event_that_is_not_a_mapping_is_none(event):
+    """The fast path reads a plain dict only; anything else is no subtype, never an exception."""
+    assert tb.subtype_key(event) is None
+
+
+def test_subtype_key_fast_path_and_case_insensitive_walk_agree():
+    exact = {"discriminator": {"subtype": "canary_credential_used"}}
+    other_case = {"Discriminator": {"SubType": "canary_credential_used"}}
+    assert tb.subtype_key(PantherEvent(exact)) == tb.subtype_key(other_case) == "canary_credential_used"
+
+
 @pytest.mark.parametrize(
     ("classification", "benign"),
     [
