@@ -136,6 +136,8 @@ def subtype_key(event):
         if len(sent) < _SHORTEST_SUBTYPE:  # normalising only removes characters: cannot match
             return None
         return _remember(("subtype", sent), lambda: _KNOWN_SUBTYPE_TOKENS.get(normalise_token(sent)))
+    if sent is None:  # no subtype at all: the common malformed case, answered without normalising
+        return None
     return _KNOWN_SUBTYPE_TOKENS.get(normalise_token(as_str(sent)))
 
 
