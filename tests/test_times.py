@@ -24,6 +24,8 @@ def test_parse_now_takes_rfc3339_with_a_timezone_only():
         parse_now("2024-12-13 16:20:05")
     with pytest.raises(UserError, match="expected an RFC 3339 time"):
         parse_now("yesterday")
+    with pytest.raises(UserError, match="not valid UTF-8"):  # bytes that were not UTF-8 on the command line
+        parse_now("2024-12-13T16:20:05\udcffZ")
 
 
 def test_parsers_agree_on_the_forms_they_share():

@@ -51,7 +51,6 @@ from tracebit_pack.pack.items import (
 from tracebit_pack.pack.not_evaluated import correlation_rules
 from tracebit_pack.query.pivots import run_pivot
 from tracebit_pack.times import panther_time, rfc3339_utc
-from tracebit_pack.times import parse_now as parse_now_flag
 
 SEVERITY_ORDER = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3, "INFO": 4}
 
@@ -135,11 +134,6 @@ class ReplayReport:
 
 
 # --------------------------------------------------------------------------- loading
-
-
-def parse_now(value: str | None) -> datetime | None:
-    """``--now`` as every command reads it (RFC 3339 with a timezone), or None when not given."""
-    return None if value is None else parse_now_flag(value)
 
 
 # --------------------------------------------------------------------------- running

@@ -1,9 +1,17 @@
-"""Plain-text rendering shared by the commands that print to a terminal: a value on one line, a
-value clipped to a width, and an aligned table."""
+"""Plain text shared by the commands: a value on one line, a value clipped to a width, an aligned
+table, and the check that an argument was valid UTF-8."""
 
 from __future__ import annotations
 
 import json
+
+from tracebit_pack.errors import UserError
+
+
+def check_utf8(what: str, text: str) -> None:
+    """UserError for text that came from bytes that are not UTF-8 (surrogate-escaped by Python)."""
+    if any("\udc80" <= char <= "\udcff" for char in text):
+        raise UserError(f"{what}: the value is not valid UTF-8")
 
 
 def compact(value: object) -> str:

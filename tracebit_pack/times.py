@@ -23,6 +23,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from tracebit_pack.errors import UserError
+from tracebit_pack.text import check_utf8
 
 _RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$")
 _PANTHER_STORED = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$")
@@ -126,6 +127,7 @@ def parse_utc_text(text: str) -> datetime:
 
 def parse_now(text: str) -> datetime:
     """``--now``: an RFC 3339 timestamp with a timezone (``2024-06-30T12:00:00Z``); UserError otherwise."""
+    check_utf8("--now", text)
     try:
         return parse_rfc3339(text)
     except ValueError:

@@ -25,27 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from tracebit_pack.errors import UserError
 from tracebit_pack.pack import items as analysis
 from tracebit_pack.query import pivots as pivot_run
 from tracebit_pack.query.run import run_query
-from tracebit_pack.text import aligned_table, compact
-from tracebit_pack.times import parse_now as parse_now_flag
-
-
-def parse_now(text: str) -> datetime:
-    """``--now``: an RFC 3339 timestamp with a timezone (``2024-06-30T12:00:00Z``); UserError otherwise."""
-    check_utf8("--now", text)
-    return parse_now_flag(text)
-
-
-def check_utf8(what: str, text: str) -> None:
-    """UserError for text that came from bytes that are not UTF-8 (surrogate-escaped by Python)."""
-    if any("\udc80" <= char <= "\udcff" for char in text):
-        raise UserError(f"{what}: the value is not valid UTF-8")
+from tracebit_pack.text import aligned_table, check_utf8, compact
+from tracebit_pack.times import parse_now
 
 
 def parse_params(pairs: list[str] | None) -> dict[str, str]:

@@ -14,8 +14,9 @@ from typing import Any
 
 from tracebit_pack.errors import UserError
 from tracebit_pack.pack.items import add_path_argument, repository
-from tracebit_pack.replay import parse_now, replay
+from tracebit_pack.replay import replay
 from tracebit_pack.report.terminal import render_text
+from tracebit_pack.times import parse_now
 
 PROGRESS_DELAY_SECONDS = 2.0  # the bar shows only on runs longer than this
 
@@ -70,7 +71,7 @@ def stderr_progress(phase: str, total: int | None) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    now = parse_now(args.now)
+    now = None if args.now is None else parse_now(args.now)
     out = getattr(args, "out", None)
     if out is not None:
         check_out(out)

@@ -10,21 +10,12 @@ must be given; a bad value is a UserError naming the parameter.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from types import ModuleType
 
 from tracebit_pack.errors import UserError
-from tracebit_pack.pack.items import REPO_ROOT
 from tracebit_pack.times import panther_time, parse_rfc3339
 
 LANGUAGES = ("sql", "pantherflow")
-
-
-def pivots_module(root: Path = REPO_ROOT) -> ModuleType:
-    """``global_helpers/tracebit_pivots.py`` of the pack at ``root``."""
-    from tracebit_pack.query.generate import load_pivots_module
-
-    return load_pivots_module(root)
 
 
 def option_names(pivots: ModuleType, name: str) -> tuple[str, ...]:

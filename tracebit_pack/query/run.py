@@ -18,7 +18,7 @@ from tracebit_pack.lake.folder import check_folder, tables_read
 from tracebit_pack.pack import items as analysis
 from tracebit_pack.pack.globals import repository_globals
 from tracebit_pack.query import pivots as pivot_run
-from tracebit_pack.query.generate import PIVOTS_GLOBAL_ID
+from tracebit_pack.query.generate import PIVOTS_GLOBAL_ID, load_pivots_module
 
 QUERY_KINDS = ("saved_query", "scheduled_query")
 
@@ -39,7 +39,7 @@ def run_query(
     if name not in items:
         raise UserError(f"unknown QueryName {name!r} (valid: {', '.join(sorted(items)) or 'none'})")
     has_pivots = PIVOTS_GLOBAL_ID in repository_globals(Path(root))
-    pivots = pivot_run.pivots_module(root) if has_pivots else None
+    pivots = load_pivots_module(root) if has_pivots else None
     pivot_names = sorted(getattr(pivots, "PIVOTS", {}))
     if name in pivot_names:
         render_params = pivot_run.cli_params(pivots, name, params, now)
