@@ -23,7 +23,7 @@ from itertools import islice
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from tracebit_pack.dev import strategies
+from tracebit_pack.dev import strategies, value_strategies
 from tracebit_pack.dev.fuzz import check_event, load_pack, run_rules, stream_named
 from tracebit_pack.dev.fuzz_checks import Failure
 from tracebit_pack.logs.schemas import LOG_TYPES
@@ -279,4 +279,4 @@ def test_strategies_cover_every_schema(log_type):
 def test_mfa_event_types_match_the_pivots():
     import tracebit_pivots
 
-    assert tuple(strategies.MFA_RESET_EVENT_TYPES) == tuple(tracebit_pivots.MFA_RESET_EVENT_TYPES)
+    assert tuple(value_strategies.MFA_RESET_EVENT_TYPES) == tuple(tracebit_pivots.MFA_RESET_EVENT_TYPES)

@@ -46,7 +46,9 @@ from panther_core.enriched_event import PantherEvent
 
 from tracebit_pack.dev import strategies
 from tracebit_pack.dev.fuzz_checks import Failure, check_result
+from tracebit_pack.dev.query_row_strategies import query_rows
 from tracebit_pack.dev.shrink import shrink
+from tracebit_pack.dev.value_strategies import IDENTITIES, MFA_RESET_EVENT_TYPES
 from tracebit_pack.engine.loaded_rule import LoadedRule
 from tracebit_pack.engine.rules import PackEngine
 from tracebit_pack.pack.items import REPO_ROOT, find_item
@@ -87,7 +89,7 @@ def build_streams(engine: PackEngine) -> list[Stream]:
             by_query.setdefault(query, []).append(loaded)
     for query, rules in sorted(by_query.items()):
         sql = find_item(engine.items, query, "scheduled_query").query
-        streams.append(Stream(query, rules, strategies.query_rows(sql)))
+        streams.append(Stream(query, rules, query_rows(sql)))
     return streams
 
 
@@ -136,12 +138,12 @@ SIGNAL_LOG_TYPE = "Okta.SystemLog"
 def seed_events() -> list[dict]:
     """Realistic Okta MFA resets of every identity of the strategies' pool, a day before the incident."""
     events = []
-    for number, identity in enumerate(strategies.IDENTITIES):
+    for number, identity in enumerate(IDENTITIES):
         events.append(
             {
                 "uuid": f"seed-{number}",
                 "published": "2024-12-12T16:20:00.000Z",
-                "eventType": strategies.MFA_RESET_EVENT_TYPES[number % len(strategies.MFA_RESET_EVENT_TYPES)],
+                "eventType": MFA_RESET_EVENT_TYPES[number % len(MFA_RESET_EVENT_TYPES)],
                 "actor": {"alternateId": "help.desk@acme.com", "type": "User"},
                 "outcome": {"result": "SUCCESS"},
                 "target": [{"type": "User", "alternateId": identity}],

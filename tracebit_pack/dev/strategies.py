@@ -14,8 +14,7 @@ the seeded draw loop the high-volume fuzzer and the benchmarks use.
   strings and large arrays.
 
 The value pools and hostile strings live in ``tracebit_pack.dev.value_strategies``; the rows of
-scheduled queries in ``tracebit_pack.dev.query_row_strategies`` (``query_rows`` is re-exported
-here, with the pools the fuzz loop reads, so that it needs this one module).
+scheduled queries in ``tracebit_pack.dev.query_row_strategies``.
 
 ``seeded_examples(strategy, seed)`` draws values from a strategy with a seeded random generator
 (hypothesis' ``ConjectureData``; no example database, no shrinking), for the high-volume
@@ -31,7 +30,6 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tracebit_pack.dev.query_row_strategies import query_rows
 from tracebit_pack.dev.value_strategies import (
     HEALTH_SUBTYPES,
     IDENTITIES,
@@ -52,17 +50,7 @@ from tracebit_pack.dev.value_strategies import (
 )
 from tracebit_pack.logs.schemas import FieldSpec, load_schema
 
-# Read by the fuzz loop from this module (``strategies.query_rows`` / ``IDENTITIES`` / ...).
-__all__ = [
-    "IDENTITIES",
-    "MFA_RESET_EVENT_TYPES",
-    "clean_events",
-    "events",
-    "hostile_events",
-    "query_rows",
-    "realistic_events",
-    "seeded_examples",
-]
+__all__ = ["clean_events", "events", "hostile_events", "realistic_events", "seeded_examples"]
 
 # --------------------------------------------------------------------------------- field pools
 
