@@ -10,12 +10,14 @@ import gzip
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 import yaml
 
 from tracebit_pack.cli.main import main
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.logs import folder as folder_module
 from tracebit_pack.logs import ingest as ingest_module
 from tracebit_pack.logs.folder import discover
 from tracebit_pack.logs.ingest import Ingest
@@ -116,6 +118,27 @@ def test_native_layouts_raise_the_incident_alerts(backtest):
         "Tracebit.HealthCheck": len(_events("Tracebit.HealthCheck")),
     }
     assert report.alerts_by_rule_day()["Tracebit.CanaryResourceAccessed"] == {"2024-12-13": 1}
+
+
+def test_a_lake_that_spills_replays_the_same(backtest, monkeypatch):
+    """Above ``IN_MEMORY_BYTES`` the lake's DuckDB memory is bounded and spills: same answers."""
+    folder, _ = backtest
+    in_memory = replay(folder)
+    monkeypatch.setattr(folder_module, "IN_MEMORY_BYTES", 0)
+    assert Lake.for_sources(discover(folder))._storage is not None  # this run spills
+    spilled = replay(folder)
+    assert spilled.alert_counts() == in_memory.alert_counts() == EXPECTED["alerts"]
+    assert spilled.events_by_log_type == in_memory.events_by_log_type
+    assert [p.rows for p in spilled.pivots] == [p.rows for p in in_memory.pivots]
+
+
+def test_running_out_of_memory_is_an_error_not_a_skipped_file(tmp_path):
+    """A file DuckDB could not read for lack of memory is not malformed: nothing is skipped silently."""
+    ingest = Ingest(Lake(), set(LOG_TYPES), strict=False)
+    with pytest.raises(UserError, match="ran out of memory"):
+        ingest._file_error(tmp_path / "Tracebit.Alert.jsonl", duckdb.OutOfMemoryException("no block"))
+    ingest._file_error(tmp_path / "Tracebit.Alert.jsonl", duckdb.InvalidInputException("bad JSON"))
+    assert ingest.skipped.counts == {"malformed JSON file": 1}
 
 
 def test_skipped_counts_exactly_the_malformed_events(backtest, capsys):

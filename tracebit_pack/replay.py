@@ -40,7 +40,7 @@ from tracebit_pack.engine.loaded_rule import RuleResult
 from tracebit_pack.engine.rules import PackEngine
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake.embedded import Lake
-from tracebit_pack.logs.folder import discover, needs_disk, require_events
+from tracebit_pack.logs.folder import discover, require_events
 from tracebit_pack.logs.ingest import Ingest, Skipped
 from tracebit_pack.logs.schemas import LOG_TYPES
 from tracebit_pack.pack.items import (
@@ -246,7 +246,7 @@ def replay(
         raise UserError(f"{root}: no Panther analysis items found (point --path at a detections repository)")
     load_seconds = time.perf_counter() - started
     not_evaluated = dict(engine.not_evaluated)
-    lake = Lake.on_disk() if needs_disk(sources) else Lake()
+    lake = Lake.for_sources(sources)
     try:
         ingest = Ingest(lake, {t for t in LOG_TYPES if engine.rules_for(t)}, strict=strict)
         bar = progress("load", None) if progress else None

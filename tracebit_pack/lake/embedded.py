@@ -62,7 +62,7 @@ STANDARD_COLUMNS = (
 )
 SOURCE_ID = "00000000-0000-4000-8000-000000000000"
 NEVER_CHECKPOINT = "1000TB"  # the WAL size at which DuckDB would checkpoint: never reached
-MEMORY_LIMIT = "1GB"  # DuckDB's share of memory for a lake that spills (Lake.on_disk)
+MEMORY_LIMIT = "1GB"  # DuckDB's share of memory for a lake that spills (Lake.for_sources)
 
 
 def table_columns(log_type: str) -> list[tuple[str, str]]:
@@ -142,9 +142,14 @@ class Lake:
             self.row_counts[log_type] = 0
 
     @classmethod
-    def on_disk(cls) -> Lake:
-        """A lake that spills to a temporary folder (removed by ``close``): for inputs larger
-        than memory."""
+    def for_sources(cls, sources: list) -> Lake:
+        """A lake sized for these event files: in memory, or for inputs too large for that
+        (``logs.folder.needs_spilling``) one whose DuckDB memory is bounded and which spills to a
+        temporary folder (removed by ``close``)."""
+        from tracebit_pack.logs.folder import needs_spilling
+
+        if not needs_spilling(sources):
+            return cls()
         storage = tempfile.TemporaryDirectory(prefix="tracebit-lake-")
         lake = cls(Path(storage.name))
         lake._storage = storage
@@ -171,11 +176,11 @@ class Lake:
         rule of the pack): with ``strict`` checked and enriched in Python; the others, and all
         without ``strict``, are loaded by DuckDB alone (``tracebit_pack.logs.ingest``).
         """
-        from tracebit_pack.logs.folder import discover, needs_disk
+        from tracebit_pack.logs.folder import discover
         from tracebit_pack.logs.ingest import Ingest, rule_log_types
 
         sources = discover(Path(path))
-        lake = cls.on_disk() if needs_disk(sources) else cls()
+        lake = cls.for_sources(sources)
         types = rule_log_types() if python_log_types is None else set(python_log_types)
         ingest = Ingest(lake, types, strict=strict, parse_time=parse_time)
         try:

@@ -26,8 +26,11 @@ from tracebit_pack.errors import InputError, Location, UserError
 from tracebit_pack.logs.ingest_sql import lit
 from tracebit_pack.logs.schemas import LOG_TYPES, loads_json
 
-IN_MEMORY_BYTES = 64 << 20  # larger inputs go to a lake that spills (needs_disk); a lake is ~6x its input
+IN_MEMORY_BYTES = 64 << 20  # larger inputs go to a lake that spills (needs_spilling); a lake is ~6x its input
 MAX_OBJECT_BYTES = 64 << 20
+# read_csv's buffer: above the longest line, and far below a spilling lake's DuckDB memory (its
+# default, 16 lines' worth, is a 1 GB block that a 1 GB memory limit cannot hold).
+LINE_BUFFER_BYTES = 2 * MAX_OBJECT_BYTES
 _SUFFIXES = (".jsonl", ".json", ".ndjson")
 
 
@@ -110,9 +113,9 @@ def require_events(folder: Path, sources: list[Source]) -> None:
         )
 
 
-def needs_disk(sources: list[Source]) -> bool:
+def needs_spilling(sources: list[Source]) -> bool:
     """Whether the events are too large for an unbounded lake in memory (gzip counted as 10x its
-    size): ``Lake.on_disk`` then bounds DuckDB's memory."""
+    size): ``Lake.for_sources`` then bounds DuckDB's memory."""
     size = sum(s.path.stat().st_size * (10 if s.path.name.endswith(".gz") else 1) for s in sources)
     return size > IN_MEMORY_BYTES
 
@@ -139,7 +142,7 @@ def reader_sql(paths: list[Path], layout: str) -> str:
         f"SELECT {lit(str(path))} AS file, row_number() OVER () AS pos, doc "
         f"FROM read_csv({files}, columns={{'doc': 'VARCHAR'}}, delim=chr(1), quote='', escape='', "
         f"header=false, auto_detect=false, strict_mode=false, parallel=false, "
-        f"max_line_size={MAX_OBJECT_BYTES})"
+        f"max_line_size={MAX_OBJECT_BYTES}, buffer_size={LINE_BUFFER_BYTES})"
     )
 
 

@@ -190,7 +190,13 @@ class Ingest:
             return None
 
     def _file_error(self, path: Path, err: duckdb.Error) -> None:
-        """A file DuckDB cannot read as JSON: skipped (counted once) or, strict, a UserError."""
+        """A file DuckDB cannot read as JSON: skipped (counted once) or, strict, a UserError.
+
+        Running out of memory says nothing about the file: it is always an error, never a skip."""
+        if isinstance(err, duckdb.OutOfMemoryException):
+            raise UserError(
+                f"{path}: DuckDB ran out of memory reading it: {str(err).splitlines()[0]}"
+            ) from None
         if self.strict:
             raise UserError(f"{path}: malformed JSON file: {str(err).splitlines()[0]}") from None
         self.skipped.add("malformed JSON file", str(path))
@@ -386,7 +392,7 @@ class Ingest:
         """The rule log types' enriched events in event-time order, streamed in batches.
 
         Sorted one slice of event time at a time, about ``SORT_WINDOW`` events each: a sort of
-        them all, text included, does not fit in a bounded lake's memory (``Lake.on_disk``).
+        them all, text included, does not fit in a bounded lake's memory (``Lake.for_sources``).
         """
         for where, params in self._time_slices():
             cursor = self.connection.cursor().execute(
