@@ -22,12 +22,14 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from tracebit_pack.errors import UserError
 
 GRAMMAR = r"""
-start: (statement ";")* pipeline ";"?
+start: (statement ";"?)* [pipeline ";"?]
 
 statement: "let" NAME "=" pipeline                      -> let_stmt
 
 pipeline: source ("|" operator)*
 ?source: "union" union_item ("," union_item)*           -> union_source
+       | "datatable" list                               -> datatable
+       | "range" NAME "from" expr "to" expr "step" expr -> range
        | expr
 union_item: dotted | "(" pipeline ")"
 
@@ -38,13 +40,14 @@ union_item: dotted | "(" pipeline ")"
          | "sort" sort_key ("," sort_key)*              -> sort
          | "limit" NUMBER                               -> limit
          | "union" union_item ("," union_item)*         -> union
-         | "join" join_param+ "on" expr                 -> join
+         | "join" join_param+ ["on" expr]               -> join
          | "search" expr                                -> search
 
-join_param: NAME "=" NAME                               -> join_option
+join_param: NAME ("=" | ":") NAME                       -> join_option
           | NAME "=" "(" pipeline ")"                   -> join_right
 assignments: assignment ("," assignment)*
 assignment: NAME "=" expr                               -> named
+          | postfix "[" expr "]" "=" expr               -> keyed
           | expr                                        -> unnamed
 sort_key: expr [DIRECTION]
 DIRECTION: "asc" | "desc"
@@ -64,11 +67,14 @@ DIRECTION: "asc" | "desc"
            | sum "not" "in" sum                         -> not_in
 COMPARE: "==" | "!=" | ">=" | "<=" | ">" | "<"
 ?sum: product
-    | sum ADDOP product                                 -> arith
-ADDOP: "+" | "-"
-?product: postfix
-        | product MULOP postfix                         -> arith
-MULOP: "*" | "/" | "%"
+    | sum "+" product                                   -> add
+    | sum "-" product                                   -> sub
+?product: unary
+        | product "*" unary                             -> mul
+        | product "/" unary                             -> div
+        | product "%" unary                             -> mod
+?unary: postfix
+      | "-" unary                                       -> neg
 ?postfix: atom
         | postfix "[" expr "]"                          -> index
         | postfix "[" expr "]" "." dotted               -> index_member
@@ -82,6 +88,7 @@ MULOP: "*" | "/" | "%"
      | dotted                                           -> path
      | list
      | "{" [pair ("," pair)*] "}"                       -> object
+     | "fn" "(" [NAME ("," NAME)*] ")" "{" expr "}"     -> lambda
      | "(" expr ")"
 list: "[" [expr ("," expr)*] "]"
 pair: (STRING | NAME) ":" expr
@@ -98,6 +105,7 @@ COMMENT: /\/\/[^\n]*/ | /--[^\n]*/
 %ignore COMMENT
 """
 
+ARITHMETIC = {"add": "+", "sub": "-", "mul": "*", "div": "/", "mod": "%"}
 TABULAR_OPERATORS = ("where", "project", "extend", "summarize", "sort", "limit", "union", "join", "search")
 _ESCAPES = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f"}
 
@@ -209,7 +217,8 @@ def dotted_name(tree: Tree) -> str:
 def _is_tabular(pipeline: Tree) -> bool:
     """A pipeline is tabular when it has an operator or its source is a table / let name."""
     source = pipeline.children[0]
-    return len(pipeline.children) > 1 or (isinstance(source, Tree) and source.data == "path")
+    tabular = ("path", "union_source", "datatable", "range")
+    return len(pipeline.children) > 1 or (isinstance(source, Tree) and source.data in tabular)
 
 
 def constructs(tree: Tree) -> dict[str, set[str]]:
@@ -252,8 +261,14 @@ def constructs(tree: Tree) -> dict[str, set[str]]:
             used["scalar_operators"].add(kind.rstrip("_").replace("_", " "))
         elif kind == "index_member":
             used["scalar_operators"].add("index")
-        elif kind in ("compare", "arith"):
-            used["scalar_operators"].update(str(c) for c in node.children if isinstance(c, Token))
+        elif kind == "compare":
+            used["scalar_operators"].add(str(node.children[1]))
+        elif kind in ARITHMETIC:
+            used["scalar_operators"].add(ARITHMETIC[kind])
+        elif kind in ("lambda", "neg"):
+            used["scalar_operators"].add(kind)
+        elif kind in ("datatable", "range"):
+            used["operators"].add(kind)
         elif kind in ("string", "number", "timespan", "list"):
             used["scalar_operators"].add(kind)
     return used

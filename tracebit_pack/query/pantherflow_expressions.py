@@ -6,17 +6,18 @@ a ``summarize`` aggregation, a ``sort`` key) is an expression of one row, compil
 columns of the relation it reads (``Relation``) into a typed ``Value``. The functions are compiled
 by ``pantherflow_functions``.
 
-Supported: field paths (``actor.alternateId`` reads the VARIANT column ``actor``), bracket indexing
+Supported: field paths, anonymous functions ``fn (x) { ... }`` of ``arrays.map`` / ``arrays.filter``, (``actor.alternateId`` reads the VARIANT column ``actor``), bracket indexing
 (``target[0].type``, ``foo['bar']``), scalar ``let`` names, string (all documented escapes) /
 number / timespan (``37d``, ``1.5s``) / boolean / null literals, ``== != > < >= <=``, ``and or
 not``, ``x [not] between a .. b`` (inclusive), ``x [not] in [..]`` and ``x [not] in <array>``,
-``+ -`` of a timespan on a time, ``+ - * / %`` of numbers.
+``+ -`` of a timespan on a time, ``+ - * / %`` and unary ``-`` of numbers, ``== null`` / ``!= null`` (SQL ``IS [NOT] NULL``).
 Semantics chosen where Panther documents none: a VARIANT value compared with (or matched against)
 a string is read as text (``::string``), with a number as a number.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 from tracebit_pack.errors import UserError
@@ -34,6 +35,7 @@ from tracebit_pack.query.pantherflow_values import Relation, Value, colon_path, 
 
 __all__ = ["ExpressionTranslator", "Relation", "SUPPORTED_FUNCTIONS", "Value", "sql_string"]
 
+_NOT_CONSTANT = object()
 _COMPARE = {"==": "=", "!=": "<>", ">": ">", "<": "<", ">=": ">=", "<=": "<="}
 
 
@@ -74,16 +76,28 @@ class ExpressionTranslator(FunctionTranslator):
         return Value("NULL", "scalar")
 
     def x_list(self, node, rel, aggregate) -> Value:
-        items = [self.expr(c, rel) for c in node.children if c is not None]
+        return self.array_value([self.expr(c, rel) for c in node.children if c is not None])
+
+    def array_value(self, items: list[Value]) -> Value:
+        """A list: ``ARRAY_CONSTRUCT`` of its items, or the JSON of a constant list whose items are not
+        all of one kind (DuckDB's lists hold one type)."""
+        constant = [_json(i) for i in items]
+        if all(c is not _NOT_CONSTANT for c in constant):
+            kinds = {type(c).__name__ for c in constant if c is not None}
+            if len(kinds) > 1 or "dict" in kinds:
+                return Value(f"PARSE_JSON({sql_string(json.dumps(constant))})", "variant", constant)
         return Value(f"ARRAY_CONSTRUCT({', '.join(self.text(i) for i in items)})", "list", items)
 
     def x_object(self, node, rel, aggregate) -> Value:
-        pairs = []
+        pairs = {}
         for pair in (c for c in node.children if c is not None):
             key, value = pair.children
-            name = decode_string(str(key)) if key.type == "STRING" else str(key)
-            pairs.append(f"{sql_string(name)}, {self.expr(value, rel).sql}")
-        return Value(f"OBJECT_CONSTRUCT({', '.join(pairs)})", "variant")
+            pairs[decode_string(str(key)) if key.type == "STRING" else str(key)] = self.expr(value, rel)
+        constant = {k: _json(v) for k, v in pairs.items()}
+        if _NOT_CONSTANT not in constant.values():
+            return Value(f"PARSE_JSON({sql_string(json.dumps(constant))})", "variant", constant)
+        fields = ", ".join(f"{sql_string(k)}, {v.sql}" for k, v in pairs.items())
+        return Value(f"OBJECT_CONSTRUCT({fields})", "variant")
 
     def x_path(self, node, rel, aggregate) -> Value:
         parts = [str(t) for t in node.children[0].children]
@@ -128,6 +142,8 @@ class ExpressionTranslator(FunctionTranslator):
         return f"{value.sql}::string" if value.kind == "variant" else value.sql
 
     def _coerce(self, value: Value, other: Value) -> str:
+        if other.kind == "time" and value.kind in ("string", "scalar"):
+            return f"{value.sql}::timestamp_ntz"
         if value.kind != "variant" or other.kind == "variant":
             return self.text(value) if value.kind != "variant" else value.sql
         if other.kind in ("number", "timespan"):
@@ -144,6 +160,9 @@ class ExpressionTranslator(FunctionTranslator):
 
     def x_compare(self, node, rel, aggregate) -> Value:
         left, op, right = self._operands(node, rel)
+        if op in ("==", "!=") and "NULL" in (left.sql, right.sql):
+            other = right if left.sql == "NULL" else left
+            return Value(f"({self.text(other)} IS {'' if op == '==' else 'NOT '}NULL)", "bool")
         return Value(f"({self._coerce(left, right)} {_COMPARE[op]} {self._coerce(right, left)})", "bool")
 
     def x_between(self, node, rel, aggregate) -> Value:
@@ -180,12 +199,35 @@ class ExpressionTranslator(FunctionTranslator):
     def x_not(self, node, rel, aggregate) -> Value:
         return Value(f"(NOT {self.text(self.expr(node.children[0], rel))})", "bool")
 
-    def x_arith(self, node, rel, aggregate) -> Value:
-        left, op, right = (
-            self.expr(node.children[0], rel, aggregate),
-            str(node.children[1]),
-            self.expr(node.children[2], rel, aggregate),
-        )
+    def x_add(self, node, rel, aggregate) -> Value:
+        return self._arith(node, "+", rel, aggregate)
+
+    def x_sub(self, node, rel, aggregate) -> Value:
+        return self._arith(node, "-", rel, aggregate)
+
+    def x_mul(self, node, rel, aggregate) -> Value:
+        return self._arith(node, "*", rel, aggregate)
+
+    def x_div(self, node, rel, aggregate) -> Value:
+        return self._arith(node, "/", rel, aggregate)
+
+    def x_mod(self, node, rel, aggregate) -> Value:
+        return self._arith(node, "%", rel, aggregate)
+
+    def x_neg(self, node, rel, aggregate) -> Value:
+        value = self.expr(node.children[0], rel, aggregate)
+        if value.kind == "number" and isinstance(value.const, float):
+            return Value(f"-{value.sql}", "number", -value.const)
+        if value.kind in ("number", "variant", "scalar", "agg"):
+            return Value(f"(-{self._number(value)})", "agg" if value.kind == "agg" else "number")
+        raise UnsupportedConstruct(f"`-` of a {value.kind}")
+
+    def _number(self, value: Value) -> str:
+        return f"{value.sql}::double" if value.kind == "variant" else value.sql
+
+    def _arith(self, node, op: str, rel, aggregate) -> Value:
+        left = self.expr(node.children[0], rel, aggregate)
+        right = self.expr(node.children[1], rel, aggregate)
         if op in "+-" and right.kind == "timespan" and left.kind != "timespan":
             seconds = right.const if op == "+" else -right.const
             if left.kind == "time" and isinstance(left.const, datetime):
@@ -194,10 +236,24 @@ class ExpressionTranslator(FunctionTranslator):
             return Value(f"DATEADD(microsecond, {round(seconds * 1e6)}, {left.sql})", "time")
         if {left.kind, right.kind} <= {"number", "variant", "scalar", "agg"}:
             kind = "agg" if "agg" in (left.kind, right.kind) else "number"
-            sql_op = op if op != "%" else "%"
-            num = [f"{v.sql}::double" if v.kind == "variant" else v.sql for v in (left, right)]
-            return Value(f"({num[0]} {sql_op} {num[1]})", kind)
+            return Value(f"({self._number(left)} {op} {self._number(right)})", kind)
         raise UnsupportedConstruct(f"`{op}` between a {left.kind} and a {right.kind}")
+
+    def x_lambda(self, node, rel, aggregate) -> Value:
+        raise UnsupportedConstruct("an anonymous function outside arrays.map / arrays.filter")
+
+    def lambda_sql(self, node, rel: Relation) -> str:
+        """``fn (x) { body }`` as a Snowflake lambda ``x -> body``; the parameter is a VARIANT."""
+        params = [str(t) for t in node.children[:-1] if t is not None]
+        if len(params) != 1:
+            raise UnsupportedConstruct("an anonymous function with other than one parameter")
+        saved = dict(self.scalars)
+        self.scalars.update({p: Value(p, "variant") for p in params})
+        try:
+            body = self.expr(node.children[-1], rel)
+        finally:
+            self.scalars = saved
+        return f"{params[0]} -> {self.text(body)}"
 
     def x_call(self, node, rel, aggregate) -> Value:
         name = dotted_name(node.children[0])
@@ -208,6 +264,12 @@ class ExpressionTranslator(FunctionTranslator):
             if not aggregate:
                 raise UnsupportedConstruct(f"{name} outside summarize")
             return self.aggregate(name, [self.expr(a, rel) for a in raw_args])
+        if name in ("arrays.map", "arrays.filter"):
+            if len(raw_args) != 2 or str(raw_args[1].data) != "lambda":
+                raise UnsupportedConstruct(f"{name}(<array>, fn (<x>) {{ <expression> }})")
+            sql = "TRANSFORM" if name == "arrays.map" else "FILTER"
+            array = self.expr(raw_args[0], rel)
+            return Value(f"{sql}({array.sql}, {self.lambda_sql(raw_args[1], rel)})", "variant")
         if name == "snowflake.func":
             func = quoted_name(raw_args[0]) if raw_args else None
             if func is None:
@@ -215,3 +277,19 @@ class ExpressionTranslator(FunctionTranslator):
             return self.snowflake_func(func.upper(), [self.expr(a, rel) for a in raw_args[1:]])
         args = [self.expr(a, rel) for a in raw_args]
         return getattr(self, "f_" + name.replace(".", "_"))(args)
+
+
+def _json(value: Value) -> object:
+    """The JSON value of a constant ``Value`` (a literal, or a list / object of them), else _NOT_CONSTANT."""
+    if value.sql == "NULL":
+        return None
+    if value.kind in ("string", "bool"):
+        return value.const
+    if value.kind == "number" and isinstance(value.const, float):
+        return int(value.const) if value.const.is_integer() else value.const
+    if value.kind == "list":
+        items = [_json(i) for i in value.const]
+        return _NOT_CONSTANT if _NOT_CONSTANT in items else items
+    if value.kind == "variant" and isinstance(value.const, (dict, list)):
+        return value.const
+    return _NOT_CONSTANT

@@ -54,6 +54,15 @@ SUPPORTED_FUNCTIONS = frozenset(
         "strings.ilike",
         "re.matches",
         "arrays.overlap",
+        "arrays.map",
+        "arrays.filter",
+        "arrays.len",
+        "arrays.flatten",
+        "arrays.difference",
+        "arrays.intersection",
+        "array",
+        "object",
+        "time.parse_date",
         "math.round",
         "snowflake.func",
     }
@@ -86,9 +95,11 @@ _UNIT_NAMES = {
     "months": "month",
     "quarter": "quarter",
     "year": "year",
+    "y": "year",
     "years": "year",
 }
 _UNIT_SECONDS = {"microsecond": 1e-6, "millisecond": 0.001, "second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_NUMERIC = ("number", "scalar", "variant")
 _TRUNC_UNITS = {"second", "minute", "hour", "day", "week", "month", "quarter", "year"}
 _SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([A-Za-z]+)$")
 
@@ -182,7 +193,7 @@ class FunctionTranslator:
         return Value(f"DATE_TRUNC('{_unit(args[0])}', {_time(args[1])})", "time")
 
     def f_time_add(self, args: list[Value]) -> Value:
-        if len(args) != 3 or args[1].kind != "number" or _unit(args[2]) is None:
+        if len(args) != 3 or args[1].kind not in _NUMERIC or _unit(args[2]) is None:
             raise UnsupportedConstruct("time.add(<time>, <number>, <unit>)")
         return Value(f"DATEADD({_unit(args[2])}, {args[1].sql}, {_time(args[0])})", "time")
 
@@ -192,7 +203,7 @@ class FunctionTranslator:
         return Value(f"DATEDIFF({_unit(args[0])}, {_time(args[1])}, {_time(args[2])})", "number")
 
     def f_time_slice(self, args: list[Value]) -> Value:
-        if len(args) != 3 or args[1].kind != "number" or _unit(args[2]) not in _TRUNC_UNITS:
+        if len(args) != 3 or args[1].kind not in _NUMERIC or _unit(args[2]) not in _TRUNC_UNITS:
             raise UnsupportedConstruct("time.slice(<time>, <number>, <unit>)")
         unit = _unit(args[2]).upper()
         return Value(f"TIME_SLICE({_time(args[0])}, {args[1].sql}, '{unit}')", "time")
@@ -226,6 +237,39 @@ class FunctionTranslator:
         if len(args) != 2:
             raise UnsupportedConstruct("arrays.overlap(<array>, <array>)")
         return Value(f"ARRAYS_OVERLAP({args[0].sql}, {args[1].sql})", "bool")
+
+    def _array_function(self, name: str, sql: str, args: list[Value], arity: int, kind: str = "variant") -> Value:
+        if len(args) != arity:
+            raise UnsupportedConstruct(f"{name} with {len(args)} argument(s) (it takes {arity})")
+        return Value(f"{sql}({', '.join(a.sql for a in args)})", kind)
+
+    def f_arrays_len(self, args):
+        return self._array_function("arrays.len", "ARRAY_SIZE", args, 1, "number")
+
+    def f_arrays_flatten(self, args):
+        return self._array_function("arrays.flatten", "ARRAY_FLATTEN", args, 1)
+
+    def f_arrays_difference(self, args):
+        return self._array_function("arrays.difference", "ARRAY_EXCEPT", args, 2)
+
+    def f_arrays_intersection(self, args):
+        return self._array_function("arrays.intersection", "ARRAY_INTERSECTION", args, 2)
+
+    def array_value(self, items: list[Value]) -> Value:  # pragma: no cover - provided by ExpressionTranslator
+        raise NotImplementedError
+
+    def f_array(self, args: list[Value]) -> Value:
+        return self.array_value(args)
+
+    def f_object(self, args: list[Value]) -> Value:
+        if len(args) % 2 or any(a.kind != "string" for a in args[::2]):
+            raise UnsupportedConstruct("object('<key>', <value>, ...)")
+        return Value(f"OBJECT_CONSTRUCT({', '.join(a.sql for a in args)})", "variant")
+
+    def f_time_parse_date(self, args: list[Value]) -> Value:
+        if len(args) != 1 or args[0].kind != "string" or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(args[0].const)):
+            raise UnsupportedConstruct("time.parse_date('<YYYY-MM-DD>')")
+        return Value(f"DATE '{args[0].const}'", "scalar")
 
     def f_math_round(self, args: list[Value]) -> Value:
         if len(args) != 2 or args[1].kind != "number":

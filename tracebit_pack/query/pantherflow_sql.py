@@ -7,10 +7,11 @@ expressions inside a stage are compiled by ``tracebit_pack.query.pantherflow_exp
 
 Supported (the grammar of ``tracebit_pack.query.pantherflow``):
   * statements: ``let <name> = <tabular expression>;`` and ``let <name> = <scalar>;``, then the query;
-  * sources: ``panther_logs.public.<table>``, a ``let`` name, ``union <table or (query)>, ...``;
+  * sources: ``panther_logs.public.<table>``, a ``let`` name, ``union <table or (query)>, ...``,
+    ``datatable [{...}, ...]``, ``range <name> from <a> to <b> step <s>``;
   * operators: ``where``, ``project``, ``extend``, ``summarize ... by ...``, ``sort <key> [asc|desc]``,
-    ``limit <n>``, ``union``, ``join kind=inner|leftouter|rightouter|fullouter <name>=(<query>) on
-    $left.<a> == $right.<b> [and ...]``, ``search <text>``.
+    ``limit <n>``, ``union``, ``join kind=inner|leftouter|rightouter|fullouter|cross <name>=(<query>)
+    [on $left.<a> == $right.<b> [and ...]]`` (``kind:`` too), ``search <text>``.
 Semantics chosen where Panther documents none: ``summarize`` returns the ``by`` columns first; a
 ``sort`` key without a direction sorts descending (as in Kusto, whose syntax PantherFlow follows);
 an unnamed computed column (``summarize agg.count() by eventType``) is named by its PantherFlow text
@@ -35,13 +36,20 @@ from tracebit_pack.lake.embedded import table_columns
 from tracebit_pack.lake.transpile import UnsupportedConstruct
 from tracebit_pack.logs.schemas import LOG_TYPES
 from tracebit_pack.pack.items import table_name
-from tracebit_pack.query.pantherflow import TABULAR_OPERATORS, dotted_name, parse
+from tracebit_pack.query.pantherflow import TABULAR_OPERATORS, decode_string, dotted_name, parse
 from tracebit_pack.query.pantherflow_expressions import ExpressionTranslator, Relation, Value, sql_string
 
-SUPPORTED_OPERATORS = frozenset({"table", "let", *TABULAR_OPERATORS})
-_JOIN_KINDS = {"inner": "INNER", "leftouter": "LEFT OUTER", "rightouter": "RIGHT OUTER", "fullouter": "FULL OUTER"}
+SUPPORTED_OPERATORS = frozenset({"table", "let", "datatable", "range", *TABULAR_OPERATORS})
+_JOIN_KINDS = {
+    "inner": "INNER",
+    "leftouter": "LEFT OUTER",
+    "rightouter": "RIGHT OUTER",
+    "fullouter": "FULL OUTER",
+    "cross": "CROSS",
+}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
-_NESTED = "__"  # a joined column ``stats.mean`` is the SQL column ``stats__mean`` until the output
+_NESTED = "__"
+MAX_RANGE_ROWS = 100_000  # a joined column ``stats.mean`` is the SQL column ``stats__mean`` until the output
 
 
 class NotSupportedOffline(UnsupportedConstruct):
@@ -78,17 +86,23 @@ class _Translator(ExpressionTranslator):
         self.counter = 0
 
     def query(self, tree: Tree) -> Relation:
+        """The rows of the query's last statement (a query of ``let`` statements only: the last one)."""
         *statements, main = tree.children
+        last = None
         for statement in statements:
             name, pipeline = str(statement.children[0]), statement.children[1]
             source = pipeline.children[0]
             if len(pipeline.children) == 1 and not (
-                isinstance(source, Tree) and source.data in ("path", "union_source")
+                isinstance(source, Tree) and source.data in ("path", "union_source", "datatable", "range")
             ):
                 self.scalars[name] = self.expr(source, Relation("", []))
             else:
-                self.lets[name.lower()] = self.pipeline(pipeline)
-        return self.pipeline(main)
+                last = self.lets[name.lower()] = self.pipeline(pipeline)
+        if main is not None:
+            return self.pipeline(main)
+        if last is None:
+            raise UnsupportedConstruct("a query without a table expression")
+        return last
 
     def _alias(self) -> str:
         self.counter += 1
@@ -98,6 +112,10 @@ class _Translator(ExpressionTranslator):
         if isinstance(node, Tree) and node.data == "union_source":
             first, *rest = node.children
             return self._union(self._union_item(first), rest)
+        if isinstance(node, Tree) and node.data == "datatable":
+            return self._datatable(node.children[0])
+        if isinstance(node, Tree) and node.data == "range":
+            return self._range(node)
         if not (isinstance(node, Tree) and node.data == "path"):
             raise UnsupportedConstruct("a query source that is not a table, a let name or union")
         return self._named_source(dotted_name(node.children[0]))
@@ -129,6 +147,41 @@ class _Translator(ExpressionTranslator):
             {c.lower() for c, t in columns if t == "VARIANT"},
             {c.lower() for c, t in columns if t.endswith("[]")},
         )
+
+    def _datatable(self, items: Tree) -> Relation:
+        """``datatable [{...}, ...]``: one row per object, a column per key (null where a row lacks it)."""
+        empty = Relation("", [])
+        rows: list[dict[str, Value]] = []
+        for item in (c for c in items.children if c is not None):
+            if item.data != "object":
+                raise UnsupportedConstruct("a datatable row that is not an object literal {...}")
+            row = {}
+            for pair in (c for c in item.children if c is not None):
+                key, value = pair.children
+                row[decode_string(str(key)) if key.type == "STRING" else str(key)] = self.expr(value, empty)
+            rows.append(row)
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        if not columns:
+            raise UnsupportedConstruct("a datatable without columns")
+        selects = [
+            "SELECT " + ", ".join(f"{row[c].sql if c in row else 'NULL'} AS {ident(c)}" for c in columns)
+            for row in rows
+        ]
+        variant = {c.lower() for c in columns if any(r.get(c, Value("")).kind in ("variant", "list") for r in rows)}
+        return Relation(" UNION ALL ".join(selects), columns, variant)
+
+    def _range(self, node: Tree) -> Relation:
+        """``range N from a to b step s``: the numbers a, a+s, ... up to b, in column N."""
+        name, *bounds = node.children
+        start, stop, step = (self.expr(b, Relation("", [])) for b in bounds)
+        if not all(v.kind == "number" and v.const is not None for v in (start, stop, step)) or step.const <= 0:
+            raise UnsupportedConstruct("range with bounds and a positive step that are not number literals")
+        count = int((stop.const - start.const) // step.const) + 1
+        if count > MAX_RANGE_ROWS:
+            raise UnsupportedConstruct(f"range of more than {MAX_RANGE_ROWS} rows")
+        values = [start.const + i * step.const for i in range(max(count, 0))]
+        text = [str(int(v)) if float(v).is_integer() else repr(v) for v in values]
+        return Relation(" UNION ALL ".join(f"SELECT {v} AS {ident(str(name))}" for v in text), [str(name)])
 
     def _union_item(self, item: Tree) -> Relation:
         inner = item.children[0]
@@ -188,6 +241,10 @@ class _Translator(ExpressionTranslator):
         return self._union(rel, op.children)
 
     def _name(self, item: Tree) -> str:
+        if item.data == "keyed":
+            raise UnsupportedConstruct(
+                "setting an object key (`obj['key'] = value`): the lake has no OBJECT_INSERT / OBJECT_DELETE"
+            )
         if item.data == "named":
             return str(item.children[0])
         expr = item.children[0]
@@ -263,7 +320,9 @@ class _Translator(ExpressionTranslator):
             raise UnsupportedConstruct(f"join kind={kind} (supported: {', '.join(_JOIN_KINDS)})")
         name, right = str(rights[0].children[0]), self.pipeline(rights[0].children[1])
         left_alias, right_alias = self._alias(), self._alias()
-        cond = " AND ".join(self._join_condition(on, rel, right, left_alias, right_alias))
+        if (kind == "cross") != (on is None):
+            raise UnsupportedConstruct("a join condition (`on ...`) with every kind but cross, and none with cross")
+        cond = "" if on is None else " ON " + " AND ".join(self._join_condition(on, rel, right, left_alias, right_alias))
         joined = {c.lower(): f"{name}{_NESTED}{c}" for c in right.columns}
         select = ", ".join(
             [f"{left_alias}.{ident(c)}" for c in rel.columns]
@@ -272,7 +331,7 @@ class _Translator(ExpressionTranslator):
         )
         sql = (
             f"SELECT {select} FROM ({rel.sql}) AS {left_alias} {_JOIN_KINDS[kind]} JOIN "
-            f"({right.sql}) AS {right_alias} ON {cond}"
+            f"({right.sql}) AS {right_alias}{cond}"
         )
         nested = dict(rel.nested)
         nested[name.lower()] = {c: ident(v) for c, v in joined.items()}
