@@ -50,7 +50,7 @@ assignment: NAME "=" expr                               -> named
           | postfix "[" expr "]" "=" expr               -> keyed
           | expr                                        -> unnamed
 sort_key: expr [DIRECTION]
-DIRECTION: "asc" | "desc"
+DIRECTION.2: "asc" | "desc"
 
 ?expr: or_expr
 ?or_expr: and_expr

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from lark import Tree
 
@@ -385,3 +386,17 @@ def run_pantherflow(lake, text: str, now: datetime) -> list[dict]:
     """Rows of a PantherFlow query on ``lake`` (a ``tracebit_pack.lake.embedded.Lake``) at time ``now``."""
     translation = translate(text, now)
     return nest_joined(lake.run(translation.sql, now=now), translation.nested)
+
+
+def run_on_folder(text: str, folder: Path, now: datetime) -> list[dict]:
+    """Rows of PantherFlow ``text`` over the lake of ``folder`` (a folder of ``<LogType>.jsonl``),
+    which must hold every table the query reads (checked before anything is loaded)."""
+    from tracebit_pack.lake.embedded import Lake  # duckdb is imported only when a query runs
+    from tracebit_pack.lake.folder import check_folder
+
+    check_folder(Path(folder), translate(text, now).tables)
+    lake = Lake.from_folder(folder)
+    try:
+        return run_pantherflow(lake, text, now)
+    finally:
+        lake.close()
