@@ -41,6 +41,7 @@ from tracebit_pack.engine.rules import PackEngine
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake.embedded import Lake
 from tracebit_pack.logs.folder import discover, require_events
+from tracebit_pack.query.rerun import rerun_command
 from tracebit_pack.logs.ingest import Ingest, Skipped
 from tracebit_pack.logs.schemas import LOG_TYPES
 from tracebit_pack.pack.items import (
@@ -118,7 +119,10 @@ class ReplayReport:
             "events_by_log_type": self.events_by_log_type,
             "signals": self.signals,
             "alerts": [a.to_json() for a in self.alerts],
-            "pivots": [p.to_json() for p in self.pivots],
+            "pivots": [
+                dict(p.to_json(), command=rerun_command(p.query, p.parameters, self.scenario, self.now))
+                for p in self.pivots
+            ],
             "rule_errors": self.rule_errors,
             "rules_run": self.rules_run,
             "rules_by_log_type": self.rules_by_log_type,
