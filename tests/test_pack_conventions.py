@@ -80,7 +80,10 @@ def test_the_seven_day_mfa_then_canary_span_stays_covered():
     import tracebit_mfa_cache
 
     assert tracebit_mfa_cache.MFA_RESET_TTL_SECONDS >= 7 * 24 * 3600
-    for name in ("Tracebit.Query.CanaryPrincipalRecentMFAReset", "Tracebit.Query.CanaryPrincipalRecentAWSMFATampering"):
+    for name in (
+        "Tracebit.Query.CanaryPrincipalRecentMFAReset",
+        "Tracebit.Query.CanaryPrincipalRecentAWSMFATampering",
+    ):
         query = next(q for q in SCHEDULED if q.id == name).query
         days = re.search(r"(\d+) AS mfa_lookback_days", query)
         assert days and int(days.group(1)) >= 7, name

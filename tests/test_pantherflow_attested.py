@@ -158,14 +158,20 @@ def test_saved_query_description_pantherflow_is_attested(name):
             "snowflake function 'CURRENT_USER'",
         ),
         # the forms the pack shipped before: none of them is in a Panther source
-        ("panther_logs.public.t | where snowflake.func('GET_PATH', target, '[0].type') == 'User'", "'GET_PATH'"),
+        (
+            "panther_logs.public.t | where snowflake.func('GET_PATH', target, '[0].type') == 'User'",
+            "'GET_PATH'",
+        ),
         ("panther_logs.public.t | extend d = time.trunc('day', p_event_time)", "time.trunc unit 'day'"),
         (
             "panther_logs.public.t | summarize n = agg.count() by d = time.trunc('hour', p_event_time)",
             "summarize by key 'd = ...'",
         ),
         ("panther_logs.public.t | summarize n = agg.count() by time.trunc('hour', p_event_time)", "by key"),
-        ("panther_logs.public.t | summarize n = agg.count() by actor.alternateId", "by key 'actor.alternateId'"),
+        (
+            "panther_logs.public.t | summarize n = agg.count() by actor.alternateId",
+            "by key 'actor.alternateId'",
+        ),
         # documented (D) but used by no Panther-published query
         ("panther_logs.public.t | limit 1000", "operator 'limit'"),
         ("panther_logs.public.t | search 'x'", "operator 'search'"),

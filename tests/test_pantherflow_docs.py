@@ -60,7 +60,9 @@ def test_the_docs_examples_conform():
 
 
 def test_the_harness_fails_on_a_wrong_result_and_an_unexpected_refusal(lake):
-    wrong = docs.Example("x", "https://docs.panther.com/x", "arrays.map([1, 2], fn (r) { r + 1 })", "expression")
+    wrong = docs.Example(
+        "x", "https://docs.panther.com/x", "arrays.map([1, 2], fn (r) { r + 1 })", "expression"
+    )
     wrong.result = [2, 4]
     assert docs.run_example(lake, wrong, NOW).status == "failed"
     wrong.result = [2, 3]
@@ -80,7 +82,10 @@ def test_cli_prints_k_of_n(capsys):
     assert out.splitlines()[-1].startswith("pantherflow docs examples: ")
 
 
-T = 'let T = datatable [{"n": 1, "s": "Doug", "tags": ["a", "b"]}, {"n": 3, "s": "eve", "tags": ["c"]}, {"n": 2, "s": "x", "tags": []}];\n'
+T = (
+    'let T = datatable [{"n": 1, "s": "Doug", "tags": ["a", "b"]}, {"n": 3, "s": "eve", "tags": ["c"]},'
+    ' {"n": 2, "s": "x", "tags": []}];\n'
+)
 
 
 @pytest.mark.parametrize(
@@ -116,7 +121,8 @@ T = 'let T = datatable [{"n": 1, "s": "Doug", "tags": ["a", "b"]}, {"n": 3, "s":
             [{"d": 30}],  # timestamp2 - timestamp1
         ),
         (
-            "datatable [{\"a\": 1}] | project t = time.add(time.parse_timestamp('2024-01-31 10:00:00'), -2, 'd'),"
+            'datatable [{"a": 1}] | project'
+            " t = time.add(time.parse_timestamp('2024-01-31 10:00:00'), -2, 'd'),"
             " s = time.slice(time.parse_timestamp('2024-01-31 10:17:00'), 15, 'm')",
             [{"t": "2024-01-29 10:00:00.000000", "s": "2024-01-31 10:15:00.000000"}],
         ),
@@ -138,7 +144,9 @@ def test_a_table_of_panthers_own_databases_is_not_supported_offline(lake):
 
 
 def test_query_pantherflow_runs_text_and_standard_input(capsys, monkeypatch):
-    query = "panther_logs.public.okta_systemlog | where p_event_time > time.ago(1d) | summarize n = agg.count()"
+    query = (
+        "panther_logs.public.okta_systemlog | where p_event_time > time.ago(1d) | summarize n = agg.count()"
+    )
     args = ["--data", str(BLOG), "--now", "2024-12-13T17:00:00Z", "--format", "json"]
     assert main(["query", "pantherflow", query, *args]) == 0
     from_text = json.loads(capsys.readouterr().out)

@@ -41,7 +41,6 @@ from tracebit_pack.engine.rules import PackEngine
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake.embedded import Lake
 from tracebit_pack.logs.folder import discover, require_events
-from tracebit_pack.query.rerun import rerun_command
 from tracebit_pack.logs.ingest import Ingest, Skipped
 from tracebit_pack.logs.schemas import LOG_TYPES
 from tracebit_pack.pack.items import (
@@ -51,6 +50,7 @@ from tracebit_pack.pack.items import (
 )
 from tracebit_pack.pack.not_evaluated import correlation_rules
 from tracebit_pack.query.pivots import run_pivot
+from tracebit_pack.query.rerun import rerun_command
 from tracebit_pack.times import panther_time, rfc3339_utc
 
 SEVERITY_ORDER = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3, "INFO": 4}

@@ -101,7 +101,7 @@ def _command(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     dev = subparsers.add_parser(
         "dev",
-        help="developer tools: fuzz, bench, bench-scale, mutate, secrets, pantherflow-docs (needs the dev extra)",
+        help="developer tools: fuzz, bench, bench-scale, mutate, secrets, pantherflow-docs",
         description=__doc__.split("\n\n")[0],
     )
     tools = dev.add_subparsers(dest="dev_tool", metavar="TOOL", parser_class=_PassThrough)

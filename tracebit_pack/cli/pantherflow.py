@@ -49,10 +49,14 @@ def register(actions: argparse._SubParsersAction) -> None:
         help="run ad-hoc PantherFlow on a folder of <LogType>.jsonl files, as in Panther's Search",
         description=__doc__.split("\n\n")[0],
     )
-    parser.add_argument("text", metavar="TEXT", help="the PantherFlow query, or - to read it from standard input")
+    parser.add_argument(
+        "text", metavar="TEXT", help="the PantherFlow query, or - to read it from standard input"
+    )
     parser.add_argument("--data", required=True, help="folder of <LogType>.jsonl files")
     parser.add_argument(
-        "--now", required=True, help="the time time.now() and time.ago() see, RFC 3339 (e.g. 2024-06-30T12:00:00Z)"
+        "--now",
+        required=True,
+        help="the time time.now() and time.ago() see, RFC 3339 (e.g. 2024-06-30T12:00:00Z)",
     )
     parser.add_argument("--format", choices=("json", "table"), default="table")
     parser.set_defaults(func=_command)

@@ -254,7 +254,9 @@ def constructs(tree: Tree) -> dict[str, set[str]]:
         elif kind == "union_source":
             used["operators"].add("union")
         elif kind == "sort_key":
-            used["scalar_operators"].add(str(node.children[1]) if node.children[1] else "sort without direction")
+            used["scalar_operators"].add(
+                str(node.children[1]) if node.children[1] else "sort without direction"
+            )
         elif kind == "call":
             _call_constructs(node, used)
         elif kind in ("or_", "and_", "not_", "between", "in_", "not_between", "not_in", "index", "object"):

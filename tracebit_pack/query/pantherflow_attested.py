@@ -112,7 +112,8 @@ def problems(used: dict[str, set[str]]) -> list[str]:
         for name in sorted(used.get("scalar_lets", ()))
     )
     out.extend(
-        f"time.trunc unit {unit!r} is not attested" for unit in sorted(used.get("trunc_units", set()) - set(TRUNC_UNITS))
+        f"time.trunc unit {unit!r} is not attested"
+        for unit in sorted(used.get("trunc_units", set()) - set(TRUNC_UNITS))
     )
     out.extend(
         f"summarize by key {key!r} is not attested (by takes bare column names: extend first)"

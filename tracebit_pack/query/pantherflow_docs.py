@@ -18,8 +18,8 @@ How an example becomes a runnable query, stated in the corpus entry and nowhere 
 a table the page uses (``panther_logs.public.aws_alb``) to a fixture or a table of the lake; an
 ``expression`` is evaluated as ``datatable [<row>] | project value = (<expression>)`` where
 ``row`` holds the columns it reads, an ``assignment`` (``obj['k'] = v``) as
-``datatable [<row>] | extend <assignment> | project value = obj``; a ``template`` (syntax such as ``<foo> between <begin> ..
-<end>``) has its ``<placeholders>`` read as column names.
+``datatable [<row>] | extend <assignment> | project value = obj``; a ``template`` (syntax such as
+``<foo> between <begin> .. <end>``) has its ``<placeholders>`` read as column names.
 
     tracebit-pack dev pantherflow-docs [--corpus FILE] [--data DIR] [--now TIME] [--verbose]
 
@@ -123,12 +123,20 @@ def run_example(lake, example: Example, now: datetime) -> Outcome:
             return Outcome(example, "refused", f"still refused: {err}")
         return Outcome(example, "failed", str(err))
     if example.offline or example.unsupported:
-        return Outcome(example, "failed", f"ran, but the corpus lists it as refused: {example.offline or example.unsupported}")
+        return Outcome(
+            example,
+            "failed",
+            f"ran, but the corpus lists it as refused: {example.offline or example.unsupported}",
+        )
     if example.result is _NO_RESULT:
         return Outcome(example, "ok")
     got = rows[0]["value"] if example.kind == "expression" and len(rows) == 1 else rows
     if _canonical(got) != _canonical(example.result):
-        return Outcome(example, "failed", f"returned {json.dumps(got, default=str)}, the page shows {json.dumps(example.result)}")
+        return Outcome(
+            example,
+            "failed",
+            f"returned {json.dumps(got, default=str)}, the page shows {json.dumps(example.result)}",
+        )
     return Outcome(example, "ok")
 
 
@@ -162,19 +170,28 @@ def report(outcomes: list[Outcome], verbose: bool = False) -> list[str]:
     lines = []
     for outcome in outcomes:
         if outcome.status == "failed" or verbose:
-            lines.append(f"{outcome.status.upper()} {outcome.example.id} ({outcome.example.url}): {outcome.detail}")
+            lines.append(
+                f"{outcome.status.upper()} {outcome.example.id} ({outcome.example.url}): {outcome.detail}"
+            )
     refused = [o for o in outcomes if o.status == "refused"]
     for outcome in refused if not verbose else []:
         lines.append(f"refused {outcome.example.id} ({outcome.example.url}): {outcome.detail}")
     ok = sum(o.status == "ok" for o in outcomes)
-    lines.append(f"pantherflow docs examples: {ok}/{len(outcomes)}" + (f" ({len(refused)} refused, listed above)" if refused else ""))
+    lines.append(
+        f"pantherflow docs examples: {ok}/{len(outcomes)}"
+        + (f" ({len(refused)} refused, listed above)" if refused else "")
+    )
     return lines
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tracebit-pack dev pantherflow-docs", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="tracebit-pack dev pantherflow-docs", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="the examples file (YAML)")
-    parser.add_argument("--data", type=Path, default=DATA, help="the fixture lake: a folder of <LogType>.jsonl")
+    parser.add_argument(
+        "--data", type=Path, default=DATA, help="the fixture lake: a folder of <LogType>.jsonl"
+    )
     parser.add_argument("--now", default=NOW, help="the time time.now() and time.ago() see (RFC 3339)")
     parser.add_argument("--verbose", action="store_true", help="one line per example, conforming or not")
     args = parser.parse_args(argv)

@@ -6,11 +6,12 @@ a ``summarize`` aggregation, a ``sort`` key) is an expression of one row, compil
 columns of the relation it reads (``Relation``) into a typed ``Value``. The functions are compiled
 by ``pantherflow_functions``.
 
-Supported: field paths, anonymous functions ``fn (x) { ... }`` of ``arrays.map`` / ``arrays.filter``, (``actor.alternateId`` reads the VARIANT column ``actor``), bracket indexing
-(``target[0].type``, ``foo['bar']``), scalar ``let`` names, string (all documented escapes) /
-number / timespan (``37d``, ``1.5s``) / boolean / null literals, ``== != > < >= <=``, ``and or
-not``, ``x [not] between a .. b`` (inclusive), ``x [not] in [..]`` and ``x [not] in <array>``,
-``+ -`` of a timespan on a time, ``+ - * / %`` and unary ``-`` of numbers, ``== null`` / ``!= null`` (SQL ``IS [NOT] NULL``).
+Supported: field paths (``actor.alternateId`` reads the VARIANT column ``actor``), bracket indexing
+(``target[0].type``, ``foo['bar']``), scalar ``let`` names, anonymous functions ``fn (x) { ... }`` of
+``arrays.map`` / ``arrays.filter``, string (all documented escapes) / number / timespan (``37d``,
+``1.5s``) / boolean / null literals, lists and objects, ``== != > < >= <=``, ``and or not``,
+``x [not] between a .. b`` (inclusive), ``x [not] in [..]`` and ``x [not] in <array>``, ``+ -`` of
+a timespan on a time, ``+ - * / %`` and unary ``-`` of numbers, ``== null`` / ``!= null``.
 Semantics chosen where Panther documents none: a VARIANT value compared with (or matched against)
 a string is read as text (``::string``), with a number as a number.
 """
@@ -110,15 +111,25 @@ class ExpressionTranslator(FunctionTranslator):
             if joined is not None and len(parts) == 1:
                 fields = ", ".join(f"{sql_string(c)}, {sql}" for c, sql in joined.items())
                 unmatched = " AND ".join(f"{sql} IS NULL" for sql in joined.values())
-                return Value(f"CASE WHEN {unmatched} THEN NULL ELSE OBJECT_CONSTRUCT({fields}) END", "variant")
+                return Value(
+                    f"CASE WHEN {unmatched} THEN NULL ELSE OBJECT_CONSTRUCT({fields}) END", "variant"
+                )
             if joined is not None and len(parts) == 2 and parts[1].lower() in joined:
                 return Value(joined[parts[1].lower()], "scalar")
             raise UserError(f"unknown column {column!r} (the query has: {', '.join(rel.columns)})")
         if len(parts) == 1:
-            kind = "variant" if column.lower() in rel.variant else "array" if column.lower() in rel.arrays else "scalar"
+            kind = (
+                "variant"
+                if column.lower() in rel.variant
+                else "array"
+                if column.lower() in rel.arrays
+                else "scalar"
+            )
             return Value(column, kind)
         if column.lower() not in rel.variant:
-            raise UnsupportedConstruct(f"field path {'.'.join(parts)!r} on {column!r}, which is not an object")
+            raise UnsupportedConstruct(
+                f"field path {'.'.join(parts)!r} on {column!r}, which is not an object"
+            )
         return Value(colon_path(column, [(None, p) for p in parts[1:]]), "variant")
 
     def x_index(self, node, rel, aggregate) -> Value:
@@ -127,7 +138,10 @@ class ExpressionTranslator(FunctionTranslator):
         if base.kind not in ("variant", "array"):
             raise UnsupportedConstruct("indexing a value that is not an object or an array")
         if key.kind == "number" and float(key.const).is_integer():
-            return Value(colon_path(base.sql, [(int(key.const), None)]), base.kind if base.kind == "array" else "variant")
+            return Value(
+                colon_path(base.sql, [(int(key.const), None)]),
+                base.kind if base.kind == "array" else "variant",
+            )
         if key.kind == "string" and base.kind == "variant":
             return Value(colon_path(base.sql, [(None, str(key.const))]), "variant")
         raise UnsupportedConstruct("an index that is not a whole number or a quoted key")

@@ -98,7 +98,14 @@ _UNIT_NAMES = {
     "y": "year",
     "years": "year",
 }
-_UNIT_SECONDS = {"microsecond": 1e-6, "millisecond": 0.001, "second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_UNIT_SECONDS = {
+    "microsecond": 1e-6,
+    "millisecond": 0.001,
+    "second": 1,
+    "minute": 60,
+    "hour": 3600,
+    "day": 86400,
+}
 _NUMERIC = ("number", "scalar", "variant")
 _TRUNC_UNITS = {"second", "minute", "hour", "day", "week", "month", "quarter", "year"}
 _SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([A-Za-z]+)$")
@@ -238,7 +245,9 @@ class FunctionTranslator:
             raise UnsupportedConstruct("arrays.overlap(<array>, <array>)")
         return Value(f"ARRAYS_OVERLAP({args[0].sql}, {args[1].sql})", "bool")
 
-    def _array_function(self, name: str, sql: str, args: list[Value], arity: int, kind: str = "variant") -> Value:
+    def _array_function(
+        self, name: str, sql: str, args: list[Value], arity: int, kind: str = "variant"
+    ) -> Value:
         if len(args) != arity:
             raise UnsupportedConstruct(f"{name} with {len(args)} argument(s) (it takes {arity})")
         return Value(f"{sql}({', '.join(a.sql for a in args)})", kind)
@@ -267,7 +276,11 @@ class FunctionTranslator:
         return Value(f"OBJECT_CONSTRUCT({', '.join(a.sql for a in args)})", "variant")
 
     def f_time_parse_date(self, args: list[Value]) -> Value:
-        if len(args) != 1 or args[0].kind != "string" or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(args[0].const)):
+        if (
+            len(args) != 1
+            or args[0].kind != "string"
+            or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(args[0].const))
+        ):
             raise UnsupportedConstruct("time.parse_date('<YYYY-MM-DD>')")
         return Value(f"DATE '{args[0].const}'", "scalar")
 

@@ -168,14 +168,19 @@ class _Translator(ExpressionTranslator):
             "SELECT " + ", ".join(f"{row[c].sql if c in row else 'NULL'} AS {ident(c)}" for c in columns)
             for row in rows
         ]
-        variant = {c.lower() for c in columns if any(r.get(c, Value("")).kind in ("variant", "list") for r in rows)}
+        variant = {
+            c.lower() for c in columns if any(r.get(c, Value("")).kind in ("variant", "list") for r in rows)
+        }
         return Relation(" UNION ALL ".join(selects), columns, variant)
 
     def _range(self, node: Tree) -> Relation:
         """``range N from a to b step s``: the numbers a, a+s, ... up to b, in column N."""
         name, *bounds = node.children
         start, stop, step = (self.expr(b, Relation("", [])) for b in bounds)
-        if not all(v.kind == "number" and v.const is not None for v in (start, stop, step)) or step.const <= 0:
+        if (
+            not all(v.kind == "number" and v.const is not None for v in (start, stop, step))
+            or step.const <= 0
+        ):
             raise UnsupportedConstruct("range with bounds and a positive step that are not number literals")
         count = int((stop.const - start.const) // step.const) + 1
         if count > MAX_RANGE_ROWS:
@@ -234,7 +239,9 @@ class _Translator(ExpressionTranslator):
         if term.kind != "string":
             raise UnsupportedConstruct("search for anything but a quoted text or a scalar let of one")
         needle = sql_string(str(term.const).lower())
-        columns = [ident(c) for c in rel.columns] + [c for joined in rel.nested.values() for c in joined.values()]
+        columns = [ident(c) for c in rel.columns] + [
+            c for joined in rel.nested.values() for c in joined.values()
+        ]
         cond = " OR ".join(f"CONTAINS(LOWER({c}::string), {needle})" for c in columns) or "FALSE"
         return self._wrap(rel, "*", f" WHERE ({cond})")
 
@@ -254,7 +261,9 @@ class _Translator(ExpressionTranslator):
         meta = expr.meta
         return " ".join(self.source_text[meta.start_pos : meta.end_pos].split())
 
-    def _assignments(self, node: Tree | None, rel: Relation, aggregate: bool = False) -> list[tuple[str, Value]]:
+    def _assignments(
+        self, node: Tree | None, rel: Relation, aggregate: bool = False
+    ) -> list[tuple[str, Value]]:
         items = node.children if node is not None else []
         return [(self._name(item), self.expr(item.children[-1], rel, aggregate=aggregate)) for item in items]
 
@@ -274,13 +283,17 @@ class _Translator(ExpressionTranslator):
         names = {n.lower() for n, _ in items}
         kept = [c for c in rel.columns if c.lower() not in names]
         nested_columns = [c for joined in rel.nested.values() for c in joined.values()]
-        select = ", ".join([*map(ident, kept), *nested_columns, *(f"{v.sql} AS {ident(n)}" for n, v in items)])
+        select = ", ".join(
+            [*map(ident, kept), *nested_columns, *(f"{v.sql} AS {ident(n)}" for n, v in items)]
+        )
         return self._wrap(
             rel,
             select,
             columns=[*kept, *(n for n, _ in items)],
-            variant={c for c in rel.variant if c not in names} | {n.lower() for n, v in items if v.kind == "variant"},
-            arrays={c for c in rel.arrays if c not in names} | {n.lower() for n, v in items if v.kind == "array"},
+            variant={c for c in rel.variant if c not in names}
+            | {n.lower() for n, v in items if v.kind == "variant"},
+            arrays={c for c in rel.arrays if c not in names}
+            | {n.lower() for n, v in items if v.kind == "array"},
         )
 
     def op_summarize(self, op: Tree, rel: Relation) -> Relation:
@@ -305,7 +318,8 @@ class _Translator(ExpressionTranslator):
 
     def op_sort(self, op: Tree, rel: Relation) -> Relation:
         keys = [
-            f"{self.expr(key.children[0], rel).sql} {str(key.children[1] or 'desc').upper()}" for key in op.children
+            f"{self.expr(key.children[0], rel).sql} {str(key.children[1] or 'desc').upper()}"
+            for key in op.children
         ]
         return self._wrap(rel, "*", f" ORDER BY {', '.join(keys)}")
 
@@ -322,8 +336,14 @@ class _Translator(ExpressionTranslator):
         name, right = str(rights[0].children[0]), self.pipeline(rights[0].children[1])
         left_alias, right_alias = self._alias(), self._alias()
         if (kind == "cross") != (on is None):
-            raise UnsupportedConstruct("a join condition (`on ...`) with every kind but cross, and none with cross")
-        cond = "" if on is None else " ON " + " AND ".join(self._join_condition(on, rel, right, left_alias, right_alias))
+            raise UnsupportedConstruct(
+                "a join condition (`on ...`) with every kind but cross, and none with cross"
+            )
+        cond = (
+            ""
+            if on is None
+            else " ON " + " AND ".join(self._join_condition(on, rel, right, left_alias, right_alias))
+        )
         joined = {c.lower(): f"{name}{_NESTED}{c}" for c in right.columns}
         select = ", ".join(
             [f"{left_alias}.{ident(c)}" for c in rel.columns]
@@ -369,15 +389,16 @@ def nest_joined(rows: list[dict], nested: dict[str, dict[str, str]]) -> list[dic
     """Rows with each join's right-side columns gathered into one object column (null: no match)."""
     if not nested:
         return rows
+    groups = []
+    for columns in nested.values():
+        sql_names = [sql.strip('"') for sql in columns.values()]
+        groups.append((sql_names[0].split(_NESTED, 1)[0], sql_names))
     out = []
-    for row in rows:
-        row = dict(row)
-        for name, columns in nested.items():
-            sql_names = {column: sql.strip('"') for column, sql in columns.items()}
-            values = {sql_names[c].split(_NESTED, 1)[1]: row.pop(sql_names[c], None) for c in columns}
-            row[sql_names[next(iter(columns))].split(_NESTED, 1)[0]] = (
-                values if any(v is not None for v in values.values()) else None
-            )
+    for original in rows:
+        row = dict(original)
+        for label, sql_names in groups:
+            values = {n.split(_NESTED, 1)[1]: row.pop(n, None) for n in sql_names}
+            row[label] = values if any(v is not None for v in values.values()) else None
         out.append(row)
     return out
 
