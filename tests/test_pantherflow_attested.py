@@ -212,3 +212,18 @@ def test_the_docs_list_every_allowed_construct():
             assert f"`{construct}`" in text, construct
     for function in pantherflow_expressions.SUPPORTED_FUNCTIONS - {"snowflake.func"}:
         assert function.split(".")[-1] in text, function
+
+
+@pytest.mark.parametrize("scenario", ["blog_incident", "aws_mfa_tampering"])
+def test_a_replay_of_a_realistic_incident_renders_only_attested_forms(scenario):
+    from tracebit_pack.replay import replay
+
+    report = replay(REPO_ROOT / "scenarios" / scenario)
+    renders = [
+        render["pantherflow"]
+        for alert in report.alerts
+        for render in (alert.alert_context.get("pivots") or {}).values()
+        if isinstance(render, dict) and render.get("pantherflow")
+    ]
+    assert renders
+    assert [p for text in renders for p in attested_problems(text)] == []
