@@ -6,13 +6,18 @@ alert, identity and CloudTrail change, the latest change first). Row values come
 capped (``as_str``) before they reach the title, dedup and context.
 """
 
+from panther_detection_helpers.caching import get_string_set
+
 from tracebit_helpers import (
     MFA_SOURCE_AWS,
+    NO_PAGE_SEVERITY,
     mfa_row_context,
     mfa_row_dedup,
     mfa_row_matches,
+    mfa_row_no_page_reason,
     mfa_row_reference,
     mfa_row_title,
+    no_page_destinations,
 )
 
 # Context key -> row column of the CloudTrail change.
@@ -31,8 +36,23 @@ def rule(event):
     return mfa_row_matches(event, "change_event_name")
 
 
+def _no_page(event):
+    # The KV cache knows whether the Tracebit alert already paged on this identity's MFA reset
+    # (real-time escalation): the same fact is then an Info alert sent nowhere (docs/paging.md).
+    return mfa_row_no_page_reason(event, get_string_set)
+
+
 def title(event):
-    return mfa_row_title(event, MFA_SOURCE_AWS, "change_event_name", "change_actor")
+    suffix = " [no page: already raised]" if _no_page(event) else ""
+    return mfa_row_title(event, MFA_SOURCE_AWS, "change_event_name", "change_actor") + suffix
+
+
+def severity(event):
+    return NO_PAGE_SEVERITY if _no_page(event) else "DEFAULT"
+
+
+def destinations(event):
+    return no_page_destinations(_no_page(event))
 
 
 def dedup(event):
@@ -44,4 +64,7 @@ def reference(event):
 
 
 def alert_context(event):
-    return mfa_row_context(event, "cloudtrail_event", CHANGE_COLUMNS, "minutes_change_to_alert")
+    context = mfa_row_context(event, "cloudtrail_event", CHANGE_COLUMNS, "minutes_change_to_alert")
+    if _no_page(event):
+        context["no_page_reason"] = _no_page(event)
+    return context

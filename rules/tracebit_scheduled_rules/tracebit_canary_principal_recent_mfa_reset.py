@@ -8,13 +8,18 @@ Row values come from logs: they are capped (``as_str``) before they reach the ti
 context, so a hostile value cannot push them over Panther's limits.
 """
 
+from panther_detection_helpers.caching import get_string_set
+
 from tracebit_helpers import (
     MFA_SOURCE_OKTA,
+    NO_PAGE_SEVERITY,
     mfa_row_context,
     mfa_row_dedup,
     mfa_row_matches,
+    mfa_row_no_page_reason,
     mfa_row_reference,
     mfa_row_title,
+    no_page_destinations,
 )
 
 # Context key -> row column of the Okta reset.
@@ -33,8 +38,23 @@ def rule(event):
     return mfa_row_matches(event, "reset_event_type")
 
 
+def _no_page(event):
+    # The KV cache knows whether the Tracebit alert already paged on this identity's MFA reset
+    # (real-time escalation): the same fact is then an Info alert sent nowhere (docs/paging.md).
+    return mfa_row_no_page_reason(event, get_string_set)
+
+
 def title(event):
-    return mfa_row_title(event, MFA_SOURCE_OKTA, "reset_event_type", "reset_actor")
+    suffix = " [no page: already raised]" if _no_page(event) else ""
+    return mfa_row_title(event, MFA_SOURCE_OKTA, "reset_event_type", "reset_actor") + suffix
+
+
+def severity(event):
+    return NO_PAGE_SEVERITY if _no_page(event) else "DEFAULT"
+
+
+def destinations(event):
+    return no_page_destinations(_no_page(event))
 
 
 def dedup(event):
@@ -46,4 +66,7 @@ def reference(event):
 
 
 def alert_context(event):
-    return mfa_row_context(event, "okta_reset", RESET_COLUMNS, "minutes_reset_to_alert")
+    context = mfa_row_context(event, "okta_reset", RESET_COLUMNS, "minutes_reset_to_alert")
+    if _no_page(event):
+        context["no_page_reason"] = _no_page(event)
+    return context
