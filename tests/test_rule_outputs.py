@@ -198,7 +198,9 @@ def test_yaml_test_output_matches_its_expectations(engine, spec, test):
     if test.get("ExpectedDestinations") == []:
         assert expected.get("pages") is False, "ExpectedDestinations: [] means pages: false"
     if "pages" in expected:
-        quiet = result.severity == "INFO" and result.destinations == ["SKIP"] and context.get("no_page_reason")
+        quiet = (
+            result.severity == "INFO" and result.destinations == ["SKIP"] and context.get("no_page_reason")
+        )
         assert bool(quiet) is (not expected["pages"]), (result.severity, result.destinations)
 
     identity = expected.get("mfa_reset_cached_for")
