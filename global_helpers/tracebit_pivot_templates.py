@@ -9,13 +9,16 @@ only through a ``{{placeholder}}``, which the renderer fills with one escaped st
 
 # Okta System Log event types that count as an MFA / password reset of the TARGET user.
 # Classic Engine emits user.mfa.factor.reset_all; Identity Engine emits one
-# user.mfa.factor.deactivate per factor for the same reset-all.
+# user.mfa.factor.deactivate per factor for the same reset-all. user.mfa.attempt_bypass is an MFA
+# bypass granted to the user (Okta support resets, as panther-analysis okta_support_reset lists).
+# Compared with panther-analysis, Elastic and Sigma in docs/pivots-and-correlation.md.
 MFA_RESET_EVENT_TYPES = (
     "user.mfa.factor.reset_all",
     "user.mfa.factor.deactivate",
     "user.mfa.factor.suspend",
     "system.mfa.factor.deactivate",
     "user.account.reset_password",
+    "user.mfa.attempt_bypass",
 )
 
 # CloudTrail events that remove or reset another user's second factor or password (MFA tampering

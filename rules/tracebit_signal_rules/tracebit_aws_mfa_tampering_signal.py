@@ -76,12 +76,28 @@ def target_user(event):
         name = _serial_user(params.get("serialNumber"))
         source = "requestParameters.serialNumber" if name else None
     if not is_username(name):
-        return {"name": None, "arn": None, "resolved_from": None}
+        return {"name": None, "arn": None, "resolved_from": None, "kind": None}
     account = as_str(event.get("recipientAccountId")) or _actor(event)["account_id"]
     arn = None
     if account and event.get("eventName") not in IDENTITY_CENTER_EVENTS:
         arn = f"arn:aws:iam::{account}:user/{name}"
-    return {"name": name, "arn": arn, "resolved_from": source}
+    # An Identity Center userId is the Identity Store GUID: it never equals the user name that an
+    # AWSReservedSSO_* role session carries, so it escalates nothing (docs/pivots-and-correlation.md).
+    kind = "identity_store_user_id" if source == "requestParameters.userId" else "iam_user_name"
+    return {"name": name, "arn": arn, "resolved_from": source, "kind": kind}
+
+
+def password_reset_required(event):
+    """``requestParameters.passwordResetRequired`` of a login-profile call as a string (``true`` /
+    ``false``), else None. panther-analysis leaves such temporary passwords out; here they still
+    count, because whoever set the temporary password can sign in and choose the next one."""
+    if event.get("eventName") not in LOGIN_PROFILE_EVENTS:
+        return None
+    value = as_mapping(event.get("requestParameters")).get("passwordResetRequired")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = as_str(value, 8)
+    return text.lower() if text and text.lower() in ("true", "false") else None
 
 
 def is_self_service(event, target_name):
@@ -116,6 +132,7 @@ def rule(event):
         event_source=event.get("eventSource"),
         account_id=event.get("recipientAccountId"),
         source_ip=event.get("sourceIPAddress"),
+        password_reset_required=password_reset_required(event),
     )
     remember_mfa_reset(put_dictionary, event, [target.lower()], record)
     return True
@@ -129,6 +146,8 @@ def alert_context(event):
         "target_user": target["name"],
         "target_user_arn": target["arn"],
         "target_resolved_from": target["resolved_from"],
+        "target_kind": target["kind"],
+        "password_reset_required": password_reset_required(event),
         "mfa_serial": as_str(params.get("serialNumber")),
         "actor": _actor(event),
         "self_service": is_self_service(event, target["name"]),
