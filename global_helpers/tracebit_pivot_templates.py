@@ -21,9 +21,10 @@ MFA_RESET_EVENT_TYPES = (
     "user.mfa.attempt_bypass",
 )
 
-# CloudTrail events that remove or reset another user's second factor or password (MFA tampering
-# inside AWS itself): IAM (iam.amazonaws.com) and IAM Identity Center's directory
-# (sso-directory.amazonaws.com, DeleteMfaDeviceForUser).
+# CloudTrail events that remove or reset another user's second factor or password, or give another
+# user a new access key (takeover inside AWS itself): IAM (iam.amazonaws.com) and IAM Identity
+# Center's directory (sso-directory.amazonaws.com, DeleteMfaDeviceForUser). CreateAccessKey for
+# another user is Elastic's and Sigma's "access keys created for another user".
 AWS_MFA_TAMPERING_EVENT_NAMES = (
     "DeactivateMFADevice",
     "DeleteVirtualMFADevice",
@@ -31,6 +32,7 @@ AWS_MFA_TAMPERING_EVENT_NAMES = (
     "UpdateLoginProfile",
     "CreateLoginProfile",
     "DeleteMfaDeviceForUser",
+    "CreateAccessKey",
 )
 
 # Example parameter values: the incident of the Tracebit + Panther partnership blog post.
@@ -202,7 +204,6 @@ AWS_CREDENTIAL_CHANGE_EVENT_NAMES = (
     "CreateVirtualMFADevice",
     "DeleteLoginProfile",
     "ChangePassword",
-    "CreateAccessKey",
     "UpdateAccessKey",
     "DeleteAccessKey",
 )

@@ -1,9 +1,9 @@
-"""Signal: MFA tampering or a password reset of an IAM user, recorded by CloudTrail itself.
+"""Signal: MFA tampering, a password reset or a new access key of an IAM user, recorded by CloudTrail.
 
 Creates no alert (``CreateAlert: false``). IAM ``DeactivateMFADevice``, ``DeleteVirtualMFADevice``,
-``ResyncMFADevice``, ``UpdateLoginProfile`` / ``CreateLoginProfile`` of another user, and IAM Identity
-Center's ``DeleteMfaDeviceForUser``. The affected user is read from ``requestParameters``; its
-lower-cased name is written to the KV cache through the shared writer
+``ResyncMFADevice``, ``UpdateLoginProfile`` / ``CreateLoginProfile`` / ``CreateAccessKey`` of another
+user, and IAM Identity Center's ``DeleteMfaDeviceForUser``. The affected user is read from
+``requestParameters``; its lower-cased name is written to the KV cache through the shared writer
 (``tracebit_mfa_cache.remember_mfa_reset``, the same record shape as the Okta signal), so a Tracebit
 canary alert whose principal is that user (its user ARN, its name, or an assumed-role session named
 after it) escalates to Critical in real time, and the correlation rules match it on
@@ -22,13 +22,15 @@ from tracebit_principal import is_username, parse_aws_arn
 
 EVENT_NAMES = frozenset(AWS_MFA_TAMPERING_EVENT_NAMES)
 # Password (re)sets count only when done to ANOTHER user: a user does not create or reset its own
-# login profile in normal operation (ChangePassword is the self-service call).
+# login profile in normal operation (ChangePassword is the self-service call). A user creating its
+# own access key is routine rotation; a key created for another user is a takeover.
 LOGIN_PROFILE_EVENTS = frozenset({"UpdateLoginProfile", "CreateLoginProfile"})
+OTHER_USER_ONLY_EVENTS = LOGIN_PROFILE_EVENTS | {"CreateAccessKey"}
 IDENTITY_CENTER_EVENTS = frozenset({"DeleteMfaDeviceForUser"})
 # IAM calls whose UserName defaults to the calling IAM user (DeleteVirtualMFADevice has no UserName:
 # only its serialNumber names the device, and so the user).
 CALLER_DEFAULT_EVENTS = frozenset(
-    {"DeactivateMFADevice", "ResyncMFADevice", "UpdateLoginProfile", "CreateLoginProfile"}
+    {"DeactivateMFADevice", "ResyncMFADevice", "UpdateLoginProfile", "CreateLoginProfile", "CreateAccessKey"}
 )
 
 
@@ -121,7 +123,7 @@ def rule(event):
     target = target_user(event)["name"]
     if not target:
         return False
-    if event.get("eventName") in LOGIN_PROFILE_EVENTS and is_self_service(event, target):
+    if event.get("eventName") in OTHER_USER_ONLY_EVENTS and is_self_service(event, target):
         return False
     record = mfa_reset_record(
         MFA_SOURCE_AWS,
