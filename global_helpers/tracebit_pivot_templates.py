@@ -11,7 +11,7 @@ only through a ``{{placeholder}}``, which the renderer fills with one escaped st
 # Classic Engine emits user.mfa.factor.reset_all; Identity Engine emits one
 # user.mfa.factor.deactivate per factor for the same reset-all. user.mfa.attempt_bypass is an MFA
 # bypass granted to the user (Okta support resets, as panther-analysis okta_support_reset lists).
-# Compared with panther-analysis, Elastic and Sigma in docs/pivots-and-correlation.md.
+# Compared with panther-analysis, Elastic and Splunk in docs/pivots-and-correlation.md.
 MFA_RESET_EVENT_TYPES = (
     "user.mfa.factor.reset_all",
     "user.mfa.factor.deactivate",
@@ -24,7 +24,7 @@ MFA_RESET_EVENT_TYPES = (
 # CloudTrail events that remove or reset another user's second factor or password, or give another
 # user a new access key (takeover inside AWS itself): IAM (iam.amazonaws.com) and IAM Identity
 # Center's directory (sso-directory.amazonaws.com, DeleteMfaDeviceForUser). CreateAccessKey for
-# another user is Elastic's and Sigma's "access keys created for another user".
+# another user is panther-analysis AWS.IAM.Backdoor.User.Keys (docs/pivots-and-correlation.md).
 AWS_MFA_TAMPERING_EVENT_NAMES = (
     "DeactivateMFADevice",
     "DeleteVirtualMFADevice",

@@ -175,8 +175,8 @@ def test_pivot_for_the_victim_shows_what_was_done_to_it(lake, items):
 
 
 def test_an_access_key_created_for_another_user_counts_its_own_key_does_not(items):
-    """Elastic's and Sigma's "access keys created for another user": CreateAccessKey by someone else is
-    a takeover; a user creating its own key (no userName: the caller) is routine rotation."""
+    """panther-analysis AWS.IAM.Backdoor.User.Keys: CreateAccessKey by someone else is a takeover; a
+    user creating its own key (no userName: the caller) is routine rotation."""
     ortiz, admin = iam_user("m.ortiz"), iam_user("ops.admin")
     trail = [
         iam_call("2025-01-19T10:00:00Z", ortiz, "CreateAccessKey", None, n=1),  # its own key
