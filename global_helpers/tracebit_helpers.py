@@ -199,6 +199,7 @@ def repeats_for_event(event):
 # ----------------------------------------------------------------------------------------------
 
 NO_PAGE_SEVERITY = "INFO"  # Panther closes Info alerts on its own
+NO_PAGE_TITLE_SUFFIX = " [no page: already raised]"
 
 
 def no_page_destinations(reason):
@@ -271,7 +272,7 @@ def rule_title(event, kind, get_dictionary=None, no_page_reason=None):
     }.get(kind, title_unknown_subtype)
     title = builder(event, context, record) + repeat_title_suffix(repeats_for_event(event))
     if no_page_reason:
-        title += " [no page: already raised]"
+        title += NO_PAGE_TITLE_SUFFIX
     return clip(title, MAX_TITLE)
 
 
@@ -286,24 +287,42 @@ def mfa_row_matches(row, event_key):
     return bool(row_text(row, "alert_id") and row_text(row, "identity") and row_text(row, event_key))
 
 
-def mfa_row_context(row, section, columns, minutes_key):
+def mfa_row_context(row, section, columns, minutes_key, get_string_set=None):
     """The alert context of a scheduled MFA rule: the identity, the Tracebit side, the reset side
-    (``section``: each context key read from its row column) and the minutes from reset to alert."""
+    (``section``: each context key read from its row column), the minutes from reset to alert, and
+    ``no_page_reason`` when the alert already paged on this reset (``get_string_set`` given)."""
     identity = row_text(row, "identity")
-    return {
+    context = {
         "identities": [identity] if identity else [],
         "tracebit": mfa_row_tracebit(row),
         section: {key: row_text(row, column) for key, column in columns.items()},
         minutes_key: row_number(row, minutes_key),
         "mfa_lookback_days": row_number(row, "mfa_lookback_days"),
     }
+    reason = mfa_row_no_page_reason(row, get_string_set) if get_string_set is not None else None
+    if reason:
+        context["no_page_reason"] = reason
+    return context
 
 
-def mfa_row_title(row, source, event_key, actor_key):
-    """``Tracebit canary alert for <identity> after <source> <event> by <actor>``."""
+def mfa_row_title(row, source, event_key, actor_key, get_string_set=None):
+    """``Tracebit canary alert for <identity> after <source> <event> by <actor>``, marked when the
+    alert already paged on this reset (``get_string_set`` given)."""
     actor = clip(row_text(row, actor_key) or "an unknown actor")
     phrase = mfa_reset_phrase(source, row_text(row, event_key))
-    return f"Tracebit canary alert for {clip(row_text(row, 'identity'))} after {phrase} by {actor}"
+    title = f"Tracebit canary alert for {clip(row_text(row, 'identity'))} after {phrase} by {actor}"
+    if get_string_set is not None and mfa_row_no_page_reason(row, get_string_set):
+        title += NO_PAGE_TITLE_SUFFIX
+    return title
+
+
+def mfa_row_severity(row, get_string_set):
+    """Info when the alert already paged on this reset, else the rule's YAML severity."""
+    return NO_PAGE_SEVERITY if mfa_row_no_page_reason(row, get_string_set) else "DEFAULT"
+
+
+def mfa_row_destinations(row, get_string_set):
+    return no_page_destinations(mfa_row_no_page_reason(row, get_string_set))
 
 
 def mfa_row_dedup(row):

@@ -10,14 +10,13 @@ from panther_detection_helpers.caching import get_string_set
 
 from tracebit_helpers import (
     MFA_SOURCE_AWS,
-    NO_PAGE_SEVERITY,
     mfa_row_context,
     mfa_row_dedup,
+    mfa_row_destinations,
     mfa_row_matches,
-    mfa_row_no_page_reason,
     mfa_row_reference,
+    mfa_row_severity,
     mfa_row_title,
-    no_page_destinations,
 )
 
 # Context key -> row column of the CloudTrail change.
@@ -36,23 +35,18 @@ def rule(event):
     return mfa_row_matches(event, "change_event_name")
 
 
-def _no_page(event):
-    # The KV cache knows whether the Tracebit alert already paged on this identity's MFA reset
-    # (real-time escalation): the same fact is then an Info alert sent nowhere (docs/paging.md).
-    return mfa_row_no_page_reason(event, get_string_set)
-
-
 def title(event):
-    suffix = " [no page: already raised]" if _no_page(event) else ""
-    return mfa_row_title(event, MFA_SOURCE_AWS, "change_event_name", "change_actor") + suffix
+    return mfa_row_title(event, MFA_SOURCE_AWS, "change_event_name", "change_actor", get_string_set)
 
 
 def severity(event):
-    return NO_PAGE_SEVERITY if _no_page(event) else "DEFAULT"
+    # The KV cache knows whether the Tracebit alert already paged on this identity's reset (real-time
+    # escalation): the same fact is then an Info alert sent to no destination (docs/paging.md).
+    return mfa_row_severity(event, get_string_set)
 
 
 def destinations(event):
-    return no_page_destinations(_no_page(event))
+    return mfa_row_destinations(event, get_string_set)
 
 
 def dedup(event):
@@ -64,7 +58,6 @@ def reference(event):
 
 
 def alert_context(event):
-    context = mfa_row_context(event, "cloudtrail_event", CHANGE_COLUMNS, "minutes_change_to_alert")
-    if _no_page(event):
-        context["no_page_reason"] = _no_page(event)
-    return context
+    return mfa_row_context(
+        event, "cloudtrail_event", CHANGE_COLUMNS, "minutes_change_to_alert", get_string_set
+    )
