@@ -90,16 +90,16 @@ def target_user(event):
 
 
 def password_reset_required(event):
-    """``requestParameters.passwordResetRequired`` of a login-profile call as a string (``true`` /
-    ``false``), else None. panther-analysis leaves such temporary passwords out; here they still
-    count, because whoever set the temporary password can sign in and choose the next one."""
+    """``requestParameters.passwordResetRequired`` of a login-profile call as a bool, else None.
+    panther-analysis leaves such temporary passwords out; here they still count, because whoever
+    set the temporary password can sign in and choose the next one."""
     if event.get("eventName") not in LOGIN_PROFILE_EVENTS:
         return None
     value = as_mapping(event.get("requestParameters")).get("passwordResetRequired")
     if isinstance(value, bool):
-        return "true" if value else "false"
-    text = as_str(value, 8)
-    return text.lower() if text and text.lower() in ("true", "false") else None
+        return value
+    text = (as_str(value, 8) or "").lower()
+    return {"true": True, "false": False}.get(text)
 
 
 def is_self_service(event, target_name):
@@ -134,7 +134,8 @@ def rule(event):
         event_source=event.get("eventSource"),
         account_id=event.get("recipientAccountId"),
         source_ip=event.get("sourceIPAddress"),
-        password_reset_required=password_reset_required(event),
+        # the record holds strings: "true" / "false", or null when the call has no such flag
+        password_reset_required={True: "true", False: "false"}.get(password_reset_required(event)),
     )
     remember_mfa_reset(put_dictionary, event, [target.lower()], record)
     return True
