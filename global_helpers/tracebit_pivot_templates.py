@@ -9,18 +9,22 @@ only through a ``{{placeholder}}``, which the renderer fills with one escaped st
 
 # Okta System Log event types that count as an MFA / password reset of the TARGET user.
 # Classic Engine emits user.mfa.factor.reset_all; Identity Engine emits one
-# user.mfa.factor.deactivate per factor for the same reset-all.
+# user.mfa.factor.deactivate per factor for the same reset-all. user.mfa.attempt_bypass is an MFA
+# bypass granted to the user (Okta support resets, as panther-analysis okta_support_reset lists).
+# Compared with panther-analysis, Elastic and Splunk in docs/pivots-and-correlation.md.
 MFA_RESET_EVENT_TYPES = (
     "user.mfa.factor.reset_all",
     "user.mfa.factor.deactivate",
     "user.mfa.factor.suspend",
     "system.mfa.factor.deactivate",
     "user.account.reset_password",
+    "user.mfa.attempt_bypass",
 )
 
-# CloudTrail events that remove or reset another user's second factor or password (MFA tampering
-# inside AWS itself): IAM (iam.amazonaws.com) and IAM Identity Center's directory
-# (sso-directory.amazonaws.com, DeleteMfaDeviceForUser).
+# CloudTrail events that remove or reset another user's second factor or password, or give another
+# user a new access key (takeover inside AWS itself): IAM (iam.amazonaws.com) and IAM Identity
+# Center's directory (sso-directory.amazonaws.com, DeleteMfaDeviceForUser). CreateAccessKey for
+# another user is panther-analysis AWS.IAM.Backdoor.User.Keys (docs/pivots-and-correlation.md).
 AWS_MFA_TAMPERING_EVENT_NAMES = (
     "DeactivateMFADevice",
     "DeleteVirtualMFADevice",
@@ -28,6 +32,7 @@ AWS_MFA_TAMPERING_EVENT_NAMES = (
     "UpdateLoginProfile",
     "CreateLoginProfile",
     "DeleteMfaDeviceForUser",
+    "CreateAccessKey",
 )
 
 # Example parameter values: the incident of the Tracebit + Panther partnership blog post.
@@ -200,7 +205,6 @@ AWS_CREDENTIAL_CHANGE_EVENT_NAMES = (
     "CreateVirtualMFADevice",
     "DeleteLoginProfile",
     "ChangePassword",
-    "CreateAccessKey",
     "UpdateAccessKey",
     "DeleteAccessKey",
 )

@@ -111,6 +111,14 @@ class ReplayReport:
             counts[alert.rule_id] = counts.get(alert.rule_id, 0) + 1
         return counts
 
+    def page_counts(self) -> dict[str, int]:
+        """Alerts that page (``Alert.pages``), per rule: what reaches an analyst."""
+        counts: dict[str, int] = {}
+        for alert in self.alerts:
+            if alert.pages:
+                counts[alert.rule_id] = counts.get(alert.rule_id, 0) + 1
+        return counts
+
     def to_json(self) -> dict:
         return {
             "scenario": self.scenario,

@@ -138,13 +138,15 @@ def render_text(report: ReplayReport) -> str:
         f"({', '.join(f'{k} {v}' for k, v in sorted(report.events_by_log_type.items()))}), "
         f"now = {report.now:%Y-%m-%dT%H:%M:%SZ}",
         *_notes(report),
-        f"{len(report.alerts)} alert(s), {report.signals} signal(s)",
+        f"{len(report.alerts)} alert(s) ({sum(report.page_counts().values())} paging), "
+        f"{report.signals} signal(s)",
         report.skipped.summary(),
         "",
     ]
     numbers = {f"{alert.rule_id}:{alert.dedup}": n for n, alert in enumerate(report.alerts, start=1)}
     for n, alert in enumerate(report.alerts, start=1):
-        lines.append(f"[{n}] {alert.severity or '?'}  {alert.rule_id}")
+        quiet = "" if alert.pages else "  (no page)"
+        lines.append(f"[{n}] {alert.severity or '?'}  {alert.rule_id}{quiet}")
         lines.append(f"    {alert.title}")
         lines.append(
             f"    events: {alert.event_count}  first: {alert.first_event_time:%Y-%m-%dT%H:%M:%SZ}  "
