@@ -6,13 +6,13 @@ item); long pivot tables show the rows around the alert.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from tracebit_pack.pack.not_evaluated import summary_lines
 from tracebit_pack.replay import ReplayReport
 from tracebit_pack.text import aligned_table, clip, compact
+from tracebit_pack.times import shown_time as _ts
 
 KEY_CONTEXT = (
     ("principal", ("principal_arn", "principal_id")),
@@ -36,20 +36,7 @@ TINY_EVENTS = 50  # fewer events than this: say the folder is too small to judge
 TINY_SPAN_HOURS = 24.0
 RATE_MIN_EVENTS = 500  # below this, an events/s figure measures start-up, not throughput
 MAX_LIST_ITEMS = 10
-_TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:Z|[+-]00:?00)?$")
 _TIME_COLUMNS = ("event_time", "event_day", "p_event_time", "hour")
-
-
-def _ts(text: str) -> str:
-    """A lake / Panther timestamp as rfc3339 UTC (``2024-12-12T22:41:07.311Z``); other text as is.
-
-    Every time in the report is UTC, and says so."""
-    found = _TIMESTAMP.match(text)
-    if not found:
-        return text
-    day, clock, fraction = found.groups()
-    millis = (fraction or "").ljust(3, "0")[:3]
-    return f"{day}T{clock}" + (f".{millis}" if millis.strip("0") else "") + "Z"
 
 
 def _short(value: Any, width: int = 60) -> str:
