@@ -49,11 +49,8 @@ def check_folder(folder: Path, tables: set[str]) -> None:
     folders of S3 objects, gzip or not)."""
     folder = Path(folder)
     if folder.is_dir() and not any(folder.glob("*.json*")):
-        below = sorted(
-            d.name
-            for d in folder.iterdir()
-            if d.is_dir() and d.name not in LOG_TYPES and not d.name.startswith(".") and any(d.glob("*.json*"))
-        )
+        subfolders = (d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+        below = sorted(d.name for d in subfolders if d.name not in LOG_TYPES and any(d.glob("*.json*")))
         if below:
             raise UserError(
                 f"{folder}: no <LogType>.jsonl files directly in this folder; its subfolders "
