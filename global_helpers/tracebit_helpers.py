@@ -11,7 +11,8 @@ lives in one global per topic, re-exported here under the names rules have alway
 * ``tracebit_pivots``: the pivot queries rendered into the alert context.
 
 What stays here is the glue one rule run needs: the rule_* entry points (which share one context
-build and one KV lookup per event), the scheduled MFA rules' row helpers and the data-model methods.
+build and one KV lookup per event), the scheduled rules' row helpers (their pivots included) and the
+data-model methods.
 """
 
 import tracebit_pivots
@@ -180,13 +181,28 @@ def mfa_row_context(row, section, columns, minutes_key):
     """The alert context of a scheduled MFA rule: the identity, the Tracebit side, the reset side
     (``section``: each context key read from its row column) and the minutes from reset to alert."""
     identity = row_text(row, "identity")
+    tracebit = mfa_row_tracebit(row)
+    identities = [identity] if identity else []
     return {
-        "identities": [identity] if identity else [],
-        "tracebit": mfa_row_tracebit(row),
+        "identities": identities,
+        "tracebit": tracebit,
         section: {key: row_text(row, column) for key, column in columns.items()},
         minutes_key: row_number(row, minutes_key),
         "mfa_lookback_days": row_number(row, "mfa_lookback_days"),
+        "pivots": scheduled_pivots(tracebit["principal_arn"], identities, tracebit["alert_time"]),
     }
+
+
+def scheduled_pivots(principal_arn, identities, alert_time):
+    """The pivot queries of a scheduled alert's Tracebit principal, rendered by the same
+    ``tracebit_pivots.render_pivots`` as the real-time alerts' (a pivot whose parameter is
+    missing is left out): the first alert an analyst opens has its queries ready to copy. Without
+    ``identities``, the ARN's session or user name is the identity when it looks like one."""
+    if not identities:
+        name = parse_aws_arn(principal_arn)["name"]
+        identities = [name.lower()] if is_username(name) else []
+    context = {"principal_arn": principal_arn, "identities": identities, "alert_time": alert_time}
+    return tracebit_pivots.render_pivots(context)
 
 
 def mfa_row_title(row, source, event_key, actor_key):
