@@ -90,7 +90,7 @@ check-packs: install ## pat check-packs: every item is in a pack with its depend
 zip: install ## Build the upload bundle with pat zip (into dist/)
 	$(PAT) zip --path . --out dist
 
-queries: install ## Regenerate queries/tracebit_pivot_*.yml from global_helpers/tracebit_pivots.py
+queries: install ## Regenerate queries/tracebit_pivot_*.yml from the templates in global_helpers/tracebit_pivot_templates.py
 	$(BIN)/tracebit-pack generate-queries
 
 fuzz: install ## Fuzz every rule with FUZZ_EXAMPLES generated events (default 100000)
