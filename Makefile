@@ -53,7 +53,7 @@ test-browser: install ## Open the HTML report in headless Debian chromium: chart
 # check's output is printed in one piece when it finishes.
 TEST_CHECKS := pytest lint validate-events pat-test-summary test-correlation check-packs test-browser
 
-test: install ## Run every test (lint, schema checks, pytest, pat test, correlation tests, pack checks, the HTML report in chromium)
+test: install ## Run every test (lint, schema checks, pytest with the docs test, pat test, correlation tests, pack checks, the HTML report in chromium)
 	@$(MAKE) --no-print-directory -j2 --output-sync=target $(TEST_CHECKS)
 	@echo "make test: all checks passed"
 

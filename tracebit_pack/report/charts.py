@@ -40,7 +40,8 @@ LANES = {
 }
 # Series of the S3-read bars: reads of a canary bucket in the canary colour.
 READ_SERIES = {"other buckets": OTHER_BUCKETS[0], "GetObject": OTHER_BUCKETS[0], "canary bucket": CANARY}
-SAME_SPOT = 150  # marks closer than 1/SAME_SPOT of the time axis are one point with their count
+# Marks closer than 1/SAME_SPOT of the time axis (about a marker's width) are one point with their count.
+SAME_SPOT = 50
 WIDTH = 760
 LABEL_LIMIT = 340  # px: longer bucket or rule names are cut with an ellipsis
 
