@@ -53,7 +53,7 @@ test-browser: install ## Open the HTML report in headless Debian chromium: chart
 # check's output is printed in one piece when it finishes.
 TEST_CHECKS := pytest lint validate-events pat-test-summary test-correlation check-packs test-browser pantherflow-docs
 
-test: install ## Run every test (lint, schema checks, pytest, pat test, correlation tests, pack checks, the HTML report in chromium)
+test: install ## Run every test (lint, schema checks, pytest with the docs test, pat test, correlation tests, pack checks, the HTML report in chromium)
 	@$(MAKE) --no-print-directory -j2 --output-sync=target $(TEST_CHECKS)
 	@echo "make test: all checks passed"
 
@@ -93,7 +93,7 @@ check-packs: install ## pat check-packs: every item is in a pack with its depend
 zip: install ## Build the upload bundle with pat zip (into dist/)
 	$(PAT) zip --path . --out dist
 
-queries: install ## Regenerate queries/tracebit_pivot_*.yml from global_helpers/tracebit_pivots.py
+queries: install ## Regenerate queries/tracebit_pivot_*.yml from the templates in global_helpers/tracebit_pivot_templates.py
 	$(BIN)/tracebit-pack generate-queries
 
 fuzz: install ## Fuzz every rule with FUZZ_EXAMPLES generated events (default 100000)

@@ -13,8 +13,8 @@ lives in one global per topic, re-exported here under the names rules have alway
 
 What stays here is the glue one rule run needs: the rule_* entry points (which share one context
 build and one KV lookup per event), ``record_alert`` (what rule() writes to the KV cache), who pages
-(``summary_no_page_reason``, ``mfa_row_no_page_reason``; docs/paging.md), the scheduled MFA rules'
-row helpers and the data-model methods.
+(``summary_no_page_reason``, ``mfa_row_no_page_reason``; docs/paging.md), the scheduled rules' row
+helpers (their pivots included) and the data-model methods.
 """
 
 from tracebit_alert_cache import (
@@ -292,17 +292,32 @@ def mfa_row_context(row, section, columns, minutes_key, get_string_set=None):
     (``section``: each context key read from its row column), the minutes from reset to alert, and
     ``no_page_reason`` when the alert already paged on this reset (``get_string_set`` given)."""
     identity = row_text(row, "identity")
+    tracebit = mfa_row_tracebit(row)
+    identities = [identity] if identity else []
     context = {
-        "identities": [identity] if identity else [],
-        "tracebit": mfa_row_tracebit(row),
+        "identities": identities,
+        "tracebit": tracebit,
         section: {key: row_text(row, column) for key, column in columns.items()},
         minutes_key: row_number(row, minutes_key),
         "mfa_lookback_days": row_number(row, "mfa_lookback_days"),
+        "pivots": scheduled_pivots(tracebit["principal_arn"], identities, tracebit["alert_time"]),
     }
     reason = mfa_row_no_page_reason(row, get_string_set) if get_string_set is not None else None
     if reason:
         context["no_page_reason"] = reason
     return context
+
+
+def scheduled_pivots(principal_arn, identities, alert_time):
+    """The pivot queries of a scheduled alert's Tracebit principal, rendered by the same
+    ``tracebit_pivots.render_pivots`` as the real-time alerts' (a pivot whose parameter is
+    missing is left out): the first alert an analyst opens has its queries ready to copy. Without
+    ``identities``, the ARN's session or user name is the identity when it looks like one."""
+    if not identities:
+        name = parse_aws_arn(principal_arn)["name"]
+        identities = [name.lower()] if is_username(name) else []
+    context = {"principal_arn": principal_arn, "identities": identities, "alert_time": alert_time}
+    return tracebit_pivots.render_pivots(context)
 
 
 def mfa_row_title(row, source, event_key, actor_key, get_string_set=None):

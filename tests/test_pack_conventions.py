@@ -103,3 +103,24 @@ def test_correlation_rules_reference_existing_rules():
         detection = item.spec["Detection"][0]
         for group in detection.get("Group") or detection.get("Sequence"):
             assert group["RuleID"] in rules, f"{item.id}: unknown {group['RuleID']}"
+
+
+@pytest.mark.parametrize("item", DETECTIONS, ids=ids(DETECTIONS))
+def test_display_names_are_words_not_rule_ids(item):
+    """A title reads "canary credential used", not "canary CredentialUsed" (a RuleID fragment)."""
+    camel = re.findall(r"\b[A-Za-z]*[a-z][A-Z]\w*", item.spec["DisplayName"])
+    assert not [word for word in camel if word not in ("GetObject", "Tracebit")], f"{item.id}: {camel}"
+
+
+@pytest.mark.parametrize("item", CORRELATION, ids=ids(CORRELATION))
+def test_correlation_runbook_leads_to_the_signals_pivots(item):
+    """A correlation rule is YAML only, so its alert has no pivots of its own: the runbook names
+    the Tracebit signal that carries them, and every pivot it asks the analyst to run exists."""
+    runbook = " ".join(item.spec["Runbook"].split())
+    detection = item.spec["Detection"][0]
+    tracebit = [g["RuleID"] for g in detection["Group"] if not g["RuleID"].startswith("Tracebit.Signal.")]
+    assert tracebit and all(rule_id in runbook for rule_id in tracebit), item.id
+    assert "p_alert_context.pivots" in runbook, item.id
+    pivots = set(ids(items_of(ITEMS, "saved_query")))
+    named = set(re.findall(r"Tracebit\.Pivot\.\w+", runbook))
+    assert named and named <= pivots, f"{item.id}: {named - pivots}"

@@ -260,3 +260,10 @@ def test_report_text_is_never_cut_mid_value_and_times_say_utc(blog):
     # one wording for the same reset everywhere: "after Okta <event>"
     assert "after an Okta" not in text
     assert text.count("after Okta user.account.reset_password") == 3
+
+
+def test_a_file_instead_of_a_folder_says_what_replay_wants(capsys):
+    err = run_bad(capsys, ["replay", str(SCENARIOS / "blog_incident" / "AWS.CloudTrail.jsonl")])
+    assert (
+        "is a file; pass the folder that holds it" in err and "log type is read from each file's name" in err
+    )
