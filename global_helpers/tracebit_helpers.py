@@ -33,6 +33,8 @@ from tracebit_alert import (
     title_summary,
     title_unknown_subtype,
 )
+from tracebit_audit import assess as audit_assess
+from tracebit_audit import audit_context, audit_dedup, audit_severity, audit_title
 from tracebit_base import (
     MAX_LIST,
     MAX_STR,
