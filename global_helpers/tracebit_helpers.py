@@ -9,8 +9,6 @@ lives in one global per topic, re-exported here under the names rules have alway
 * ``tracebit_alert``: the alert context (docs/DESIGN.md, docs/alert-context.md), titles, dedup;
 * ``tracebit_mfa_cache``: the KV-cache contract of a recent MFA reset (key, TTL, record, writer, reader);
 * ``tracebit_pivots``: the pivot queries rendered into the alert context.
-* ``tracebit_audit``: what a Panther audit log did to this pack (the audit rule's title, severity,
-  dedup and context).
 
 What stays here is the glue one rule run needs: the rule_* entry points (which share one context
 build and one KV lookup per event), the scheduled MFA rules' row helpers and the data-model methods.
@@ -35,8 +33,6 @@ from tracebit_alert import (
     title_summary,
     title_unknown_subtype,
 )
-from tracebit_audit import assess as audit_assess
-from tracebit_audit import audit_context, audit_dedup, audit_severity, audit_title
 from tracebit_base import (
     MAX_LIST,
     MAX_STR,

@@ -53,7 +53,6 @@ DESCRIPTIONS = {
     "GET_RULE": "Gets a rule",
     "LIST_DETECTIONS": "Lists detections",
     "SIGN_IN": "Signs a user in",
-    "UPDATE_ALERT_STATUS": "Updates the status of alerts",
     "UPDATE_DETECTION_STATE": "Enables or disables detections",
     "UPDATE_RULE": "Updates a rule",
     "UPLOAD_DETECTION_ENTITIES": "Bulk uploads detections, queries, data models and globals",
@@ -231,8 +230,7 @@ def detection_tampering() -> None:
 
 
 def benign_baseline_audit() -> None:
-    """The pipeline's uploads and ordinary console use during benign_baseline: nothing to report."""
-    tracebit_alert_id = "01JMB9X2W7K4P3Q8R5T6V1N0ZE"
+    """The pipeline's upload and ordinary console use during benign_baseline: nothing to report."""
     office = "198.51.100.24"
     events = [
         upload(datetime(2025, 2, 12, 10, 31, 4, 812000, tzinfo=UTC), PACK_UPLOAD),
@@ -274,19 +272,6 @@ def benign_baseline_audit() -> None:
             (office, BROWSER_UA),
             {"detections": [{"id": "Tracebit.CanaryCredentialUsed", "enabled": True}]},
             actionResult="FAILED",
-        ),
-        upload(datetime(2025, 2, 25, 13, 2, 44, 61000, tzinfo=UTC), PACK_UPLOAD),
-        audit(
-            datetime(2025, 2, 26, 11, 20, 9, 731000, tzinfo=UTC),
-            "UPDATE_ALERT_STATUS",
-            ANALYST,
-            (office, BROWSER_UA),
-            {
-                "ids": ["b1c0e5d2f3a4958677a8b9c0d1e2f3a4"],
-                "status": "RESOLVED",
-                "ruleId": "Tracebit.AlertSummary.NotBenign",
-                "alertId": tracebit_alert_id,
-            },
         ),
     ]
     write(HERE / "benign_baseline", "Panther.Audit", events)
