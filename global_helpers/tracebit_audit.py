@@ -73,24 +73,27 @@ REMEDY = (
     "that main holds it and the next upload keeps it."
 )
 
-_MAX_NODES = 2000  # strings and containers walked in one actionParams: bounds the cost of odd logs
-_MAX_DEPTH = 12
+MAX_NODES = 2000  # values walked in one actionParams (strings and containers): bounds odd logs
+MAX_DEPTH = 12  # nested mappings walked into
+MAX_TEXT = 999  # Panther keeps 1,000 characters of a title or a dedup string
 
 
-def _walk(value, chain, found, budget):
-    """Collect ``(string, [enclosing mappings, innermost first])`` from ``value``, bounded."""
-    budget[0] -= 1
-    if budget[0] < 0 or len(chain) > _MAX_DEPTH:
-        return
-    if isinstance(value, str):
-        found.append((value, chain))
-    elif isinstance(value, dict):
-        inner = [value, *chain]
-        for item in value.values():
-            _walk(item, inner, found, budget)
-    elif isinstance(value, list):
-        for item in value:
-            _walk(item, chain, found, budget)
+def strings_in(params):
+    """``[(string, [enclosing mappings, innermost first])]`` in ``params``, depth first, bounded."""
+    found = []
+    stack = [(params, [])]
+    seen = 0
+    while stack and seen < MAX_NODES:
+        value, chain = stack.pop()
+        seen += 1
+        if isinstance(value, str):
+            found.append((value, chain))
+        elif isinstance(value, dict) and len(chain) < MAX_DEPTH:
+            inner = [value, *chain]
+            stack.extend((item, inner) for item in reversed(list(value.values())))
+        elif isinstance(value, list):
+            stack.extend((item, chain) for item in reversed(value))
+    return found
 
 
 def ids_in(text):
@@ -107,10 +110,8 @@ def ids_in(text):
 
 def touched_items(params):
     """``{id: [enclosing mappings, innermost first]}`` for every pack id found in ``params``."""
-    found = []
-    _walk(raw(params), [], found, [_MAX_NODES])
     touched = {}
-    for text, chain in found:
+    for text, chain in strings_in(raw(params)):
         for item_id in ids_in(text):
             touched.setdefault(item_id, chain)
     return touched
@@ -142,13 +143,13 @@ def _severity_change(value, deployed):
     if new in SEVERITIES and old in SEVERITIES:
         word = "lowered" if SEVERITIES.index(new) < SEVERITIES.index(old) else "raised"
         return f"severity {word} {old} -> {new}"
-    return f"severity set to {clip(new, 40)}"
+    return f"severity set to {clip(new)}"
 
 
 def _number_change(name, value, deployed):
     if str(value).strip() == str(deployed):
         return None
-    return f"{name} {deployed if deployed is not None else '?'} -> {clip(value, 40)}"
+    return f"{name} {deployed if deployed is not None else '?'} -> {clip(value)}"
 
 
 def setting_changes(item_id, chain):
@@ -212,7 +213,7 @@ def item_changes(event):
         else:
             changes = setting_changes(item_id, chain)
             if action not in STATE_ACTIONS and action not in EDIT_ACTIONS:
-                changes.append(f"unknown action {clip(action, 60) or '(none)'}")
+                changes.append(f"unknown action {clip(action) or '(none)'}")
             elif not changes:
                 changes = ["enabled" if action in STATE_ACTIONS else "edited"]
         out[item_id] = changes
@@ -253,11 +254,11 @@ def actor_label(event):
         or as_str(safe_get(event, "actor", "id"))
         or "(no id)"
     )
-    return f"{clip(kind, 20)} {clip(name)}"
+    return f"{clip(kind)} {clip(name)}"
 
 
 def _summary(changes):
-    parts = [f"{clip(item_id, 80)} ({', '.join(phrases)})" for item_id, phrases in changes.items()]
+    parts = [f"{clip(item_id)} ({', '.join(phrases)})" for item_id, phrases in changes.items()]
     if len(parts) > 3:
         parts = [*parts[:3], f"+{len(parts) - 3} more"]
     return "; ".join(parts)
@@ -268,15 +269,17 @@ def audit_title(event):
     if verdict is None:
         return "Tracebit pack: no change"
     word = "tampering" if verdict["kind"] == "tampering" else "drift from main"
-    action = clip(action_of(event), 60)
-    return f"Tracebit pack {word}: {actor_label(event)} {action} {_summary(verdict['changes'])}"
+    title = (
+        f"Tracebit pack {word}: {actor_label(event)} {clip(action_of(event))} {_summary(verdict['changes'])}"
+    )
+    return clip(title, MAX_TEXT)
 
 
 def audit_dedup(event):
     verdict = assess(event) or {"changes": {}}
     actor = as_str(safe_get(event, "actor", "id")) or "unknown"
     items = ",".join(sorted(verdict["changes"]))
-    return clip(f"tracebit-audit:{actor}:{action_of(event)}:{items}", 1000)
+    return clip(f"tracebit-audit:{actor}:{action_of(event)}:{items}", MAX_TEXT)
 
 
 def audit_severity(event):

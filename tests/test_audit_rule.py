@@ -157,6 +157,9 @@ def test_every_kind_of_pack_item_is_watched():
         ({"enabled": "false"}, "disabled"),
         ({"disabled": True}, "disabled"),
         ({"enabled": True}, None),
+        ({"disabled": "false"}, None),
+        ({"disabled": " True "}, "disabled"),
+        ({"severity": "urgent"}, "severity set to URGENT"),
     ],
 )
 def test_settings_are_compared_with_main(fields, change):
@@ -288,8 +291,46 @@ def test_context_dedup_and_severity_functions():
 
 def test_a_long_list_of_items_is_summarised_in_the_title():
     ids = sorted(i for i in watched_items.PACK_ITEMS if i.startswith("Tracebit.Pivot."))
-    title = audit.audit_title(event("DELETE_SAVED_DATA_LAKE_QUERY", deleted(*ids)))
-    assert f"+{len(ids) - 3} more" in title and ids[0] in title and ids[3] not in title
+    assert len(ids) >= 4
+    three = audit.audit_title(event("DELETE_SAVED_DATA_LAKE_QUERY", deleted(*ids[:3])))
+    assert all(f"{i} (deleted)" in three for i in ids[:3]) and "more" not in three
+    four = audit.audit_title(event("DELETE_SAVED_DATA_LAKE_QUERY", deleted(*ids[:4])))
+    assert all(f"{i} (deleted)" in four for i in ids[:3]) and ids[3] not in four
+    assert four.endswith("(deleted); +1 more")
+
+
+def test_titles_and_dedup_strings_fit_panthers_limit():
+    many = [f"Tracebit.Item{n:03d}" + "x" * 150 for n in range(12)]
+    long_actor = {"id": "u" * 2000, "name": "n" * 300, "type": "USER"}
+    long_values = updated(
+        id="Tracebit.CanaryResourceAccessed",
+        severity="s" * 300,
+        threshold="t" * 300,
+        dedupPeriodMinutes="d" * 300,
+    )
+    title = audit.audit_title(event("X" * 300, long_values, actor=long_actor))
+    assert len(title) == audit.MAX_TEXT and title.endswith("\u2026")
+    dedup = audit.audit_dedup(event("DELETE_DETECTION", deleted(*many), actor=long_actor))
+    assert len(dedup) == audit.MAX_TEXT and dedup.startswith("tracebit-audit:uuu")
+    short = audit.audit_dedup(event("DELETE_DETECTION", deleted("Tracebit.IntegrationSilent")))
+    assert len(short) < audit.MAX_TEXT and not short.endswith("\u2026")
+
+
+def test_the_actor_is_named_by_email_then_name_then_id():
+    assert audit.actor_label(event("X", None)) == "USER homer@springfield.gov"
+    named = {"id": "PantherSSO_x", "name": "Homer Simpson", "type": "USER"}
+    assert audit.actor_label(event("X", None, actor=named)) == "USER Homer Simpson"
+    only_id = {"id": "scim", "type": "TOKEN"}
+    assert audit.actor_label(event("X", None, actor=only_id)) == "TOKEN scim"
+    assert audit.actor_label(event("X", None, actor={"type": "TOKEN"})) == "TOKEN (no id)"
+    assert audit.actor_label(event("X", None, actor={"id": ""})) == "unknown actor (no id)"
+
+
+def test_an_unnamed_action_touching_an_id_is_unknown():
+    raw = {"actionParams": deleted("Tracebit.IntegrationSilent"), "actor": USER, "actionResult": "SUCCEEDED"}
+    assert audit.item_changes(raw) == {"Tracebit.IntegrationSilent": ["unknown action (none)"]}
+    assert audit.audit_context(raw)["action"] is None
+    assert audit.audit_context(event("DELETE_DETECTION", deleted("x")))["action"] == "DELETE_DETECTION"
 
 
 # --------------------------------------------------------------------------- bad input
@@ -315,17 +356,28 @@ def test_bad_input_never_raises(params, actor):
         assert isinstance(audit.audit_title(value), str) and isinstance(audit.audit_dedup(value), str)
 
 
+def nested(levels: int) -> object:
+    value: object = "Tracebit.CanaryResourceAccessed"
+    for _ in range(levels):
+        value = {"x": value}
+    return value
+
+
 def test_deep_or_huge_params_are_bounded():
-    deep: object = "Tracebit.CanaryResourceAccessed"
-    for _ in range(200):
-        deep = {"x": [deep]}
-    assert audit.item_changes(event("ARCHIVE", deep)) == {}  # beyond the depth bound: not walked
-    wide = {"ids": ["noise"] * 5000 + ["Tracebit.CanaryResourceAccessed"]}
-    assert audit.item_changes(event("ARCHIVE", wide)) == {}  # beyond the node budget
-    near = {"ids": ["noise"] * 100 + ["Tracebit.CanaryResourceAccessed"]}
-    assert audit.item_changes(event("ARCHIVE", near)) == {
-        "Tracebit.CanaryResourceAccessed": ["unknown action ARCHIVE"]
-    }
+    found = {"Tracebit.CanaryResourceAccessed": ["unknown action ARCHIVE"]}
+    # depth: an id inside MAX_DEPTH mappings is read, one level deeper is not
+    assert audit.item_changes(event("ARCHIVE", nested(audit.MAX_DEPTH))) == found
+    assert audit.item_changes(event("ARCHIVE", nested(audit.MAX_DEPTH + 1))) == {}
+    # nodes: the root, the list and MAX_NODES - 2 strings are read, and no more
+    last = audit.MAX_NODES - 2
+    reached = {"ids": ["noise"] * (last - 1) + ["Tracebit.CanaryResourceAccessed"]}
+    assert audit.item_changes(event("ARCHIVE", reached)) == found
+    beyond = {"ids": ["noise"] * last + ["Tracebit.CanaryResourceAccessed"]}
+    assert audit.item_changes(event("ARCHIVE", beyond)) == {}
+    lists: object = ["Tracebit.CanaryResourceAccessed"]
+    for _ in range(50):
+        lists = [lists]
+    assert audit.item_changes(event("ARCHIVE", lists)) == found  # lists add no depth, only nodes
 
 
 def test_the_rule_yaml_tests_use_panthers_own_shapes():
