@@ -19,7 +19,7 @@ PAT_LOG := .pat-test.log
 REPORT ?= dist/blog_incident_report.html
 SCREENSHOT := docs/images/blog_incident_report.png
 
-.PHONY: help install demo report report-screenshot test-browser test lint pytest pat-test pat-test-summary validate-events test-correlation check-packs \
+.PHONY: help install demo report report-screenshot test-browser test lint pytest pat-test pat-test-summary validate-events test-correlation check-packs pantherflow-docs \
         zip queries fuzz bench bench-scale mutate lock review upload clean
 
 help: ## List the targets
@@ -51,7 +51,7 @@ test-browser: install ## Open the HTML report in headless Debian chromium: chart
 
 # The checks run two at a time (pytest alone uses both cores; the others use one each), and each
 # check's output is printed in one piece when it finishes.
-TEST_CHECKS := pytest lint validate-events pat-test-summary test-correlation check-packs test-browser
+TEST_CHECKS := pytest lint validate-events pat-test-summary test-correlation check-packs test-browser pantherflow-docs
 
 test: install ## Run every test (lint, schema checks, pytest, pat test, correlation tests, pack checks, the HTML report in chromium)
 	@$(MAKE) --no-print-directory -j2 --output-sync=target $(TEST_CHECKS)
@@ -83,6 +83,9 @@ pat-test-summary: install
 
 test-correlation: install ## Run the correlation rules' RuleOutputs tests offline (failures and the summary)
 	$(BIN)/tracebit-pack test-correlation --quiet
+
+pantherflow-docs: install ## Run the examples of Panther's PantherFlow docs on the offline executor (prints K/N)
+	$(BIN)/tracebit-pack dev pantherflow-docs
 
 check-packs: install ## pat check-packs: every item is in a pack with its dependencies
 	$(PAT) check-packs --path .

@@ -38,8 +38,9 @@ EXAMPLE_PARAMS = {
     "alert_time": "2024-12-13 16:20:00",
 }
 
-# Okta target[] positions the MFA-reset pivot looks at for the User (PantherFlow has no attested
-# way to search a whole array; Okta puts the user among the first two targets of these events).
+# Okta target[] positions the MFA-reset pivot looks at for the User (`target[0].type`, the indexing
+# of Panther's expressions page; Panther publishes no PantherFlow that searches a whole array).
+# Okta puts the user among the first two targets of these events.
 OKTA_TARGET_POSITIONS = 3
 
 _MFA_TYPES_SQL = ", ".join(f"'{t}'" for t in MFA_RESET_EVENT_TYPES)
@@ -50,8 +51,7 @@ _OKTA_TARGET_SQL = "\n        OR ".join(
     for i in range(OKTA_TARGET_POSITIONS)
 )
 _OKTA_TARGET_PF = "\n    or ".join(
-    f"(snowflake.func('GET_PATH', target, '[{i}].type') == 'User'"
-    f" and strings.ilike(snowflake.func('GET_PATH', target, '[{i}].alternateId'), {{{{identity}}}}))"
+    f"(target[{i}].type == 'User' and strings.ilike(target[{i}].alternateId, {{{{identity}}}}))"
     for i in range(OKTA_TARGET_POSITIONS)
 )
 
@@ -80,7 +80,7 @@ PIVOTS = {
     SELECT {{principal_arn}} AS principal_arn
 )
 SELECT
-    DATE_TRUNC('day', ct.p_event_time) AS event_day,
+    DATE(ct.p_event_time) AS event_day,
     ct.requestParameters:bucketName::string AS bucket,
     COUNT(*) AS requests,
     SUM(ct.additionalEventData:bytesTransferredOut::number) AS bytes_out,
@@ -99,11 +99,12 @@ ORDER BY event_day ASC, bucket ASC
     .. time.parse_timestamp({{alert_time}}) + time.parse_timespan({{after}})
 | where eventSource == 's3.amazonaws.com' and eventName == 'GetObject'
 | where strings.ilike(userIdentity.arn, {{principal_arn}})
+| extend event_day = snowflake.func('DATE', p_event_time), bucket = requestParameters.bucketName
 | summarize requests = agg.count(),
     bytes_out = agg.sum(additionalEventData.bytesTransferredOut),
     distinct_keys = agg.count_distinct(requestParameters.key),
     distinct_source_ips = agg.count_distinct(sourceIPAddress)
-    by event_day = time.trunc('day', p_event_time), bucket = requestParameters.bucketName
+    by event_day, bucket
 | sort event_day asc, bucket asc
 """,
     },

@@ -214,11 +214,11 @@ ARN = ["--param", f"principal_arn={SUE_ARN}"]
         ),
         (
             [AROUND, *NOW_OK, *ARN, "--param", "alert_time=not a time"],
-            "--param alert_time: expected an RFC 3339 time",
+            "--param alert_time: expected a time with a timezone",
         ),
         (
             [AROUND, *NOW_OK, *ARN, "--param", "alert_time=2024-12-13T16:20:00"],
-            "--param alert_time: expected an RFC 3339 time with a timezone",
+            "--param alert_time: expected a time with a timezone like 2024-12-13T16:20:00Z",
         ),
         ([AROUND, "--now", "2024-12-13T16:20:00", *ARN], "--now: '2024-12-13T16:20:00' has no timezone"),
         ([AROUND, "--now", "2024-12-13 16:20:00", *ARN], "has no timezone"),

@@ -27,6 +27,7 @@ import json
 import sys
 from pathlib import Path
 
+from tracebit_pack.cli import pantherflow as pantherflow_cli
 from tracebit_pack.errors import UserError
 from tracebit_pack.pack import items as analysis
 from tracebit_pack.query import pivots as pivot_run
@@ -98,6 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     analysis.add_path_argument(run)
     run.set_defaults(func=_command)
+    pantherflow_cli.register(actions)
 
     def _usage(_args: argparse.Namespace) -> int:
         raise UserError("query: missing action (use: query run <QueryName> --data DIR --now TIME)")

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tracebit_pack.pack.not_evaluated import summary_lines
+from tracebit_pack.query.rerun import rerun_command
 from tracebit_pack.replay import ReplayReport
 from tracebit_pack.text import aligned_table, clip, compact
 
@@ -167,6 +168,7 @@ def render_text(report: ReplayReport) -> str:
         lines.append(f"{pivot.query} ({params})")
         refs = [f"[{numbers[a]}] {a.split(':', 1)[0]}" if a in numbers else a for a in pivot.alerts]
         lines.append(f"  for alerts: {', '.join(refs)}")
+        lines.append(f"  rerun: {rerun_command(pivot.query, pivot.parameters, report.scenario, report.now)}")
         if pivot.error:
             lines.append(f"  error: {pivot.error}")
         else:
