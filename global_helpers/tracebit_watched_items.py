@@ -72,25 +72,25 @@ PACK_ITEMS = {
     "Tracebit.Correlation.AWSMFATampering.CanaryCredentialUsed": {
         "enabled": True,
         "kind": "correlation rule",
-        "schedule": {"lookback_window_minutes": 10080, "rate_minutes": 60, "timeout_minutes": 5},
+        "schedule": {"lookback_window_minutes": 1800, "rate_minutes": 60, "timeout_minutes": 5},
         "severity": "Critical",
     },
     "Tracebit.Correlation.AWSMFATampering.CanaryResourceAccessed": {
         "enabled": True,
         "kind": "correlation rule",
-        "schedule": {"lookback_window_minutes": 10080, "rate_minutes": 60, "timeout_minutes": 5},
+        "schedule": {"lookback_window_minutes": 1800, "rate_minutes": 60, "timeout_minutes": 5},
         "severity": "Critical",
     },
     "Tracebit.Correlation.OktaMFAReset.CanaryCredentialUsed": {
         "enabled": True,
         "kind": "correlation rule",
-        "schedule": {"lookback_window_minutes": 10080, "rate_minutes": 60, "timeout_minutes": 5},
+        "schedule": {"lookback_window_minutes": 1800, "rate_minutes": 60, "timeout_minutes": 5},
         "severity": "Critical",
     },
     "Tracebit.Correlation.OktaMFAReset.CanaryResourceAccessed": {
         "enabled": True,
         "kind": "correlation rule",
-        "schedule": {"lookback_window_minutes": 10080, "rate_minutes": 60, "timeout_minutes": 5},
+        "schedule": {"lookback_window_minutes": 1800, "rate_minutes": 60, "timeout_minutes": 5},
         "severity": "Critical",
     },
     "Tracebit.Correlation.PackChanged.CanaryCredentialUsed": {

@@ -309,11 +309,11 @@ def test_titles_and_dedup_strings_fit_panthers_limit():
         dedupPeriodMinutes="d" * 300,
     )
     title = audit.audit_title(event("X" * 300, long_values, actor=long_actor))
-    assert len(title) == audit.MAX_TEXT and title.endswith("\u2026")
+    assert len(title) == 999 and title.endswith("\u2026")  # Panther keeps 1,000 characters
     dedup = audit.audit_dedup(event("DELETE_DETECTION", deleted(*many), actor=long_actor))
-    assert len(dedup) == audit.MAX_TEXT and dedup.startswith("tracebit-audit:uuu")
+    assert len(dedup) == 999 and dedup.startswith("tracebit-audit:uuu")
     short = audit.audit_dedup(event("DELETE_DETECTION", deleted("Tracebit.IntegrationSilent")))
-    assert len(short) < audit.MAX_TEXT and not short.endswith("\u2026")
+    assert len(short) < 999 and not short.endswith("\u2026")
 
 
 def test_the_actor_is_named_by_email_then_name_then_id():
@@ -365,11 +365,11 @@ def nested(levels: int) -> object:
 
 def test_deep_or_huge_params_are_bounded():
     found = {"Tracebit.CanaryResourceAccessed": ["unknown action ARCHIVE"]}
-    # depth: an id inside MAX_DEPTH mappings is read, one level deeper is not
-    assert audit.item_changes(event("ARCHIVE", nested(audit.MAX_DEPTH))) == found
-    assert audit.item_changes(event("ARCHIVE", nested(audit.MAX_DEPTH + 1))) == {}
-    # nodes: the root, the list and MAX_NODES - 2 strings are read, and no more
-    last = audit.MAX_NODES - 2
+    # depth: an id inside 12 mappings (MAX_DEPTH) is read, one level deeper is not
+    assert audit.item_changes(event("ARCHIVE", nested(12))) == found
+    assert audit.item_changes(event("ARCHIVE", nested(13))) == {}
+    # nodes: 2,000 values (MAX_NODES) are read: the root, the list and 1,998 strings, and no more
+    last = 1998
     reached = {"ids": ["noise"] * (last - 1) + ["Tracebit.CanaryResourceAccessed"]}
     assert audit.item_changes(event("ARCHIVE", reached)) == found
     beyond = {"ids": ["noise"] * last + ["Tracebit.CanaryResourceAccessed"]}
