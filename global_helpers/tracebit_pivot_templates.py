@@ -268,6 +268,76 @@ ORDER BY event_time ASC, event_id ASC
 """,
 }
 
+# Panther audit actions that change nothing in the pack: reads (prefixes, from the list of Panther
+# Audit Log Actions) and alert triage / replays. The audit rule (tracebit_audit) skips them, and the
+# pivot below leaves them out, so a rule and the pivot that looks for its events never disagree.
+AUDIT_READ_ACTION_PREFIXES = (
+    "CANCEL_",
+    "CHECK_",
+    "COMPUTE_",
+    "DOWNLOAD_",
+    "EXECUTE_",
+    "GENERATE_",
+    "GET_",
+    "INFER_",
+    "ISSUE_",
+    "LIST_",
+    "RESOLVE_",
+    "RETRY_",
+    "SEND_",
+    "SIGN_IN",
+    "SUMMARIZE_",
+    "TEST_",
+)
+AUDIT_IGNORED_ACTIONS = ("CREATE_REPLAY", "STOP_REPLAY", "UPDATE_ALERT_ASSIGNEE", "UPDATE_ALERT_STATUS")
+_READ_SQL = "\n        OR ".join(f"STARTSWITH(a.actionName, '{p}')" for p in AUDIT_READ_ACTION_PREFIXES)
+_READ_PF = "\n    or ".join(f"strings.starts_with(actionName, '{p}')" for p in AUDIT_READ_ACTION_PREFIXES)
+_IGNORED = ", ".join(f"'{name}'" for name in AUDIT_IGNORED_ACTIONS)
+
+PIVOTS["Tracebit.Pivot.PackChangesBeforeAlert"] = {
+    "params": ("alert_time",),
+    "values": (),
+    "window": ("lookback_days", 7, "day", "1h"),
+    "description": (
+        "Who changed this pack's items in Panther in the lookback_days (7) before the alert (and one "
+        "hour after): every Panther.Audit action that is not a read, alert triage or replay and whose "
+        "actionParams name a Tracebit item (every id of the pack contains 'tracebit'), failed attempts "
+        "included, with the actor, the result and the parameters. A detection deleted, disabled or "
+        "edited by someone other than the upload pipeline shortly before a canary alert is an intruder "
+        "blinding the canaries. Needs Panther audit logs enabled as a log source."
+    ),
+    "sql": """SELECT
+    a.p_event_time AS changed_at,
+    a.actionName AS action,
+    a.actionResult AS result,
+    a.actor:type::string AS actor_type,
+    a.actor:name::string AS actor_name,
+    a.actor:id::string AS actor_id,
+    a.sourceIP AS source_ip,
+    a.actionParams AS action_params
+FROM panther_logs.public.panther_audit a
+WHERE p_occurs_between({{window_start}}, {{window_end}}, a)
+    AND NOT (
+        {read_actions_sql}
+    )
+    AND a.actionName NOT IN ({ignored_actions})
+    AND TO_VARCHAR(a.actionParams) ILIKE '%tracebit%'
+ORDER BY changed_at ASC, action ASC
+""",
+    "pantherflow": """panther_logs.public.panther_audit
+| where p_event_time between time.parse_timestamp({{alert_time}}) - time.parse_timespan({{before}})
+    .. time.parse_timestamp({{alert_time}}) + time.parse_timespan({{after}})
+| where not (
+    {read_actions_pf})
+| where not (actionName in [{ignored_actions}])
+| where strings.ilike(actionParams, '%tracebit%')
+| project changed_at = p_event_time, action = actionName, result = actionResult,
+    actor_type = actor.type, actor_name = actor.name, actor_id = actor.id,
+    source_ip = sourceIP, action_params = actionParams
+| sort changed_at asc, action asc
+""",
+}
+
 for _pivot in PIVOTS.values():
     _value = " or ".join(_pivot["values"])
     _pivot["sql"] = (
@@ -276,11 +346,15 @@ for _pivot in PIVOTS.values():
         .replace("{mfa_types_sql}", _MFA_TYPES_SQL)
         .replace("{okta_target_sql}", _OKTA_TARGET_SQL)
         .replace("{aws_cred_events}", _AWS_CRED_EVENTS)
+        .replace("{read_actions_sql}", _READ_SQL)
+        .replace("{ignored_actions}", _IGNORED)
     )
     _pivot["pantherflow"] = (
         _pivot["pantherflow"]
         .replace("{mfa_types_pf}", _MFA_TYPES_PF)
         .replace("{okta_target_pf}", _OKTA_TARGET_PF)
         .replace("{aws_cred_events}", _AWS_CRED_EVENTS)
+        .replace("{read_actions_pf}", _READ_PF)
+        .replace("{ignored_actions}", _IGNORED)
     )
 del _pivot, _value

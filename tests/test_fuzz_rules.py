@@ -177,6 +177,7 @@ REGRESSIONS = [
 STREAMS = (
     "AWS.CloudTrail",
     "Okta.SystemLog",
+    "Panther.Audit",
     "Tracebit.Alert",
     "Tracebit.AlertSummary",
     "Tracebit.HealthCheck",

@@ -1,6 +1,6 @@
 """The rule events of a log type loaded by SQL equal what ``enrich`` makes of each raw event.
 
-Log types with a real-time rule and a schema DuckDB can check (all five of this pack) are loaded
+Log types with a real-time rule and a schema DuckDB can check (all six of this pack) are loaded
 with ``ingest_sql.load_select``, which also builds the events the rules see (``rule_events_select``).
 For every event of the scenarios and the test fixtures, CloudTrail S3 objects, Panther exports and
 generated hostile events, the event ``rule_events()`` yields must equal ``enrich`` of the raw

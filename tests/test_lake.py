@@ -33,6 +33,7 @@ def test_row_counts(lake):
     assert lake.row_counts == {
         "AWS.CloudTrail": 5,
         "Okta.SystemLog": 4,
+        "Panther.Audit": 0,
         "Tracebit.Alert": 2,
         "Tracebit.AlertSummary": 1,
         "Tracebit.HealthCheck": 2,

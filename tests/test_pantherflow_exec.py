@@ -30,6 +30,7 @@ FOLDERS = {
     "blog_incident": REPO_ROOT / "scenarios" / "blog_incident",
     "benign_baseline": REPO_ROOT / "scenarios" / "benign_baseline",
     "aws_mfa_tampering": REPO_ROOT / "scenarios" / "aws_mfa_tampering",
+    "detection_tampering": REPO_ROOT / "scenarios" / "detection_tampering",
     "fixture": REPO_ROOT / "tests" / "fixtures" / "lake",
 }
 NOW = dt.datetime(2024, 12, 13, 17, 0, tzinfo=dt.UTC)
@@ -38,6 +39,7 @@ CHEN_ARN = "arn:aws:iam::693260565127:user/j.chen"  # the IAM user of scenarios/
 # Where each pivot has rows to compare: the scenario and principal of its story.
 NON_EMPTY = {
     "Tracebit.Pivot.PrincipalAWSCredentialChanges": ("aws_mfa_tampering", CHEN_ARN, "2025-01-20 02:25:57"),
+    "Tracebit.Pivot.PackChangesBeforeAlert": ("detection_tampering", None, "2025-04-07 10:48:19"),
 }
 PRINCIPALS = {
     "principal_arn": [
@@ -48,6 +50,7 @@ PRINCIPALS = {
         CHEN_ARN,
     ],
     "identity": ["sue.johnson@acme.com", "DAVE@acme.com", "bob@acme.com", "carol@acme.com", "%"],
+    None: [None],  # a pivot on the alert time alone (Tracebit.Pivot.PackChangesBeforeAlert)
 }
 ALERT_TIMES = ["2024-12-13 16:20:00", "2024-12-13 10:00:00", "2024-11-20 12:00:00"]
 
@@ -71,13 +74,16 @@ def both(lake: Lake, name: str, params: dict) -> tuple[list[dict], list[dict]]:
     return sql_rows, pf_rows
 
 
-def value_key(name: str) -> str:
-    return tp.PIVOTS[name]["values"][0]
+def value_key(name: str) -> str | None:
+    values = tp.PIVOTS[name]["values"]
+    return values[0] if values else None
 
 
 def pivot_values(name: str, principal: str) -> dict[str, str]:
     """The principal in the pivot's first value parameter; a second one (the AWS credential pivot's
     principal_user) derived from it as the rules derive it from an alert context."""
+    if value_key(name) is None:
+        return {}
     values = {value_key(name): principal}
     for key in tp.PIVOTS[name]["values"][1:]:
         values[key] = tp.principal_user(principal) or principal

@@ -122,6 +122,10 @@ def pantherflow_tokens(query: str):
     return literals, structure
 
 
+# The pivot on the alert time alone (Panther.Audit): every alert with a readable alert time has it.
+ALERT_TIME_ONLY = "Tracebit.Pivot.PackChangesBeforeAlert"
+
+
 def render_with(name: str, key: str, value: str) -> dict:
     params = dict(tp.EXAMPLE_PARAMS)
     params[key] = value
@@ -136,6 +140,7 @@ def render_with(name: str, key: str, value: str) -> dict:
 def test_render_pivots_blog_alert_gives_every_pivot():
     pivots = tp.render_pivots(BLOG_CONTEXT)
     assert set(pivots) == {
+        "Tracebit.Pivot.PackChangesBeforeAlert",
         "Tracebit.Pivot.PrincipalGetObjectHistory",
         "Tracebit.Pivot.IdentityOktaMFAResets",
         "Tracebit.Pivot.PrincipalActivityAroundAlert",
@@ -145,7 +150,8 @@ def test_render_pivots_blog_alert_gives_every_pivot():
         if name == AWS_CREDENTIALS:  # values inline, no scalar let (test below)
             continue
         assert set(rendered) == {"sql", "pantherflow"}
-        assert rendered["sql"].startswith("WITH params AS (")
+        # a pivot with a principal holds it in a params CTE; the alert-time pivot has none
+        assert rendered["sql"].startswith("SELECT" if name == ALERT_TIME_ONLY else "WITH params AS (")
         assert rendered["pantherflow"].startswith("panther_logs.public.")
         assert "time.parse_timestamp('2024-12-13 16:20:00')" in rendered["pantherflow"]
     history = pivots["Tracebit.Pivot.PrincipalGetObjectHistory"]
@@ -223,7 +229,7 @@ def test_alert_time_must_be_the_utc_form(value):
 
 def test_okta_principal_without_arn_gets_only_the_okta_pivot():
     context = {"principal_arn": None, "identities": ["bob@acme.com"], "alert_time": "2024-12-13T16:40:00Z"}
-    assert list(tp.render_pivots(context)) == ["Tracebit.Pivot.IdentityOktaMFAResets"]
+    assert set(tp.render_pivots(context)) == {ALERT_TIME_ONLY, "Tracebit.Pivot.IdentityOktaMFAResets"}
 
 
 def test_arn_without_identity_gets_only_cloudtrail_pivots():
@@ -233,6 +239,7 @@ def test_arn_without_identity_gets_only_cloudtrail_pivots():
         "alert_time": "2024-12-13T16:40:00Z",
     }
     assert set(tp.render_pivots(context)) == {
+        ALERT_TIME_ONLY,
         "Tracebit.Pivot.PrincipalGetObjectHistory",
         "Tracebit.Pivot.PrincipalActivityAroundAlert",
     }
@@ -249,15 +256,19 @@ def test_arn_without_identity_gets_only_cloudtrail_pivots():
         {"principal_arn": BLOG_ARN, "identities": ["a@b.c"], "alert_time": "yesterday"},
         {"principal_arn": 42, "identities": "a@b.c", "alert_time": 1734106800},
         {"principal_arn": ["x"], "identities": [None, 3, {}], "alert_time": None},
-        {
-            "principal_arn": "x" * (tp.MAX_VALUE_LENGTH + 1),
-            "identities": [],
-            "alert_time": "2024-12-13T16:40:00Z",
-        },
     ],
 )
 def test_render_pivots_never_raises_and_skips_missing_parameters(context):
     assert tp.render_pivots(context) == {}
+
+
+def test_a_too_long_principal_leaves_only_the_alert_time_pivot():
+    context = {
+        "principal_arn": "x" * (tp.MAX_VALUE_LENGTH + 1),
+        "identities": [],
+        "alert_time": "2024-12-13T16:40:00Z",
+    }
+    assert set(tp.render_pivots(context)) == {ALERT_TIME_ONLY}
 
 
 def test_values_with_lone_surrogates_are_skipped():
@@ -267,7 +278,7 @@ def test_values_with_lone_surrogates_are_skipped():
         "identities": ["a\udc00@b.c"],
         "alert_time": "2024-12-13",
     }
-    assert tp.render_pivots(context) == {}
+    assert set(tp.render_pivots(context)) == {ALERT_TIME_ONLY}
 
 
 def test_pick_identity_prefers_an_email_and_lower_cases():
@@ -480,12 +491,14 @@ def test_pivot_values_up_to_2048_characters_are_rendered():
     context = {"principal_arn": arn, "identities": [], "alert_time": "2024-12-13T16:20:00Z"}
     pivots = tp.render_pivots(context)
     assert sorted(pivots) == [
+        ALERT_TIME_ONLY,
         "Tracebit.Pivot.PrincipalAWSCredentialChanges",
         "Tracebit.Pivot.PrincipalActivityAroundAlert",
         "Tracebit.Pivot.PrincipalGetObjectHistory",
     ]
-    assert all(arn in pivot["sql"] and arn in pivot["pantherflow"] for pivot in pivots.values())
-    assert tp.render_pivots(dict(context, principal_arn=arn + "u")) == {}
+    principal_pivots = [pivot for name, pivot in pivots.items() if name != ALERT_TIME_ONLY]
+    assert all(arn in pivot["sql"] and arn in pivot["pantherflow"] for pivot in principal_pivots)
+    assert set(tp.render_pivots(dict(context, principal_arn=arn + "u"))) == {ALERT_TIME_ONLY}
     assert tp.pick_identity(["e" * 2048]) == "e" * 2048
     assert tp.pick_identity(["e" * 2049, "ok@x.io"]) == "ok@x.io"
 

@@ -261,5 +261,7 @@ def test_every_tracebit_query_is_executed_here(items):
         # executed in test_aws_mfa_queries.py
         "Tracebit.Pivot.PrincipalAWSCredentialChanges",
         "Tracebit.Query.CanaryPrincipalRecentAWSMFATampering",
+        # executed in test_audit_log_type.py and test_audit_replay.py
+        "Tracebit.Pivot.PackChangesBeforeAlert",
     }
     assert {name for name in items if name.startswith("Tracebit.")} == covered

@@ -134,8 +134,8 @@ def test_json_format(capsys):
 def test_text_format(capsys):
     assert main(["replay", str(SCENARIOS / "benign_baseline")]) == 0
     out = capsys.readouterr().out
-    assert "0 alert(s)" in out and "replayed 493 events" in out
-    assert "too few events for a rate (fewer than 500)" in out  # 493: start-up, not throughput
+    assert "0 alert(s)" in out and "replayed 499 events" in out
+    assert "too few events for a rate (fewer than 500)" in out  # 499: start-up, not throughput
     assert main(["replay", str(SCENARIOS / "blog_incident")]) == 0
     assert "events/s" in capsys.readouterr().out
 

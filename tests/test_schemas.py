@@ -10,10 +10,11 @@ from tracebit_pack.times import panther_time, parse_rfc3339
 from tracebit_pack.times import parse_with_formats as parse_time
 
 
-def test_the_five_log_types_have_schemas():
+def test_the_six_log_types_have_schemas():
     assert LOG_TYPES == (
         "AWS.CloudTrail",
         "Okta.SystemLog",
+        "Panther.Audit",
         "Tracebit.Alert",
         "Tracebit.AlertSummary",
         "Tracebit.HealthCheck",

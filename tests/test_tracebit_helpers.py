@@ -888,6 +888,7 @@ def test_rule_alert_context_renders_pivots_with_this_alerts_values(blog):
         "Tracebit.Pivot.IdentityOktaMFAResets",
         "Tracebit.Pivot.PrincipalActivityAroundAlert",
         "Tracebit.Pivot.PrincipalAWSCredentialChanges",
+        "Tracebit.Pivot.PackChangesBeforeAlert",
     }
     arn_pivot = pivots["Tracebit.Pivot.PrincipalGetObjectHistory"]
     assert f"'{context['principal_arn']}' AS principal_arn" in arn_pivot["sql"]

@@ -45,7 +45,6 @@ from tracebit_pack.logs.ingest import Ingest, Skipped
 from tracebit_pack.logs.schemas import LOG_TYPES
 from tracebit_pack.pack.items import (
     REPO_ROOT,
-    AnalysisItem,
     table_name,
 )
 from tracebit_pack.pack.not_evaluated import correlation_rules
@@ -198,7 +197,10 @@ def pivot_parameters(engine: PackEngine, context: Mapping) -> dict[str, Any]:
     return {k: v for k, v in context.items() if isinstance(v, str)}
 
 
-def run_pivots(engine: PackEngine, lake: Lake, alerts: list[Alert], now: datetime) -> list[PivotResult]:
+def run_pivots(
+    engine: PackEngine, lake: Lake, alerts: list[Alert], now: datetime, not_run: dict[str, str] | None = None
+) -> list[PivotResult]:
+    """Each pivot once per principal; a pivot whose tables are all empty here goes to ``not_run``."""
     helper = engine.globals.get("tracebit_pivots")
     names = sorted(getattr(helper, "PIVOTS", {}))
     results: dict[tuple, PivotResult] = {}
@@ -209,6 +211,11 @@ def run_pivots(engine: PackEngine, lake: Lake, alerts: list[Alert], now: datetim
         for name in names:
             declared = helper.PIVOTS[name]["params"]
             if any(key not in available for key in declared):
+                continue
+            why_not = _no_data_reason(helper.PIVOTS[name]["sql"], lake)
+            if why_not:
+                if not_run is not None:
+                    not_run[name] = why_not
                 continue
             params = {key: available[key] for key in declared}
             # one run per query and principal: the highest-severity alert's alert_time wins
@@ -228,10 +235,11 @@ def run_pivots(engine: PackEngine, lake: Lake, alerts: list[Alert], now: datetim
 _TABLE_REF = re.compile(r"panther_logs\.public\.([a-z0-9_]+)", re.IGNORECASE)
 
 
-def _no_data_reason(item: AnalysisItem, lake: Lake) -> str | None:
-    """Why a scheduled query is not run: every table it reads is empty in this folder (its answer,
-    such as "no health check for 30 days", would be about the folder, not the system)."""
-    tables = {name.lower() for name in _TABLE_REF.findall(item.query or "")}
+def _no_data_reason(query: str, lake: Lake) -> str | None:
+    """Why a scheduled query or a pivot is not run: every table it reads is empty in this folder (its
+    answer, such as "no health check for 30 days" or "no rows", would be about the folder, not the
+    system)."""
+    tables = {name.lower() for name in _TABLE_REF.findall(query)}
     by_table = {table_name(log_type): log_type for log_type in lake.row_counts}
     log_types = sorted(by_table[t] for t in tables if t in by_table)
     if log_types and all(lake.row_counts[t] == 0 for t in log_types):
@@ -308,7 +316,7 @@ def replay(
                 if item is None:
                     errors.setdefault(loaded.id, []).append(f"scheduled query {query_name!r} not found")
                     continue
-                why_not = _no_data_reason(item, lake)
+                why_not = _no_data_reason(item.query or "", lake)
                 if why_not:
                     skipped_queries[query_name] = why_not
                     continue
@@ -336,7 +344,7 @@ def replay(
                 if alert.create_alert:
                     alerts.append(alert)
         alerts.sort(key=lambda a: (SEVERITY_ORDER.get(a.severity or "", 9), a.first_event_time, a.rule_id))
-        pivots = run_pivots(engine, lake, alerts, moment)
+        pivots = run_pivots(engine, lake, alerts, moment, skipped_queries)
     finally:
         lake.close()
     by_type = dict(sorted(ingest.events_by_log_type.items()))

@@ -130,6 +130,11 @@ GROUPS = (
         PIVOT_FILES,
         ("tests/test_pivots.py", "tests/test_rule_outputs.py", "tests/test_literal_time_bounds.py"),
     ),
+    Group(
+        "audit",
+        ("global_helpers/tracebit_audit.py",),
+        ("tests/test_audit_rule.py", "tests/test_rule_outputs.py"),
+    ),
 )
 
 

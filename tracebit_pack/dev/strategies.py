@@ -62,6 +62,17 @@ PATH_POOLS: dict[tuple[str, ...], st.SearchStrategy[str]] = {
     ("outcome", "result"): st.sampled_from(("SUCCESS", "SUCCESS", "SUCCESS", *OKTA_OUTCOMES)),
     ("eventType",): st.sampled_from((*MFA_RESET_EVENT_TYPES, *OKTA_EVENT_TYPES)),
     ("userIdentity", "type"): st.sampled_from(("IAMUser", "IAMUser", "AssumedRole", "Root", "AWSService")),
+    ("actionName",): st.sampled_from(
+        (
+            "DELETE_DETECTION",
+            "UPDATE_RULE",
+            "UPDATE_DETECTION_STATE",
+            "UPLOAD_DETECTION_ENTITIES",
+            "GET_RULE",
+            "X_NEW",
+        )
+    ),
+    ("actionResult",): st.sampled_from(("SUCCEEDED", "SUCCEEDED", "FAILED", "PARTIALLY_FAILED")),
 }
 ALERT_SUBTYPES = st.sampled_from((*SUBTYPES[:2], *SUBTYPES[:2], *SUBTYPES))
 
@@ -118,6 +129,48 @@ iam_request = st.fixed_dictionaries(
 )
 
 
+# Panther.Audit actionParams: the documented DELETE_DETECTION shape and an update of one item, naming
+# pack items, other detections, the managed Tracebit.Alert rule, unknown Tracebit ids or hostile text.
+audit_ids = weighted(
+    (
+        4,
+        st.sampled_from(
+            (
+                "Tracebit.CanaryResourceAccessed",
+                "tracebit_helpers",
+                "Tracebit.Query.IntegrationSilent",
+                "Tracebit.X",
+            )
+        ),
+    ),
+    (1, st.sampled_from(("GitHub.Team.Modified", "Tracebit.Alert"))),
+    (1, any_text),
+)
+audit_params = st.fixed_dictionaries(
+    {
+        "dynamic": st.fixed_dictionaries(
+            {
+                "input": st.one_of(
+                    st.fixed_dictionaries(
+                        {"detections": st.lists(st.fixed_dictionaries({"id": audit_ids}), max_size=3)}
+                    ),
+                    st.fixed_dictionaries(
+                        {"id": audit_ids},
+                        optional={
+                            "severity": st.sampled_from(("LOW", "High", "CRITICAL", "")),
+                            "enabled": st.sampled_from((True, False, "false", None)),
+                            "dedupPeriodMinutes": st.one_of(st.integers(), any_text),
+                            "schedule": json_values,
+                        },
+                    ),
+                )
+            }
+        )
+    },
+    optional={"static": json_values},
+)
+
+
 def _typed(spec: FieldSpec, path: tuple[str, ...], log_type: str, mode: str) -> st.SearchStrategy[Any]:
     """A value of the field's schema type (its children may be hostile in ``hostile`` mode)."""
     kind = spec.type
@@ -144,6 +197,8 @@ def _typed(spec: FieldSpec, path: tuple[str, ...], log_type: str, mode: str) -> 
     if kind == "json":
         if path[-1:] == ("requestParameters",):  # the IAM user an MFA-tampering call names
             return weighted((8, iam_request), (1, json_values))
+        if path == ("actionParams",):  # the pack items an audit log names
+            return weighted((4, audit_params), (1, json_values))
         return json_values
     if kind == "array":
         assert spec.element is not None

@@ -1,6 +1,6 @@
 """Panther log schemas as a field tree, and the ``<LogType>.jsonl`` files that hold raw logs.
 
-The five schemas in ``tracebit_pack/logs/panther_schemas/`` are the contract: validation, enrichment and the
+The six schemas in ``tracebit_pack/logs/panther_schemas/`` are the contract: validation, enrichment and the
 embedded lake are all computed from them.
 
 Public API:

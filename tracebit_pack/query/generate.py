@@ -57,11 +57,14 @@ _Dumper.add_representer(str, _str_representer)
 def render_query_file(pivots, name: str) -> str:
     pivot = pivots.PIVOTS[name]
     rendered = pivots.render_pivot(name, pivots.EXAMPLE_PARAMS)
+    where = (
+        "Set the " + " and ".join(pivot["values"]) + " in the params CTE at the top of the query and"
+        if pivot["values"]
+        else "Set"
+    )
     description = (
         pivot["description"]
-        + "\n\nSet the "
-        + " and ".join(pivot["values"])
-        + " in the params CTE at the top of the query and the window in p_occurs_between."
+        + f"\n\n{where} the window in p_occurs_between."
         + "\n\nPantherFlow equivalent (the same values, inline):\n\n"
         + rendered["pantherflow"]
     )
@@ -73,7 +76,12 @@ def render_query_file(pivots, name: str) -> str:
         "Query": rendered["sql"],
     }
     body = yaml.dump(spec, Dumper=_Dumper, sort_keys=False, width=110, allow_unicode=True)
-    return HEADER.format(params=" and ".join(pivot["values"])) + body
+    header = HEADER.format(params=" and ".join(pivot["values"]))
+    if not pivot["values"]:  # a pivot on the alert time alone (no params CTE)
+        header = header.replace(
+            "replace the quoted  in the\n# `WITH params AS (SELECT ...)` CTE and", "replace\n#"
+        )
+    return header + body
 
 
 def expected_files(root: Path = REPO_ROOT) -> dict[Path, str]:

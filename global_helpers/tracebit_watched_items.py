@@ -1,0 +1,177 @@
+"""The items of this pack and the settings main deploys for them (GlobalID ``tracebit_watched_items``).
+
+GENERATED from packs/tracebit.yml and the items' YAML by ``.venv/bin/python -m
+tracebit_pack.pack.watched``; tests/test_audit_pack_items.py fails when it differs from the pack.
+The audit rule (``tracebit_audit``) reads it to tell a change of a Tracebit item from any other,
+and to say what changed: "enabled", "severity", "dedup" (DedupPeriodMinutes), "threshold" and
+"schedule" (RateMinutes / CronExpression / TimeoutMinutes / LookbackWindowMinutes) are the values
+of main; an item without a setting has no such key.
+"""
+
+PACK_ITEMS = {
+    "Standard.Tracebit.Alert": {"enabled": True, "kind": "data model"},
+    "Standard.Tracebit.AlertSummary": {"enabled": True, "kind": "data model"},
+    "Standard.Tracebit.HealthCheck": {"enabled": True, "kind": "data model"},
+    "Tracebit.AlertLog.UnknownSubtype": {
+        "dedup": 1440,
+        "enabled": True,
+        "kind": "rule",
+        "severity": "High",
+        "threshold": 1,
+    },
+    "Tracebit.AlertSummary.NotBenign": {
+        "dedup": 1440,
+        "enabled": True,
+        "kind": "rule",
+        "severity": "Medium",
+        "threshold": 1,
+    },
+    "Tracebit.Audit.PackChanged": {
+        "dedup": 60,
+        "enabled": True,
+        "kind": "rule",
+        "severity": "Critical",
+        "threshold": 1,
+    },
+    "Tracebit.Canaries": {"kind": "pack"},
+    "Tracebit.CanaryCredentialUsed": {
+        "dedup": 1440,
+        "enabled": True,
+        "kind": "rule",
+        "severity": "Critical",
+        "threshold": 1,
+    },
+    "Tracebit.CanaryPrincipalGetObjectSurge": {
+        "dedup": 1440,
+        "enabled": True,
+        "kind": "scheduled rule",
+        "severity": "High",
+        "threshold": 1,
+    },
+    "Tracebit.CanaryPrincipalRecentAWSMFATampering": {
+        "dedup": 1440,
+        "enabled": True,
+        "kind": "scheduled rule",
+        "severity": "Critical",
+        "threshold": 1,
+    },
+    "Tracebit.CanaryPrincipalRecentMFAReset": {
+        "dedup": 1440,
+        "enabled": True,
+        "kind": "scheduled rule",
+        "severity": "Critical",
+        "threshold": 1,
+    },
+    "Tracebit.CanaryResourceAccessed": {
+        "dedup": 1440,
+        "enabled": True,
+        "kind": "rule",
+        "severity": "High",
+        "threshold": 1,
+    },
+    "Tracebit.Correlation.AWSMFATampering.CanaryCredentialUsed": {
+        "enabled": True,
+        "kind": "correlation rule",
+        "schedule": {"lookback_window_minutes": 1800, "rate_minutes": 60, "timeout_minutes": 5},
+        "severity": "Critical",
+    },
+    "Tracebit.Correlation.AWSMFATampering.CanaryResourceAccessed": {
+        "enabled": True,
+        "kind": "correlation rule",
+        "schedule": {"lookback_window_minutes": 1800, "rate_minutes": 60, "timeout_minutes": 5},
+        "severity": "Critical",
+    },
+    "Tracebit.Correlation.OktaMFAReset.CanaryCredentialUsed": {
+        "enabled": True,
+        "kind": "correlation rule",
+        "schedule": {"lookback_window_minutes": 1800, "rate_minutes": 60, "timeout_minutes": 5},
+        "severity": "Critical",
+    },
+    "Tracebit.Correlation.OktaMFAReset.CanaryResourceAccessed": {
+        "enabled": True,
+        "kind": "correlation rule",
+        "schedule": {"lookback_window_minutes": 1800, "rate_minutes": 60, "timeout_minutes": 5},
+        "severity": "Critical",
+    },
+    "Tracebit.Correlation.PackChanged.CanaryCredentialUsed": {
+        "enabled": True,
+        "kind": "correlation rule",
+        "schedule": {"lookback_window_minutes": 1440, "rate_minutes": 60, "timeout_minutes": 5},
+        "severity": "Critical",
+    },
+    "Tracebit.Correlation.PackChanged.CanaryResourceAccessed": {
+        "enabled": True,
+        "kind": "correlation rule",
+        "schedule": {"lookback_window_minutes": 1440, "rate_minutes": 60, "timeout_minutes": 5},
+        "severity": "Critical",
+    },
+    "Tracebit.Correlation.PackChanged.IntegrationSilent": {
+        "enabled": True,
+        "kind": "correlation rule",
+        "schedule": {"lookback_window_minutes": 360, "rate_minutes": 60, "timeout_minutes": 5},
+        "severity": "Critical",
+    },
+    "Tracebit.HealthCheck.Unhealthy": {
+        "dedup": 1440,
+        "enabled": True,
+        "kind": "rule",
+        "severity": "Medium",
+        "threshold": 1,
+    },
+    "Tracebit.IntegrationSilent": {
+        "dedup": 720,
+        "enabled": True,
+        "kind": "scheduled rule",
+        "severity": "Medium",
+        "threshold": 1,
+    },
+    "Tracebit.Pivot.IdentityOktaMFAResets": {"kind": "saved query"},
+    "Tracebit.Pivot.PackChangesBeforeAlert": {"kind": "saved query"},
+    "Tracebit.Pivot.PrincipalAWSCredentialChanges": {"kind": "saved query"},
+    "Tracebit.Pivot.PrincipalActivityAroundAlert": {"kind": "saved query"},
+    "Tracebit.Pivot.PrincipalGetObjectHistory": {"kind": "saved query"},
+    "Tracebit.Query.CanaryPrincipalGetObjectSurge": {
+        "enabled": True,
+        "kind": "scheduled query",
+        "schedule": {"rate_minutes": 60, "timeout_minutes": 10},
+    },
+    "Tracebit.Query.CanaryPrincipalRecentAWSMFATampering": {
+        "enabled": True,
+        "kind": "scheduled query",
+        "schedule": {"rate_minutes": 30, "timeout_minutes": 5},
+    },
+    "Tracebit.Query.CanaryPrincipalRecentMFAReset": {
+        "enabled": True,
+        "kind": "scheduled query",
+        "schedule": {"rate_minutes": 30, "timeout_minutes": 5},
+    },
+    "Tracebit.Query.IntegrationSilent": {
+        "enabled": True,
+        "kind": "scheduled query",
+        "schedule": {"rate_minutes": 60, "timeout_minutes": 5},
+    },
+    "Tracebit.Signal.AWSMFATampering": {
+        "dedup": 60,
+        "enabled": True,
+        "kind": "rule",
+        "severity": "Info",
+        "threshold": 1,
+    },
+    "Tracebit.Signal.OktaMFAReset": {
+        "dedup": 60,
+        "enabled": True,
+        "kind": "rule",
+        "severity": "Info",
+        "threshold": 1,
+    },
+    "tracebit_alert": {"kind": "global helper"},
+    "tracebit_audit": {"kind": "global helper"},
+    "tracebit_base": {"kind": "global helper"},
+    "tracebit_canary": {"kind": "global helper"},
+    "tracebit_helpers": {"kind": "global helper"},
+    "tracebit_mfa_cache": {"kind": "global helper"},
+    "tracebit_pivot_templates": {"kind": "global helper"},
+    "tracebit_pivots": {"kind": "global helper"},
+    "tracebit_principal": {"kind": "global helper"},
+    "tracebit_watched_items": {"kind": "global helper"},
+}
