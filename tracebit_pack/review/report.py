@@ -9,7 +9,8 @@ The report has three parts:
    (``scenarios/<name>/<LogType>.jsonl``) whose verdict, title, severity, dedup string or alert
    context differs between base and head, before -> after; and the alerts of each scenario that
    appear or disappear. Base and head are each evaluated in their own process
-   (``tracebit_pack.review.worker``), the base from a ``git archive`` of the base commit.
+   (``tracebit_pack.review.worker``), the base from a ``git archive`` of the base commit, the head
+   last (``tracebit_pack.review.evaluate`` says what its code can and cannot reach).
 3. **Needs attention**: rules without a positive or negative test, failing tests, test logs that
    do not conform to their schema, queries without a time bound, disabled items, items in no pack.
 
@@ -26,12 +27,13 @@ from collections import Counter
 from pathlib import Path
 
 from tracebit_pack.errors import UserError
+from tracebit_pack.logs.schemas import LOG_TYPES, load_schema
 from tracebit_pack.pack.items import ITEM_DIRS, AnalysisItem, item_folders, load_items
 from tracebit_pack.review import gitref
 from tracebit_pack.review.behaviour import scenario_diff, test_diff
 from tracebit_pack.review.changes import structural_diff
 from tracebit_pack.review.checks import needs_attention
-from tracebit_pack.review.evaluate import run_workers
+from tracebit_pack.review.evaluate import run_worker
 from tracebit_pack.review.worker import load_scenarios
 
 FOLDERS = (*ITEM_DIRS, "scenarios")
@@ -52,8 +54,7 @@ def build_report(start: Path, base_ref: str, use_merge_base: bool = True) -> dic
     base = gitref.resolve_base(repo, base_ref, use_merge_base)
     base_label = f"{base_ref}@{base.short}:"
     with tempfile.TemporaryDirectory(prefix="tracebit-review-") as tmp_name:
-        tmp = Path(tmp_name)
-        base_root = tmp / "base"
+        base_root = Path(tmp_name) / "base"
         folders = tuple(sorted({*FOLDERS, *item_folders(repo)}))  # what PAT reads, at HEAD's layout
         gitref.materialise(repo, base.commit, base_root, folders)
         base_items = _load(base_root, base_label)
@@ -63,8 +64,13 @@ def build_report(start: Path, base_ref: str, use_merge_base: bool = True) -> dic
                 load_scenarios(root)
             except UserError as err:
                 raise UserError(f"{label}{err}") from None
-        evaluated = run_workers({"base": base_root, "head": repo}, {"base": base_label, "head": ""}, tmp)
+        # Everything read from files is read before the pull request's code runs (the head worker,
+        # last): it can rewrite files, but nothing is read from them afterwards.
         changes = structural_diff(base_items, base_root, head_items, repo)
+        evaluated = {"base": run_worker(base_root, base_label)}
+        for log_type in LOG_TYPES:  # the schemas "Needs attention" checks test Logs against
+            load_schema(log_type)
+    evaluated["head"] = run_worker(repo, "")
     touched = {c["id"] for c in changes if c["status"] != "removed"}
     tests = test_diff(evaluated["base"]["tests"], evaluated["head"]["tests"])
     scenarios = scenario_diff(evaluated["base"]["scenarios"], evaluated["head"]["scenarios"])
