@@ -24,10 +24,11 @@ from tracebit_pack.cli.main import main
 from tracebit_pack.errors import UserError
 from tracebit_pack.http import send
 from tracebit_pack.http.contract import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
-from tracebit_pack.http.receive import LISTEN_BACKLOG, Receiver, printable
+from tracebit_pack.http.receive import LISTEN_BACKLOG, Receiver
 from tracebit_pack.http.request import Target
 from tracebit_pack.http.send import DeliveryError, RetryPolicy, Sender
 from tracebit_pack.replay import replay
+from tracebit_pack.text import visible
 
 TIMEOUT = 10.0  # client socket timeout: the bound on every wait below
 SEPARATORS = "line\u2028para\u2029next\u0085end"
@@ -170,7 +171,7 @@ def test_request_log_escapes_control_characters(tmp_path, capsys):
     assert "receive:" in err
     assert "\x1b" not in err and "\x07" not in err
     assert "\\x1b]0;owned\\x07" in err
-    assert printable("a\x00b\x9bc\u2028") == "a\\x00b\\x9bc\u2028"
+    assert visible("a\x00b\x9bc\u2028") == "a\\x00b\\x9bc\\u2028"
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,37 @@
 """Plain text shared by the commands: a value on one line, a value clipped to a width, an aligned
-table, and the check that an argument was valid UTF-8."""
+table, the check that an argument was valid UTF-8, and text made safe to print on a terminal."""
 
 from __future__ import annotations
 
 import json
+import re
 
 from tracebit_pack.errors import UserError
+
+# Characters a terminal acts on instead of showing: C0 controls (ESC, BEL, line breaks, tab...),
+# DEL, C1 controls (CSI...), and the Unicode line/paragraph separators and bidirectional controls
+# that break or reorder what is shown.
+_UNICODE_CONTROLS = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_INVISIBLE = re.compile(f"[\x00-\x1f{_UNICODE_CONTROLS}]")
+_INVISIBLE_IN_JSON = re.compile(f"[{_UNICODE_CONTROLS}]")  # json.dumps escapes C0 in strings itself
+
+
+def _escape_code(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(text: str) -> str:
+    """``text`` safe to print: every character of ``_INVISIBLE`` shown as ``\\xNN`` / ``\\uNNNN``
+    (so one value stays on one line and cannot move the cursor, retitle or clear the terminal)."""
+    return _INVISIBLE.sub(_escape_code, text)
+
+
+def terminal_json(value: object, indent: int | None = 2) -> str:
+    """``value`` as JSON readable on a terminal: non-ASCII text as is, but every character of
+    ``_INVISIBLE`` in a string as a ``\\u`` escape (still the same JSON value)."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False, default=str)
+    return _INVISIBLE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def check_utf8(what: str, text: str) -> None:

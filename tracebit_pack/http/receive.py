@@ -16,7 +16,6 @@ can write to; request log lines have control characters escaped.
 from __future__ import annotations
 
 import contextlib
-import re
 import sys
 import threading
 from collections import Counter
@@ -27,18 +26,13 @@ from tracebit_pack.errors import UserError
 from tracebit_pack.http.contract import DEFAULT_MAX_REQUEST_BYTES, ENCODINGS, Secret
 from tracebit_pack.http.handler import RequestHandler
 from tracebit_pack.http.store import EventStore
+from tracebit_pack.text import visible
 
 HOST = "127.0.0.1"
 LISTEN_BACKLOG = 128
 DEFAULT_MAX_CONNECTIONS = 64
 DEFAULT_REQUEST_TIMEOUT = 15.0  # seconds for a whole request: request line, headers and body
 DEFAULT_POLL_INTERVAL = 0.5  # seconds: how often the serving loop checks for stop()
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """``text`` safe for a terminal: control characters (C0, DEL, C1) as ``\\xNN`` escapes."""
-    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class _Server(ThreadingHTTPServer):
@@ -163,4 +157,4 @@ class Receiver:
 
     def log(self, message: str) -> None:
         if not self.quiet:
-            print(printable(message), file=sys.stderr, flush=True)
+            print(visible(message), file=sys.stderr, flush=True)
