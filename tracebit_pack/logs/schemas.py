@@ -10,7 +10,7 @@ Public API:
                                    is_event_time, time_formats
     read_jsonl(path) -> [(line_number, event_dict)]   (InputError at file:line if malformed)
     split_ndjson(text) -> lines    (split on ``\n`` only: U+2028, U+2029, U+0085 stay inside a line)
-    loads_json(text) -> value      (json.loads; ValueError for nesting, huge integers, lone surrogates)
+    loads_json(text) -> value      (json.loads; ValueError for nesting, huge integers, NaN, lone surrogates)
     log_type_of_file(path) -> str  (``AWS.CloudTrail.jsonl`` -> ``AWS.CloudTrail``; UserError if unknown)
     (times are parsed and formatted in ``tracebit_pack.times``)
 """
@@ -224,15 +224,20 @@ def split_ndjson(text: str) -> list[str]:
     return text.split("\n")
 
 
+def _not_json(constant: str) -> object:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def loads_json(text: str | bytes) -> object:
     r"""``json.loads``, with every way it can fail or let through an unusable value as ValueError.
 
     Nesting deeper than the interpreter's recursion limit (RecursionError), integers longer than
-    ``sys.get_int_max_str_digits()`` (already ValueError), and ``\ud800``-style escapes that leave
-    a lone surrogate in a string (valid JSON, but not encodable text: every later write would fail).
+    ``sys.get_int_max_str_digits()`` (already ValueError), ``NaN`` / ``Infinity`` (Python reads
+    them, JSON has no such values), and ``\ud800``-style escapes that leave a lone surrogate in a
+    string (valid JSON, but not encodable text: every later write would fail).
     """
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_not_json)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
     except ValueError as err:
