@@ -26,6 +26,7 @@ COMMANDS = {
     "replay": "tracebit_pack.cli.replay",
     "generate-queries": "tracebit_pack.cli.generate_queries",
     "review": "tracebit_pack.cli.review",
+    "check-paths": "tracebit_pack.cli.check_paths",
     "conformance": "tracebit_pack.cli.conformance",
     "send": "tracebit_pack.cli.send",
     "receive": "tracebit_pack.cli.receive",
