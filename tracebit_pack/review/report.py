@@ -24,6 +24,7 @@ import os
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from tracebit_pack.errors import UserError
@@ -47,8 +48,16 @@ def _load(root: Path, label: str) -> list[AnalysisItem]:
         raise UserError(str(err).replace(f"{root}{os.sep}", label)) from None
 
 
-def build_report(start: Path, base_ref: str, use_merge_base: bool = True) -> dict:
-    """The report (a JSON-ready dict) comparing the working tree at ``start`` with ``base_ref``."""
+def build_report(
+    start: Path,
+    base_ref: str,
+    use_merge_base: bool = True,
+    before_workers: Callable[[], object] | None = None,
+) -> dict:
+    """The report (a JSON-ready dict) comparing the working tree at ``start`` with ``base_ref``.
+
+    ``before_workers`` runs once git is done (it may need the caller's environment to fetch) and
+    before any worker starts (the command closes its own secrets there: ``parent_secrets``)."""
     started = time.perf_counter()
     repo = gitref.repo_root(start)
     base = gitref.resolve_base(repo, base_ref, use_merge_base)
@@ -67,6 +76,8 @@ def build_report(start: Path, base_ref: str, use_merge_base: bool = True) -> dic
         # Everything read from files is read before the pull request's code runs (the head worker,
         # last): it can rewrite files, but nothing is read from them afterwards.
         changes = structural_diff(base_items, base_root, head_items, repo)
+        if before_workers is not None:
+            before_workers()
         evaluated = {"base": run_worker(base_root, base_label)}
         for log_type in LOG_TYPES:  # the schemas "Needs attention" checks test Logs against
             load_schema(log_type)
