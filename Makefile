@@ -57,10 +57,11 @@ test: install ## Run every test (lint, schema checks, pytest with the docs test,
 	@$(MAKE) --no-print-directory -j2 --output-sync=target $(TEST_CHECKS)
 	@echo "make test: all checks passed"
 
-lint: install ## ruff (lint + format), workflow schema check, generated queries in sync, secret scan
+lint: install ## ruff (lint + format), workflow schema check, zizmor (workflow security), generated queries in sync, secret scan
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline --quiet --no-progress .github/workflows
 	$(BIN)/tracebit-pack generate-queries --check
 	$(BIN)/tracebit-pack dev secrets
 

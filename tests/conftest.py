@@ -36,3 +36,11 @@ def secret_env(monkeypatch):
 
     monkeypatch.setenv("TB_TEST_SECRET", SECRET_TEXT)
     return "TB_TEST_SECRET"
+
+
+# `review` closes its own process's secrets (drops and blanks environment variables): right for
+# the command, wrong for the pytest process that calls it in-process. Tests that check it run the
+# command in a subprocess (test_review_hardening).
+@pytest.fixture(autouse=True)
+def _keep_pytest_environment(monkeypatch):
+    monkeypatch.setattr("tracebit_pack.review.parent_secrets.close_parent_secrets", lambda: [])

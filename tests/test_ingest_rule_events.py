@@ -140,6 +140,7 @@ def test_exports_and_hostile_text_go_through_python(tmp_path):
         json.dumps(exported),
         json.dumps({**base, "requestParameters": {"x": "\\ud83d\\ude00 \ud83d\ude00"}}),
         json.dumps({**base, "requestParameters": {"deep": json.loads("[" * 300 + "]" * 300)}}),
+        json.dumps({**base, "requestParameters": {"wide": [[1]] * 300}}),  # many brackets, shallow
         json.dumps(base)[:-1] + ', "requestParameters": {"deep": ' + "[" * 3000 + "]" * 3000 + "}}",
         json.dumps(base)[:-1] + ', "requestParameters": {"n": ' + "9" * 5000 + "}}",
         json.dumps(base).replace('"eventName"', '"requestParameters": {"s": "\\ud800"}, "eventName"'),
@@ -148,7 +149,7 @@ def test_exports_and_hostile_text_go_through_python(tmp_path):
     (tmp_path / "AWS.CloudTrail.jsonl").write_text("\n".join(lines) + "\n")
     ingest, events = replayed(tmp_path)
     assert len(events) == 3 == ingest.events_by_log_type[LOG_TYPE]
-    assert ingest.skipped.counts == {"malformed JSON": 3, "bad timestamp": 1}
+    assert ingest.skipped.counts == {"malformed JSON": 4, "bad timestamp": 1}  # 300 deep: refused
     loaded = {e["p_row_id"] for e in events}
     assert by_row_id(events) == without_parse_time(expected(ingest, tmp_path, loaded))
 

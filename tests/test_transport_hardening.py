@@ -16,6 +16,7 @@ import socket
 import stat
 import threading
 import uuid
+from pathlib import Path
 
 import pytest
 from http_peers import POLL_INTERVAL, SECRET, RawPeer, sample
@@ -24,10 +25,11 @@ from tracebit_pack.cli.main import main
 from tracebit_pack.errors import UserError
 from tracebit_pack.http import send
 from tracebit_pack.http.contract import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
-from tracebit_pack.http.receive import LISTEN_BACKLOG, Receiver, printable
+from tracebit_pack.http.receive import LISTEN_BACKLOG, Receiver
 from tracebit_pack.http.request import Target
 from tracebit_pack.http.send import DeliveryError, RetryPolicy, Sender
 from tracebit_pack.replay import replay
+from tracebit_pack.text import visible
 
 TIMEOUT = 10.0  # client socket timeout: the bound on every wait below
 SEPARATORS = "line\u2028para\u2029next\u0085end"
@@ -135,19 +137,38 @@ def test_trickling_client_is_cut_off_at_the_request_deadline(tmp_path):
     assert status_of(answer) == 408
 
 
-def test_connections_beyond_the_cap_wait_for_a_free_slot(tmp_path):
+def test_requests_beyond_the_cap_wait_for_a_free_slot(tmp_path):
     cap = {"max_connections": 2, "request_timeout": 1.0, "poll_interval": POLL_INTERVAL}
     with Receiver(SECRET, tmp_path, quiet=True, **cap) as rcv:
-        idle = [socket.create_connection(("127.0.0.1", rcv.port), timeout=TIMEOUT) for _ in range(2)]
+        busy = [socket.create_connection(("127.0.0.1", rcv.port), timeout=TIMEOUT) for _ in range(2)]
         try:
+            for sock in busy:  # a request started, never finished: each holds a slot
+                sock.sendall(b"POST / HTTP/1.1\r\n")
             body = json.dumps(sample()).encode()
             third = exchange(rcv.port, signed_request(body))
-            # The third request was served only once an idle one had been cut off (408) and freed
-            # its slot; without a cap it is served at once, while both idle ones still wait.
-            answered, _, _ = select.select(idle, [], [], 0)
+            # The third request was served only once a busy one had been cut off (408) and freed
+            # its slot; without a cap it is served at once, while both busy ones still wait.
+            answered, _, _ = select.select(busy, [], [], 0)
             assert status_of(third) == 200
             assert answered
-            assert all(status_of(sock.recv(65536)) == 408 for sock in idle)
+            assert all(status_of(sock.recv(65536)) == 408 for sock in busy)
+        finally:
+            for sock in busy:
+                sock.close()
+
+
+def test_idle_connections_hold_no_slot(tmp_path):
+    cap = {"max_connections": 2, "request_timeout": 2.0, "poll_interval": POLL_INTERVAL}
+    with Receiver(SECRET, tmp_path, quiet=True, **cap) as rcv:
+        idle = [socket.create_connection(("127.0.0.1", rcv.port), timeout=TIMEOUT) for _ in range(64)]
+        try:
+            body = json.dumps(sample()).encode()
+            answer = exchange(rcv.port, signed_request(body))
+            # Served while every idle connection still waits: none has been cut off to make room.
+            answered, _, _ = select.select(idle, [], [], 0)
+            assert status_of(answer) == 200
+            assert not answered
+            assert all(status_of(sock.recv(65536)) == 408 for sock in idle)  # then each times out
         finally:
             for sock in idle:
                 sock.close()
@@ -170,7 +191,7 @@ def test_request_log_escapes_control_characters(tmp_path, capsys):
     assert "receive:" in err
     assert "\x1b" not in err and "\x07" not in err
     assert "\\x1b]0;owned\\x07" in err
-    assert printable("a\x00b\x9bc\u2028") == "a\\x00b\\x9bc\u2028"
+    assert visible("a\x00b\x9bc\u2028") == "a\\x00b\\x9bc\\u2028"
 
 
 @pytest.mark.parametrize(
@@ -214,11 +235,37 @@ def test_output_files_do_not_follow_planted_symlinks(tmp_path):
     out.mkdir(mode=0o700)
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")
-    (out / "Tracebit.HealthCheck.jsonl").symlink_to(victim)
+    planted = out / "Tracebit.HealthCheck.jsonl"
+    planted.symlink_to(victim)
+    with pytest.raises(UserError, match="not a regular file"):  # planted before: refused at start
+        Receiver(SECRET, out, quiet=True, poll_interval=POLL_INTERVAL).start()
+    planted.unlink()
     with Receiver(SECRET, out, quiet=True, poll_interval=POLL_INTERVAL) as rcv:
+        planted.symlink_to(victim)  # planted while it runs: never followed
         answer = exchange(rcv.port, signed_request(json.dumps(sample()).encode()))
     assert status_of(answer) == 500
     assert victim.read_text() == "precious\n"
+
+
+def test_fifo_in_the_output_folder_is_refused_without_blocking(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir(mode=0o700)
+    fifo = out / "Tracebit.Alert.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError, match="Tracebit.Alert.jsonl is not a regular file"):
+        Receiver(SECRET, out, quiet=True, poll_interval=POLL_INTERVAL).start()
+    fifo.unlink()
+    with Receiver(SECRET, out, quiet=True, poll_interval=POLL_INTERVAL) as rcv:
+        os.mkfifo(fifo)  # appears while it runs: that request fails at once, later ones still work
+        alert = exchange(rcv.port, signed_request(json.dumps(sample("Tracebit.Alert")).encode()))
+        health = exchange(rcv.port, signed_request(json.dumps(sample()).encode()))
+    assert (status_of(alert), status_of(health)) == (500, 200)
+
+
+def test_nan_body_is_answered_400(receiver):
+    body = b'{"discriminator":{"type":"health_check"},"is_healthy":NaN}'
+    assert status_of(exchange(receiver.port, signed_request(body))) == 400
+    assert sum(receiver.stored.values()) == 0
 
 
 def test_output_folder_and_files_are_private(tmp_path, receiver):
@@ -345,3 +392,14 @@ def test_sender_retries_into_receiver_store_once(receiver):
     for _ in range(2):
         send._post(sender.target, fields, body, TIMEOUT)
     assert receiver.stored["Tracebit.HealthCheck"] == 1
+
+
+def test_handler_does_not_import_the_receiver():
+    """handler <- receive only: the handler names what it needs in a Protocol, not the Receiver."""
+    import ast
+
+    from tracebit_pack.http import handler
+
+    tree = ast.parse(Path(handler.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "tracebit_pack.http.receive" not in imported

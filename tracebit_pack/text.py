@@ -1,11 +1,46 @@
 """Plain text shared by the commands: a value on one line, a value clipped to a width, an aligned
-table, and the check that an argument was valid UTF-8."""
+table, the check that an argument was valid UTF-8, and text made safe to print on a terminal."""
 
 from __future__ import annotations
 
 import json
+import unicodedata
 
 from tracebit_pack.errors import UserError
+
+# Unicode categories shown as escapes rather than as themselves: controls (C0, DEL, C1: ESC, BEL,
+# CSI...), format characters (bidirectional overrides...), lone surrogates, private use,
+# unassigned, and the line/paragraph separators. A terminal acts on some of them, others reorder,
+# break or hide what is shown.
+SHOWN_AS_ESCAPES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def visible(text: str, keep: str = "") -> str:
+    """``text`` safe to show: every character of a ``SHOWN_AS_ESCAPES`` category but those in
+    ``keep`` written as ``\\xNN`` / ``\\uNNNN`` / ``\\UNNNNNNNN`` (on a terminal, one value stays
+    on one line and cannot move the cursor, retitle or clear the screen)."""
+    if text.isprintable():  # fast path: isprintable() is False for every category above
+        return text
+    return "".join(
+        _escape(c) if c not in keep and unicodedata.category(c) in SHOWN_AS_ESCAPES else c for c in text
+    )
+
+
+def terminal_json(value: object, indent: int | None = 2) -> str:
+    """``value`` as JSON readable on a terminal: non-ASCII text as is, but every character of a
+    ``SHOWN_AS_ESCAPES`` category as a JSON ``\\u`` escape (still the same JSON value)."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False, default=str)
+    if text.isprintable():
+        return text
+    # json.dumps escapes C0 controls inside strings itself: a raw newline here is indentation
+    return "".join(
+        json.dumps(c)[1:-1] if c != "\n" and unicodedata.category(c) in SHOWN_AS_ESCAPES else c for c in text
+    )
 
 
 def check_utf8(what: str, text: str) -> None:

@@ -15,6 +15,7 @@ import sys
 
 from tracebit_pack import __version__
 from tracebit_pack.errors import CheckFailed, UsageError, UserError
+from tracebit_pack.text import visible
 
 # Each sub-command and the module that registers it, in the order `--help` lists them. Only the
 # module of the command asked for is imported (the engine alone takes a second to import).
@@ -25,6 +26,7 @@ COMMANDS = {
     "replay": "tracebit_pack.cli.replay",
     "generate-queries": "tracebit_pack.cli.generate_queries",
     "review": "tracebit_pack.cli.review",
+    "check-paths": "tracebit_pack.cli.check_paths",
     "conformance": "tracebit_pack.cli.conformance",
     "send": "tracebit_pack.cli.send",
     "receive": "tracebit_pack.cli.receive",
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return int(args.func(args) or 0)
     except UserError as err:
-        print(f"tracebit-pack: error: {err}", file=sys.stderr)
+        print(f"tracebit-pack: error: {visible(str(err))}", file=sys.stderr)
         return 2
     except CheckFailed:
         return 1

@@ -24,7 +24,6 @@ output is printed only once the query has succeeded.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from tracebit_pack.errors import UserError
 from tracebit_pack.pack import items as analysis
 from tracebit_pack.query import pivots as pivot_run
 from tracebit_pack.query.run import run_query
-from tracebit_pack.text import aligned_table, check_utf8, compact
+from tracebit_pack.text import aligned_table, check_utf8, compact, terminal_json, visible
 from tracebit_pack.times import parse_now, shown_time
 
 
@@ -55,11 +54,15 @@ def parse_params(pairs: list[str] | None) -> dict[str, str]:
 
 
 def format_table(rows: list[dict]) -> str:
-    """A plain aligned text table (nested values as compact JSON, times as ``replay`` shows them)."""
+    """A plain aligned text table (nested values as compact JSON, times as ``replay`` shows them,
+    control characters visible)."""
     if not rows:
         return "(no rows)"
     headers = list(rows[0])
-    cells = [["" if row.get(h) is None else shown_time(compact(row.get(h))) for h in headers] for row in rows]
+    cells = [
+        ["" if row.get(h) is None else visible(shown_time(compact(row.get(h)))) for h in headers]
+        for row in rows
+    ]
     lines = aligned_table(headers, cells)
     lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(lines)
@@ -72,7 +75,7 @@ def _command(args: argparse.Namespace) -> int:
     rows = run_query(
         args.query_name, Path(args.data), now, params, analysis.repository(args), language=args.language
     )
-    text = json.dumps(rows, indent=2, ensure_ascii=False) if args.format == "json" else format_table(rows)
+    text = terminal_json(rows) if args.format == "json" else format_table(rows)
     sys.stdout.write(text + "\n")
     return 0
 

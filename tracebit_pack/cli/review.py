@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from tracebit_pack.errors import UserError
-from tracebit_pack.review import gitref
+from tracebit_pack.review import gitref, parent_secrets
 from tracebit_pack.review.evaluate import sigterm_as_interrupt
 from tracebit_pack.review.render import render_json, render_markdown
 from tracebit_pack.review.report import build_report
@@ -61,13 +61,14 @@ def _write(path: str, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the report (SIGTERM unwinds like Ctrl-C, so no worker or temp folder is left), then write it."""
+    """Build the report, closing this process's secrets before any worker starts (SIGTERM unwinds
+    like Ctrl-C, so no worker or temp folder is left), then write it."""
     start = Path(args.path)
     if not start.is_dir():
         raise UserError(f"{start}: no such directory")
     gitref.check_revision(args.base)
-    with sigterm_as_interrupt():
-        report = build_report(start, args.base, args.merge_base)
+    with sigterm_as_interrupt():  # secrets closed after git (a fetch may need them), before any worker
+        report = build_report(start, args.base, args.merge_base, parent_secrets.close_parent_secrets)
     text = render_markdown(report) if args.format == "markdown" else render_json(report)
     if args.json_output:
         _write(args.json_output, render_json(report))

@@ -15,20 +15,33 @@ import json
 import re
 import socket
 import threading
+from collections import Counter
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from tracebit_pack.http.contract import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, log_type_of, verify
+from tracebit_pack.http.contract import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, Secret, log_type_of, verify
+from tracebit_pack.http.store import EventStore
 from tracebit_pack.logs.schemas import loads_json, split_ndjson
-
-if TYPE_CHECKING:
-    from tracebit_pack.http.receive import Receiver
 
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,15}")
 
 
+class ReceiverSettings(Protocol):
+    """What a handler needs of the receiver (``tracebit_pack.http.receive.Receiver`` provides it;
+    this module does not import that one, which imports this)."""
+
+    secret: Secret
+    max_bytes: int
+    encodings: tuple[str, ...]
+    request_timeout: float
+    stats: Counter[int]
+    storage: EventStore
+
+    def log(self, message: str) -> None: ...
+
+
 class _ReceiverServer(Protocol):
-    receiver: Receiver
+    receiver: ReceiverSettings
 
 
 def parse_body(body: bytes) -> list[dict]:

@@ -8,15 +8,15 @@ appends each accepted event, as ASCII-escaped JSON, to ``DIR/<LogType>.jsonl`` (
 Hardening: a request is stored entirely or not at all; a batch whose ``Idempotency-Key`` was already
 stored is acknowledged, not stored again; every request gets an answer (400/408/411/413/500...);
 each connection carries one request, which must arrive within ``request_timeout`` seconds in total;
-at most ``max_connections`` are served at once (the rest wait in a 128-deep listen backlog); output
-files are opened without following symlinks, mode 0600, in a folder the user owns that no one else
-can write to; request log lines have control characters escaped.
+a connection waits without a handler until its first byte arrives (``tracebit_pack.http.waiting``:
+idle connections delay no one); at most ``max_connections`` requests are served at once (the rest
+wait for a slot); output files are opened without following symlinks or blocking, mode 0600,
+regular files only, in a folder the user owns that no one else can write to; request log lines have
+control characters escaped.
 """
 
 from __future__ import annotations
 
-import contextlib
-import re
 import sys
 import threading
 from collections import Counter
@@ -27,18 +27,14 @@ from tracebit_pack.errors import UserError
 from tracebit_pack.http.contract import DEFAULT_MAX_REQUEST_BYTES, ENCODINGS, Secret
 from tracebit_pack.http.handler import RequestHandler
 from tracebit_pack.http.store import EventStore
+from tracebit_pack.http.waiting import WaitingRoom, answer
+from tracebit_pack.text import visible
 
 HOST = "127.0.0.1"
 LISTEN_BACKLOG = 128
 DEFAULT_MAX_CONNECTIONS = 64
 DEFAULT_REQUEST_TIMEOUT = 15.0  # seconds for a whole request: request line, headers and body
 DEFAULT_POLL_INTERVAL = 0.5  # seconds: how often the serving loop checks for stop()
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """``text`` safe for a terminal: control characters (C0, DEL, C1) as ``\\xNN`` escapes."""
-    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class _Server(ThreadingHTTPServer):
@@ -50,19 +46,17 @@ class _Server(ThreadingHTTPServer):
     receiver: Receiver
 
     def process_request(self, request, client_address):
+        """A new connection waits, without a handler, until it sends something."""
+        self.receiver._waiting.admit(request, client_address)
+
+    def dispatch(self, request, client_address):
         """Start a handler thread only while fewer than ``max_connections`` run; else wait for one."""
         slots = self.receiver._slots
         # Every running request ends within request_timeout: waiting twice that frees a slot unless
         # the handlers are stuck; then the newcomer gets 503 (retryable) rather than waiting forever.
         if not slots.acquire(timeout=2 * self.receiver.request_timeout):
             self.receiver.stats[503] += 1
-            with contextlib.suppress(OSError):
-                request.settimeout(1.0)
-                request.sendall(
-                    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
-                    b"Connection: close\r\n\r\n"
-                )
-            self.shutdown_request(request)
+            answer(request, 503, "Service Unavailable", "no free slot", retry=True)
             return
         try:
             super().process_request(request, client_address)
@@ -111,6 +105,7 @@ class Receiver:
         self._slots = threading.BoundedSemaphore(max_connections)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._waiting: WaitingRoom | None = None
 
     def __repr__(self) -> str:
         url = self.url if self._server else None
@@ -140,6 +135,7 @@ class Receiver:
             raise UserError(f"cannot listen on {HOST}:{self._requested_port}: {err.strerror}") from None
         server.receiver = self
         self._server = server
+        self._waiting = WaitingRoom(server.dispatch, self._count, self.request_timeout)
         self._thread = threading.Thread(
             target=server.serve_forever, args=(self.poll_interval,), name="tracebit-receive", daemon=True
         )
@@ -149,11 +145,17 @@ class Receiver:
     def stop(self) -> None:
         if self._server:
             self._server.shutdown()
+        if self._waiting:
+            self._waiting.stop()
+        if self._server:
             self._server.server_close()
         if self._thread:
             self._thread.join(timeout=5)
         self.storage.close()
-        self._server = self._thread = None
+        self._server = self._thread = self._waiting = None
+
+    def _count(self, status: int) -> None:
+        self.stats[status] += 1
 
     def __enter__(self) -> Receiver:
         return self.start()
@@ -163,4 +165,4 @@ class Receiver:
 
     def log(self, message: str) -> None:
         if not self.quiet:
-            print(printable(message), file=sys.stderr, flush=True)
+            print(visible(message), file=sys.stderr, flush=True)

@@ -1,8 +1,9 @@
 """Where ``receive`` stores accepted events: ``DIR/<LogType>.jsonl``, all of a request or none of it.
 
 Files are opened relative to a descriptor of a private folder (owned by the user, writable by no one
-else), without following symlinks, mode 0600. A batch whose idempotency key was already stored is
-not stored again.
+else), without following symlinks and without blocking (a FIFO or device there is refused at once,
+never waited on while the store's lock is held), mode 0600. A batch whose idempotency key was
+already stored is not stored again.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from collections import Counter, OrderedDict
 from pathlib import Path
 
 from tracebit_pack.errors import UserError
-from tracebit_pack.http.contract import dumps_line, log_type_of
+from tracebit_pack.http.contract import LOG_TYPES, dumps_line, log_type_of
 
 IDEMPOTENCY_MEMORY = 100_000  # keys remembered (oldest forgotten first)
-_OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+_OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 
 class EventStore:
@@ -33,7 +34,19 @@ class EventStore:
         self._dir_fd: int | None = None
 
     def open(self) -> None:
+        """Open the folder; UserError if it is not private or holds an output file that is not a
+        regular file (a FIFO, a device, a folder, a symlink)."""
         self._dir_fd = open_private_dir(self.out_dir)
+        for log_type in LOG_TYPES:
+            name = f"{log_type}.jsonl"
+            try:
+                info = os.stat(name, dir_fd=self._dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                self.close()
+                why = "is not a regular file; remove it or use another folder"
+                raise UserError(f"--out {self.out_dir}: {name} {why}")
 
     def close(self) -> None:
         if self._dir_fd is not None:

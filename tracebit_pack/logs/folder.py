@@ -8,6 +8,9 @@ A folder holds, named by log type (``LOG_TYPES``), any of:
 * ``<LogType>.jsonl`` one event per line;
 * any of them gzip-compressed (``.gz``).
 
+A symlink among them is followed only when it stays inside the folder: one that leads outside is
+refused (a folder handed over by someone else must not make the tools read the user's own files).
+
 Every reader of such a folder goes through here: ``discover`` finds the files, ``reader_sql`` is the
 DuckDB query that reads them (``read_json`` for arrays and S3 objects, ``read_csv`` line by line for
 NDJSON), ``ingest.Ingest`` loads them into the lake and ``read_events`` gives tools that need the
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,8 +83,16 @@ def layout_of(path: Path) -> str:
     return "ndjson"
 
 
+def _inside(path: Path, root: Path) -> Path:
+    """``path``, unless it (through a symlink) leads outside ``root`` (resolved): then UserError."""
+    if not path.resolve().is_relative_to(root):
+        raise UserError(f"{path}: a symlink that leads outside the folder; refused")
+    return path
+
+
 def discover(folder: Path) -> list[Source]:
-    """The event files of ``folder`` (see the module docstring); UserError for a bad name."""
+    """The event files of ``folder`` (see the module docstring); UserError for a bad name or a
+    symlink leading outside the folder."""
     folder = Path(folder)
     if folder.is_file():
         raise UserError(
@@ -90,6 +102,7 @@ def discover(folder: Path) -> list[Source]:
         )
     if not folder.is_dir():
         raise UserError(f"{folder}: data folder not found")
+    root = folder.resolve()
     known = ", ".join(LOG_TYPES)
     sources: list[Source] = []
     for entry in sorted(folder.iterdir()):
@@ -100,14 +113,15 @@ def discover(folder: Path) -> list[Source]:
                 raise UserError(
                     f"{entry}: unknown log type {entry.name!r} in the folder name (known: {known})"
                 )
-            files = sorted(p for p in entry.rglob("*") if _is_event_file(p))
+            _inside(entry, root)
+            files = sorted(_inside(p, root) for p in entry.rglob("*") if _is_event_file(p))
             sources.extend(Source(entry.name, p, layout_of(p)) for p in files)
         elif _is_event_file(entry):
             if _stem(entry) not in LOG_TYPES:
                 raise UserError(
                     f"{entry}: unknown log type {_stem(entry)!r} in the file name (known: {known})"
                 )
-            sources.append(Source(_stem(entry), entry, layout_of(entry)))
+            sources.append(Source(_stem(entry), _inside(entry, root), layout_of(entry)))
     return sources
 
 
@@ -119,11 +133,36 @@ def require_events(folder: Path, sources: list[Source]) -> None:
         )
 
 
+def decompressed_size(path: Path, cap: int) -> int:
+    """The bytes of ``path`` once decompressed: the file's size, or for a gzip file (by its magic
+    bytes) the count of its decompressed bytes, streamed and stopped once it passes ``cap``.
+
+    What a file weighs in the lake: a gzip file counts at what it holds, not at its compressed
+    size (a 0.6 MB file can hold 100 MB of NDJSON), and a gzip bomb costs at most ``cap`` bytes of
+    decompression. A corrupt gzip file counts the bytes read before the damage.
+    """
+    with path.open("rb") as raw:
+        if raw.read(2) != b"\x1f\x8b":
+            return path.stat().st_size
+    count = 0
+    try:
+        with gzip.open(path, "rb") as stream:
+            while count <= cap and (chunk := stream.read(1 << 20)):
+                count += len(chunk)
+    except (OSError, EOFError, zlib.error):
+        pass
+    return count
+
+
 def needs_spilling(sources: list[Source]) -> bool:
-    """Whether the events are too large for an unbounded lake in memory (gzip counted as 10x its
-    size): ``Lake.for_sources`` then bounds DuckDB's memory."""
-    size = sum(s.path.stat().st_size * (10 if s.path.name.endswith(".gz") else 1) for s in sources)
-    return size > IN_MEMORY_BYTES
+    """Whether the events are too large for an unbounded lake in memory (``IN_MEMORY_BYTES``,
+    every file at its ``decompressed_size``): ``Lake.for_sources`` then bounds DuckDB's memory."""
+    total = 0
+    for source in sources:
+        total += decompressed_size(source.path, IN_MEMORY_BYTES - total)
+        if total > IN_MEMORY_BYTES:
+            return True
+    return False
 
 
 def reader_sql(paths: list[Path], layout: str) -> str:

@@ -38,7 +38,14 @@ import duckdb
 from tracebit_pack.errors import UserError
 from tracebit_pack.logs.enrich import deterministic_row_id, enrich, event_time
 from tracebit_pack.logs.folder import Source, reader_sql
-from tracebit_pack.logs.ingest_sql import lit, load_select, needs_python_sql, rule_events_select, sql_loadable
+from tracebit_pack.logs.ingest_sql import (
+    deep_sql,
+    lit,
+    load_select,
+    needs_python_sql,
+    rule_events_select,
+    sql_loadable,
+)
 from tracebit_pack.logs.schemas import LOG_TYPES, loads_json
 from tracebit_pack.logs.validate import Problem, validate_event
 from tracebit_pack.pack.items import table_name
@@ -325,6 +332,20 @@ class Ingest:
         order = " ".join(f"WHEN {lit(str(p))} THEN {self._order.get(str(p), 0)}" for p in paths)
         return f"CASE file {order} ELSE 0 END"
 
+    def _refuse_too_deep(self) -> None:
+        """Rows of ``_checked`` nested deeper than ``loads_json`` accepts become ``malformed JSON``
+        (for rule log types, ``_rule_events_from_sql`` parses them in Python anyway)."""
+        rows = self.connection.execute(
+            f"SELECT file, pos, doc FROM _checked WHERE reason IS NULL AND {deep_sql()}"
+        )
+        for file, pos, doc in rows.fetchall():
+            try:
+                loads_json(doc)
+            except ValueError:
+                self.connection.execute(
+                    "UPDATE _checked SET reason = 'malformed JSON' WHERE file = ? AND pos = ?", [file, pos]
+                )
+
     def _load_sql(self, log_type: str, paths: list[Path], layout: str) -> None:
         if not paths:
             return
@@ -360,6 +381,8 @@ class Ingest:
                     raise UserError(f"{first[0]}: {first[1]}")
             if rules:
                 self._rule_events_from_sql(log_type, paths)
+            else:
+                self._refuse_too_deep()
             bad = self.connection.execute(
                 f"SELECT reason, count(*), list({where} ORDER BY file, pos)[1:3] "
                 "FROM _checked WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason",

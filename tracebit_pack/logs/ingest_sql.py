@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tracebit_pack.logs.enrich import DIRECT_COLUMNS
-from tracebit_pack.logs.schemas import FieldSpec, load_schema
+from tracebit_pack.logs.schemas import MAX_JSON_DEPTH, FieldSpec, load_schema
 
 PANTHER_TS = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?"
 RFC3339_TS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})"
@@ -311,13 +311,23 @@ def needs_python_sql() -> str:
 
     Events exported from Panther (a ``"p_`` key may be present: their ``p_*`` fields are dropped
     before enriching), and text that ``schemas.loads_json`` may refuse although DuckDB accepts it:
-    a ``\\uD800``-style escape, more than 256 brackets (deep nesting), or 1,000 digits in a row
+    a ``\\uD800``-style escape, more than ``MAX_JSON_DEPTH`` brackets (maybe nested deeper than
+    ``loads_json`` accepts: ``deep_sql``), or 1,000 digits in a row
     in a text long enough to hold an integer longer than Python reads (4,300 digits).
     """
     return (
         "(contains(doc, '\"p_') OR regexp_matches(doc, '\\\\u[dD][89a-fA-F]') "
-        "OR (strlen(doc) > 512 AND length(doc) - length(replace(replace(doc, '[', ''), '{', '')) > 256) "
+        f"OR {deep_sql()} "
         "OR (strlen(doc) > 4300 AND regexp_matches(doc, '[0-9]{1000}')))"
+    )
+
+
+def deep_sql() -> str:
+    """Condition on ``doc``: more ``[`` and ``{`` than ``MAX_JSON_DEPTH``, so it may be nested
+    deeper than ``schemas.loads_json`` accepts (Python then decides)."""
+    return (
+        f"(strlen(doc) > {2 * MAX_JSON_DEPTH} "
+        f"AND length(doc) - length(replace(replace(doc, '[', ''), '{{', '')) > {MAX_JSON_DEPTH})"
     )
 
 
@@ -363,8 +373,8 @@ def load_select(
 ) -> str:
     """SELECT ``file, pos, reason`` and the lake ``columns`` for the rows of ``source_sql``.
 
-    With ``rule_events``, also ``doc``, from which ``rule_events_select`` builds the events the
-    real-time rules see.
+    And ``doc``: with ``rule_events`` every row's, from which ``rule_events_select`` builds the
+    events the real-time rules see; without, only that of rows ``deep_sql`` picks (else NULL).
     """
     from tracebit_pack.lake.embedded import SOURCE_ID  # the lake's constants; lake imports this module lazily
 
@@ -400,6 +410,8 @@ def load_select(
         "typed AS (SELECT *, list_transform(v, lambda x: json_type(x)) AS ty FROM parsed), "
         f"checked AS (SELECT *, {reason_sql(log_type, all_leaves)} AS reason "
         "FROM typed WHERE doc IS NOT NULL) "
-        f"SELECT file, pos, reason, {', '.join(selects)}{', doc' if rule_events else ''} FROM checked"
+        f"SELECT file, pos, reason, {', '.join(selects)}, "
+        # without rule events, only the text Python must check for depth (``deep_sql``)
+        f"{'doc' if rule_events else f'CASE WHEN {deep_sql()} THEN doc END AS doc'} FROM checked"
     )
     return select

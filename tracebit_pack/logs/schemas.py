@@ -10,7 +10,7 @@ Public API:
                                    is_event_time, time_formats
     read_jsonl(path) -> [(line_number, event_dict)]   (InputError at file:line if malformed)
     split_ndjson(text) -> lines    (split on ``\n`` only: U+2028, U+2029, U+0085 stay inside a line)
-    loads_json(text) -> value      (json.loads; ValueError for nesting, huge integers, lone surrogates)
+    loads_json(text) -> value      (json.loads; ValueError for nesting, huge integers, NaN, lone surrogates)
     log_type_of_file(path) -> str  (``AWS.CloudTrail.jsonl`` -> ``AWS.CloudTrail``; UserError if unknown)
     (times are parsed and formatted in ``tracebit_pack.times``)
 """
@@ -216,6 +216,28 @@ def log_type_of_file(path: Path) -> str:
 
 # A \uD800-\uDFFF escape: only then can a parsed string hold a lone surrogate (decoded UTF-8 cannot).
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# The deepest nesting an event may have. Every tool that walks a log value (validation, enrichment,
+# the rules, the lake's results, the reports) recurses a few frames per level: under this bound
+# they all stay far from Python's recursion limit, so no input can make one of them crash.
+MAX_JSON_DEPTH = 100
+
+
+def json_depth(value: object, stop: int = MAX_JSON_DEPTH) -> int:
+    """Nesting depth of a JSON value (a scalar 0, ``[]`` 1, ``{"a": [1]}`` 2), walked without
+    recursion; the walk stops as soon as it is past ``stop``."""
+    deepest, stack = 0, [(value, 1)]
+    while stack and deepest <= stop:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _brackets(text: str | bytes) -> int:
+    """``[`` and ``{`` in the text (strings included): never fewer than the nesting depth."""
+    return text.count("[") + text.count("{") if isinstance(text, str) else text.count(b"[") + text.count(b"{")
 
 
 def split_ndjson(text: str) -> list[str]:
@@ -224,21 +246,28 @@ def split_ndjson(text: str) -> list[str]:
     return text.split("\n")
 
 
+def _not_json(constant: str) -> object:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def loads_json(text: str | bytes) -> object:
     r"""``json.loads``, with every way it can fail or let through an unusable value as ValueError.
 
-    Nesting deeper than the interpreter's recursion limit (RecursionError), integers longer than
-    ``sys.get_int_max_str_digits()`` (already ValueError), and ``\ud800``-style escapes that leave
-    a lone surrogate in a string (valid JSON, but not encodable text: every later write would fail).
+    Nesting deeper than ``MAX_JSON_DEPTH`` (or the interpreter's recursion limit), integers longer than
+    ``sys.get_int_max_str_digits()`` (already ValueError), ``NaN`` / ``Infinity`` (Python reads
+    them, JSON has no such values), and ``\ud800``-style escapes that leave a lone surrogate in a
+    string (valid JSON, but not encodable text: every later write would fail).
     """
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_not_json)
     except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
+        raise ValueError(f"JSON nested too deeply (more than {MAX_JSON_DEPTH} levels)") from None
     except ValueError as err:
         if isinstance(err, json.JSONDecodeError) or "integer string conversion" not in str(err):
             raise
         raise ValueError(f"integer longer than {sys.get_int_max_str_digits()} digits") from None
+    if _brackets(text) > MAX_JSON_DEPTH and json_depth(value) > MAX_JSON_DEPTH:
+        raise ValueError(f"JSON nested too deeply (more than {MAX_JSON_DEPTH} levels)")
     probe = text if isinstance(text, str) else text.decode("utf-8", "replace")
     if _SURROGATE_ESCAPE.search(probe):
         try:

@@ -3,7 +3,8 @@
 A repository such as panther-analysis holds item types and constructs that only Panther's
 backend can run (cloud-resource policies, lookup-table enrichment, rules whose Python imports a
 package missing here, correlation rules using an unsupported feature). Each is listed with its
-reason in the replay and review reports instead of stopping the whole run.
+reason in the replay and review reports instead of stopping the whole run (the review renders
+the list itself, escaped: ``review.render``).
 """
 
 from __future__ import annotations
@@ -63,24 +64,4 @@ def summary_lines(not_evaluated: dict[str, str], limit: int = 15) -> list[str]:
     lines.extend(f"  {item_id}: {not_evaluated[item_id]}" for item_id in others[:limit])
     if len(others) > limit:
         lines.append(f"  ... {len(others) - limit} more (--format json lists all)")
-    return lines
-
-
-def markdown_lines(not_evaluated: dict[str, str], touched: set[str]) -> list[str]:
-    """Review-report section: items this change touches first, the rest folded away."""
-    if not not_evaluated:
-        return []
-    lines = ["## Not evaluated offline", ""]
-    mine = sorted(i for i in not_evaluated if i in touched)
-    rest = sorted(i for i in not_evaluated if i not in touched)
-    lines += [f"- `{i}` (changed by this diff): {not_evaluated[i]}" for i in mine]
-    if rest:
-        lines += [
-            f"<details><summary>{len(rest)} other item(s) the offline engine does not evaluate</summary>",
-            "",
-            *(f"- `{i}`: {not_evaluated[i]}" for i in rest),
-            "",
-            "</details>",
-        ]
-    lines.append("")
     return lines

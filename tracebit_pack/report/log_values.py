@@ -10,38 +10,26 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from tracebit_pack.text import visible
 from tracebit_pack.times import parse_event_time, rfc3339_utc
-
-_SHOWN_AS_ESCAPES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def clean(value: Any) -> Any:
     """``value`` with every string made safe to write and to show: lone surrogates (which UTF-8
-    cannot encode) and invisible control, format and bidi characters become a visible ``\\uXXXX``;
-    tab and newline stay. Containers are cleaned recursively; other values are returned as they are."""
+    cannot encode) and invisible control, format and bidi characters become a visible escape
+    (``text.visible``); tab and newline stay. Containers are cleaned recursively; other values are
+    returned as they are."""
     if isinstance(value, str):
-        return "".join(_clean_char(c) for c in value) if _needs_cleaning(value) else value
+        return visible(value, keep="\t\n")
     if isinstance(value, dict):
         return {clean(str(k)): clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [clean(v) for v in value]
     return value
-
-
-def _needs_cleaning(text: str) -> bool:
-    return any(c not in "\t\n" and unicodedata.category(c) in _SHOWN_AS_ESCAPES for c in text)
-
-
-def _clean_char(char: str) -> str:
-    if char in "\t\n" or unicodedata.category(char) not in _SHOWN_AS_ESCAPES:
-        return char
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def text(value: Any) -> str:

@@ -1,7 +1,8 @@
 """The replay report as plain text for a terminal: each alert with its key context, then the pivots.
 
 Every time is printed in UTC with a ``Z``; values are never cut mid-value (lists are capped by
-item); long pivot tables show the rows around the alert.
+item); long pivot tables show the rows around the alert. Log values are attacker-controlled: every
+line is printed through ``text.visible``, so control characters show as escapes, never act.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from tracebit_pack.pack.not_evaluated import summary_lines
 from tracebit_pack.query.rerun import rerun_command
 from tracebit_pack.replay import ReplayReport
 from tracebit_pack.report.context_facts import context_facts
-from tracebit_pack.text import aligned_table, clip, compact
+from tracebit_pack.text import aligned_table, clip, compact, visible
 from tracebit_pack.times import shown_time as _ts
 
 TINY_EVENTS = 50  # fewer events than this: say the folder is too small to judge history
@@ -134,4 +135,4 @@ def render_text(report: ReplayReport) -> str:
         f"(loading the repository: {report.load_seconds:.2f}s; "
         f"real-time rules: {report.rule_events} events in {report.rule_seconds:.2f}s, {rate})"
     )
-    return "\n".join(lines)
+    return "\n".join(visible(line) for line in lines)

@@ -43,12 +43,21 @@ def schema_problems(log: dict, spec: dict) -> tuple[str, list[str]] | None:
 PINNED_EXPECTATIONS = Path("tests") / "rule_expectations"
 
 
+def load_pinned(root: Path) -> dict[str, dict]:
+    """``{rule_id: Tests}`` of the expectations pinned under ``root``/tests/rule_expectations, read
+    before the pull request's code runs (a review reads no file after the head worker)."""
+    folder = Path(root) / PINNED_EXPECTATIONS
+    if not folder.is_dir():
+        return {}
+    return {path.stem: _pinned(path) for path in sorted(folder.glob("*.yml"))}
+
+
 def severity_findings(
-    tests_diff: list[dict], head_tests: list[dict], root: Path | None
+    tests_diff: list[dict], head_tests: list[dict], pinned: dict[str, dict]
 ) -> dict[str, list[str]]:
     """``{rule_id: [reason]}``: rule tests whose alert severity the change alters (from the
-    behaviour diff), and head's test severities that disagree with the expectations pinned under
-    ``root``/tests/rule_expectations (when the repository has them)."""
+    behaviour diff), and head's test severities that disagree with the ``pinned`` expectations
+    (``load_pinned``)."""
     found: dict[str, list[str]] = {}
     changed: dict[str, set[tuple[str, str]]] = {}
     for entry in tests_diff:
@@ -60,13 +69,10 @@ def severity_findings(
         found.setdefault(rule_id, []).append(
             f"alert severity changes ({shown}): check the rule's severity reasoning"
         )
-    folder = Path(root) / PINNED_EXPECTATIONS if root is not None else None
-    if folder is None or not folder.is_dir():
-        return found
     for test in head_tests:
-        pinned = _pinned(folder / f"{test['rule_id']}.yml").get(test["name"])
+        expected = pinned.get(test["rule_id"], {}).get(test["name"])
         got = (test.get("result") or {}).get("severity")
-        want = pinned.get("severity") if isinstance(pinned, dict) else None
+        want = expected.get("severity") if isinstance(expected, dict) else None
         if test.get("expected") and got and want and str(want).upper() != got:
             found.setdefault(test["rule_id"], []).append(
                 f"test “{test['name']}”: severity {got}, but {PINNED_EXPECTATIONS}/{test['rule_id']}.yml "

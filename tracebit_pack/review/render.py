@@ -11,8 +11,8 @@ import json
 import string
 from typing import Any
 
-from tracebit_pack.pack import not_evaluated
 from tracebit_pack.review.changes import GROUP_TITLES, short
+from tracebit_pack.text import visible
 
 STATUS_MARK = {"added": "➕ added", "removed": "➖ removed", "changed": "✏️ changed"}
 
@@ -25,8 +25,9 @@ _MARKDOWN_PUNCTUATION = frozenset(string.punctuation) - frozenset(_HTML_ESCAPES)
 def escape(text: str) -> str:
     """``text`` as inert Markdown *and* HTML: HTML specials as entities, every other ASCII
     punctuation character backslash-escaped (no emphasis, link, image, table cell, code span,
-    autolink or heading can start), whitespace runs (line breaks included) as one space."""
-    text = " ".join(text.split())
+    autolink or heading can start), whitespace runs (line breaks included) as one space, other
+    control characters shown as escapes (``text.visible``: the report is also read on terminals)."""
+    text = visible(" ".join(text.split()))
     return "".join(_HTML_ESCAPES.get(ch) or (f"\\{ch}" if ch in _MARKDOWN_PUNCTUATION else ch) for ch in text)
 
 
@@ -252,7 +253,28 @@ def _finding(a: dict) -> str:
 def _footer(report: dict) -> list[str]:
     """Rules the offline engine could not evaluate, and how long the review took."""
     touched_ids = {c["id"] for c in report["changes"] if c["status"] != "removed"}
-    lines = list(not_evaluated.markdown_lines(report.get("not_evaluated") or {}, touched_ids))
+    lines = _not_evaluated(report.get("not_evaluated") or {}, touched_ids)
     if "seconds" in report:
         lines += [f"Reviewed in {report['seconds']:.1f}s.", ""]
+    return lines
+
+
+def _not_evaluated(items: dict[str, str], touched: set[str]) -> list[str]:
+    """Items the offline engine does not run, with the reason: those this change touches first,
+    the rest folded away. IDs and reasons come from the branch: escaped like every other value."""
+    if not items:
+        return []
+    lines = ["## Not evaluated offline", ""]
+    mine = sorted(i for i in items if i in touched)
+    rest = sorted(i for i in items if i not in touched)
+    lines += [f"- {_code(i)} (changed by this diff): {_cell(items[i], 300)}" for i in mine]
+    if rest:
+        lines += [
+            f"<details><summary>{len(rest)} other item(s) the offline engine does not evaluate</summary>",
+            "",
+            *(f"- {_code(i)}: {_cell(items[i], 300)}" for i in rest),
+            "",
+            "</details>",
+        ]
+    lines.append("")
     return lines

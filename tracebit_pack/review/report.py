@@ -9,7 +9,8 @@ The report has three parts:
    (``scenarios/<name>/<LogType>.jsonl``) whose verdict, title, severity, dedup string or alert
    context differs between base and head, before -> after; and the alerts of each scenario that
    appear or disappear. Base and head are each evaluated in their own process
-   (``tracebit_pack.review.worker``), the base from a ``git archive`` of the base commit.
+   (``tracebit_pack.review.worker``), the base from a ``git archive`` of the base commit, the head
+   last (``tracebit_pack.review.evaluate`` says what its code can and cannot reach).
 3. **Needs attention**: rules without a positive or negative test, failing tests, test logs that
    do not conform to their schema, queries without a time bound, disabled items, items in no pack,
    alert severities that change or that disagree with the pinned rule expectations.
@@ -24,15 +25,17 @@ import os
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from tracebit_pack.errors import UserError
+from tracebit_pack.logs.schemas import LOG_TYPES, load_schema
 from tracebit_pack.pack.items import ITEM_DIRS, AnalysisItem, item_folders, load_items
 from tracebit_pack.review import gitref
 from tracebit_pack.review.behaviour import scenario_diff, test_diff
 from tracebit_pack.review.changes import structural_diff
-from tracebit_pack.review.checks import needs_attention, severity_findings
-from tracebit_pack.review.evaluate import run_workers
+from tracebit_pack.review.checks import load_pinned, needs_attention, severity_findings
+from tracebit_pack.review.evaluate import run_worker
 from tracebit_pack.review.worker import load_scenarios
 
 FOLDERS = (*ITEM_DIRS, "scenarios")
@@ -46,15 +49,22 @@ def _load(root: Path, label: str) -> list[AnalysisItem]:
         raise UserError(str(err).replace(f"{root}{os.sep}", label)) from None
 
 
-def build_report(start: Path, base_ref: str, use_merge_base: bool = True) -> dict:
-    """The report (a JSON-ready dict) comparing the working tree at ``start`` with ``base_ref``."""
+def build_report(
+    start: Path,
+    base_ref: str,
+    use_merge_base: bool = True,
+    before_workers: Callable[[], object] | None = None,
+) -> dict:
+    """The report (a JSON-ready dict) comparing the working tree at ``start`` with ``base_ref``.
+
+    ``before_workers`` runs once git is done (it may need the caller's environment to fetch) and
+    before any worker starts (the command closes its own secrets there: ``parent_secrets``)."""
     started = time.perf_counter()
     repo = gitref.repo_root(start)
     base = gitref.resolve_base(repo, base_ref, use_merge_base)
     base_label = f"{base_ref}@{base.short}:"
     with tempfile.TemporaryDirectory(prefix="tracebit-review-") as tmp_name:
-        tmp = Path(tmp_name)
-        base_root = tmp / "base"
+        base_root = Path(tmp_name) / "base"
         folders = tuple(sorted({*FOLDERS, *item_folders(repo)}))  # what PAT reads, at HEAD's layout
         gitref.materialise(repo, base.commit, base_root, folders)
         base_items = _load(base_root, base_label)
@@ -64,8 +74,17 @@ def build_report(start: Path, base_ref: str, use_merge_base: bool = True) -> dic
                 load_scenarios(root)
             except UserError as err:
                 raise UserError(f"{label}{err}") from None
-        evaluated = run_workers({"base": base_root, "head": repo}, {"base": base_label, "head": ""}, tmp)
+        # Everything read from files is read before the pull request's code runs (the head worker,
+        # last): it can rewrite files, but nothing is read from them afterwards.
         changes = structural_diff(base_items, base_root, head_items, repo)
+        pinned = load_pinned(repo)
+        tool = gitref.tool_origin(repo)
+        if before_workers is not None:
+            before_workers()
+        evaluated = {"base": run_worker(base_root, base_label)}
+        for log_type in LOG_TYPES:  # the schemas "Needs attention" checks test Logs against
+            load_schema(log_type)
+    evaluated["head"] = run_worker(repo, "")
     touched = {c["id"] for c in changes if c["status"] != "removed"}
     tests = test_diff(evaluated["base"]["tests"], evaluated["head"]["tests"])
     scenarios = scenario_diff(evaluated["base"]["scenarios"], evaluated["head"]["scenarios"])
@@ -78,7 +97,7 @@ def build_report(start: Path, base_ref: str, use_merge_base: bool = True) -> dic
             "note": base.note,
         },
         "head": {"commit": base.head, "working_tree": True, "uncommitted_changes": base.dirty},
-        "tool": gitref.tool_origin(repo),
+        "tool": tool,
         "engine": evaluated["head"].get("engine"),
         "summary": _summary(changes, tests, scenarios),
         "changes": changes,
@@ -87,7 +106,7 @@ def build_report(start: Path, base_ref: str, use_merge_base: bool = True) -> dic
             head_items,
             evaluated["head"]["tests"],
             touched,
-            severity_findings(tests, evaluated["head"]["tests"], repo),
+            severity_findings(tests, evaluated["head"]["tests"], pinned),
         ),
         "not_evaluated": evaluated["head"].get("not_evaluated", {}),
         "seconds": round(time.perf_counter() - started, 3),

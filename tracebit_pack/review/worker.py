@@ -1,13 +1,14 @@
 """Evaluate one version of the pack for ``tracebit-pack review`` (run in its own process).
 
-``python -m tracebit_pack.review.worker ROOT OUT.json`` loads the pack under ROOT, runs
+``python -m tracebit_pack.review.worker ROOT FD`` loads the pack under ROOT, runs
 
 * every rule test (the rule's ``Tests``, with ``Mocks``, the way ``pat test`` does: only the
   rule under test, ``batch_mode=False``), and
 * every bundled scenario event (``scenarios/<name>/<LogType>.jsonl``) through every rule
   (production semantics, ``batch_mode=True``), grouping the matches into alerts,
 
-and writes the verdicts as JSON. Base and head run in separate processes because global helpers
+and writes the verdicts as JSON to the pipe FD (``tracebit_pack.review.evaluate`` reads it).
+Base and head run in separate processes because global helpers
 are imported under their GlobalID: two versions of the pack cannot share one interpreter.
 Bad input (invalid YAML, an unreadable scenario line) exits 2 with one line on stderr.
 """
@@ -237,15 +238,16 @@ def evaluate(root: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m tracebit_pack.review.worker ROOT OUT.json", file=sys.stderr)
+        print("usage: python -m tracebit_pack.review.worker ROOT FD", file=sys.stderr)
         return 2
-    root, out = Path(args[0]), Path(args[1])
+    root, fd = Path(args[0]), int(args[1])
     try:
         result = evaluate(root)
     except UserError as err:
         print(str(err).replace(str(root) + os.sep, ""), file=sys.stderr)
         return 2
-    out.write_text(json.dumps(result, default=str), encoding="utf-8")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(json.dumps(result, default=str))
     return 0
 
 
