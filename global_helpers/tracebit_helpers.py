@@ -5,6 +5,8 @@ lives in one global per topic, re-exported here under the names rules have alway
 
 * ``tracebit_base``: safe field access and conversion, caps (``MAX_STR``, ``MAX_LIST``);
 * ``tracebit_principal``: the principal, its ARN and its identities;
+* ``tracebit_credential``: where a canary credential was planted and its owner's identities
+  (configured in ``tracebit_customer``);
 * ``tracebit_canary``: log type, subtype, canaries, credential, severity, classification, health;
 * ``tracebit_alert``: the alert context (docs/DESIGN.md, docs/alert-context.md), titles, dedup;
 * ``tracebit_mfa_cache``: the KV-cache contract of a recent MFA reset (key, TTL, record, writer, reader);
@@ -82,6 +84,16 @@ from tracebit_canary import (
     subtype_key,
     tracebit_log_type,
 )
+from tracebit_credential import (
+    CREDENTIAL_TYPE_NAMES,
+    SCOPE_CUSTOMER,
+    SCOPE_OUTSIDE,
+    SCOPE_TRACEBIT_ISSUED,
+    credential_placement,
+    credential_type_name,
+    owner_identities,
+    principal_scope,
+)
 from tracebit_mfa_cache import (
     MAX_MFA_LOOKUPS,
     MAX_MFA_WRITES,
@@ -145,10 +157,16 @@ def rule_alert_context(event, get_dictionary=None):
 
 
 def rule_severity(event, get_dictionary=None, floor=None):
-    """Tracebit's severity mapped (raised to ``floor``); CRITICAL after a recent MFA reset."""
+    """Tracebit's severity mapped (raised to ``floor``); CRITICAL after a recent MFA reset.
+
+    Tracebit's ``Info`` stays INFO whatever the floor or the cache says: Tracebit sends it for
+    activity it does not rate as a threat, and Panther closes an INFO alert on creation (no page).
+    """
+    severity = map_severity(safe_get(event, "severity"))
+    if severity == "INFO":
+        return severity
     if get_dictionary is not None and mfa_record_for_event(event, get_dictionary):
         return "CRITICAL"
-    severity = map_severity(safe_get(event, "severity"))
     return severity_at_least(severity, floor) if floor else severity
 
 
