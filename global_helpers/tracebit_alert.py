@@ -8,6 +8,17 @@ separately on the same event object, so ``event_context`` builds the context onc
 
 import json
 
+from tracebit_credential import (
+    SCOPE_CUSTOMER,
+    SCOPE_NOTES,
+    SCOPE_TRACEBIT_ISSUED,
+    credential_placement,
+    credential_type_name,
+    owner_identities,
+    placement_phrase,
+    principal_scope,
+)
+
 from tracebit_base import as_str, clip, dedupe, safe_get
 from tracebit_canary import (
     SUBTYPE_CREDENTIAL,
@@ -24,16 +35,6 @@ from tracebit_canary import (
     subtype,
     subtype_key,
     tracebit_log_type,
-)
-from tracebit_credential import (
-    SCOPE_CUSTOMER,
-    SCOPE_NOTES,
-    SCOPE_TRACEBIT_ISSUED,
-    credential_placement,
-    credential_type_name,
-    owner_identities,
-    placement_phrase,
-    principal_scope,
 )
 from tracebit_mfa_cache import mfa_title_suffix
 from tracebit_principal import identities, principal_details, principal_label

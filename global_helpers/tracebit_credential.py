@@ -20,15 +20,18 @@ The owner maps to customer identities through the one configuration, ``tracebit_
 import re
 from collections.abc import Mapping
 
-from tracebit_base import MAX_LIST, as_str, clip, dedupe, normalise_token
 from tracebit_customer import CUSTOMER_AWS_ACCOUNT_IDS, CUSTOMER_EMAIL_DOMAINS, OWNER_IDENTITIES
+
+from tracebit_base import MAX_LIST, as_str, clip, dedupe, normalise_token
 from tracebit_principal import is_email, is_username
 
 SCOPE_CUSTOMER = "customer"
 SCOPE_TRACEBIT_ISSUED = "tracebit_issued"
 SCOPE_OUTSIDE = "outside_customer_accounts"
 SCOPE_NOTES = {
-    SCOPE_TRACEBIT_ISSUED: "Tracebit-issued credential: the principal is Tracebit's, not one of your identities",
+    SCOPE_TRACEBIT_ISSUED: (
+        "Tracebit-issued credential: the principal is Tracebit's, not one of your identities"
+    ),
     SCOPE_OUTSIDE: "principal outside your AWS accounts (tracebit_customer.CUSTOMER_AWS_ACCOUNT_IDS)",
 }
 
@@ -95,9 +98,8 @@ def _label(labels, *names):
 def _repository_from_name(name):
     """``org/repo`` from ``org/repo@workflow`` (the Action) or ``github-actions@org/repo``."""
     for part in (name or "").split("@"):
-        part = part.strip()
-        if _REPO_RE.match(part):
-            return part
+        if _REPO_RE.match(part.strip()):
+            return part.strip()
     return None
 
 
@@ -148,9 +150,9 @@ def credential_placement(credential):
             sha=_label(labels, "github.sha", "sha", "commit"),
             ref=_label(labels, "github.ref", "ref"),
         )
-        if (github or normalise_token(source) == "github") and repository and run_id:
-            if _REPO_RE.match(repository) and _RUN_ID_RE.match(run_id):
-                placement["run_url"] = f"https://github.com/{repository}/actions/runs/{run_id}"
+        from_github = github or normalise_token(source) == "github"
+        if from_github and _REPO_RE.match(repository or "") and _RUN_ID_RE.match(run_id or ""):
+            placement["run_url"] = f"https://github.com/{repository}/actions/runs/{run_id}"
         return placement
     owner, host = _owner_and_host(name)
     if source_type and normalise_token(source_type) != "endpoint":

@@ -16,6 +16,17 @@ What stays here is the glue one rule run needs: the rule_* entry points (which s
 build and one KV lookup per event), the scheduled MFA rules' row helpers and the data-model methods.
 """
 
+from tracebit_credential import (
+    CREDENTIAL_TYPE_NAMES,
+    SCOPE_CUSTOMER,
+    SCOPE_OUTSIDE,
+    SCOPE_TRACEBIT_ISSUED,
+    credential_placement,
+    credential_type_name,
+    owner_identities,
+    principal_scope,
+)
+
 import tracebit_pivots
 from tracebit_alert import (
     CONTEXT_KEYS,
@@ -83,16 +94,6 @@ from tracebit_canary import (
     subtype,
     subtype_key,
     tracebit_log_type,
-)
-from tracebit_credential import (
-    CREDENTIAL_TYPE_NAMES,
-    SCOPE_CUSTOMER,
-    SCOPE_OUTSIDE,
-    SCOPE_TRACEBIT_ISSUED,
-    credential_placement,
-    credential_type_name,
-    owner_identities,
-    principal_scope,
 )
 from tracebit_mfa_cache import (
     MAX_MFA_LOOKUPS,
@@ -243,7 +244,13 @@ def mfa_row_tracebit(row):
 
 
 def actor_user(event):
-    """The principal's user name for the data models: username, first identity, then ids."""
+    """The principal's user name for the data models: username, first identity, then ids. For a
+    canary credential, whose principal is Tracebit's, the owner of the credential (or None)."""
+    context = event_context(event)
+    if context.get("principal_scope") == SCOPE_TRACEBIT_ISSUED:
+        placement = context.get("credential_placement") or {}
+        ids = context.get("identities") or []
+        return placement.get("owner") or (ids[0] if ids else None)
     details = principal_details(event)
     if details["principal_username"]:
         return details["principal_username"]

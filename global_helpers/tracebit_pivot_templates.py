@@ -325,15 +325,15 @@ SELECT
     o.actor:alternateId::string AS identity,
     o.actor:type::string AS identity_type,
     o.eventType AS event_type,
-    o.outcome:result::string AS outcome,
+    o.outcome:result::string AS outcome_result,
     COUNT(*) AS events,
     MIN(o.p_event_time) AS first_seen,
     MAX(o.p_event_time) AS last_seen
 FROM params p, panther_logs.public.okta_systemlog o
 WHERE p_occurs_between({{window_start}}, {{window_end}}, o)
     AND o.client:ipAddress::string = p.source_ip
-GROUP BY identity, identity_type, event_type, outcome
-ORDER BY identity ASC, event_type ASC, outcome ASC
+GROUP BY identity, identity_type, event_type, outcome_result
+ORDER BY identity ASC, event_type ASC, outcome_result ASC
 """,
     "pantherflow": """panther_logs.public.okta_systemlog
 | where p_event_time between time.parse_timestamp({{alert_time}}) - time.parse_timespan({{before}})
@@ -341,8 +341,8 @@ ORDER BY identity ASC, event_type ASC, outcome ASC
 | where client.ipAddress == {{source_ip}}
 | summarize events = agg.count(), first_seen = agg.min(p_event_time), last_seen = agg.max(p_event_time)
     by identity = actor.alternateId, identity_type = actor.type, event_type = eventType,
-    outcome = outcome.result
-| sort identity asc, event_type asc, outcome asc
+    outcome_result = outcome.result
+| sort identity asc, event_type asc, outcome_result asc
 """,
 }
 

@@ -30,6 +30,7 @@ FOLDERS = {
     "blog_incident": REPO_ROOT / "scenarios" / "blog_incident",
     "benign_baseline": REPO_ROOT / "scenarios" / "benign_baseline",
     "aws_mfa_tampering": REPO_ROOT / "scenarios" / "aws_mfa_tampering",
+    "canary_credential_laptop": REPO_ROOT / "scenarios" / "canary_credential_laptop",
     "fixture": REPO_ROOT / "tests" / "fixtures" / "lake",
 }
 NOW = dt.datetime(2024, 12, 13, 17, 0, tzinfo=dt.UTC)
@@ -38,6 +39,16 @@ CHEN_ARN = "arn:aws:iam::693260565127:user/j.chen"  # the IAM user of scenarios/
 # Where each pivot has rows to compare: the scenario and principal of its story.
 NON_EMPTY = {
     "Tracebit.Pivot.PrincipalAWSCredentialChanges": ("aws_mfa_tampering", CHEN_ARN, "2025-01-20 02:25:57"),
+    "Tracebit.Pivot.SourceIPCloudTrailActivity": (
+        "canary_credential_laptop",
+        "212.36.35.20",
+        "2025-02-11 10:12:41",
+    ),
+    "Tracebit.Pivot.SourceIPOktaActivity": (
+        "canary_credential_laptop",
+        "212.36.35.20",
+        "2025-02-11 10:12:41",
+    ),
 }
 PRINCIPALS = {
     "principal_arn": [
@@ -48,8 +59,9 @@ PRINCIPALS = {
         CHEN_ARN,
     ],
     "identity": ["sue.johnson@acme.com", "DAVE@acme.com", "bob@acme.com", "carol@acme.com", "%"],
+    "source_ip": ["212.36.35.20", "203.0.113.45", "198.51.100.23", "%"],
 }
-ALERT_TIMES = ["2024-12-13 16:20:00", "2024-12-13 10:00:00", "2024-11-20 12:00:00"]
+ALERT_TIMES = ["2024-12-13 16:20:00", "2024-12-13 10:00:00", "2024-11-20 12:00:00", "2025-02-11 10:12:41"]
 
 
 @pytest.fixture(scope="module")

@@ -261,5 +261,9 @@ def test_every_tracebit_query_is_executed_here(items):
         # executed in test_aws_mfa_queries.py
         "Tracebit.Pivot.PrincipalAWSCredentialChanges",
         "Tracebit.Query.CanaryPrincipalRecentAWSMFATampering",
+        # executed in test_canary_credentials.py
+        "Tracebit.Pivot.SourceIPCloudTrailActivity",
+        "Tracebit.Pivot.SourceIPOktaActivity",
+        "Tracebit.Query.CanaryCredentialSourceIPActivity",
     }
     assert {name for name in items if name.startswith("Tracebit.")} == covered

@@ -50,7 +50,9 @@ def rule(row):
 
 def title(row):
     names = acted_as(row)
-    shown = ", ".join(clip(name) for name in names[:3]) + (f" +{len(names) - 3} more" if len(names) > 3 else "")
+    shown = ", ".join(clip(name) for name in names[:3]) + (
+        f" +{len(names) - 3} more" if len(names) > 3 else ""
+    )
     return (
         f"Tracebit canary credential {clip(row_text(row, 'credential_name') or 'unnamed')} used from "
         f"{clip(row_text(row, 'source_ip'), 64)}, which also acted as {shown}"

@@ -15,7 +15,8 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from tracebit_pack.errors import UserError
-from tracebit_pack.logs.schemas import LOG_TYPES, log_type_of_file
+from tracebit_pack.logs.folder import discover
+from tracebit_pack.logs.schemas import LOG_TYPES
 from tracebit_pack.pack.items import table_name
 
 
@@ -42,22 +43,29 @@ def tables_read(sql: str) -> set[str]:
 
 
 def check_folder(folder: Path, tables: set[str]) -> None:
-    """UserError unless ``folder`` has a ``<LogType>.jsonl`` file for every table in ``tables``."""
+    """UserError unless ``folder`` has events of every table in ``tables``: a ``<LogType>.jsonl``
+    file, or any other layout ``logs.folder.discover`` reads (``<LogType>/`` of CloudTrail S3
+    objects, ``<LogType>.json`` arrays, ``.gz``)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{folder}: data folder not found")
-    files = sorted(folder.glob("*.jsonl"))
-    if not files:
-        below = sorted({p.parent.name for p in folder.glob("*/*.jsonl")})
+    below = sorted({p.parent.name for p in folder.glob("*/*.jsonl")})
+    try:
+        sources = discover(folder)
+    except UserError:
+        if not below:
+            raise
+        sources = []  # a folder of scenario folders: the hint below says which one to pass
+    if not sources:
         if below:
             raise UserError(
                 f"{folder}: no <LogType>.jsonl files directly in this folder; its subfolders "
                 f"{', '.join(below[:5])} have some: pass one of them as --data"
             )
         raise UserError(f"{folder}: no <LogType>.jsonl files in this folder (e.g. AWS.CloudTrail.jsonl)")
-    present = {log_type_of_file(f) for f in files}
+    present = {source.log_type for source in sources}
     missing = sorted(log_type_of_table(t) for t in tables if log_type_of_table(t) not in present)
     if missing:
         names = ", ".join(f"{log_type}.jsonl" for log_type in missing)
-        found = ", ".join(f.name for f in files)
+        found = ", ".join(sorted({source.path.relative_to(folder).parts[0] for source in sources}))
         raise UserError(f"{folder}: no {names} for the table(s) the query reads (found: {found})")
