@@ -45,7 +45,7 @@ CREDENTIAL_TYPE_NAMES = {
     "sshkey": "SSH key",
     "http": "HTTP login",
     "gitlabcookie": "GitLab session cookie",
-    "gitlabusernamepassword": "GitLab username and password",
+    "gitlabusernamepassword": "GitLab username and password",  # pragma: allowlist secret
     "npmtoken": "npm token",
     "npm": "npm token",
     "email": "email canary",

@@ -1,9 +1,9 @@
 """Canary credentials as Tracebit sends them: the planted location is the identity, the source IP is
 the lead, and Tracebit's own principal never reaches a pivot.
 
-Data: Panther's own Tracebit credential sample (``tests/fixtures/panther_credential_sample``, the
-"AWS Canary Credential Used" test of panther-analysis' Tracebit rule) and the native-format scenario
-``scenarios/canary_credential_laptop``.
+Data: Panther's own Tracebit credential sample (the "AWS Canary Credential Used" test of
+panther-analysis' Tracebit rule, which is the first YAML test of ``Tracebit.CanaryCredentialUsed``)
+and the native-format scenario ``scenarios/canary_credential_laptop``.
 """
 
 from __future__ import annotations
@@ -23,13 +23,19 @@ from tracebit_pack.pack.items import find_item, load_items
 from tracebit_pack.replay import replay
 
 REPO = Path(__file__).resolve().parent.parent
-SAMPLE = REPO / "tests" / "fixtures" / "panther_credential_sample"
+CREDENTIAL_RULE = REPO / "rules" / "tracebit_rules" / "tracebit_canary_credential_used.yml"
+SAMPLE_TEST = (
+    "Panther's sample, AWS temporary credentials planted on a laptop, pivots on the owner and the IP"
+)
 LAPTOP = REPO / "scenarios" / "canary_credential_laptop"
 TRACEBIT_ACCOUNT = "519571432283"
 
 
 def _sample_event() -> dict:
-    return json.loads((SAMPLE / "Tracebit.Alert.jsonl").read_text().splitlines()[0])
+    """Panther's sample as Tracebit delivers it (the YAML test's log without Panther's p_ fields)."""
+    spec = yaml.safe_load(CREDENTIAL_RULE.read_text())
+    log = next(test["Log"] for test in spec["Tests"] if test["Name"] == SAMPLE_TEST)
+    return {key: value for key, value in log.items() if not key.startswith("p_")}
 
 
 def _all_pivot_values(report) -> list[str]:
@@ -41,8 +47,9 @@ def _all_pivot_values(report) -> list[str]:
 # ------------------------------------------------------------------------------------------------
 
 
-def test_panther_sample_pivots_run_on_the_owner_and_the_ip_never_on_tracebits_account():
-    report = replay(SAMPLE)
+def test_panther_sample_pivots_run_on_the_owner_and_the_ip_never_on_tracebits_account(tmp_path):
+    (tmp_path / "Tracebit.Alert.jsonl").write_text(json.dumps(_sample_event()) + "\n")
+    report = replay(tmp_path)
     (alert,) = report.alerts
     assert alert.rule_id == "Tracebit.CanaryCredentialUsed"
     assert alert.alert_context["principal_arn"].startswith(f"arn:aws:sts::{TRACEBIT_ACCOUNT}:federated-user/")

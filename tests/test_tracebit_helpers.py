@@ -460,7 +460,7 @@ def test_canary_credential(credential):
     assert cred == {  # Panther's own sample
         "name": "john.smith@us-sf01-596",
         "type": "aws_temporary_security_credentials",
-        "access_key_id": "ASIAWMAFDUWHGG4P5FYU",
+        "access_key_id": "ASIAWMAFDUWHGG4P5FYU",  # pragma: allowlist secret
         "labels": {"source": "kandji", "source_type": "endpoint"},
         "issued_at": "2024-09-03T15:08:17.513903Z",
         "expires_at": "2024-09-05T03:08:17Z",
