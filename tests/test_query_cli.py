@@ -274,3 +274,33 @@ def test_scheduled_query_missing_one_of_its_tables(tmp_path, capsys):
     shutil.copy(BLOG / "Okta.SystemLog.jsonl", tmp_path)
     err = pack_error(capsys, RESETS, "--data", str(tmp_path), *NOW_OK)
     assert "no Tracebit.Alert.jsonl, Tracebit.AlertSummary.jsonl for the table(s)" in err
+
+
+def test_query_run_reads_a_folder_in_native_formats(capsys):
+    """CloudTrail S3 objects (AWS.CloudTrail/...json.gz) and Okta's JSON array count as the tables."""
+    folder = REPO_ROOT / "scenarios" / "canary_credential_laptop"
+    assert (
+        main(
+            [
+                "query",
+                "run",
+                "Tracebit.Pivot.SourceIPCloudTrailActivity",
+                "--data",
+                str(folder),
+                "--now",
+                "2025-02-11T10:12:41Z",
+                "--param",
+                "source_ip=212.36.35.20",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    rows = json.loads(capsys.readouterr().out)
+    assert {row["event_name"] for row in rows} == {
+        "GetCallerIdentity",
+        "ListBuckets",
+        "ListSecrets",
+        "ListUsers",
+    }
