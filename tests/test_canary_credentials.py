@@ -71,7 +71,10 @@ def test_panther_sample_pivots_run_on_the_owner_and_the_ip_never_on_tracebits_ac
 
 @pytest.fixture(scope="module")
 def laptop():
-    return replay(LAPTOP)
+    # strict: every event of the native files (S3 objects, Okta array) must conform to its schema
+    report = replay(LAPTOP, strict=True)
+    assert report.skipped.total == 0
+    return report
 
 
 def test_laptop_scenario_raises_exactly_the_expected_alerts(laptop):
