@@ -300,9 +300,10 @@ ORDER BY identity ASC, event_source ASC, event_name ASC
 | where p_event_time between time.parse_timestamp({{alert_time}}) - time.parse_timespan({{before}})
     .. time.parse_timestamp({{alert_time}}) + time.parse_timespan({{after}})
 | where sourceIPAddress == {{source_ip}}
-| summarize events = agg.count(), first_seen = agg.min(p_event_time), last_seen = agg.max(p_event_time)
-    by identity = userIdentity.arn, identity_type = userIdentity.type, account_id = recipientAccountId,
+| extend identity = userIdentity.arn, identity_type = userIdentity.type, account_id = recipientAccountId,
     event_source = eventSource, event_name = eventName
+| summarize events = agg.count(), first_seen = agg.min(p_event_time), last_seen = agg.max(p_event_time)
+    by identity, identity_type, account_id, event_source, event_name
 | sort identity asc, event_source asc, event_name asc
 """,
 }
@@ -339,9 +340,10 @@ ORDER BY identity ASC, event_type ASC, outcome_result ASC
 | where p_event_time between time.parse_timestamp({{alert_time}}) - time.parse_timespan({{before}})
     .. time.parse_timestamp({{alert_time}}) + time.parse_timespan({{after}})
 | where client.ipAddress == {{source_ip}}
-| summarize events = agg.count(), first_seen = agg.min(p_event_time), last_seen = agg.max(p_event_time)
-    by identity = actor.alternateId, identity_type = actor.type, event_type = eventType,
+| extend identity = actor.alternateId, identity_type = actor.type, event_type = eventType,
     outcome_result = outcome.result
+| summarize events = agg.count(), first_seen = agg.min(p_event_time), last_seen = agg.max(p_event_time)
+    by identity, identity_type, event_type, outcome_result
 | sort identity asc, event_type asc, outcome_result asc
 """,
 }
