@@ -19,7 +19,7 @@ PAT_LOG := .pat-test.log
 REPORT ?= dist/blog_incident_report.html
 SCREENSHOT := docs/images/blog_incident_report.png
 
-.PHONY: help install demo report report-screenshot test-browser test lint pytest pat-test pat-test-summary validate-events test-correlation check-packs \
+.PHONY: help install demo report report-screenshot test-browser test lint pytest pat-test pat-test-summary validate-events test-correlation check-packs pantherflow-docs \
         zip queries fuzz bench bench-scale mutate lock review upload clean
 
 help: ## List the targets
@@ -51,9 +51,9 @@ test-browser: install ## Open the HTML report in headless Debian chromium: chart
 
 # The checks run two at a time (pytest alone uses both cores; the others use one each), and each
 # check's output is printed in one piece when it finishes.
-TEST_CHECKS := pytest lint validate-events pat-test-summary test-correlation check-packs test-browser
+TEST_CHECKS := pytest lint validate-events pat-test-summary test-correlation check-packs test-browser pantherflow-docs
 
-test: install ## Run every test (lint, schema checks, pytest, pat test, correlation tests, pack checks, the HTML report in chromium)
+test: install ## Run every test (lint, schema checks, pytest with the docs test, pat test, correlation tests, pack checks, the HTML report in chromium)
 	@$(MAKE) --no-print-directory -j2 --output-sync=target $(TEST_CHECKS)
 	@echo "make test: all checks passed"
 
@@ -84,13 +84,16 @@ pat-test-summary: install
 test-correlation: install ## Run the correlation rules' RuleOutputs tests offline (failures and the summary)
 	$(BIN)/tracebit-pack test-correlation --quiet
 
+pantherflow-docs: install ## Run the examples of Panther's PantherFlow docs on the offline executor (prints K/N)
+	$(BIN)/tracebit-pack dev pantherflow-docs
+
 check-packs: install ## pat check-packs: every item is in a pack with its dependencies
 	$(PAT) check-packs --path .
 
 zip: install ## Build the upload bundle with pat zip (into dist/)
 	$(PAT) zip --path . --out dist
 
-queries: install ## Regenerate queries/tracebit_pivot_*.yml from global_helpers/tracebit_pivots.py
+queries: install ## Regenerate queries/tracebit_pivot_*.yml from the templates in global_helpers/tracebit_pivot_templates.py
 	$(BIN)/tracebit-pack generate-queries
 
 fuzz: install ## Fuzz every rule with FUZZ_EXAMPLES generated events (default 100000)

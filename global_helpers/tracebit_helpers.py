@@ -10,12 +10,29 @@ lives in one global per topic, re-exported here under the names rules have alway
 * ``tracebit_canary``: log type, subtype, canaries, credential, severity, classification, health;
 * ``tracebit_alert``: the alert context (docs/DESIGN.md, docs/alert-context.md), titles, dedup;
 * ``tracebit_mfa_cache``: the KV-cache contract of a recent MFA reset (key, TTL, record, writer, reader);
+* ``tracebit_alert_cache``: the KV-cache contract of the alerts raised (repeats, alert state, paging);
 * ``tracebit_pivots``: the pivot queries rendered into the alert context.
 
 What stays here is the glue one rule run needs: the rule_* entry points (which share one context
-build and one KV lookup per event), the scheduled MFA rules' row helpers and the data-model methods.
+build and one KV lookup per event), ``record_alert`` (what rule() writes to the KV cache), who pages
+(``summary_no_page_reason``, ``mfa_row_no_page_reason``; docs/paging.md), the scheduled rules' row
+helpers (their pivots included) and the data-model methods.
 """
 
+from tracebit_alert_cache import (
+    ALERT_KEY_PREFIX,
+    RECENT_KEY_PREFIX,
+    REPEAT_WINDOW_SECONDS,
+    activity_keys,
+    alert_key,
+    alert_log_seen,
+    alert_state,
+    mfa_paged_for,
+    recent_key,
+    remember_activity,
+    remember_alert_log,
+    repeat_title_suffix,
+)
 from tracebit_credential import (
     CREDENTIAL_TYPE_NAMES,
     SCOPE_CUSTOMER,
@@ -142,36 +159,126 @@ def mfa_record_for_event(event, get_dictionary):
     return record
 
 
-def rule_alert_context(event, get_dictionary=None):
-    """``alert_context(event)`` plus the rendered ``pivots`` and, when the KV cache holds one,
-    ``recent_mfa_reset``."""
+def _event_epoch(event):
+    try:
+        return int(event.event_time_epoch())
+    except Exception:  # noqa: BLE001 - a plain dict or an unparseable time
+        return 0
+
+
+# The repeats found when rule() recorded this event (title, severity and alert_context read them).
+_ACTIVITY = {"event": None, "repeats": []}
+
+
+def record_alert(event, get_dictionary, add_to_string_set, remove_from_string_set=None, alert_log=True):
+    """Called by rule() of a Tracebit alert rule once the event matched; returns True.
+
+    Records the alert in the KV cache (``tracebit_alert_cache``): under each source IP and identity,
+    its alert_id and canaries, which finds repeats within 24 h; for an alert log (``alert_log``),
+    that its alert_id raised an alert, and on whose MFA reset it was escalated. Never raises.
+    """
+    repeats = []
+    try:
+        context = event_context(event)
+        epoch = _event_epoch(event)
+        keys = activity_keys(context.get("source_ips"), context.get("identities"))
+        repeats = remember_activity(
+            add_to_string_set,
+            remove_from_string_set,
+            epoch,
+            alert_id=context.get("alert_id"),
+            canary_list=context.get("canaries"),
+            keys=keys,
+        )
+        if alert_log:
+            record = mfa_record_for_event(event, get_dictionary) if get_dictionary is not None else None
+            remember_alert_log(
+                add_to_string_set, epoch, context.get("alert_id"), (record or {}).get("identity")
+            )
+    except Exception:  # noqa: BLE001 - the cache is an enrichment: never break the alert
+        repeats = []
+    _ACTIVITY.update(event=event, repeats=repeats)
+    return True
+
+
+def repeats_for_event(event):
+    """The repeats ``record_alert`` found for this event object ([] when it did not run)."""
+    return _ACTIVITY["repeats"] if event is not None and _ACTIVITY["event"] is event else []
+
+
+# ----------------------------------------------------------------------------------------------
+# Who pages (docs/paging.md): a repeated fact is an Info alert sent to no destination
+# ----------------------------------------------------------------------------------------------
+
+NO_PAGE_SEVERITY = "INFO"  # Panther closes Info alerts on its own
+NO_PAGE_TITLE_SUFFIX = " [no page: already raised]"
+
+
+def no_page_destinations(reason):
+    """``destinations()`` of a rule that may repeat a fact: [] (Panther: no destination) when there
+    is a reason not to page, None (the usual routing) otherwise."""
+    return [] if reason else None
+
+
+_SUMMARY = {"event": None, "getter": None, "reason": None}
+
+
+def summary_no_page_reason(event, get_string_set):
+    """Why a summary must not page, or None when it pages: it pages when its classification brings
+    news (TruePositive) or when no alert log of its alert_id raised an alert within the dedup period
+    (lost alert logs; also when the cache cannot be read)."""
+    if _SUMMARY["event"] is event and _SUMMARY["getter"] is get_string_set and event is not None:
+        return _SUMMARY["reason"]
+    reason = None
+    if not is_true_positive_classification(safe_get(event, "classification")):
+        alert_id = as_str(safe_get(event, "alert_id"), 256)
+        if alert_log_seen(alert_state(get_string_set, alert_id)):
+            reason = f"Tracebit alert {alert_id} already raised an alert from its alert logs"
+    _SUMMARY.update(event=event, getter=get_string_set, reason=reason)
+    return reason
+
+
+def rule_alert_context(event, get_dictionary=None, no_page_reason=None):
+    """``alert_context(event)`` plus the rendered ``pivots``, ``mfa_correlation_identities`` and,
+    when found, ``recent_mfa_reset``, ``repeated_activity`` and ``no_page_reason``."""
     context = dict(event_context(event))
     if context.get("tracebit_log_type") == "health_check":
         return context
     context["pivots"] = tracebit_pivots.render_pivots(context)
-    if get_dictionary is None:
-        return context
-    record = mfa_record_for_event(event, get_dictionary)
+    record = mfa_record_for_event(event, get_dictionary) if get_dictionary is not None else None
+    # The MFA correlation rules match on this: an alert that already paged with the MFA reset
+    # (escalated in real time) offers no identity, so the same fact does not page twice.
+    context["mfa_correlation_identities"] = [] if record else list(context.get("identities") or [])
     if record:
         context["recent_mfa_reset"] = record
+    repeats = repeats_for_event(event)
+    if repeats:
+        context["repeated_activity"] = repeats
+    if no_page_reason:
+        context["no_page_reason"] = no_page_reason
     return context
 
 
-def rule_severity(event, get_dictionary=None, floor=None):
-    """Tracebit's severity mapped (raised to ``floor``); CRITICAL after a recent MFA reset.
+def rule_severity(event, get_dictionary=None, floor=None, no_page_reason=None):
+    """Tracebit's severity mapped (raised to ``floor``); CRITICAL after a recent MFA reset or when
+    the alert repeats (``record_alert``); Info when it must not page.
 
-    Tracebit's ``Info`` stays INFO whatever the floor or the cache says: Tracebit sends it for
-    activity it does not rate as a threat, and Panther closes an INFO alert on creation (no page).
+    Tracebit's ``Info`` stays INFO whatever the floor, the cache or the repeats say: Tracebit sends
+    it for activity it does not rate as a threat, and Panther closes an INFO alert on creation.
     """
+    if no_page_reason:
+        return NO_PAGE_SEVERITY
     severity = map_severity(safe_get(event, "severity"))
     if severity == "INFO":
         return severity
     if get_dictionary is not None and mfa_record_for_event(event, get_dictionary):
         return "CRITICAL"
+    if repeats_for_event(event):
+        return "CRITICAL"
     return severity_at_least(severity, floor) if floor else severity
 
 
-def rule_title(event, kind, get_dictionary=None):
+def rule_title(event, kind, get_dictionary=None, no_page_reason=None):
     """The title for rule ``kind``: ``resource``, ``credential``, ``unknown`` or ``summary``."""
     context = event_context(event)
     record = mfa_record_for_event(event, get_dictionary) if get_dictionary is not None else None
@@ -181,7 +288,10 @@ def rule_title(event, kind, get_dictionary=None):
         "unknown": title_unknown_subtype,
         "summary": title_summary,
     }.get(kind, title_unknown_subtype)
-    return clip(builder(event, context, record), MAX_TITLE)
+    title = builder(event, context, record) + repeat_title_suffix(repeats_for_event(event))
+    if no_page_reason:
+        title += NO_PAGE_TITLE_SUFFIX
+    return clip(title, MAX_TITLE)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -195,29 +305,80 @@ def mfa_row_matches(row, event_key):
     return bool(row_text(row, "alert_id") and row_text(row, "identity") and row_text(row, event_key))
 
 
-def mfa_row_context(row, section, columns, minutes_key):
+def mfa_row_context(row, section, columns, minutes_key, get_string_set=None):
     """The alert context of a scheduled MFA rule: the identity, the Tracebit side, the reset side
-    (``section``: each context key read from its row column) and the minutes from reset to alert."""
+    (``section``: each context key read from its row column), the minutes from reset to alert, and
+    ``no_page_reason`` when the alert already paged on this reset (``get_string_set`` given)."""
     identity = row_text(row, "identity")
-    return {
-        "identities": [identity] if identity else [],
-        "tracebit": mfa_row_tracebit(row),
+    tracebit = mfa_row_tracebit(row)
+    identities = [identity] if identity else []
+    context = {
+        "identities": identities,
+        "tracebit": tracebit,
         section: {key: row_text(row, column) for key, column in columns.items()},
         minutes_key: row_number(row, minutes_key),
         "mfa_lookback_days": row_number(row, "mfa_lookback_days"),
+        "pivots": scheduled_pivots(tracebit["principal_arn"], identities, tracebit["alert_time"]),
     }
+    reason = mfa_row_no_page_reason(row, get_string_set) if get_string_set is not None else None
+    if reason:
+        context["no_page_reason"] = reason
+    return context
 
 
-def mfa_row_title(row, source, event_key, actor_key):
-    """``Tracebit canary alert for <identity> after <source> <event> by <actor>``."""
+def scheduled_pivots(principal_arn, identities, alert_time):
+    """The pivot queries of a scheduled alert's Tracebit principal, rendered by the same
+    ``tracebit_pivots.render_pivots`` as the real-time alerts' (a pivot whose parameter is
+    missing is left out): the first alert an analyst opens has its queries ready to copy. Without
+    ``identities``, the ARN's session or user name is the identity when it looks like one."""
+    if not identities:
+        name = parse_aws_arn(principal_arn)["name"]
+        identities = [name.lower()] if is_username(name) else []
+    context = {"principal_arn": principal_arn, "identities": identities, "alert_time": alert_time}
+    return tracebit_pivots.render_pivots(context)
+
+
+def mfa_row_title(row, source, event_key, actor_key, get_string_set=None):
+    """``Tracebit canary alert for <identity> after <source> <event> by <actor>``, marked when the
+    alert already paged on this reset (``get_string_set`` given)."""
     actor = clip(row_text(row, actor_key) or "an unknown actor")
     phrase = mfa_reset_phrase(source, row_text(row, event_key))
-    return f"Tracebit canary alert for {clip(row_text(row, 'identity'))} after {phrase} by {actor}"
+    title = f"Tracebit canary alert for {clip(row_text(row, 'identity'))} after {phrase} by {actor}"
+    if get_string_set is not None and mfa_row_no_page_reason(row, get_string_set):
+        title += NO_PAGE_TITLE_SUFFIX
+    return title
+
+
+def mfa_row_severity(row, get_string_set):
+    """Info when the alert already paged on this reset, else the rule's YAML severity."""
+    return NO_PAGE_SEVERITY if mfa_row_no_page_reason(row, get_string_set) else "DEFAULT"
+
+
+def mfa_row_destinations(row, get_string_set):
+    return no_page_destinations(mfa_row_no_page_reason(row, get_string_set))
 
 
 def mfa_row_dedup(row):
     """One alert per Tracebit alert and identity."""
     return clip(f"{row_text(row, 'alert_id')}:{row_text(row, 'identity')}", 900)
+
+
+_ROW = {"row": None, "getter": None, "reason": None}
+
+
+def mfa_row_no_page_reason(row, get_string_set):
+    """Why a scheduled MFA row must not page, or None: its Tracebit alert already paged on an MFA
+    reset of the same identity (escalated in real time through the KV cache). One read per row."""
+    if _ROW["row"] is row and _ROW["getter"] is get_string_set and row is not None:
+        return _ROW["reason"]
+    alert_id, identity = row_text(row, "alert_id"), row_text(row, "identity")
+    reason = None
+    if mfa_paged_for(alert_state(get_string_set, alert_id), identity):
+        reason = (
+            f"Tracebit alert {alert_id} already paged on the MFA reset of {identity} (real-time escalation)"
+        )
+    _ROW.update(row=row, getter=get_string_set, reason=reason)
+    return reason
 
 
 def mfa_row_reference(row):

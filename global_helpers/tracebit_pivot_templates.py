@@ -9,18 +9,22 @@ only through a ``{{placeholder}}``, which the renderer fills with one escaped st
 
 # Okta System Log event types that count as an MFA / password reset of the TARGET user.
 # Classic Engine emits user.mfa.factor.reset_all; Identity Engine emits one
-# user.mfa.factor.deactivate per factor for the same reset-all.
+# user.mfa.factor.deactivate per factor for the same reset-all. user.mfa.attempt_bypass is an MFA
+# bypass granted to the user (Okta support resets, as panther-analysis okta_support_reset lists).
+# Compared with panther-analysis, Elastic and Splunk in docs/pivots-and-correlation.md.
 MFA_RESET_EVENT_TYPES = (
     "user.mfa.factor.reset_all",
     "user.mfa.factor.deactivate",
     "user.mfa.factor.suspend",
     "system.mfa.factor.deactivate",
     "user.account.reset_password",
+    "user.mfa.attempt_bypass",
 )
 
-# CloudTrail events that remove or reset another user's second factor or password (MFA tampering
-# inside AWS itself): IAM (iam.amazonaws.com) and IAM Identity Center's directory
-# (sso-directory.amazonaws.com, DeleteMfaDeviceForUser).
+# CloudTrail events that remove or reset another user's second factor or password, or give another
+# user a new access key (takeover inside AWS itself): IAM (iam.amazonaws.com) and IAM Identity
+# Center's directory (sso-directory.amazonaws.com, DeleteMfaDeviceForUser). CreateAccessKey for
+# another user is panther-analysis AWS.IAM.Backdoor.User.Keys (docs/pivots-and-correlation.md).
 AWS_MFA_TAMPERING_EVENT_NAMES = (
     "DeactivateMFADevice",
     "DeleteVirtualMFADevice",
@@ -28,6 +32,7 @@ AWS_MFA_TAMPERING_EVENT_NAMES = (
     "UpdateLoginProfile",
     "CreateLoginProfile",
     "DeleteMfaDeviceForUser",
+    "CreateAccessKey",
 )
 
 # Example parameter values: the incident of the Tracebit + Panther partnership blog post.
@@ -39,8 +44,9 @@ EXAMPLE_PARAMS = {
     "source_ip": "185.220.101.34",
 }
 
-# Okta target[] positions the MFA-reset pivot looks at for the User (PantherFlow has no attested
-# way to search a whole array; Okta puts the user among the first two targets of these events).
+# Okta target[] positions the MFA-reset pivot looks at for the User (`target[0].type`, the indexing
+# of Panther's expressions page; Panther publishes no PantherFlow that searches a whole array).
+# Okta puts the user among the first two targets of these events.
 OKTA_TARGET_POSITIONS = 3
 
 _MFA_TYPES_SQL = ", ".join(f"'{t}'" for t in MFA_RESET_EVENT_TYPES)
@@ -51,8 +57,7 @@ _OKTA_TARGET_SQL = "\n        OR ".join(
     for i in range(OKTA_TARGET_POSITIONS)
 )
 _OKTA_TARGET_PF = "\n    or ".join(
-    f"(snowflake.func('GET_PATH', target, '[{i}].type') == 'User'"
-    f" and strings.ilike(snowflake.func('GET_PATH', target, '[{i}].alternateId'), {{{{identity}}}}))"
+    f"(target[{i}].type == 'User' and strings.ilike(target[{i}].alternateId, {{{{identity}}}}))"
     for i in range(OKTA_TARGET_POSITIONS)
 )
 
@@ -81,7 +86,7 @@ PIVOTS = {
     SELECT {{principal_arn}} AS principal_arn
 )
 SELECT
-    DATE_TRUNC('day', ct.p_event_time) AS event_day,
+    DATE(ct.p_event_time) AS event_day,
     ct.requestParameters:bucketName::string AS bucket,
     COUNT(*) AS requests,
     SUM(ct.additionalEventData:bytesTransferredOut::number) AS bytes_out,
@@ -100,11 +105,12 @@ ORDER BY event_day ASC, bucket ASC
     .. time.parse_timestamp({{alert_time}}) + time.parse_timespan({{after}})
 | where eventSource == 's3.amazonaws.com' and eventName == 'GetObject'
 | where strings.ilike(userIdentity.arn, {{principal_arn}})
+| extend event_day = snowflake.func('DATE', p_event_time), bucket = requestParameters.bucketName
 | summarize requests = agg.count(),
     bytes_out = agg.sum(additionalEventData.bytesTransferredOut),
     distinct_keys = agg.count_distinct(requestParameters.key),
     distinct_source_ips = agg.count_distinct(sourceIPAddress)
-    by event_day = time.trunc('day', p_event_time), bucket = requestParameters.bucketName
+    by event_day, bucket
 | sort event_day asc, bucket asc
 """,
     },
@@ -200,7 +206,6 @@ AWS_CREDENTIAL_CHANGE_EVENT_NAMES = (
     "CreateVirtualMFADevice",
     "DeleteLoginProfile",
     "ChangePassword",
-    "CreateAccessKey",
     "UpdateAccessKey",
     "DeleteAccessKey",
 )

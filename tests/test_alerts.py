@@ -79,6 +79,7 @@ def test_to_json_shape():
     assert alert.to_json() == {
         "rule_id": "R",
         "severity": "HIGH",
+        "pages": True,
         "title": "t0",
         "dedup": "A1",
         "alert_context": {"minute": 0},
@@ -86,3 +87,22 @@ def test_to_json_shape():
         "first_event_time": "2024-12-13T10:00:00.000Z",
         "last_event_time": "2024-12-13T10:00:00.000Z",
     }
+
+
+def test_an_alert_pages_unless_it_is_info_or_sent_to_no_destination():
+    """docs/paging.md: Info alerts and alerts whose destinations() returned [] page no one."""
+    paging = group_alerts([match(0)], {})[0]
+    assert paging.pages
+    quiet = RuleResult(
+        rule_id="R",
+        matched=True,
+        dedup="A2",
+        severity="HIGH",
+        destinations=["SKIP"],
+        event_time=paging.matches[0].event_time,
+    )
+    assert not group_alerts([quiet], {})[0].pages
+    info = RuleResult(
+        rule_id="R", matched=True, dedup="A3", severity="INFO", event_time=paging.matches[0].event_time
+    )
+    assert not group_alerts([info], {})[0].pages

@@ -7,6 +7,7 @@ Data: the ``scenarios/aws_mfa_tampering`` folder, plus small hand-made lakes for
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from pathlib import Path
 
@@ -171,4 +172,21 @@ def test_pivot_for_the_victim_shows_what_was_done_to_it(lake, items):
         ("EnableMFADevice", "m.ortiz", None),
         ("UpdateLoginProfile", "m.ortiz", None),
         ("DeactivateMFADevice", "m.ortiz", "AccessDenied"),
+    ]
+
+
+def test_an_access_key_created_for_another_user_counts_its_own_key_does_not(items):
+    """panther-analysis AWS.IAM.Backdoor.User.Keys: CreateAccessKey by someone else is a takeover; a
+    user creating its own key (no userName: the caller) is routine rotation."""
+    ortiz, admin = iam_user("m.ortiz"), iam_user("ops.admin")
+    trail = [
+        iam_call("2025-01-19T10:00:00Z", ortiz, "CreateAccessKey", None, n=1),  # its own key
+        iam_call("2025-01-19T11:00:00Z", admin, "CreateAccessKey", {"userName": "m.ortiz"}, n=2),
+    ]
+    with contextlib.closing(Lake()) as lake:
+        lake.load_events("AWS.CloudTrail", trail)
+        lake.load_events("Tracebit.Alert", [canary_alert("2025-01-20T02:30:00Z", "m.ortiz")])
+        rows = run(lake, items, QUERY, now=NOW)
+    assert pick(rows, "identity", "change_event_name", "change_actor") == [
+        ("m.ortiz", "CreateAccessKey", admin["arn"])
     ]

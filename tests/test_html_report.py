@@ -26,7 +26,7 @@ PRINCIPAL = "arn:aws:sts::693260565127:assumed-role/Okta-OIDC-Engineer/sue.johns
 HTML_TAGS = {
     "html", "head", "meta", "link", "title", "style", "body", "main", "header", "h1", "h2", "h3", "p",
     "span", "strong", "section", "a", "figure", "figcaption", "div", "dl", "dt", "dd", "button", "pre",
-    "table", "tr", "th", "td", "details", "summary", "script", "code",
+    "table", "tr", "th", "td", "details", "summary", "script", "code", "ul", "li", "br",
 }  # fmt: skip
 ALLOWED_TAGS = HTML_TAGS | {t.lower() for t in report_charts.SVG_ELEMENTS}
 
@@ -114,10 +114,10 @@ def test_surge_is_the_spike_of_the_getobject_chart(blog_page):
 
 def test_mfa_reset_surge_and_canary_access_on_one_timeline(blog_page):
     labels = [a.get("aria-label", "") for _, a in blog_page.elements]
-    resets = [x for x in labels if x.startswith("Okta identity change 2024-12-12 22:4")]
-    assert any("user.mfa.factor.deactivate" in x for x in resets)
-    assert any("user.account.reset_password" in x for x in resets)
-    assert any(x.startswith("Canary access 2024-12-13 16:1") for x in labels)
+    resets = [x for x in labels if x.startswith("Identity change (Okta) 2024-12-12 22:4")]
+    assert any("Okta user.mfa.factor.deactivate" in x for x in resets)
+    assert any("Okta user.account.reset_password" in x for x in resets)
+    assert any(x.startswith("Canary access (resource) 2024-12-13 16:1") for x in labels)
     assert any(x.startswith("Alert raised ") and "Tracebit.CanaryResourceAccessed" in x for x in labels)
     hourly = {
         m[1]: int(m[2])
@@ -127,30 +127,108 @@ def test_mfa_reset_surge_and_canary_access_on_one_timeline(blog_page):
     assert hourly["14"] + hourly["15"] >= 150  # the surge, in the same chart as the lanes above
 
 
+def test_events_at_the_same_time_stay_countable(blog_page):
+    """Five alerts, two of them raised at the same moment (the scheduled run): every one is counted
+    in the points of the alert lane, whose descriptions name each alert."""
+    points = [
+        a.get("aria-label", "")
+        for _, a in blog_page.elements
+        if a.get("aria-label", "").startswith("Alert raised ")
+    ]
+    named = [n for x in points for n in re.findall(r"\[(\d)\] Tracebit\.", x)]
+    assert sorted(named) == ["1", "2", "3", "4", "5"]
+    assert any("2 events: " in x for x in points)
+    texts = [t.strip() for t in blog_page.texts]
+    assert "×2" in texts and "×4" in texts  # the count is drawn beside a shared point
+
+
+def test_lanes_are_named_by_what_they_hold():
+    """An AWS MFA change is an identity change from AWS, not an Okta one; a canary credential use
+    is a canary access."""
+    report = json.loads(json.dumps(replay(REPO / "scenarios" / "aws_mfa_tampering").to_json(), default=str))
+    credential = {
+        "rule_id": "Tracebit.CanaryCredentialUsed",
+        "dedup": "c1",
+        "first_event_time": "2025-01-20T02:40:00Z",
+        "last_event_time": "2025-01-20T02:40:00Z",
+        "alert_context": {
+            "principal_arn": "arn:aws:iam::693260565127:user/j.chen",
+            "canary_credential": {"name": "laptop-jchen aws profile"},
+        },
+    }
+    report["alerts"].append(credential)
+    labels = [a.get("aria-label", "") for _, a in Page(render_html(report)).elements]
+    changes = [x for x in labels if x.startswith("Identity change (AWS) 2025-01-20 02:1")]
+    assert changes and "AWS DeactivateMFADevice" in changes[0]
+    assert not any("Okta" in x for x in labels if x.startswith("Identity change"))
+    canary = [x for x in labels if x.startswith("Canary access (resource, credential) ")]
+    assert any("canary credential laptop-jchen aws profile used" in x for x in canary)
+
+
+def test_one_colour_one_meaning_across_the_charts(blog_page):
+    """Red is a canary in every chart (the canary bucket in both S3 charts, the canary lane), and
+    no ordinary bucket is red; the page's legend says what each colour means."""
+    fills: dict[str, set[str]] = {}
+    for _, attrs in blog_page.elements:
+        label, fill = attrs.get("aria-label", ""), attrs.get("fill")
+        if label and fill:
+            fills.setdefault(fill.lower(), set()).add(label)
+    red = fills[report_charts.CANARY]
+    assert any("bucket: acme-finance-payroll-archive" in x for x in red)  # the GetObject chart
+    assert any("S3 reads: canary bucket" in x for x in red)  # the timeline's S3 reads
+    assert any(x.startswith("Canary access") for x in red)
+    assert not [x for x in red if "acme-prod-" in x]
+    ordinary = {f for f, labels in fills.items() if any("bucket: acme-prod-" in x for x in labels)}
+    assert ordinary and ordinary <= set(report_charts.OTHER_BUCKETS)
+    legend = [a for a in blog_page.tags("ul") if a.get("data-legend") == "colours"]
+    assert legend and {c for c, _ in report_charts.LEGEND} >= {report_charts.CANARY, report_charts.IDENTITY}
+
+
 def test_alert_cards_show_context_link_and_copyable_pivots(blog_json, blog_page):
     text = " ".join(blog_page.texts)
     for alert in blog_json["alerts"]:
         assert alert["title"] in text
         assert alert["rule_id"] in text
     assert PRINCIPAL in text and "185.220.101.47" in text and "acme-finance-payroll-archive" in text
+    # what the terminal shows: the operation, the classification, who reset the MFA
+    assert "ListObjects" in text and "Unclassified" in text
+    assert "by helpdesk.agent@acme.com" in text
     links = [a["href"] for a in blog_page.tags("a") if a["href"].startswith("http")]
     assert "https://acme.tracebit.com/alerts/01JF2K7Q3V8M5X4N9T6R2B1C0D" in links
-    canary = next(a for a in blog_json["alerts"] if a["rule_id"] == "Tracebit.CanaryResourceAccessed")
-    renders = canary["alert_context"]["pivots"]
-    shown = set(blog_page.pres.values())
-    for render in renders.values():
-        assert render["sql"] in shown and render["pantherflow"] in shown
+    shown = list(blog_page.pres.values())
+    for alert in blog_json["alerts"]:
+        for render in (alert["alert_context"].get("pivots") or {}).values():
+            assert shown.count(render["sql"]) == 1 and shown.count(render["pantherflow"]) == 1
+    assert len(shown) == len(set(shown))  # each distinct query once
     buttons = blog_page.tags("button")
     assert {b["data-copy"] for b in buttons} == set(blog_page.pres)  # one copy button per query block
-    # the correlation alert's context has no renders: its pivots come from the report's pivot runs
-    correlation = next(s for s in blog_page.tags("section") if s.get("id") == "alert-1")
-    assert correlation and any(k.startswith("alert-1-q") for k in blog_page.pres)
+
+
+def _card_query_links(page: Page, number: int) -> set[str]:
+    """The query anchors linked from alert card ``number``."""
+    html_links, inside = [], False
+    for tag, attrs in page.elements:
+        if tag == "section":
+            inside = attrs.get("id") == f"alert-{number}"
+        elif inside and tag == "a" and attrs.get("href", "").startswith("#query-"):
+            html_links.append(attrs["href"])
+    return set(html_links)
+
+
+def test_every_alert_leads_to_pivots_a_correlation_alert_to_its_signals(blog_json, blog_page):
+    rules = [a["rule_id"] for a in blog_json["alerts"]]
+    for number in range(1, len(rules) + 1):
+        assert _card_query_links(blog_page, number), rules[number - 1]
+    correlation = rules.index("Tracebit.Correlation.OktaMFAReset.CanaryResourceAccessed") + 1
+    signal = rules.index("Tracebit.CanaryResourceAccessed") + 1
+    assert _card_query_links(blog_page, correlation) == _card_query_links(blog_page, signal)
+    assert "A correlation alert has no queries of its own; those of its signals" in " ".join(blog_page.texts)
 
 
 def test_backtest_section_counts_alerts_per_rule_per_day(blog_page):
     labels = [a.get("aria-label", "") for _, a in blog_page.elements if "rule: " in a.get("aria-label", "")]
     assert any("Tracebit.CanaryPrincipalGetObjectSurge" in x for x in labels)
-    assert "UTC day of each alert's first event" in " ".join(blog_page.texts)
+    assert "the UTC day each alert was raised" in " ".join(blog_page.texts)
 
 
 def test_only_the_copy_script_and_no_external_resource(blog_page):
@@ -301,15 +379,28 @@ def test_oddly_shaped_reports_still_render(report):
     assert any("Tracebit investigation" in t for t in page.texts)
 
 
-def test_alerts_per_rule_per_day_come_from_the_replay():
+def test_alerts_per_rule_per_day_count_each_alert_on_the_day_it_was_raised():
+    correlation_context = {"groups": {"A": []}, "match": {"identity": "x"}}
+
+    def at(day: int, hour: int) -> str:
+        return f"2024-12-{day:02d}T{hour:02d}:00:00Z"
+
     report = {
-        "alerts": [{"rule_id": "A", "first_event_time": "2024-12-01T00:00:00Z"}],
+        "alerts": [
+            {"rule_id": "Created", "first_event_time": at(1, 0), "created_at": at(3, 1)},
+            {"rule_id": "Corr", "first_event_time": at(1, 23), "last_event_time": at(2, 1),
+             "alert_context": correlation_context},
+            {"rule_id": "Plain", "first_event_time": at(4, 0), "last_event_time": at(5, 0)},
+        ],
         "alerts_by_rule_day": {"B": {"2024-12-05": 7}},
-    }
-    page = Page(render_html(report, renderer=None))
-    labels = [a.get("aria-label", "") for _, a in page.elements]
+    }  # fmt: skip
+    labels = [a.get("aria-label", "") for _, a in Page(render_html(report, renderer=None)).elements]
+    cells = {(m[2], m[1]) for x in labels if (m := re.match(r"day \(UTC\): (\w+ \d+); rule: (\w+)", x))}
+    assert cells == {("Created", "Dec 03"), ("Corr", "Dec 02"), ("Plain", "Dec 04")}
+    # alerts without any time: the replay's own table
+    report["alerts"] = [{"rule_id": "A"}]
+    labels = [a.get("aria-label", "") for _, a in Page(render_html(report, renderer=None)).elements]
     assert any("rule: B" in x and "7" in x for x in labels)
-    assert not any("rule: A" in x for x in labels)
 
 
 def test_a_long_backtest_details_the_first_alerts_and_counts_the_rest(monkeypatch):

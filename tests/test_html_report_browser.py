@@ -60,7 +60,7 @@ def test_report_renders_offline_in_chromium(chromium, report):
         assert heights["Dec 13"] >= 10 * median(h for d, h in heights.items() if d != "Dec 13")
         # the timeline shows the MFA reset, the surge and the canary access on one axis
         timeline = page.locator('figure[data-chart="timeline"] svg')
-        for lane in ("Okta identity change 2024-12-12", "Canary access 2024-12-13"):
+        for lane in ("Identity change (Okta) 2024-12-12", "Canary access (resource) 2024-12-13"):
             assert timeline.locator(f'[aria-label^="{lane}"]').count() >= 1, lane
         assert timeline.locator('[aria-label^="t: Dec 13 14:00; S3 reads per hour"]').count() == 1
         page.screenshot(path=str(report.parent / "report.png"), full_page=True)
@@ -90,3 +90,27 @@ def test_print_layout_hides_buttons_and_keeps_charts(chromium, report, tmp_path)
         pdf = tmp_path / "report.pdf"
         page.pdf(path=str(pdf))
         assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 20_000
+
+
+def test_lanes_legend_and_one_box_per_distinct_query(chromium, report):
+    """What the analyst reads: lanes named by what they hold, one legend for the colours of every
+    chart, and each distinct pivot query in one box (no repeats down the page)."""
+    with open_report(report, chromium) as (page, log):
+        axis = page.locator('figure[data-chart="timeline"] svg text')
+        shown = {axis.nth(n).text_content() for n in range(axis.count())}
+        assert {"Identity change (Okta)", "Canary access (resource)", "Alert raised"} <= shown
+        legend = page.locator('ul[data-legend="colours"]').first
+        assert legend.is_visible()
+        swatches = legend.locator(".swatch")
+        colours = {
+            swatches.nth(n).evaluate("e => getComputedStyle(e).backgroundColor")
+            for n in range(swatches.count())
+        }
+        assert {"rgb(215, 25, 28)", "rgb(123, 50, 148)", "rgb(44, 123, 182)"} <= colours
+        boxes = page.locator("pre.query-text")
+        texts = [boxes.nth(n).text_content() for n in range(boxes.count())]
+        distinct = page.evaluate(
+            "() => new Set([...document.querySelectorAll('pre')].map(p => p.textContent)).size"
+        )
+        assert texts and len(texts) == distinct == len(set(texts))
+        assert page.locator("pre").count() == len(texts)

@@ -86,14 +86,14 @@ def pick(rows, *keys):
 def test_principal_getobject_history(lake, items):
     rows = run(lake, items, "Tracebit.Pivot.PrincipalGetObjectHistory")
     baseline = [
-        (f"2024-{day} 00:00:00.000000", "acme-prod-data", 2, 2000, 2, 1)
+        (f"2024-{day}", "acme-prod-data", 2, 2000, 2, 1)
         for day in ("11-15", "11-20", "11-25", "11-30", "12-05", "12-10")
     ]
     columns = ("event_day", "bucket", "requests", "bytes_out", "distinct_keys", "distinct_source_ips")
     assert pick(rows, *columns) == [
         *baseline,
-        ("2024-12-13 00:00:00.000000", "acme-prod-customer-exports", 1, 28441, 1, 1),
-        ("2024-12-13 00:00:00.000000", "acme-prod-data", 120, 6000000, 120, 2),
+        ("2024-12-13", "acme-prod-customer-exports", 1, 28441, 1, 1),
+        ("2024-12-13", "acme-prod-data", 120, 6000000, 120, 2),
     ]
 
 
@@ -101,7 +101,7 @@ def test_principal_getobject_history_for_another_principal_via_the_params_cte(la
     rows = run(lake, items, "Tracebit.Pivot.PrincipalGetObjectHistory", params={"principal_arn": ETL_ARN})
     assert len(rows) == 30  # Nov 14 .. Dec 12 (Nov 13 12:00 is before the 30 days), then Dec 13
     assert {row["bucket"] for row in rows} == {"acme-etl"}
-    assert pick(rows[-1:], "event_day", "requests", "distinct_keys") == [("2024-12-13 00:00:00.000000", 8, 8)]
+    assert pick(rows[-1:], "event_day", "requests", "distinct_keys") == [("2024-12-13", 8, 8)]
     assert all(row["requests"] == 1 for row in rows[:-1])
 
 

@@ -29,6 +29,7 @@ def expected(name):
 def test_blog_incident_raises_exactly_the_expected_alerts(blog):
     spec = expected("blog_incident")
     assert blog.alert_counts() == spec["alerts"]
+    assert blog.page_counts() == spec["pages"]  # one incident: each distinct fact pages once
     severities = {a.rule_id: a.severity for a in blog.alerts}
     for rule_id, severity in spec["severity"].items():
         assert severities[rule_id] == severity, rule_id
@@ -42,8 +43,12 @@ def test_blog_incident_alert_details(blog):
     assert canary.dedup == "01JF2K7Q3V8M5X4N9T6R2B1C0D"
     assert "sue.johnson@acme.com" in canary.alert_context["identities"]
     assert canary.alert_context["recent_mfa_reset"]  # escalated through the in-memory KV cache
-    correlation = alerts["Tracebit.Correlation.OktaMFAReset.CanaryResourceAccessed"]
-    assert correlation.alert_context["match"] == {"identity": "sue.johnson@acme.com"}
+    assert canary.alert_context["mfa_correlation_identities"] == []  # paged: the correlation stays quiet
+    summary = alerts["Tracebit.AlertSummary.NotBenign"]
+    assert not summary.pages and summary.destinations == ["SKIP"]
+    assert "already raised" in summary.alert_context["no_page_reason"]
+    scheduled = alerts["Tracebit.CanaryPrincipalRecentMFAReset"]
+    assert not scheduled.pages and "real-time escalation" in scheduled.alert_context["no_page_reason"]
     surge = alerts["Tracebit.CanaryPrincipalGetObjectSurge"]
     assert surge.alert_context["window_requests"] >= 100
     assert blog.now.isoformat() == "2024-12-13T17:00:00+00:00"
@@ -71,6 +76,7 @@ def test_aws_mfa_tampering_raises_exactly_the_expected_alerts():
     report = replay(SCENARIOS / "aws_mfa_tampering")
     spec = expected("aws_mfa_tampering")
     assert report.alert_counts() == spec["alerts"]
+    assert report.page_counts() == spec["pages"]
     assert report.rule_errors == {}
     alerts = {a.rule_id: a for a in report.alerts}
     for rule_id, severity in spec["severity"].items():
@@ -114,6 +120,7 @@ def test_json_format(capsys):
     assert set(alert) == {
         "rule_id",
         "severity",
+        "pages",
         "title",
         "dedup",
         "alert_context",
@@ -241,12 +248,22 @@ def test_report_text_is_never_cut_mid_value_and_times_say_utc(blog):
     )
     assert "recent MFA reset: Okta user.account.reset_password for sue.johnson@acme.com at " in text
     assert "by helpdesk.agent@acme.com" in text
-    assert "for alerts: [1] Tracebit.Correlation.OktaMFAReset.CanaryResourceAccessed, [2]" in text
+    assert "for alerts: [1] Tracebit.CanaryResourceAccessed, [3]" in text
     pivot_rows = [line for line in text.splitlines() if line.startswith("  2024-")]
-    assert pivot_rows and all(line[2:].split(" ", 1)[0].endswith("Z") for line in pivot_rows)
+    # a time says UTC (Z); a day (the GetObject history's event_day, a DATE) is a plain date
+    firsts = [line[2:].split(" ", 1)[0] for line in pivot_rows]
+    assert pivot_rows and all(first.endswith("Z") or len(first) == 10 for first in firsts)
+    assert any(first.endswith("Z") for first in firsts)
     # the +-3 h activity pivot shows the rows around the alert, down to the canary access
     around = text.split("Tracebit.Pivot.PrincipalActivityAroundAlert", 1)[1].split("\n\n", 1)[0]
     assert "earlier row(s)" in around and "ListObjects" in around
     # one wording for the same reset everywhere: "after Okta <event>"
     assert "after an Okta" not in text
     assert text.count("after Okta user.account.reset_password") == 3
+
+
+def test_a_file_instead_of_a_folder_says_what_replay_wants(capsys):
+    err = run_bad(capsys, ["replay", str(SCENARIOS / "blog_incident" / "AWS.CloudTrail.jsonl")])
+    assert (
+        "is a file; pass the folder that holds it" in err and "log type is read from each file's name" in err
+    )

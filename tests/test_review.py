@@ -20,7 +20,10 @@ import yaml
 
 from tracebit_pack.cli import main as cli
 from tracebit_pack.review import checks
+from tracebit_pack.review.render import escape, render_markdown
 from tracebit_pack.review.report import build_report
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Review Test",
@@ -273,6 +276,7 @@ def test_needs_attention(changed_report: dict) -> None:
     assert {item for item, _ in touched} == {"Mini.Unhealthy"}
     assert "test “unhealthy integration” fails: expected match, got no match" in reasons
     assert "test “unhealthy integration”: Log does not conform to Tracebit.HealthCheck: is_healthy" in reasons
+    assert "alert severity changes (MEDIUM → HIGH): check the rule's severity reasoning" in reasons
     assert not [a for a in changed_report["needs_attention"] if not a["touched"]]
 
 
@@ -406,3 +410,34 @@ def test_shallow_clone_fetches_base(repo: Path, tmp_path: Path) -> None:
     assert report["base"]["merge_base"] is True
     assert report["base"]["commit"] == git(repo, "merge-base", "main", "change").strip()
     assert {c["id"] for c in report["changes"]} == {"Mini.Unhealthy", "Mini.UnknownSubtype", "PK.Mini"}
+
+
+def test_severity_pinned_elsewhere_needs_attention(repo: Path) -> None:
+    """A severity change that pinned expectations still record fails ``make test``: the review
+    says so instead of "Nothing"."""
+    pinned = {
+        "RuleID": "Mini.Unhealthy",
+        "Tests": {"unhealthy other subtype": {"alert": True, "severity": "MEDIUM"}},
+    }
+    write(repo, "tests/rule_expectations/Mini.Unhealthy.yml", pinned)
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "pin the severity")
+    write(repo, "rules/mini/mini_unhealthy.yml", unhealthy_rule(severity="High"))
+    report = build_report(repo, "main")
+    reasons = [a["reason"] for a in report["needs_attention"] if a["id"] == "Mini.Unhealthy"]
+    assert "alert severity changes (MEDIUM → HIGH): check the rule's severity reasoning" in reasons
+    assert (
+        "test “unhealthy other subtype”: severity HIGH, but tests/rule_expectations/Mini.Unhealthy.yml "
+        "pins MEDIUM: the pinned rule-output test fails until it is updated"
+    ) in reasons
+    assert "Nothing." not in render_markdown(report)
+
+
+def test_header_names_the_tool_that_produced_it(changed_report: dict) -> None:
+    tool = changed_report["tool"]
+    assert tool["is_head"] is False and tool["root"] == str(REPO_ROOT)
+    header = render_markdown(changed_report).split("\n")[2]
+    assert f"Produced by the `tracebit-pack review` of <code>{escape(str(REPO_ROOT))}</code>" in header
+    assert "base branch" not in header
+    own = render_markdown({**changed_report, "tool": {"is_head": True, "root": "x", "commit": None}})
+    assert "Produced by this working tree's own `tracebit-pack review` (the code under review)" in own

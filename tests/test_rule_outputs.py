@@ -40,9 +40,12 @@ POSITIVE_KEYS = {
     "context",
     "pivots",
     "mfa_reset_cached_for",
+    "string_set_cached_for",
+    "pages",
     "kv_cache_keys",
 }
 NEGATIVE_KEYS = {"alert", "kv_cache_keys"}
+STRING_SET_MOCKS = ("add_to_string_set", "get_string_set")
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: 10x faster
 
 
@@ -125,6 +128,7 @@ def _run(engine: PackEngine, spec: dict, test: dict, expected: dict):
             "the YAML test mocks get_dictionary with a record: name the identity it is cached for "
             "(mfa_reset_cached_for) so the escalation is asserted"
         )
+    _seed_string_sets(engine, test, expected, log)
     if spec["AnalysisType"] == "scheduled_rule":
         (result,) = engine.run_scheduled(spec["RuleID"], [log])
     else:
@@ -132,6 +136,27 @@ def _run(engine: PackEngine, spec: dict, test: dict, expected: dict):
         assert len(results) == 1, f"{spec['RuleID']} did not run on p_log_type {log['p_log_type']!r}"
         (result,) = results
     return result
+
+
+def _seed_string_sets(engine: PackEngine, test: dict, expected: dict, log: dict) -> None:
+    """A YAML test that mocks a string-set read with entries names the KV keys they are stored
+    under (``string_set_cached_for``); the same entries are put there in the engine's KV cache."""
+    entries = set()
+    for name in STRING_SET_MOCKS:
+        value = _mock_value(test, name)
+        if value:
+            entries |= set(json.loads(value) if isinstance(value, str) else value)
+    keys = expected.get("string_set_cached_for") or []
+    assert bool(entries) == bool(keys), (
+        "a YAML test that mocks a string set with entries must name the KV keys they are cached "
+        "under (string_set_cached_for), and only such a test"
+    )
+    if not keys:
+        return
+    event_time = parse_time(str(log.get("p_event_time") or log.get("alert_time")))
+    expires = int(event_time.timestamp()) + 24 * 3600
+    for key in keys:
+        engine.kv.put_string_set(key, entries, epoch_seconds=expires)
 
 
 @pytest.mark.parametrize(("spec", "test"), CASES)
@@ -167,6 +192,16 @@ def test_yaml_test_output_matches_its_expectations(engine, spec, test):
     for key, value in (expected.get("context") or {}).items():
         assert key in context, f"context key {key!r} missing (keys: {sorted(context)})"
         assert context[key] == value, f"context[{key!r}]"
+
+    # Paging (docs/paging.md): a YAML test that expects no destination records pages: false, and a
+    # non-paging alert is Info, sent to no destination, and says why.
+    if test.get("ExpectedDestinations") == []:
+        assert expected.get("pages") is False, "ExpectedDestinations: [] means pages: false"
+    if "pages" in expected:
+        quiet = (
+            result.severity == "INFO" and result.destinations == ["SKIP"] and context.get("no_page_reason")
+        )
+        assert bool(quiet) is (not expected["pages"]), (result.severity, result.destinations)
 
     identity = expected.get("mfa_reset_cached_for")
     if identity:
@@ -250,6 +285,8 @@ def test_every_tracebit_alert_rule_escalates_after_a_recent_mfa_reset(engine, ru
     for test in spec["Tests"]:
         if not test["ExpectedResult"] or _mock_value(test, "get_dictionary"):
             continue
+        if any(_mock_value(test, name) for name in STRING_SET_MOCKS):
+            continue  # its KV state is its own (repeats, paging)
         plain = _run(engine, spec, test, {})
         identities = plain.alert_context.get("identities") or []
         if not identities:

@@ -1402,7 +1402,9 @@ def test_mfa_row_context_reads_each_section_key_from_its_column():
     context = tb.mfa_row_context(
         row, "okta_reset", {"event_time": "reset_time", "actor": "reset_actor"}, "minutes"
     )
-    assert list(context) == ["identities", "tracebit", "okta_reset", "minutes", "mfa_lookback_days"]
+    keys = ["identities", "tracebit", "okta_reset", "minutes", "mfa_lookback_days", "pivots"]
+    assert list(context) == keys
+    assert context["pivots"] == {}  # no alert time in the row: no pivot window
     assert context["identities"] == ["sue@acme.com"]
     assert context["tracebit"]["alert_id"] == "a1"
     assert context["okta_reset"] == {"event_time": "t", "actor": None}
@@ -1413,4 +1415,20 @@ def test_mfa_row_context_reads_each_section_key_from_its_column():
         "s": {},
         "m": None,
         "mfa_lookback_days": None,
+        "pivots": {},
     }
+
+
+def test_scheduled_pivots_are_the_alert_pivots_of_the_tracebit_side():
+    arn = "arn:aws:sts::693260565127:assumed-role/Okta-OIDC-Engineer/sue.johnson@acme.com"
+    when = "2024-12-13 16:20:00.000"
+    expected = tb.tracebit_pivots.render_pivots(
+        {"principal_arn": arn, "identities": ["sue.johnson@acme.com"], "alert_time": when}
+    )
+    assert len(expected) == 4
+    assert tb.scheduled_pivots(arn, ["sue.johnson@acme.com"], when) == expected
+    assert tb.scheduled_pivots(arn, [], when) == expected  # the session name is the identity
+    only_okta = tb.scheduled_pivots(None, ["sue.johnson@acme.com"], when)
+    assert sorted(only_okta) == ["Tracebit.Pivot.IdentityOktaMFAResets"]
+    for bad in (None, 7, "", "not-an-arn"):
+        assert tb.scheduled_pivots(bad, bad, bad) == {}

@@ -238,3 +238,59 @@ def test_events_exported_from_panther_are_accepted_and_still_checked(tmp_path, c
     assert "bad time: published: bad timestamp" in out
     assert "exported:" not in out
     assert "1 problem(s) in 2 event(s)" in out
+
+
+# Rule-match fields as in panther-analysis's own test events (rules/panther_audit_rules/
+# panther_sensitive_role_created.yml): a row copied from a rule-match table, or a signal.
+RULE_MATCH_FIELDS = {
+    "p_rule_id": "Tracebit.CanaryResourceAccessed",
+    "p_rule_tags": ["Tracebit", "Deception"],
+    "p_rule_reports": {"MITRE ATT&CK": ["TA0009:T1530"]},
+    "p_rule_error": None,
+    "p_rule_severity": "HIGH",
+    "p_alert_id": "7eb5ca596b2153f95885cb2440e12345",
+    "p_alert_context": {"alert_id": "a1", "identities": ["sue.johnson@acme.com"]},
+    "p_alert_severity": "CRITICAL",
+    "p_alert_creation_time": "2024-12-13 16:11:02.745566000",
+    "p_alert_update_time": "2024-12-13 16:14:09.745566000",
+}
+
+
+def test_rule_match_fields_are_accepted_and_type_checked():
+    event = dict(_first("Tracebit.Alert"), p_log_type="Tracebit.Alert", **RULE_MATCH_FIELDS)
+    assert validate_event(event, "Tracebit.Alert") == []
+    bad = dict(
+        event,
+        p_rule_tags="Tracebit",
+        p_rule_reports={"MITRE ATT&CK": "TA0009:T1530"},
+        p_rule_severity="SEVERE",
+        p_alert_context=["a1"],
+        p_alert_creation_time="yesterday",
+        p_rule_id=7,
+    )
+    assert sorted(p.path for p in validate_event(bad, "Tracebit.Alert")) == [
+        "p_alert_context",
+        "p_alert_creation_time",
+        "p_rule_id",
+        "p_rule_reports",
+        "p_rule_severity",
+        "p_rule_tags",
+    ]
+    # a raw log (no standard fields) still may not carry them
+    assert {p.path for p in validate_event(event, "Tracebit.Alert", standard_fields=False)} >= {"p_rule_id"}
+
+
+def test_rule_match_exports_load_into_the_lake(tmp_path):
+    from tracebit_pack.lake.embedded import Lake
+
+    rows = [
+        dict(event, p_log_type="Tracebit.Alert", p_event_time="2024-06-30 06:00:00.000", **RULE_MATCH_FIELDS)
+        for _, event in read_jsonl(FIXTURES / "Tracebit.Alert.jsonl")
+    ]
+    (tmp_path / "Tracebit.Alert.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lake = Lake.from_folder(tmp_path)
+    try:
+        assert lake.skipped.total == 0, lake.skipped.summary()
+        assert lake.run("SELECT COUNT(*) AS n FROM tracebit_alert") == [{"n": len(rows)}]
+    finally:
+        lake.close()

@@ -50,6 +50,7 @@ from tracebit_pack.pack.items import (
 )
 from tracebit_pack.pack.not_evaluated import correlation_rules
 from tracebit_pack.query.pivots import run_pivot
+from tracebit_pack.query.rerun import rerun_command
 from tracebit_pack.times import panther_time, rfc3339_utc
 
 SEVERITY_ORDER = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3, "INFO": 4}
@@ -110,6 +111,14 @@ class ReplayReport:
             counts[alert.rule_id] = counts.get(alert.rule_id, 0) + 1
         return counts
 
+    def page_counts(self) -> dict[str, int]:
+        """Alerts that page (``Alert.pages``), per rule: what reaches an analyst."""
+        counts: dict[str, int] = {}
+        for alert in self.alerts:
+            if alert.pages:
+                counts[alert.rule_id] = counts.get(alert.rule_id, 0) + 1
+        return counts
+
     def to_json(self) -> dict:
         return {
             "scenario": self.scenario,
@@ -118,7 +127,10 @@ class ReplayReport:
             "events_by_log_type": self.events_by_log_type,
             "signals": self.signals,
             "alerts": [a.to_json() for a in self.alerts],
-            "pivots": [p.to_json() for p in self.pivots],
+            "pivots": [
+                dict(p.to_json(), command=rerun_command(p.query, p.parameters, self.scenario, self.now))
+                for p in self.pivots
+            ],
             "rule_errors": self.rule_errors,
             "rules_run": self.rules_run,
             "rules_by_log_type": self.rules_by_log_type,

@@ -12,6 +12,7 @@ Parsers:
 Formatters:
     panther_time(moment, timespec)              ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC (Panther's form)
     rfc3339_utc(moment, timespec)               ``YYYY-MM-DDTHH:MM:SS[.fff]Z``
+    shown_time(text)                            a stored time as the text outputs show it (RFC 3339 Z)
 
 The Panther global ``tracebit_pivots`` keeps its own small formatter: it runs inside Panther, where
 only the standard library can be imported.
@@ -149,3 +150,19 @@ def panther_time(moment: datetime, timespec: str = "microseconds") -> str:
 def rfc3339_utc(moment: datetime, timespec: str = "seconds") -> str:
     """Format as RFC 3339 in UTC with a ``Z``: ``YYYY-MM-DDTHH:MM:SS[.fff]Z`` (``timespec`` as isoformat)."""
     return _naive_utc(moment).isoformat(timespec=timespec) + "Z"
+
+
+_SHOWN_TIMESTAMP = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:Z|[+-]00:?00)?$"
+)
+
+
+def shown_time(text: str) -> str:
+    """A lake / Panther timestamp as the text outputs show every time: RFC 3339 UTC with a ``Z``,
+    milliseconds only when non-zero (``2024-12-12T22:41:07.311Z``); any other text as it is."""
+    found = _SHOWN_TIMESTAMP.match(text)
+    if not found:
+        return text
+    day, clock, fraction = found.groups()
+    millis = (fraction or "").ljust(3, "0")[:3]
+    return f"{day}T{clock}" + (f".{millis}" if millis.strip("0") else "") + "Z"

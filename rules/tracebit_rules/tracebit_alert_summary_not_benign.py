@@ -1,4 +1,9 @@
-from panther_detection_helpers.caching import get_dictionary
+from panther_detection_helpers.caching import (
+    add_to_string_set,
+    get_dictionary,
+    get_string_set,
+    remove_from_string_set,
+)
 
 import tracebit_helpers as tb
 
@@ -6,11 +11,19 @@ import tracebit_helpers as tb
 def rule(event):
     # Only a string classification documented as not malicious is skipped; Unclassified,
     # TruePositive, unknown, missing and oddly typed classifications alert.
-    return not tb.is_benign_classification(event.get("classification"))
+    if tb.is_benign_classification(event.get("classification")):
+        return False
+    return tb.record_alert(event, get_dictionary, add_to_string_set, remove_from_string_set, alert_log=False)
+
+
+def _no_page(event):
+    # A summary of an alert its alert logs already raised brings no news unless it is TruePositive:
+    # it is then an Info alert sent to no destination (docs/paging.md).
+    return tb.summary_no_page_reason(event, get_string_set)
 
 
 def title(event):
-    return tb.rule_title(event, "summary", get_dictionary)
+    return tb.rule_title(event, "summary", get_dictionary, no_page_reason=_no_page(event))
 
 
 def dedup(event):
@@ -19,7 +32,11 @@ def dedup(event):
 
 def severity(event):
     floor = "HIGH" if tb.is_true_positive_classification(event.get("classification")) else None
-    return tb.rule_severity(event, get_dictionary, floor=floor)
+    return tb.rule_severity(event, get_dictionary, floor=floor, no_page_reason=_no_page(event))
+
+
+def destinations(event):
+    return tb.no_page_destinations(_no_page(event))
 
 
 def reference(event):
@@ -27,4 +44,4 @@ def reference(event):
 
 
 def alert_context(event):
-    return tb.rule_alert_context(event, get_dictionary)
+    return tb.rule_alert_context(event, get_dictionary, no_page_reason=_no_page(event))

@@ -1,10 +1,13 @@
-from panther_detection_helpers.caching import get_dictionary
+from panther_detection_helpers.caching import add_to_string_set, get_dictionary, remove_from_string_set
 
 import tracebit_helpers as tb
 
 
 def rule(event):
-    return tb.subtype_key(event) == tb.SUBTYPE_CREDENTIAL
+    if tb.subtype_key(event) != tb.SUBTYPE_CREDENTIAL:
+        return False
+    # Records the alert in the KV cache: repeats from its IPs / identities, the alert state.
+    return tb.record_alert(event, get_dictionary, add_to_string_set, remove_from_string_set)
 
 
 def title(event):

@@ -7,6 +7,7 @@ the row against the same numbers without a second copy of them.
 """
 
 from tracebit_base import clip, row_number, row_text
+from tracebit_helpers import scheduled_pivots
 
 
 def rule(event):
@@ -71,4 +72,5 @@ def alert_context(event):
     )
     context.update({key: row_number(event, key) for key in numbers})
     context["principal_arns"] = [context["principal_arn"]] if context["principal_arn"] else []
+    context["pivots"] = scheduled_pivots(context["principal_arn"], [], context["alert_time"])
     return context

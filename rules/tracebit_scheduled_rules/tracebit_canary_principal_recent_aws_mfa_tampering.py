@@ -6,12 +6,16 @@ alert, identity and CloudTrail change, the latest change first). Row values come
 capped (``as_str``) before they reach the title, dedup and context.
 """
 
+from panther_detection_helpers.caching import get_string_set
+
 from tracebit_helpers import (
     MFA_SOURCE_AWS,
     mfa_row_context,
     mfa_row_dedup,
+    mfa_row_destinations,
     mfa_row_matches,
     mfa_row_reference,
+    mfa_row_severity,
     mfa_row_title,
 )
 
@@ -32,7 +36,17 @@ def rule(event):
 
 
 def title(event):
-    return mfa_row_title(event, MFA_SOURCE_AWS, "change_event_name", "change_actor")
+    return mfa_row_title(event, MFA_SOURCE_AWS, "change_event_name", "change_actor", get_string_set)
+
+
+def severity(event):
+    # The KV cache knows whether the Tracebit alert already paged on this identity's reset (real-time
+    # escalation): the same fact is then an Info alert sent to no destination (docs/paging.md).
+    return mfa_row_severity(event, get_string_set)
+
+
+def destinations(event):
+    return mfa_row_destinations(event, get_string_set)
 
 
 def dedup(event):
@@ -44,4 +58,6 @@ def reference(event):
 
 
 def alert_context(event):
-    return mfa_row_context(event, "cloudtrail_event", CHANGE_COLUMNS, "minutes_change_to_alert")
+    return mfa_row_context(
+        event, "cloudtrail_event", CHANGE_COLUMNS, "minutes_change_to_alert", get_string_set
+    )

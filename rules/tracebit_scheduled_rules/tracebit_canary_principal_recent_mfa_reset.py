@@ -8,12 +8,16 @@ Row values come from logs: they are capped (``as_str``) before they reach the ti
 context, so a hostile value cannot push them over Panther's limits.
 """
 
+from panther_detection_helpers.caching import get_string_set
+
 from tracebit_helpers import (
     MFA_SOURCE_OKTA,
     mfa_row_context,
     mfa_row_dedup,
+    mfa_row_destinations,
     mfa_row_matches,
     mfa_row_reference,
+    mfa_row_severity,
     mfa_row_title,
 )
 
@@ -34,7 +38,17 @@ def rule(event):
 
 
 def title(event):
-    return mfa_row_title(event, MFA_SOURCE_OKTA, "reset_event_type", "reset_actor")
+    return mfa_row_title(event, MFA_SOURCE_OKTA, "reset_event_type", "reset_actor", get_string_set)
+
+
+def severity(event):
+    # The KV cache knows whether the Tracebit alert already paged on this identity's reset (real-time
+    # escalation): the same fact is then an Info alert sent to no destination (docs/paging.md).
+    return mfa_row_severity(event, get_string_set)
+
+
+def destinations(event):
+    return mfa_row_destinations(event, get_string_set)
 
 
 def dedup(event):
@@ -46,4 +60,4 @@ def reference(event):
 
 
 def alert_context(event):
-    return mfa_row_context(event, "okta_reset", RESET_COLUMNS, "minutes_reset_to_alert")
+    return mfa_row_context(event, "okta_reset", RESET_COLUMNS, "minutes_reset_to_alert", get_string_set)

@@ -1,9 +1,9 @@
-"""Signal: MFA tampering or a password reset of an IAM user, recorded by CloudTrail itself.
+"""Signal: MFA tampering, a password reset or a new access key of an IAM user, recorded by CloudTrail.
 
 Creates no alert (``CreateAlert: false``). IAM ``DeactivateMFADevice``, ``DeleteVirtualMFADevice``,
-``ResyncMFADevice``, ``UpdateLoginProfile`` / ``CreateLoginProfile`` of another user, and IAM Identity
-Center's ``DeleteMfaDeviceForUser``. The affected user is read from ``requestParameters``; its
-lower-cased name is written to the KV cache through the shared writer
+``ResyncMFADevice``, ``UpdateLoginProfile`` / ``CreateLoginProfile`` / ``CreateAccessKey`` of another
+user, and IAM Identity Center's ``DeleteMfaDeviceForUser``. The affected user is read from
+``requestParameters``; its lower-cased name is written to the KV cache through the shared writer
 (``tracebit_mfa_cache.remember_mfa_reset``, the same record shape as the Okta signal), so a Tracebit
 canary alert whose principal is that user (its user ARN, its name, or an assumed-role session named
 after it) escalates to Critical in real time, and the correlation rules match it on
@@ -22,13 +22,15 @@ from tracebit_principal import is_username, parse_aws_arn
 
 EVENT_NAMES = frozenset(AWS_MFA_TAMPERING_EVENT_NAMES)
 # Password (re)sets count only when done to ANOTHER user: a user does not create or reset its own
-# login profile in normal operation (ChangePassword is the self-service call).
+# login profile in normal operation (ChangePassword is the self-service call). A user creating its
+# own access key is routine rotation; a key created for another user is a takeover.
 LOGIN_PROFILE_EVENTS = frozenset({"UpdateLoginProfile", "CreateLoginProfile"})
+OTHER_USER_ONLY_EVENTS = LOGIN_PROFILE_EVENTS | {"CreateAccessKey"}
 IDENTITY_CENTER_EVENTS = frozenset({"DeleteMfaDeviceForUser"})
 # IAM calls whose UserName defaults to the calling IAM user (DeleteVirtualMFADevice has no UserName:
 # only its serialNumber names the device, and so the user).
 CALLER_DEFAULT_EVENTS = frozenset(
-    {"DeactivateMFADevice", "ResyncMFADevice", "UpdateLoginProfile", "CreateLoginProfile"}
+    {"DeactivateMFADevice", "ResyncMFADevice", "UpdateLoginProfile", "CreateLoginProfile", "CreateAccessKey"}
 )
 
 
@@ -76,12 +78,28 @@ def target_user(event):
         name = _serial_user(params.get("serialNumber"))
         source = "requestParameters.serialNumber" if name else None
     if not is_username(name):
-        return {"name": None, "arn": None, "resolved_from": None}
+        return {"name": None, "arn": None, "resolved_from": None, "kind": None}
     account = as_str(event.get("recipientAccountId")) or _actor(event)["account_id"]
     arn = None
     if account and event.get("eventName") not in IDENTITY_CENTER_EVENTS:
         arn = f"arn:aws:iam::{account}:user/{name}"
-    return {"name": name, "arn": arn, "resolved_from": source}
+    # An Identity Center userId is the Identity Store GUID: it never equals the user name that an
+    # AWSReservedSSO_* role session carries, so it escalates nothing (docs/pivots-and-correlation.md).
+    kind = "identity_store_user_id" if source == "requestParameters.userId" else "iam_user_name"
+    return {"name": name, "arn": arn, "resolved_from": source, "kind": kind}
+
+
+def password_reset_required(event):
+    """``requestParameters.passwordResetRequired`` of a login-profile call as a bool, else None.
+    panther-analysis leaves such temporary passwords out; here they still count, because whoever
+    set the temporary password can sign in and choose the next one."""
+    if event.get("eventName") not in LOGIN_PROFILE_EVENTS:
+        return None
+    value = as_mapping(event.get("requestParameters")).get("passwordResetRequired")
+    if isinstance(value, bool):
+        return value
+    text = (as_str(value, 8) or "").lower()
+    return {"true": True, "false": False}.get(text)
 
 
 def is_self_service(event, target_name):
@@ -105,7 +123,7 @@ def rule(event):
     target = target_user(event)["name"]
     if not target:
         return False
-    if event.get("eventName") in LOGIN_PROFILE_EVENTS and is_self_service(event, target):
+    if event.get("eventName") in OTHER_USER_ONLY_EVENTS and is_self_service(event, target):
         return False
     record = mfa_reset_record(
         MFA_SOURCE_AWS,
@@ -116,6 +134,8 @@ def rule(event):
         event_source=event.get("eventSource"),
         account_id=event.get("recipientAccountId"),
         source_ip=event.get("sourceIPAddress"),
+        # the record holds strings: "true" / "false", or null when the call has no such flag
+        password_reset_required={True: "true", False: "false"}.get(password_reset_required(event)),
     )
     remember_mfa_reset(put_dictionary, event, [target.lower()], record)
     return True
@@ -129,6 +149,8 @@ def alert_context(event):
         "target_user": target["name"],
         "target_user_arn": target["arn"],
         "target_resolved_from": target["resolved_from"],
+        "target_kind": target["kind"],
+        "password_reset_required": password_reset_required(event),
         "mfa_serial": as_str(params.get("serialNumber")),
         "actor": _actor(event),
         "self_service": is_self_service(event, target["name"]),

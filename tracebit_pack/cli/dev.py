@@ -5,6 +5,7 @@
     tracebit-pack dev bench-scale [--sizes ...]     replay scaling on generated CloudTrail data
     tracebit-pack dev mutate [--jobs N] ...         mutation testing of the helpers and rules
     tracebit-pack dev secrets [FILE ...]            secret scan against .secrets.baseline
+    tracebit-pack dev pantherflow-docs [...]        the PantherFlow docs' examples on the executor
 
 Each tool keeps its own options (``tracebit-pack dev fuzz --help``) and its module still runs on its
 own (``python -m tracebit_pack.dev.fuzz``): this module only imports the tool when it is asked for
@@ -48,6 +49,11 @@ DEV_TOOLS = {
     ),
     "secrets": DevTool(
         "tracebit_pack.dev.secrets_check", "secret scan of the tracked files", ("detect_secrets",)
+    ),
+    "pantherflow-docs": DevTool(
+        "tracebit_pack.query.pantherflow_docs",
+        "run the examples of Panther's PantherFlow docs on the offline executor (K/N conforming)",
+        (),
     ),
 }
 
@@ -95,7 +101,7 @@ def _command(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     dev = subparsers.add_parser(
         "dev",
-        help="developer tools: fuzz, bench, bench-scale, mutate, secrets (needs the dev extra)",
+        help="developer tools: fuzz, bench, bench-scale, mutate, secrets, pantherflow-docs",
         description=__doc__.split("\n\n")[0],
     )
     tools = dev.add_subparsers(dest="dev_tool", metavar="TOOL", parser_class=_PassThrough)

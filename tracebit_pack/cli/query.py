@@ -6,7 +6,8 @@
 The query (a ``saved_query`` or ``scheduled_query`` in ``queries/``) runs on a lake loaded from
 the ``<LogType>.jsonl`` files in DIR, with the Panther macros seeing ``--now`` as the current
 time (``tracebit_pack.query.run`` does the work; this module reads the arguments and prints).
-``json`` prints a list of objects.
+``table`` shows times in RFC 3339 UTC as ``replay`` does; ``json`` prints a list of objects with
+the values as the lake (and Panther) returns them.
 
 * A pivot (``Tracebit.Pivot.*``) is rendered from its template (``tracebit_pivots``) for the
   ``--param`` values: the principal is required, ``alert_time`` defaults to ``--now`` and the
@@ -27,12 +28,13 @@ import json
 import sys
 from pathlib import Path
 
+from tracebit_pack.cli import pantherflow as pantherflow_cli
 from tracebit_pack.errors import UserError
 from tracebit_pack.pack import items as analysis
 from tracebit_pack.query import pivots as pivot_run
 from tracebit_pack.query.run import run_query
 from tracebit_pack.text import aligned_table, check_utf8, compact
-from tracebit_pack.times import parse_now
+from tracebit_pack.times import parse_now, shown_time
 
 
 def parse_params(pairs: list[str] | None) -> dict[str, str]:
@@ -53,11 +55,11 @@ def parse_params(pairs: list[str] | None) -> dict[str, str]:
 
 
 def format_table(rows: list[dict]) -> str:
-    """A plain aligned text table (nested values as compact JSON)."""
+    """A plain aligned text table (nested values as compact JSON, times as ``replay`` shows them)."""
     if not rows:
         return "(no rows)"
     headers = list(rows[0])
-    cells = [["" if row.get(h) is None else compact(row.get(h)) for h in headers] for row in rows]
+    cells = [["" if row.get(h) is None else shown_time(compact(row.get(h))) for h in headers] for row in rows]
     lines = aligned_table(headers, cells)
     lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(lines)
@@ -98,6 +100,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     analysis.add_path_argument(run)
     run.set_defaults(func=_command)
+    pantherflow_cli.register(actions)
 
     def _usage(_args: argparse.Namespace) -> int:
         raise UserError("query: missing action (use: query run <QueryName> --data DIR --now TIME)")

@@ -11,6 +11,8 @@ Semantics (Panther docs; PC ``rule.py`` defaults):
 * Title, severity and alert context are those of the group's first event (Panther creates
   the alert from the event that opened it); the event count and first/last event times cover
   every event of the group.
+* An alert pages unless its severity is Info (Panther closes those itself) or its
+  ``destinations()`` returned ``[]`` (``["SKIP"]``: sent to no destination): ``Alert.pages``.
 * ``CreateAlert: false`` rules never raise alerts: their groups are signals only
   (``Alert.create_alert`` is false and ``group_matches(...).alerts`` leaves them out).
 
@@ -41,6 +43,7 @@ class Alert:
     first_event_time: datetime
     last_event_time: datetime
     event_count: int = 1
+    destinations: list[str] | None = None
     create_alert: bool = True
     threshold: int = 1
     matches: list[RuleResult] = field(default_factory=list, repr=False)
@@ -49,10 +52,16 @@ class Alert:
     def reached_threshold(self) -> bool:
         return self.event_count >= self.threshold
 
+    @property
+    def pages(self) -> bool:
+        """Whether the alert reaches someone: not Info, and not sent to no destination."""
+        return self.severity != "INFO" and self.destinations != ["SKIP"]
+
     def to_json(self) -> dict:
         return {
             "rule_id": self.rule_id,
             "severity": self.severity,
+            "pages": self.pages,
             "title": self.title,
             "dedup": self.dedup,
             "alert_context": self.alert_context,
@@ -116,6 +125,7 @@ def group_matches(matches: Iterable[RuleResult], settings: Mapping[str, RuleSett
             severity=match.severity,
             title=match.title,
             alert_context=match.alert_context,
+            destinations=match.destinations,
             first_event_time=when,
             last_event_time=when,
             create_alert=rule.create_alert,

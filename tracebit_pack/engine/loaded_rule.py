@@ -58,6 +58,7 @@ class RuleResult:
     dedup: str | None = None
     severity: str | None = None
     alert_context: dict = field(default_factory=dict)
+    destinations: list[str] | None = None  # destinations() output; ["SKIP"] when it returned []
     create_alert: bool = True
     error: str | None = None
     event_time: str | None = None  # p_event_time of the event

@@ -273,6 +273,7 @@ class PackEngine:
         out.dedup = result.dedup_output or default_dedup(loaded.id)
         severity = (result.severity_output or "").upper()
         out.severity = severity if severity in SEVERITIES else loaded.settings.severity
+        out.destinations = list(result.destinations_output) if result.destinations_output else None
         if result.alert_context_output:
             try:
                 context = json.loads(result.alert_context_output)

@@ -2,8 +2,9 @@
 
 An empty result means "the principal did nothing" only when the query ran on the data the user
 meant. A folder one level too high (a folder of scenarios), an empty folder or a folder without
-the ``<LogType>.jsonl`` file of a table the query reads gives empty tables, so those are errors
-(UserError, exit 2) naming the missing file. An empty ``<LogType>.jsonl`` file is data: no error.
+events of a table the query reads gives empty tables, so those are errors (UserError, exit 2)
+naming what is missing. The folder is read as the replay reads it (``logs.folder``), so every
+layout ``replay`` takes works here too. An empty ``<LogType>.jsonl`` file is data: no error.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from tracebit_pack.errors import UserError
-from tracebit_pack.logs.folder import discover
+from tracebit_pack.logs.folder import discover, require_events
 from tracebit_pack.logs.schemas import LOG_TYPES
 from tracebit_pack.pack.items import table_name
 
@@ -43,29 +44,32 @@ def tables_read(sql: str) -> set[str]:
 
 
 def check_folder(folder: Path, tables: set[str]) -> None:
-    """UserError unless ``folder`` has events of every table in ``tables``: a ``<LogType>.jsonl``
-    file, or any other layout ``logs.folder.discover`` reads (``<LogType>/`` of CloudTrail S3
-    objects, ``<LogType>.json`` arrays, ``.gz``)."""
+    """UserError unless ``folder`` holds events of every table in ``tables``, in any layout the
+    replay reads (``logs.folder.discover``: ``<LogType>.jsonl``, ``<LogType>.json``, ``<LogType>/``
+    folders of S3 objects, gzip or not)."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise UserError(f"{folder}: data folder not found")
-    below = sorted({p.parent.name for p in folder.glob("*/*.jsonl")})
-    try:
-        sources = discover(folder)
-    except UserError:
-        if not below:
-            raise
-        sources = []  # a folder of scenario folders: the hint below says which one to pass
-    if not sources:
+    if folder.is_dir() and not any(folder.glob("*.json*")):
+        subfolders = (d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+        below = sorted(d.name for d in subfolders if d.name not in LOG_TYPES and any(d.glob("*.json*")))
         if below:
             raise UserError(
                 f"{folder}: no <LogType>.jsonl files directly in this folder; its subfolders "
                 f"{', '.join(below[:5])} have some: pass one of them as --data"
             )
-        raise UserError(f"{folder}: no <LogType>.jsonl files in this folder (e.g. AWS.CloudTrail.jsonl)")
+    sources = discover(folder)
+    require_events(folder, sources)
     present = {source.log_type for source in sources}
     missing = sorted(log_type_of_table(t) for t in tables if log_type_of_table(t) not in present)
     if missing:
-        names = ", ".join(f"{log_type}.jsonl" for log_type in missing)
-        found = ", ".join(sorted({source.path.relative_to(folder).parts[0] for source in sources}))
-        raise UserError(f"{folder}: no {names} for the table(s) the query reads (found: {found})")
+        found = ", ".join(sorted({_entry_name(folder, s.path) for s in sources}))
+        raise UserError(
+            f"{folder}: no {', '.join(missing)} events for the table(s) the query reads "
+            f"(looked for {missing[0]}.jsonl, {missing[0]}.json and the folder {missing[0]}/, gzip or not; "
+            f"found: {found})"
+        )
+
+
+def _entry_name(folder: Path, path: Path) -> str:
+    """The folder entry a source file belongs to: its own name, or its ``<LogType>/`` folder."""
+    top = path.relative_to(folder).parts[0]
+    return top + "/" if (folder / top).is_dir() else top

@@ -82,6 +82,12 @@ def layout_of(path: Path) -> str:
 def discover(folder: Path) -> list[Source]:
     """The event files of ``folder`` (see the module docstring); UserError for a bad name."""
     folder = Path(folder)
+    if folder.is_file():
+        raise UserError(
+            f"{folder}: is a file; pass the folder that holds it: the log type is read from each "
+            f"file's name (<LogType>.jsonl, e.g. AWS.CloudTrail.jsonl), and one folder holds every "
+            f"log type the rules and correlations need"
+        )
     if not folder.is_dir():
         raise UserError(f"{folder}: data folder not found")
     known = ", ".join(LOG_TYPES)

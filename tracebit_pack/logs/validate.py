@@ -48,7 +48,20 @@ STANDARD_FIELDS: dict[str, str] = {
     "p_udm": "object",
     "p_enrichment": "object",
     **{name: "p_any" for name in ALL_P_ANY},
+    # Rule-match and signal rows (panther_rule_matches / panther_signals tables, and events copied
+    # from an alert) carry the match: the rule, its tags and report mappings, the alert.
+    "p_rule_id": "string",
+    "p_rule_tags": "strings",
+    "p_rule_reports": "reports",
+    "p_rule_error": "string",
+    "p_rule_severity": "severity",
+    "p_alert_id": "string",
+    "p_alert_context": "object",
+    "p_alert_severity": "severity",
+    "p_alert_creation_time": "p_time",
+    "p_alert_update_time": "p_time",
 }
+SEVERITIES = ("INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
 @dataclass(frozen=True)
@@ -190,8 +203,18 @@ def _check_standard(key: str, value: object, out: list[Problem]) -> None:
         out.append(Problem(key, f"expected object, got {_type_name(value)}"))
     elif kind == "p_time" and not (isinstance(value, str) and _PANTHER_TIME.match(value)):
         out.append(Problem(key, f"expected a timestamp 'YYYY-MM-DD HH:MM:SS.ffffff', got {value!r}"))
-    elif kind == "p_any" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+    elif kind in ("p_any", "strings") and not _strings(value):
         out.append(Problem(key, "expected a list of strings"))
+    elif kind == "reports" and not (
+        isinstance(value, dict) and all(isinstance(k, str) and _strings(v) for k, v in value.items())
+    ):
+        out.append(Problem(key, "expected an object of report name to a list of strings"))
+    elif kind == "severity" and value not in SEVERITIES:
+        out.append(Problem(key, f"expected one of {', '.join(SEVERITIES)}, got {value!r}"))
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def validate_event(event: object, log_type: str, *, standard_fields: bool = True) -> list[Problem]:

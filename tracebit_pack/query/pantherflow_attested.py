@@ -7,12 +7,16 @@ Panther itself writes it. This module is the ONE allow-list, with the source of 
       PantherFlow written by Panther (March 2026);
   (B) panther-analysis ``global_helpers/panther_base_helpers.py`` ``pantherflow_investigation``;
   (C) pySigma-backend-panther ``sigma/backends/panther/helpers/pantherflow_helper.py`` and its tests;
-  (S) Snowflake's own function reference, for a function called through ``snowflake.func``
-      (the ``snowflake.func`` mechanism itself is attested by A).
+  (D) the PantherFlow pages of Panther's docs (docs.panther.com/pantherflow), only where A-C have no
+      form for what a pivot needs (bracket indexing of an array, from the expressions page).
 
+Arguments count too: ``time.trunc`` only with a unit in ``TRUNC_UNITS``, ``snowflake.func`` only
+with a name in ``SNOWFLAKE_FUNCTIONS``, and ``summarize ... by`` only bare column names (every
+source groups by a column; a key is computed with ``extend`` first).
 ``tests/test_pantherflow_attested.py`` parses every PantherFlow render of the pack and fails on a
 construct outside these tables or on a ``let`` that binds a scalar (values are written inline).
-The offline executor (``tracebit_pack.query.pantherflow_sql``) supports a subset of them.
+The offline executor (``tracebit_pack.query.pantherflow_sql``) runs all of these and more: the
+language as Panther documents it.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ SCALAR_OPERATORS = {
     "number": "A: `total_events >= 10`, `math.round(x, 4)`",
     "timespan": "A: `time.ago(37d)`",
     "list": "B C: `['a@b.com']`",
+    "index": "D: the expressions page reads an array element as `target[0]` and its field as `.key`",
 }
 
 # Functions (dotted names as Panther writes them).
@@ -80,7 +85,11 @@ FUNCTIONS = {
 # Snowflake functions called through snowflake.func('<NAME>', ...).
 SNOWFLAKE_FUNCTIONS = {
     "DATE": "A: `snowflake.func('DATE', p_event_time)`",
-    "GET_PATH": "S: GET_PATH(<variant>, '<path>') (semi-structured functions), through snowflake.func (A)",
+}
+
+# Units time.trunc is called with.
+TRUNC_UNITS = {
+    "hour": "A: `time.trunc('hour', p_event_time)`",
 }
 
 
@@ -101,5 +110,13 @@ def problems(used: dict[str, set[str]]) -> list[str]:
     out.extend(
         f"scalar let {name!r} is not attested (write the value inline)"
         for name in sorted(used.get("scalar_lets", ()))
+    )
+    out.extend(
+        f"time.trunc unit {unit!r} is not attested"
+        for unit in sorted(used.get("trunc_units", set()) - set(TRUNC_UNITS))
+    )
+    out.extend(
+        f"summarize by key {key!r} is not attested (by takes bare column names: extend first)"
+        for key in sorted(used.get("computed_by_keys", ()))
     )
     return out

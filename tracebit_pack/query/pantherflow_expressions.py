@@ -1,112 +1,52 @@
-"""PantherFlow expressions and functions as Snowflake SQL: the scalar half of the offline translation.
+"""PantherFlow expressions as Snowflake SQL: the scalar half of the offline translation.
 
 Why a module of its own: ``tracebit_pack.query.pantherflow_sql`` turns the pipe stages into nested
 sub-queries; what each stage computes (a ``where`` condition, a ``project`` / ``extend`` column,
 a ``summarize`` aggregation, a ``sort`` key) is an expression of one row, compiled here against the
-columns of the relation it reads (``Relation``) into a typed ``Value``.
+columns of the relation it reads (``Relation``) into a typed ``Value``. The functions are compiled
+by ``pantherflow_functions``.
 
-Supported:
-  * expressions: field paths (``actor.alternateId`` reads the VARIANT column ``actor``), string /
-    number / timespan (``37d``) / boolean / null literals, ``== != > < >= <=``, ``and or not``,
-    ``x between a .. b`` (inclusive), ``x in [..]``, ``+ -`` of a timespan on a time;
-  * functions (``SUPPORTED_FUNCTIONS``): ``time.parse_timestamp``, ``time.parse_timespan``,
-    ``time.ago``, ``time.now``, ``time.trunc``, ``strings.ilike`` / ``contains`` / ``starts_with`` /
-    ``ends_with``, ``agg.count``, ``agg.count_distinct``, ``agg.sum``, ``agg.avg``, ``agg.stddev``,
-    ``agg.min``, ``agg.max``, ``math.round``, ``snowflake.func('DATE' | 'GET_PATH', ...)``.
+Supported: field paths (``actor.alternateId`` reads the VARIANT column ``actor``), bracket indexing
+(``target[0].type``, ``foo['bar']``), scalar ``let`` names, anonymous functions ``fn (x) { ... }`` of
+``arrays.map`` / ``arrays.filter``, string (all documented escapes) / number / timespan (``37d``,
+``1.5s``) / boolean / null literals, lists and objects, ``== != > < >= <=``, ``and or not``,
+``x [not] between a .. b`` (inclusive), ``x [not] in [..]`` and ``x [not] in <array>``, ``+ -`` of
+a timespan on a time, ``+ - * / %`` and unary ``-`` of numbers, ``== null`` / ``!= null``.
 Semantics chosen where Panther documents none: a VARIANT value compared with (or matched against)
-a string is read as text (``::string``), with a number as a number; ``agg.sum`` / ``agg.avg`` of a
-VARIANT read it as a number; ``time.ago`` and ``time.now`` use the ``now`` given to the run.
-Anything else (``agg.arg_max``, ``re.matches``, ``arrays.overlap``, an unknown function) is an
-UnsupportedConstruct naming it.
+a string is read as text (``::string``), with a number as a number.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+import json
 from datetime import datetime, timedelta
 
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake.macros import ts_literal
 from tracebit_pack.lake.transpile import UnsupportedConstruct
 from tracebit_pack.query.pantherflow import decode_string, dotted_name
-from tracebit_pack.times import parse_utc_text
-
-SUPPORTED_FUNCTIONS = frozenset(
-    {
-        "time.parse_timestamp",
-        "time.parse_timespan",
-        "time.ago",
-        "time.now",
-        "time.trunc",
-        "strings.ilike",
-        "strings.contains",
-        "strings.starts_with",
-        "strings.ends_with",
-        "agg.count",
-        "agg.count_distinct",
-        "agg.sum",
-        "agg.avg",
-        "agg.stddev",
-        "agg.min",
-        "agg.max",
-        "math.round",
-        "snowflake.func",
-    }
+from tracebit_pack.query.pantherflow_functions import (
+    AGGREGATES,
+    SUPPORTED_FUNCTIONS,
+    FunctionTranslator,
+    quoted_name,
+    span_seconds,
 )
-SUPPORTED_SNOWFLAKE_FUNCTIONS = frozenset({"DATE", "GET_PATH"})
+from tracebit_pack.query.pantherflow_values import Relation, Value, colon_path, sql_string
 
-_AGGREGATES = {
-    "agg.count": "COUNT",
-    "agg.count_distinct": "COUNT",
-    "agg.sum": "SUM",
-    "agg.avg": "AVG",
-    "agg.stddev": "STDDEV",
-    "agg.min": "MIN",
-    "agg.max": "MAX",
-}
-_STRING_FUNCTIONS = {
-    "strings.contains": "CONTAINS",
-    "strings.starts_with": "STARTSWITH",
-    "strings.ends_with": "ENDSWITH",
-}
-_TRUNC_UNITS = {"second", "minute", "hour", "day", "week", "month", "quarter", "year"}
-_SPAN_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_SPAN = re.compile(r"^(\d+)(ms|s|m|h|d)$")
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_GET_PATH = re.compile(r"\[(\d+)\]|\.?([A-Za-z_][A-Za-z0-9_]*)")
+__all__ = ["ExpressionTranslator", "Relation", "SUPPORTED_FUNCTIONS", "Value", "sql_string"]
+
+_NOT_CONSTANT = object()
 _COMPARE = {"==": "=", "!=": "<>", ">": ">", "<": "<", ">=": ">=", "<=": "<="}
 
 
-@dataclass
-class Value:
-    """A compiled expression: its SQL and what it is (``variant``, ``string``, ``number``, ``time``,
-    ``timespan``, ``bool``, ``scalar``); ``const`` holds the value of a literal or folded constant."""
-
-    sql: str
-    kind: str = "scalar"
-    const: object = None
-
-
-@dataclass
-class Relation:
-    """The rows a stage reads: their SQL, their columns and which of those are VARIANT (lower case)."""
-
-    sql: str
-    columns: list[str]
-    variant: set[str] = field(default_factory=set)
-
-
-def sql_string(value: str) -> str:
-    """A Snowflake string literal holding exactly ``value``."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-class ExpressionTranslator:
-    """Compiles the expressions of one query at time ``now`` (``time.ago`` / ``time.now``)."""
+class ExpressionTranslator(FunctionTranslator):
+    """Compiles the expressions of one query at time ``now`` (``time.ago`` / ``time.now``);
+    ``scalars`` holds the values of the query's scalar ``let`` statements."""
 
     def __init__(self, now: datetime) -> None:
         self.now = now
+        self.scalars: dict[str, Value] = {}
 
     def expr(self, node, rel: Relation, aggregate: bool = False) -> Value:
         kind = str(node.data)
@@ -123,7 +63,9 @@ class ExpressionTranslator:
         return Value(str(node.children[0]), "number", float(node.children[0]))
 
     def x_timespan(self, node, rel, aggregate) -> Value:
-        return Value("", "timespan", _span_seconds(str(node.children[0])))
+        """A timespan; used as a value (not added to a time) it is its length in seconds."""
+        seconds = span_seconds(str(node.children[0]))
+        return Value(repr(seconds), "timespan", seconds)
 
     def x_true(self, node, rel, aggregate) -> Value:
         return Value("TRUE", "bool", True)
@@ -135,30 +77,90 @@ class ExpressionTranslator:
         return Value("NULL", "scalar")
 
     def x_list(self, node, rel, aggregate) -> Value:
-        raise UnsupportedConstruct("a list outside `x in [...]`")
+        return self.array_value([self.expr(c, rel) for c in node.children if c is not None])
+
+    def array_value(self, items: list[Value]) -> Value:
+        """A list: ``ARRAY_CONSTRUCT`` of its items, or the JSON of a constant list whose items are not
+        all of one kind (DuckDB's lists hold one type)."""
+        constant = [_json(i) for i in items]
+        if all(c is not _NOT_CONSTANT for c in constant):
+            kinds = {type(c).__name__ for c in constant if c is not None}
+            if len(kinds) > 1 or "dict" in kinds:
+                return Value(f"PARSE_JSON({sql_string(json.dumps(constant))})", "variant", constant)
+        return Value(f"ARRAY_CONSTRUCT({', '.join(self.text(i) for i in items)})", "list", items)
+
+    def x_object(self, node, rel, aggregate) -> Value:
+        pairs = {}
+        for pair in (c for c in node.children if c is not None):
+            key, value = pair.children
+            pairs[decode_string(str(key)) if key.type == "STRING" else str(key)] = self.expr(value, rel)
+        constant = {k: _json(v) for k, v in pairs.items()}
+        if _NOT_CONSTANT not in constant.values():
+            return Value(f"PARSE_JSON({sql_string(json.dumps(constant))})", "variant", constant)
+        fields = ", ".join(f"{sql_string(k)}, {v.sql}" for k, v in pairs.items())
+        return Value(f"OBJECT_CONSTRUCT({fields})", "variant")
 
     def x_path(self, node, rel, aggregate) -> Value:
         parts = [str(t) for t in node.children[0].children]
         column = parts[0]
-        if column.lower() not in {c.lower() for c in rel.columns}:
+        columns = {c.lower(): c for c in rel.columns}
+        if column.lower() not in columns:
+            if len(parts) == 1 and column in self.scalars:
+                return self.scalars[column]
+            joined = rel.nested.get(column.lower())
+            if joined is not None and len(parts) == 1:
+                fields = ", ".join(f"{sql_string(c)}, {sql}" for c, sql in joined.items())
+                unmatched = " AND ".join(f"{sql} IS NULL" for sql in joined.values())
+                return Value(
+                    f"CASE WHEN {unmatched} THEN NULL ELSE OBJECT_CONSTRUCT({fields}) END", "variant"
+                )
+            if joined is not None and len(parts) == 2 and parts[1].lower() in joined:
+                return Value(joined[parts[1].lower()], "scalar")
             raise UserError(f"unknown column {column!r} (the query has: {', '.join(rel.columns)})")
         if len(parts) == 1:
-            return Value(column, "variant" if column.lower() in rel.variant else "scalar")
+            kind = (
+                "variant"
+                if column.lower() in rel.variant
+                else "array"
+                if column.lower() in rel.arrays
+                else "scalar"
+            )
+            return Value(column, kind)
         if column.lower() not in rel.variant:
             raise UnsupportedConstruct(
                 f"field path {'.'.join(parts)!r} on {column!r}, which is not an object"
             )
-        return Value(_colon_path(column, [(None, p) for p in parts[1:]]), "variant")
+        return Value(colon_path(column, [(None, p) for p in parts[1:]]), "variant")
 
-    def _text(self, value: Value) -> str:
-        if value.kind == "timespan":
-            raise UnsupportedConstruct("a timespan where a value is expected")
+    def x_index(self, node, rel, aggregate) -> Value:
+        base = self.expr(node.children[0], rel)
+        key = self.expr(node.children[1], rel)
+        if base.kind not in ("variant", "array"):
+            raise UnsupportedConstruct("indexing a value that is not an object or an array")
+        if key.kind == "number" and float(key.const).is_integer():
+            return Value(
+                colon_path(base.sql, [(int(key.const), None)]),
+                base.kind if base.kind == "array" else "variant",
+            )
+        if key.kind == "string" and base.kind == "variant":
+            return Value(colon_path(base.sql, [(None, str(key.const))]), "variant")
+        raise UnsupportedConstruct("an index that is not a whole number or a quoted key")
+
+    def x_index_member(self, node, rel, aggregate) -> Value:
+        indexed = self.x_index(node, rel, aggregate)
+        if indexed.kind != "variant":
+            raise UnsupportedConstruct("a field of an array element that is not an object")
+        return Value(colon_path(indexed.sql, [(None, str(t)) for t in node.children[2].children]), "variant")
+
+    def text(self, value: Value) -> str:
         return f"{value.sql}::string" if value.kind == "variant" else value.sql
 
     def _coerce(self, value: Value, other: Value) -> str:
+        if other.kind == "time" and value.kind in ("string", "scalar"):
+            return f"{value.sql}::timestamp_ntz"
         if value.kind != "variant" or other.kind == "variant":
-            return self._text(value) if value.kind != "variant" else value.sql
-        if other.kind == "number":
+            return self.text(value) if value.kind != "variant" else value.sql
+        if other.kind in ("number", "timespan"):
             return f"{value.sql}::double"
         if other.kind == "bool":
             return f"{value.sql}::boolean"
@@ -172,6 +174,9 @@ class ExpressionTranslator:
 
     def x_compare(self, node, rel, aggregate) -> Value:
         left, op, right = self._operands(node, rel)
+        if op in ("==", "!=") and "NULL" in (left.sql, right.sql):
+            other = right if left.sql == "NULL" else left
+            return Value(f"({self.text(other)} IS {'' if op == '==' else 'NOT '}NULL)", "bool")
         return Value(f"({self._coerce(left, right)} {_COMPARE[op]} {self._coerce(right, left)})", "bool")
 
     def x_between(self, node, rel, aggregate) -> Value:
@@ -179,165 +184,126 @@ class ExpressionTranslator:
         bounds = f"{self._coerce(low, value)} AND {self._coerce(high, value)}"
         return Value(f"({self._coerce(value, low)} BETWEEN {bounds})", "bool")
 
+    def x_not_between(self, node, rel, aggregate) -> Value:
+        return Value(f"(NOT {self.x_between(node, rel, aggregate).sql})", "bool")
+
     def x_in(self, node, rel, aggregate) -> Value:
-        value = self.expr(node.children[0], rel)
-        items = [self.expr(c, rel) for c in node.children[1].children if c is not None]
-        if not items:
-            raise UnsupportedConstruct("`in` with an empty list")
-        return Value(
-            f"({self._coerce(value, items[0])} IN ({', '.join(self._text(i) for i in items)}))", "bool"
-        )
+        value, container = self.expr(node.children[0], rel), self.expr(node.children[1], rel)
+        if container.kind == "list":
+            items = container.const
+            if not items:
+                return Value("FALSE", "bool", False)
+            listed = ", ".join(self._coerce(i, value) for i in items)
+            return Value(f"({self._coerce(value, items[0])} IN ({listed}))", "bool")
+        if container.kind in ("array", "variant"):
+            return Value(f"ARRAY_CONTAINS({self.text(value)}::variant, {container.sql})", "bool")
+        raise UnsupportedConstruct("`in` on something that is neither a list nor an array")
+
+    def x_not_in(self, node, rel, aggregate) -> Value:
+        return Value(f"(NOT {self.x_in(node, rel, aggregate).sql})", "bool")
 
     def x_and(self, node, rel, aggregate) -> Value:
         left, right = (self.expr(c, rel) for c in node.children)
-        return Value(f"({self._text(left)} AND {self._text(right)})", "bool")
+        return Value(f"({self.text(left)} AND {self.text(right)})", "bool")
 
     def x_or(self, node, rel, aggregate) -> Value:
         left, right = (self.expr(c, rel) for c in node.children)
-        return Value(f"({self._text(left)} OR {self._text(right)})", "bool")
+        return Value(f"({self.text(left)} OR {self.text(right)})", "bool")
 
     def x_not(self, node, rel, aggregate) -> Value:
-        return Value(f"(NOT {self._text(self.expr(node.children[0], rel))})", "bool")
+        return Value(f"(NOT {self.text(self.expr(node.children[0], rel))})", "bool")
 
-    def x_arith(self, node, rel, aggregate) -> Value:
-        left, op, right = self._operands(node, rel)
-        if right.kind == "timespan" and left.kind != "timespan":
+    def x_add(self, node, rel, aggregate) -> Value:
+        return self._arith(node, "+", rel, aggregate)
+
+    def x_sub(self, node, rel, aggregate) -> Value:
+        return self._arith(node, "-", rel, aggregate)
+
+    def x_mul(self, node, rel, aggregate) -> Value:
+        return self._arith(node, "*", rel, aggregate)
+
+    def x_div(self, node, rel, aggregate) -> Value:
+        return self._arith(node, "/", rel, aggregate)
+
+    def x_mod(self, node, rel, aggregate) -> Value:
+        return self._arith(node, "%", rel, aggregate)
+
+    def x_neg(self, node, rel, aggregate) -> Value:
+        value = self.expr(node.children[0], rel, aggregate)
+        if value.kind == "number" and isinstance(value.const, float):
+            return Value(f"-{value.sql}", "number", -value.const)
+        if value.kind in ("number", "variant", "scalar", "agg"):
+            return Value(f"(-{self._number(value)})", "agg" if value.kind == "agg" else "number")
+        raise UnsupportedConstruct(f"`-` of a {value.kind}")
+
+    def _number(self, value: Value) -> str:
+        return f"{value.sql}::double" if value.kind == "variant" else value.sql
+
+    def _arith(self, node, op: str, rel, aggregate) -> Value:
+        left = self.expr(node.children[0], rel, aggregate)
+        right = self.expr(node.children[1], rel, aggregate)
+        if op in "+-" and right.kind == "timespan" and left.kind != "timespan":
             seconds = right.const if op == "+" else -right.const
             if left.kind == "time" and isinstance(left.const, datetime):
                 moment = left.const + timedelta(seconds=seconds)
                 return Value(ts_literal(moment), "time", moment)
-            return Value(f"DATEADD(millisecond, {round(seconds * 1000)}, {left.sql})", "time")
-        if left.kind == "number" and right.kind == "number":
-            return Value(f"({left.sql} {op} {right.sql})", "number")
+            return Value(f"DATEADD(microsecond, {round(seconds * 1e6)}, {left.sql})", "time")
+        if {left.kind, right.kind} <= {"number", "variant", "scalar", "agg"}:
+            kind = "agg" if "agg" in (left.kind, right.kind) else "number"
+            return Value(f"({self._number(left)} {op} {self._number(right)})", kind)
         raise UnsupportedConstruct(f"`{op}` between a {left.kind} and a {right.kind}")
+
+    def x_lambda(self, node, rel, aggregate) -> Value:
+        raise UnsupportedConstruct("an anonymous function outside arrays.map / arrays.filter")
+
+    def lambda_sql(self, node, rel: Relation) -> str:
+        """``fn (x) { body }`` as a Snowflake lambda ``x -> body``; the parameter is a VARIANT."""
+        params = [str(t) for t in node.children[:-1] if t is not None]
+        if len(params) != 1:
+            raise UnsupportedConstruct("an anonymous function with other than one parameter")
+        saved = dict(self.scalars)
+        self.scalars.update({p: Value(p, "variant") for p in params})
+        try:
+            body = self.expr(node.children[-1], rel)
+        finally:
+            self.scalars = saved
+        return f"{params[0]} -> {self.text(body)}"
 
     def x_call(self, node, rel, aggregate) -> Value:
         name = dotted_name(node.children[0])
         raw_args = [c for c in node.children[1:] if c is not None]
         if name not in SUPPORTED_FUNCTIONS:
             raise UnsupportedConstruct(f"function {name}")
-        if name in _AGGREGATES:
+        if name in AGGREGATES:
             if not aggregate:
                 raise UnsupportedConstruct(f"{name} outside summarize")
-            return self._aggregate(name, [self.expr(a, rel) for a in raw_args])
+            return self.aggregate(name, [self.expr(a, rel) for a in raw_args])
+        if name in ("arrays.map", "arrays.filter"):
+            if len(raw_args) != 2 or str(raw_args[1].data) != "lambda":
+                raise UnsupportedConstruct(f"{name}(<array>, fn (<x>) {{ <expression> }})")
+            sql = "TRANSFORM" if name == "arrays.map" else "FILTER"
+            array = self.expr(raw_args[0], rel)
+            return Value(f"{sql}({array.sql}, {self.lambda_sql(raw_args[1], rel)})", "variant")
         if name == "snowflake.func":
-            return self._snowflake_func(raw_args, rel)
+            func = quoted_name(raw_args[0]) if raw_args else None
+            if func is None:
+                raise UnsupportedConstruct("snowflake.func without a quoted function name")
+            return self.snowflake_func(func.upper(), [self.expr(a, rel) for a in raw_args[1:]])
         args = [self.expr(a, rel) for a in raw_args]
         return getattr(self, "f_" + name.replace(".", "_"))(args)
 
-    def _aggregate(self, name: str, args: list[Value]) -> Value:
-        if name == "agg.count":
-            if args:
-                raise UnsupportedConstruct("agg.count with an argument")
-            return Value("COUNT(*)", "agg")
-        if len(args) != 1:
-            raise UnsupportedConstruct(f"{name} with {len(args)} arguments")
-        arg = args[0]
-        if name == "agg.count_distinct":
-            return Value(f"COUNT(DISTINCT {self._text(arg) if arg.kind == 'variant' else arg.sql})", "agg")
-        sql = f"{arg.sql}::number" if arg.kind == "variant" and name in ("agg.sum", "agg.avg") else arg.sql
-        return Value(f"{_AGGREGATES[name]}({sql})", "agg")
 
-    def _snowflake_func(self, raw_args, rel) -> Value:
-        if not raw_args or str(raw_args[0].data) != "string":
-            raise UnsupportedConstruct("snowflake.func without a quoted function name")
-        func = decode_string(str(raw_args[0].children[0])).upper()
-        if func not in SUPPORTED_SNOWFLAKE_FUNCTIONS:
-            raise UnsupportedConstruct(f"snowflake.func('{func}')")
-        args = [self.expr(a, rel) for a in raw_args[1:]]
-        if func == "DATE" and len(args) == 1:
-            return Value(f"DATE({args[0].sql})", "scalar")
-        if func == "GET_PATH" and len(args) == 2 and args[0].kind == "variant" and args[1].kind == "string":
-            return Value(_colon_path(args[0].sql, _get_path_parts(str(args[1].const))), "variant")
-        raise UnsupportedConstruct(f"snowflake.func('{func}') with these arguments")
-
-    def f_time_parse_timestamp(self, args: list[Value]) -> Value:
-        if len(args) != 1 or args[0].kind != "string":
-            raise UnsupportedConstruct("time.parse_timestamp of anything but a quoted time")
-        try:
-            moment = parse_utc_text(str(args[0].const))
-        except ValueError:
-            raise UserError(f"time.parse_timestamp: cannot read the time {args[0].const!r}") from None
-        return Value(ts_literal(moment), "time", moment)
-
-    def f_time_parse_timespan(self, args: list[Value]) -> Value:
-        if len(args) != 1 or args[0].kind != "string":
-            raise UnsupportedConstruct("time.parse_timespan of anything but a quoted timespan")
-        return Value("", "timespan", _span_seconds(str(args[0].const)))
-
-    def f_time_ago(self, args: list[Value]) -> Value:
-        if len(args) != 1 or args[0].kind != "timespan":
-            raise UnsupportedConstruct("time.ago of anything but a timespan")
-        moment = self.now - timedelta(seconds=args[0].const)
-        return Value(ts_literal(moment), "time", moment)
-
-    def f_time_now(self, args: list[Value]) -> Value:
-        if args:
-            raise UnsupportedConstruct("time.now with arguments")
-        return Value(ts_literal(self.now), "time", self.now)
-
-    def f_time_trunc(self, args: list[Value]) -> Value:
-        if len(args) != 2 or args[0].kind != "string" or str(args[0].const).lower() not in _TRUNC_UNITS:
-            raise UnsupportedConstruct(
-                "time.trunc(<unit>, <time>) with a unit other than " + "/".join(sorted(_TRUNC_UNITS))
-            )
-        return Value(f"DATE_TRUNC('{str(args[0].const).lower()}', {args[1].sql})", "time")
-
-    def f_strings_ilike(self, args: list[Value]) -> Value:
-        if len(args) != 2:
-            raise UnsupportedConstruct("strings.ilike with other than 2 arguments")
-        return Value(f"({self._text(args[0])} ILIKE {self._text(args[1])})", "bool")
-
-    def _string_function(self, name: str, args: list[Value]) -> Value:
-        if len(args) != 2:
-            raise UnsupportedConstruct(f"{name} with other than 2 arguments")
-        return Value(f"{_STRING_FUNCTIONS[name]}({self._text(args[0])}, {self._text(args[1])})", "bool")
-
-    def f_strings_contains(self, args):
-        return self._string_function("strings.contains", args)
-
-    def f_strings_starts_with(self, args):
-        return self._string_function("strings.starts_with", args)
-
-    def f_strings_ends_with(self, args):
-        return self._string_function("strings.ends_with", args)
-
-    def f_math_round(self, args: list[Value]) -> Value:
-        if len(args) != 2 or args[1].kind != "number":
-            raise UnsupportedConstruct("math.round(<number>, <digits>)")
-        return Value(f"ROUND({args[0].sql}, {args[1].sql})", "number")
-
-
-def _span_seconds(text: str) -> float:
-    match = _SPAN.match(text.strip())
-    if not match:
-        raise UserError(f"cannot read the timespan {text!r} (e.g. '30m', '3h', '30d')")
-    return int(match.group(1)) * _SPAN_UNITS[match.group(2)]
-
-
-def _get_path_parts(path: str) -> list[tuple[int | None, str | None]]:
-    parts: list[tuple[int | None, str | None]] = []
-    pos = 0
-    for match in _GET_PATH.finditer(path):
-        if match.start() != pos:
-            break
-        parts.append((int(match.group(1)), None) if match.group(1) is not None else (None, match.group(2)))
-        pos = match.end()
-    if pos != len(path) or not parts:
-        raise UnsupportedConstruct(f"GET_PATH path {path!r}")
-    return parts
-
-
-def _colon_path(base: str, parts: list[tuple[int | None, str | None]]) -> str:
-    """Snowflake path syntax: ``base[0]:key.sub`` (keys are plain identifiers here)."""
-    out = base
-    first_key = ":" not in base
-    for index, key in parts:
-        if index is not None:
-            out += f"[{index}]"
-        else:
-            if not _KEY.match(key):
-                raise UnsupportedConstruct(f"field name {key!r}")
-            out += (":" if first_key else ".") + key
-            first_key = False
-    return out
+def _json(value: Value) -> object:
+    """The JSON value of a constant ``Value`` (a literal, or a list / object of them), else _NOT_CONSTANT."""
+    if value.sql == "NULL":
+        return None
+    if value.kind in ("string", "bool"):
+        return value.const
+    if value.kind == "number" and isinstance(value.const, float):
+        return int(value.const) if value.const.is_integer() else value.const
+    if value.kind == "list":
+        items = [_json(i) for i in value.const]
+        return _NOT_CONSTANT if _NOT_CONSTANT in items else items
+    if value.kind == "variant" and isinstance(value.const, (dict, list)):
+        return value.const
+    return _NOT_CONSTANT

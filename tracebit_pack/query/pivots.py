@@ -13,7 +13,7 @@ from datetime import datetime
 from types import ModuleType
 
 from tracebit_pack.errors import UserError
-from tracebit_pack.times import panther_time, parse_rfc3339
+from tracebit_pack.times import panther_time, parse_rfc3339, parse_utc_text
 
 LANGUAGES = ("sql", "pantherflow")
 
@@ -25,13 +25,19 @@ def option_names(pivots: ModuleType, name: str) -> tuple[str, ...]:
 
 
 def parse_alert_time(text: str) -> str:
-    """``alert_time`` given on the command line (RFC 3339 with a timezone) as the pivots' UTC form."""
+    """``alert_time`` given on the command line as the pivots' UTC form. Accepted: RFC 3339 with a
+    timezone, and every form a replay report prints: Panther's stored UTC form
+    ``YYYY-MM-DD HH:MM:SS[.f]`` (JSON and HTML), RFC 3339 ``...Z`` (text), either one inside a
+    pair of quotes as a YAML or JSON value prints it (``'2026-03-04 11:20:00'``)."""
+    value = text.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1].strip()
     try:
-        moment = parse_rfc3339(text)
+        moment = parse_rfc3339(value) if "T" in value or "t" in value else parse_utc_text(value)
     except ValueError:
         raise UserError(
-            "--param alert_time: expected an RFC 3339 time with a timezone like 2024-12-13T16:20:00Z,"
-            f" got {text!r}"
+            "--param alert_time: expected a time with a timezone like 2024-12-13T16:20:00Z, or Panther's"
+            f" UTC form 2024-12-13 16:20:00, got {text!r}"
         ) from None
     return panther_time(moment, "seconds")
 

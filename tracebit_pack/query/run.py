@@ -3,8 +3,9 @@
 Why apart from the command (``tracebit_pack.cli.query``): the command only reads its arguments;
 this module finds the query, checks that the folder holds every table it reads before loading
 anything, and runs it on the embedded lake: a pivot (``Tracebit.Pivot.*``) rendered from its
-template in SQL or PantherFlow, any other saved or scheduled query with ``params`` replacing the
-literals of its ``WITH params AS (...)`` CTE. Bad input is a UserError naming it.
+template in SQL or PantherFlow, a query written in PantherFlow (first line ``--pragma:
+pantherflow``) with the executor of ``pantherflow_sql``, any other saved or scheduled query with
+``params`` replacing the literals of its ``WITH params AS (...)`` CTE. Bad input is a UserError naming it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tracebit_pack.pack import items as analysis
 from tracebit_pack.pack.globals import repository_globals
 from tracebit_pack.query import pivots as pivot_run
 from tracebit_pack.query.generate import PIVOTS_GLOBAL_ID, load_pivots_module
+from tracebit_pack.query.pantherflow_saved import is_pantherflow, run_saved
 
 QUERY_KINDS = ("saved_query", "scheduled_query")
 
@@ -56,10 +58,12 @@ def run_query(
             return pivot_run.run_pivot(lake, pivots, name, render_params, now, language=language)
         finally:
             lake.close()
-    if language == "pantherflow":
+    if language == "pantherflow" and not is_pantherflow(items[name].query or ""):
         with_pf = ", ".join(pivot_names) or "none"
         raise UserError(f"{name} has no PantherFlow form (the pivots have one: {with_pf})")
     item = items[name]
+    if is_pantherflow(item.query or ""):
+        return run_saved(Path(data), item.query or "", now, params)
     check_param_values(item.query or "", params)
     check_folder(Path(data), tables_read(item.query or ""))
     lake = Lake.from_folder(data)

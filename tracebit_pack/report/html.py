@@ -26,6 +26,7 @@ import markupsafe
 from tracebit_pack.report import charts as report_charts
 from tracebit_pack.report.charts import ChartError
 from tracebit_pack.report.log_values import as_dict, as_list, clean, iso_utc, text
+from tracebit_pack.report.pivot_queries import distinct_queries
 from tracebit_pack.report.view_model import (
     alert_view,
     alerts_by_rule_day,
@@ -34,6 +35,7 @@ from tracebit_pack.report.view_model import (
     group_principals,
     skipped_summary,
 )
+from tracebit_pack.times import shown_time
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PIVOT_ROWS_SHOWN = 200
@@ -82,6 +84,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["text"] = text
     env.filters["iso"] = iso_utc
+    env.filters["shown_time"] = shown_time
     return env
 
 
@@ -106,10 +109,11 @@ def render_html(report: dict, renderer: Callable | None = None) -> str:
         alert_view(n, a, pivots, renderer)
         for n, a in enumerate((a for a in as_list(report.get("alerts")) if isinstance(a, dict)), start=1)
     ]
+    queries = distinct_queries(alerts)
     principals = group_principals(alerts, pivots)
     for group in principals[:PRINCIPALS_CHARTED]:
         build_principal_charts(group)
-    counts = alerts_by_rule_day(report)
+    counts = alerts_by_rule_day(report, alerts)
     backtest_svg, backtest_note = None, ""
     try:
         backtest_svg = report_charts.alerts_per_rule_per_day(counts)
@@ -125,6 +129,8 @@ def render_html(report: dict, renderer: Callable | None = None) -> str:
         events_by_log_type=sorted(as_dict(report.get("events_by_log_type")).items()),
         alerts=alerts[:ALERT_CARDS_SHOWN],
         alerts_total=len(alerts),
+        queries=[q for q in queries if any(a.number <= ALERT_CARDS_SHOWN for a in q.alerts)],
+        legend=report_charts.LEGEND,
         principals=principals[:PRINCIPALS_CHARTED],
         principals_more=principals[PRINCIPALS_CHARTED:],
         pivots=pivots,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from tracebit_pack.times import panther_time, parse_event_time
+from tracebit_pack.times import parse_event_time, rfc3339_utc
 
 _SHOWN_AS_ESCAPES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
@@ -64,8 +64,8 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def iso_utc(moment: datetime | None) -> str:
-    """A time as the page shows it (``2024-12-13 16:11:20 UTC``); empty for None."""
-    return panther_time(moment, "seconds") + " UTC" if moment else ""
+    """A time as every report shows it (``2024-12-13T16:11:20Z``); empty for None."""
+    return rfc3339_utc(moment) if moment else ""
 
 
 def safe_link(value: Any) -> str | None:

@@ -6,83 +6,24 @@ item); long pivot tables show the rows around the alert.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from tracebit_pack.pack.not_evaluated import summary_lines
+from tracebit_pack.query.rerun import rerun_command
 from tracebit_pack.replay import ReplayReport
+from tracebit_pack.report.context_facts import context_facts
 from tracebit_pack.text import aligned_table, clip, compact
+from tracebit_pack.times import shown_time as _ts
 
-KEY_CONTEXT = (
-    ("principal", ("principal_arn", "principal_id")),
-    ("identities", ("identities",)),
-    ("canaries", ("canary_names",)),
-    ("source IPs", ("source_ips",)),
-    ("operation", ("event_operation",)),
-    ("classification", ("classification",)),
-    ("recent MFA reset", ("recent_mfa_reset",)),
-    ("Okta reset", ("okta_reset",)),
-    ("CloudTrail change", ("cloudtrail_event",)),
-    ("window requests", ("window_requests",)),
-    ("baseline/day", ("baseline_daily_avg",)),
-    ("surge bucket", ("surge_bucket",)),
-    ("surge window", ("surge_window_start",)),
-    ("busiest hour", ("surge_busiest_hour",)),
-    ("matched on", ("match",)),
-    ("reset", ("reset_event_type",)),
-)
 TINY_EVENTS = 50  # fewer events than this: say the folder is too small to judge history
 TINY_SPAN_HOURS = 24.0
 RATE_MIN_EVENTS = 500  # below this, an events/s figure measures start-up, not throughput
-MAX_LIST_ITEMS = 10
-_TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:Z|[+-]00:?00)?$")
 _TIME_COLUMNS = ("event_time", "event_day", "p_event_time", "hour")
-
-
-def _ts(text: str) -> str:
-    """A lake / Panther timestamp as rfc3339 UTC (``2024-12-12T22:41:07.311Z``); other text as is.
-
-    Every time in the report is UTC, and says so."""
-    found = _TIMESTAMP.match(text)
-    if not found:
-        return text
-    day, clock, fraction = found.groups()
-    millis = (fraction or "").ljust(3, "0")[:3]
-    return f"{day}T{clock}" + (f".{millis}" if millis.strip("0") else "") + "Z"
 
 
 def _short(value: Any, width: int = 60) -> str:
     return clip(_ts(compact(value).replace("\n", " ")), width)
-
-
-def _mfa_text(record: Mapping) -> str:
-    """An MFA / password reset record (KV cache, Okta or CloudTrail side) as one sentence, in full."""
-    source = record.get("source") or ("AWS" if record.get("event_name") else "Okta")
-    what = record.get("event_type") or record.get("event_name") or "an MFA reset"
-    parts = [f"{source} {what}"]
-    if record.get("identity"):
-        parts.append(f"for {record['identity']}")
-    if record.get("event_time"):
-        parts.append(f"at {_ts(str(record['event_time']))}")
-    if record.get("actor"):
-        parts.append(f"by {record['actor']}")
-    ident = record.get("uuid") or record.get("event_id")
-    return " ".join(parts) + (f" (event {ident})" if ident else "")
-
-
-def _value_text(key: str, value: Any) -> str:
-    """A context value for the report: never cut mid-value (lists are capped by item, not by
-    character), timestamps in UTC."""
-    if isinstance(value, Mapping) and key in {"recent_mfa_reset", "okta_reset", "cloudtrail_event"}:
-        return _mfa_text(value)
-    if isinstance(value, list):
-        shown = ", ".join(_value_text(key, v) for v in value[:MAX_LIST_ITEMS])
-        more = len(value) - MAX_LIST_ITEMS
-        return shown + (f" +{more} more" if more > 0 else "")
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k}={_value_text(k, v)}" for k, v in value.items() if v not in (None, "", [], {}))
-    return _ts(str(value))
 
 
 def _row_time(row: Mapping) -> str | None:
@@ -137,27 +78,21 @@ def render_text(report: ReplayReport) -> str:
         f"({', '.join(f'{k} {v}' for k, v in sorted(report.events_by_log_type.items()))}), "
         f"now = {report.now:%Y-%m-%dT%H:%M:%SZ}",
         *_notes(report),
-        f"{len(report.alerts)} alert(s), {report.signals} signal(s)",
+        f"{len(report.alerts)} alert(s) ({sum(report.page_counts().values())} paging), "
+        f"{report.signals} signal(s)",
         report.skipped.summary(),
         "",
     ]
     numbers = {f"{alert.rule_id}:{alert.dedup}": n for n, alert in enumerate(report.alerts, start=1)}
     for n, alert in enumerate(report.alerts, start=1):
-        lines.append(f"[{n}] {alert.severity or '?'}  {alert.rule_id}")
+        quiet = "" if alert.pages else "  (no page)"
+        lines.append(f"[{n}] {alert.severity or '?'}  {alert.rule_id}{quiet}")
         lines.append(f"    {alert.title}")
         lines.append(
             f"    events: {alert.event_count}  first: {alert.first_event_time:%Y-%m-%dT%H:%M:%SZ}  "
             f"last: {alert.last_event_time:%Y-%m-%dT%H:%M:%SZ}  dedup: {_short(alert.dedup, 70)}"
         )
-        for label, keys in KEY_CONTEXT:
-            for key in keys:
-                value = alert.alert_context.get(key)
-                if value not in (None, "", [], {}):
-                    text = _value_text(key, value)
-                    if key == "surge_window_start" and alert.alert_context.get("surge_window_end"):
-                        text += f" to {_ts(str(alert.alert_context['surge_window_end']))}"
-                    lines.append(f"    {label}: {text}")
-                    break
+        lines.extend(f"    {label}: {text}" for label, text in context_facts(alert.alert_context))
         lines.append("")
     if report.pivots:
         lines.append("Pivot queries (times in UTC)")
@@ -167,6 +102,7 @@ def render_text(report: ReplayReport) -> str:
         lines.append(f"{pivot.query} ({params})")
         refs = [f"[{numbers[a]}] {a.split(':', 1)[0]}" if a in numbers else a for a in pivot.alerts]
         lines.append(f"  for alerts: {', '.join(refs)}")
+        lines.append(f"  rerun: {rerun_command(pivot.query, pivot.parameters, report.scenario, report.now)}")
         if pivot.error:
             lines.append(f"  error: {pivot.error}")
         else:

@@ -15,22 +15,25 @@ from datetime import datetime, timedelta
 
 from tracebit_pack.report import charts as report_charts
 from tracebit_pack.report.charts import ChartError
+from tracebit_pack.report.context_facts import context_facts
 from tracebit_pack.report.log_values import (
     as_dict,
     as_list,
-    clean,
     nonblank_strings,
     parse_time,
     safe_link,
     text,
 )
+from tracebit_pack.report.pivot_queries import context_pivots, rendered_from_runs
 
 HISTORY_PIVOT = "Tracebit.Pivot.PrincipalGetObjectHistory"
 ACTIVITY_PIVOT = "Tracebit.Pivot.PrincipalActivityAroundAlert"
 OKTA_PIVOT = "Tracebit.Pivot.IdentityOktaMFAResets"
+AWS_CHANGES_PIVOT = "Tracebit.Pivot.PrincipalAWSCredentialChanges"
 LOOKBACK_DAYS = 30  # the GetObject history pivot's window: 30 days before the alert to 1 day after
 HOURLY_MAX_SPAN = timedelta(days=4)  # a longer timeline counts S3 reads per day
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")
+SHOWN_FACTS = {"principal", "identities", "canaries", "source IPs"}  # the card's fixed rows
 
 
 @dataclass
@@ -49,12 +52,23 @@ class AlertView:
     last: datetime | None
     event_count: str
     dedup: str
-    pivots: list[dict] = field(default_factory=list)  # {"name", "sql", "pantherflow"}
-    resets: list[tuple[datetime, str]] = field(default_factory=list)  # Okta resets in the context
+    own_pivots: list[dict] = field(default_factory=list)  # {"name", "sql", "pantherflow"}
+    resets: list[tuple[datetime, str, str]] = field(
+        default_factory=list
+    )  # (time, source, change) in the context
     correlation: bool = False  # a correlation alert is raised when its sequence completes
+    created: datetime | None = None  # when the alert was raised (``created_at``), when the replay says
+    alert_id: str = ""  # the Tracebit alert it is about
+    signal_rules: list[str] = field(default_factory=list)  # a correlation alert's group rules
+    credential: str = ""  # the canary credential used (credential alerts)
+    facts: list[tuple[str, str]] = field(default_factory=list)  # key context beyond the fixed rows
+    queries: list = field(default_factory=list)  # pivot_queries.QueryView: its own or its signals'
+    signals: list[AlertView] = field(default_factory=list)  # a correlation alert's signal alerts
 
     @property
     def raised(self) -> datetime | None:
+        if self.created is not None:
+            return self.created
         return (self.last or self.first) if self.correlation else (self.first or self.last)
 
     @property
@@ -103,29 +117,17 @@ def _canaries(context: dict) -> list[str]:
     return names
 
 
-def _context_pivots(context: dict) -> list[dict]:
-    out = []
-    for name, value in sorted(as_dict(context.get("pivots")).items()):
-        render = as_dict(value)
-        if isinstance(render.get("sql"), str) or isinstance(render.get("pantherflow"), str):
-            out.append({"name": name, "sql": render.get("sql"), "pantherflow": render.get("pantherflow")})
-    return out
-
-
 def alert_view(number: int, alert: dict, report_pivots: list[dict], renderer: Callable | None) -> AlertView:
     context = as_dict(alert.get("alert_context"))
     rule_id = text(alert.get("rule_id")) or "(no rule id)"
     dedup = text(alert.get("dedup"))
     severity = text(alert.get("severity")).upper()
     label = f"{rule_id}:{dedup}"
-    pivots = _context_pivots(context)
-    if not pivots and renderer is not None:
-        for result in report_pivots:
-            if label in as_list(result.get("alerts")):
-                rendered = _render(renderer, text(result.get("query")), as_dict(result.get("parameters")))
-                if rendered:
-                    pivots.append(rendered)
-    portal = context.get("portal_url") or as_dict(context.get("tracebit")).get("portal_url")
+    pivots = context_pivots(context) or rendered_from_runs(label, report_pivots, renderer)
+    tracebit = as_dict(context.get("tracebit"))
+    portal = context.get("portal_url") or tracebit.get("portal_url")
+    groups = as_dict(context.get("groups"))
+    credential = as_dict(context.get("canary_credential"))
     return AlertView(
         number=number,
         label=label,
@@ -141,29 +143,31 @@ def alert_view(number: int, alert: dict, report_pivots: list[dict], renderer: Ca
         last=parse_time(alert.get("last_event_time")),
         event_count=text(alert.get("event_count")),
         dedup=dedup,
-        pivots=pivots,
+        own_pivots=pivots,
         resets=_context_resets(context),
-        correlation=isinstance(context.get("groups"), dict) and "match" in context,
+        correlation=bool(groups) and "match" in context,
+        created=parse_time(alert.get("created_at")),
+        alert_id=text(context.get("alert_id") or tracebit.get("alert_id")),
+        signal_rules=sorted(
+            {text(s.get("rule_id")) for g in groups.values() for s in as_list(g) if isinstance(s, dict)}
+        ),
+        credential=text(credential.get("name") or credential.get("access_key_id")) if credential else "",
+        facts=[(k, v) for k, v in context_facts(context) if k not in SHOWN_FACTS],
     )
 
 
-def _context_resets(context: dict) -> list[tuple[datetime, str]]:
+def _context_resets(context: dict) -> list[tuple[datetime, str, str]]:
+    """``(time, source, change)`` of the MFA / password changes an alert context carries: the
+    scheduled rules' Okta or CloudTrail side, or the KV-cache record of an escalated alert."""
     resets = []
-    for key in ("okta_reset", "recent_mfa_reset"):
+    for key in ("okta_reset", "cloudtrail_event", "recent_mfa_reset"):
         reset = as_dict(context.get(key))
         moment = parse_time(reset.get("event_time"))
         if moment:
-            resets.append((moment, text(reset.get("event_type")) or key))
+            source = text(reset.get("source")) or ("AWS" if key == "cloudtrail_event" else "Okta")
+            change = text(reset.get("event_type") or reset.get("event_name")) or key
+            resets.append((moment, source, change))
     return resets
-
-
-def _render(renderer: Callable, name: str, parameters: dict) -> dict | None:
-    try:
-        rendered = renderer(name, parameters)
-    except Exception:  # noqa: BLE001 - a pivot that cannot be rendered is left out, not fatal
-        return None
-    rendered = clean(as_dict(rendered))
-    return {"name": name, "sql": rendered.get("sql"), "pantherflow": rendered.get("pantherflow")}
 
 
 def default_renderer() -> Callable | None:
@@ -243,32 +247,43 @@ def _is_s3_read(row: dict) -> bool:
 
 
 def timeline_marks(group: PrincipalView) -> list[dict]:
-    """Okta identity changes, canary accesses and alerts of a principal, as timeline marks."""
+    """A principal's identity changes (Okta or AWS), canary accesses (a canary bucket read, a
+    canary resource accessed, a canary credential used) and alerts, as timeline marks
+    ``{"t", "lane", "source", "label"}``; the same event from two sources is one mark."""
     marks: list[dict] = []
     seen: set[tuple] = set()
 
-    def add(moment: datetime | None, lane: str, label: str) -> None:
-        key = (lane, moment.replace(microsecond=0) if moment else None)
+    def add(moment: datetime | None, lane: str, source: str, label: str) -> None:
+        key = (lane, moment.replace(microsecond=0) if moment else None, label)
         if moment is not None and key not in seen:
             seen.add(key)
-            marks.append({"t": moment, "lane": lane, "label": label})
+            marks.append({"t": moment, "lane": lane, "source": source, "label": label})
 
     for row in _pivot_rows(group, OKTA_PIVOT):
-        add(parse_time(row.get("event_time")), "Okta identity change", text(row.get("event_type")))
-    for alert in group.alerts:  # resets an alert context carries (when the Okta pivot did not run)
-        for moment, event_type in alert.resets:
-            add(moment, "Okta identity change", event_type)
+        add(parse_time(row.get("event_time")), "identity", "Okta", f"Okta {text(row.get('event_type'))}")
+    for row in _pivot_rows(group, AWS_CHANGES_PIVOT):
+        add(parse_time(row.get("event_time")), "identity", "AWS", f"AWS {text(row.get('event_name'))}")
+    for alert in group.alerts:  # changes an alert context carries (when the pivots did not run)
+        for moment, source, change in alert.resets:
+            add(moment, "identity", source, f"{source} {change}")
     canaries = {c.lower() for a in group.alerts for c in a.canaries}
     for row in _pivot_rows(group, ACTIVITY_PIVOT):
         bucket = _bucket_of(row)
         if bucket and bucket.lower() in canaries:
-            add(parse_time(row.get("event_time")), "Canary access", f"{text(row.get('event_name'))} {bucket}")
-    if not any(m["lane"] == "Canary access" for m in marks):
-        for alert in group.alerts:
-            if alert.canaries and alert.first:
-                add(alert.first, "Canary access", ", ".join(alert.canaries))
+            add(
+                parse_time(row.get("event_time")),
+                "canary",
+                "resource",
+                f"{text(row.get('event_name'))} {bucket}",
+            )
+    resource_seen = any(m["lane"] == "canary" for m in marks)
     for alert in group.alerts:
-        add(alert.raised, "Alert raised", alert.rule_id)
+        if alert.credential and not alert.correlation:
+            add(alert.first, "canary", "credential", f"canary credential {alert.credential} used")
+        elif alert.canaries and alert.first and not resource_seen and not alert.correlation:
+            add(alert.first, "canary", "resource", ", ".join(alert.canaries))
+    for alert in group.alerts:
+        add(alert.raised, "alert", "alert", f"[{alert.number}] {alert.rule_id}")
     return marks
 
 
@@ -325,13 +340,23 @@ def build_principal_charts(group: PrincipalView) -> None:
         return
     window = (alert_time - timedelta(days=LOOKBACK_DAYS), alert_time + timedelta(days=1))
     try:
-        group.getobject_svg = report_charts.getobject_by_day(history, window, alert_time)
+        canaries = {c for a in group.alerts for c in a.canaries}
+        group.getobject_svg = report_charts.getobject_by_day(history, window, alert_time, canaries)
     except ChartError as err:
         group.getobject_note = str(err)
 
 
-def alerts_by_rule_day(report: dict) -> list[tuple[str, datetime, int]]:
-    """``(rule_id, day, alerts)`` from the replay's ``alerts_by_rule_day`` (``{rule: {day: n}}``)."""
+def alerts_by_rule_day(report: dict, alerts: list[AlertView]) -> list[tuple[str, datetime, int]]:
+    """``(rule_id, day, alerts)``: each alert on the UTC day it was raised (``created_at`` when the
+    replay gives it; else a correlation alert's last signal, another alert's first event). When
+    no alert carries a time, the replay's own ``alerts_by_rule_day`` (``{rule: {day: n}}``)."""
+    totals: dict[tuple[str, datetime], int] = {}
+    for alert in alerts:
+        if alert.raised is not None:
+            day = alert.raised.replace(hour=0, minute=0, second=0, microsecond=0)
+            totals[(alert.rule_id, day)] = totals.get((alert.rule_id, day), 0) + 1
+    if totals:
+        return [(rule, day, n) for (rule, day), n in sorted(totals.items())]
     counts: list[tuple[str, datetime, int]] = []
     for rule, per_day in as_dict(report.get("alerts_by_rule_day")).items():
         for day, n in as_dict(per_day).items():

@@ -162,3 +162,20 @@ def materialise(repo: Path, commit: str, dest: Path, folders: tuple[str, ...]) -
             tar.extractall(dest, filter="data")
     except (tarfile.TarError, OSError) as err:  # FilterError: absolute or escaping links, devices
         raise UserError(f"base commit {commit[:10]}: cannot check out its files: {err}") from None
+
+
+def tool_origin(repo: Path) -> dict:
+    """Which ``tracebit-pack`` is running, for the report's header: ``{"root", "commit",
+    "is_head"}`` (``is_head``: it is the reviewed working tree's own code; ``commit``: the
+    commit of its checkout, None when it is not one, e.g. installed from a wheel)."""
+    import tracebit_pack
+
+    root = Path(tracebit_pack.__file__).resolve().parent.parent
+    proc = git(root, "rev-parse", "--show-toplevel", "HEAD", check=False)
+    lines = proc.stdout.split() if proc.returncode == 0 else []
+    top = Path(lines[0]).resolve() if lines else None
+    return {
+        "root": str(top or root),
+        "commit": lines[1] if len(lines) > 1 else None,
+        "is_head": top == Path(repo).resolve(),
+    }

@@ -71,8 +71,8 @@ def _header(report: dict) -> list[str]:
     """The advisory note, what was compared, and the one-paragraph summary."""
     base, head = report["base"], report["head"]
     lines = [
-        "> **Advisory.** Produced by the base branch's `tracebit-pack review`, but every name, test,"
-        " title and verdict below comes from the pull request's own files and code, which ran to"
+        f"> **Advisory.** Produced by {_producer(report.get('tool') or {})}, but every name, test,"
+        " title and verdict below comes from the reviewed branch's own files and code, which ran to"
         " produce it. Read the diff; this report is a summary, not an approval.",
         "",
     ]
@@ -82,6 +82,16 @@ def _header(report: dict) -> list[str]:
     if base.get("note"):
         lines.append(f"> ⚠️ {_cell(base['note'], 300)}")
     return [*lines, "", _summary_line(report)]
+
+
+def _producer(tool: dict) -> str:
+    """Which ``tracebit-pack review`` ran: the reviewed working tree's own, or another checkout's
+    (in CI, the base branch's), named by its commit."""
+    if tool.get("is_head"):
+        return "this working tree's own `tracebit-pack review` (the code under review)"
+    commit = f" at `{_cell(str(tool['commit'])[:10])}`" if tool.get("commit") else ""
+    where = _code(tool.get("root") or "?", 120)
+    return f"the `tracebit-pack review` of {where}{commit}, not the reviewed branch's"
 
 
 def _summary_line(report: dict) -> str:

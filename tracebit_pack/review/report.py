@@ -11,7 +11,8 @@ The report has three parts:
    appear or disappear. Base and head are each evaluated in their own process
    (``tracebit_pack.review.worker``), the base from a ``git archive`` of the base commit.
 3. **Needs attention**: rules without a positive or negative test, failing tests, test logs that
-   do not conform to their schema, queries without a time bound, disabled items, items in no pack.
+   do not conform to their schema, queries without a time bound, disabled items, items in no pack,
+   alert severities that change or that disagree with the pinned rule expectations.
 
 Head is the working tree (uncommitted changes included). By default the base is the merge base
 of ``<git-ref>`` and HEAD, as in a pull request's diff (``--no-merge-base``: the ref's tip).
@@ -30,7 +31,7 @@ from tracebit_pack.pack.items import ITEM_DIRS, AnalysisItem, item_folders, load
 from tracebit_pack.review import gitref
 from tracebit_pack.review.behaviour import scenario_diff, test_diff
 from tracebit_pack.review.changes import structural_diff
-from tracebit_pack.review.checks import needs_attention
+from tracebit_pack.review.checks import needs_attention, severity_findings
 from tracebit_pack.review.evaluate import run_workers
 from tracebit_pack.review.worker import load_scenarios
 
@@ -77,11 +78,17 @@ def build_report(start: Path, base_ref: str, use_merge_base: bool = True) -> dic
             "note": base.note,
         },
         "head": {"commit": base.head, "working_tree": True, "uncommitted_changes": base.dirty},
+        "tool": gitref.tool_origin(repo),
         "engine": evaluated["head"].get("engine"),
         "summary": _summary(changes, tests, scenarios),
         "changes": changes,
         "behaviour": {"tests": tests, "scenarios": scenarios},
-        "needs_attention": needs_attention(head_items, evaluated["head"]["tests"], touched),
+        "needs_attention": needs_attention(
+            head_items,
+            evaluated["head"]["tests"],
+            touched,
+            severity_findings(tests, evaluated["head"]["tests"], repo),
+        ),
         "not_evaluated": evaluated["head"].get("not_evaluated", {}),
         "seconds": round(time.perf_counter() - started, 3),
     }

@@ -1,0 +1,279 @@
+"""Repeats escalate and one incident pages once: the ``tracebit_alert_cache`` KV contract, through
+the global itself, the whole pack in the offline engine, and the real caching calls on moto's DynamoDB.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+import tracebit_alert_cache as cache
+from moto import mock_aws
+from panther_core.enriched_event import PantherEvent
+from panther_detection_helpers import caching
+
+from tracebit_pack.engine.rules import PackEngine
+from tracebit_pack.replay import replay
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+INCIDENT = REPO_ROOT / "scenarios" / "blog_incident"
+DAY = 24 * 3600
+T0 = 1_734_098_531  # 2024-12-13T14:02:11Z
+
+
+def _alert_log():
+    return json.loads((INCIDENT / "Tracebit.Alert.jsonl").read_text().splitlines()[0])
+
+
+def _summary():
+    return json.loads((INCIDENT / "Tracebit.AlertSummary.jsonl").read_text().splitlines()[0])
+
+
+def alert_log(alert_id, when, ip="185.220.101.47", canary="acme-finance-payroll-archive"):
+    log = copy.deepcopy(_alert_log())
+    log.update(alert_id=alert_id, id=f"log-{alert_id}-{when}", timestamp=when.replace(" ", "T") + "Z")
+    log["canary"]["name"] = log["canary"]["provider_id"] = canary
+    log["canary"]["tracebit_id"] = f"cnry-{canary}"
+    log["event"]["request"]["ip"] = ip
+    log.update(p_log_type="Tracebit.Alert", p_event_time=f"{when}.000")
+    return log
+
+
+def summary(alert_id, when, classification="Unclassified"):
+    log = copy.deepcopy(_summary())
+    log.update(alert_id=alert_id, classification=classification, p_log_type="Tracebit.AlertSummary")
+    log["p_event_time"] = f"{when}.000"
+    return log
+
+
+class FakeSets:
+    """``add_to_string_set`` / ``remove_from_string_set`` over a dict, recording the TTLs given."""
+
+    def __init__(self):
+        self.sets: dict[str, set[str]] = {}
+        self.ttls: dict[str, int | None] = {}
+
+    def add(self, key, values, epoch_seconds=None):
+        self.sets.setdefault(key, set()).update(values)
+        self.ttls[key] = epoch_seconds
+        return set(self.sets[key])
+
+    def remove(self, key, values, epoch_seconds=None):
+        self.sets[key] = self.sets.get(key, set()) - set(values)
+        return set(self.sets[key])
+
+
+def _record(sets, alert_id, when, canary="payroll", keys=(("ip", "185.220.101.47"),)):
+    return cache.remember_activity(
+        sets.add, sets.remove, when, alert_id=alert_id, canary_list=[{"name": canary}], keys=list(keys)
+    )
+
+
+# ---------------------------------------------------------------------------- the global
+
+
+def test_a_second_alert_id_from_one_ip_within_24_hours_is_a_repeat():
+    sets = FakeSets()
+    assert _record(sets, "A1", T0) == []
+    (repeat,) = _record(sets, "A2", T0 + 3600)
+    assert repeat == {
+        "kind": "ip",
+        "value": "185.220.101.47",
+        "alert_ids": ["A1", "A2"],
+        "canaries": ["payroll"],
+        "window_hours": 24,
+    }
+    assert sets.ttls["tracebit:recent:ip:185.220.101.47"] == T0 + 3600 + DAY
+
+
+def test_several_logs_of_one_alert_and_one_canary_are_no_repeat():
+    sets = FakeSets()
+    for minute in range(5):
+        assert _record(sets, "A1", T0 + 60 * minute) == []
+
+
+def test_a_second_canary_in_one_alert_is_a_repeat_for_the_identity():
+    sets = FakeSets()
+    _record(sets, "A1", T0, canary="payroll", keys=[("identity", "sue@acme.com")])
+    (repeat,) = _record(sets, "A1", T0 + 60, canary="hr-archive", keys=[("identity", "sue@acme.com")])
+    assert (repeat["kind"], repeat["alert_ids"], repeat["canaries"]) == (
+        "identity",
+        ["A1"],
+        ["hr-archive", "payroll"],
+    )
+    assert cache.repeat_title_suffix([repeat]) == " (repeat: 2 canaries from identity sue@acme.com in 24 h)"
+
+
+def test_activity_older_than_24_hours_is_no_repeat_and_is_pruned():
+    sets = FakeSets()
+    _record(sets, "A1", T0)
+    assert _record(sets, "A2", T0 + DAY + 1) == []
+    assert all("A1" not in entry for entry in sets.sets["tracebit:recent:ip:185.220.101.47"])
+
+
+@pytest.mark.parametrize("stored", ["", "not json", "42", '{"a": 1}', 42, None, ["alert=A1"], {"x"}])
+def test_odd_cached_values_never_raise_and_never_escalate(stored):
+    assert (
+        cache.remember_activity(
+            lambda *a, **k: stored,
+            None,
+            T0,
+            alert_id="A2",
+            canary_list=[{"name": "c"}],
+            keys=[("ip", "1.2.3.4")],
+        )
+        == []
+    )
+    assert cache.alert_log_seen(cache.parse_string_set(stored)) is False
+
+
+def test_a_failing_cache_means_no_repeat_and_an_unknown_alert_state():
+    def boom(*args, **kwargs):
+        raise RuntimeError("DynamoDB throttled")
+
+    assert _record(type("S", (), {"add": boom, "remove": boom})(), "A1", T0) == []
+    assert cache.remember_alert_log(boom, T0, "A1") is False
+    assert cache.alert_state(boom, "A1") is None
+
+
+def test_keys_are_capped_and_blank_values_skipped():
+    keys = cache.activity_keys(["1.1.1.1", "", None, "2.2.2.2", "3.3.3.3", "4.4.4.4"], ["A@x.com", " "])
+    assert keys == [("ip", "1.1.1.1"), ("ip", "2.2.2.2"), ("ip", "3.3.3.3"), ("identity", "A@x.com")]
+    assert cache.recent_key("identity", " A@X.com ") == "tracebit:recent:identity:a@x.com"
+
+
+def test_the_alert_state_says_whether_an_alert_log_and_an_mfa_escalation_paged():
+    sets = FakeSets()
+    assert cache.remember_alert_log(sets.add, T0, "A1", mfa_identity="Sue@Acme.com")
+    state = cache.alert_state(lambda key, force_ttl_check: sets.sets.get(key, set()), "A1")
+    assert cache.alert_log_seen(state) and cache.mfa_paged_for(state, "sue@acme.com")
+    assert not cache.mfa_paged_for(state, "bob@acme.com")
+    assert sets.ttls["tracebit:alert:A1"] == T0 + 1440 * 60
+
+
+# ---------------------------------------------------------------------------- the pack, offline
+
+
+@pytest.fixture
+def engine():
+    engine = PackEngine.load(REPO_ROOT)
+    engine.kv.clear()
+    return engine
+
+
+def _run(engine, log, rule_id):
+    (result,) = [r for r in engine.run_event(log) if r.rule_id == rule_id]
+    return result
+
+
+def test_two_tracebit_alerts_from_one_ip_in_a_day_make_the_second_critical(engine):
+    first = _run(engine, alert_log("A1", "2024-12-13 10:00:00"), "Tracebit.CanaryResourceAccessed")
+    second = _run(
+        engine,
+        alert_log("A2", "2024-12-13 20:00:00", canary="acme-hr-archive"),
+        "Tracebit.CanaryResourceAccessed",
+    )
+    assert first.severity == "HIGH" and "repeated_activity" not in first.alert_context
+    assert second.severity == "CRITICAL"
+    by_kind = {r["kind"]: r for r in second.alert_context["repeated_activity"]}
+    assert by_kind["ip"]["alert_ids"] == ["A1", "A2"]
+    assert by_kind["identity"]["canaries"] == ["acme-finance-payroll-archive", "acme-hr-archive"]
+    assert "(repeat: 2 Tracebit alerts, 2 canaries from IP 185.220.101.47 in 24 h)" in second.title
+    late = _run(engine, alert_log("A3", "2024-12-15 10:00:00"), "Tracebit.CanaryResourceAccessed")
+    assert late.severity == "HIGH"  # A1 and A2 are more than 24 h before
+
+
+def test_a_summary_pages_only_with_news_or_lost_alert_logs(engine):
+    _run(engine, alert_log("A1", "2024-12-13 10:00:00"), "Tracebit.CanaryResourceAccessed")
+    repeat = _run(engine, summary("A1", "2024-12-13 10:10:00"), "Tracebit.AlertSummary.NotBenign")
+    assert (repeat.severity, repeat.destinations) == ("INFO", ["SKIP"])
+    assert repeat.alert_context["no_page_reason"].startswith("Tracebit alert A1 already raised")
+    news = _run(
+        engine, summary("A1", "2024-12-13 10:20:00", "TruePositive"), "Tracebit.AlertSummary.NotBenign"
+    )
+    assert news.severity == "HIGH" and news.destinations is None
+    after_dedup = _run(engine, summary("A1", "2024-12-14 10:00:01"), "Tracebit.AlertSummary.NotBenign")
+    assert after_dedup.destinations is None  # the alert log's alert is older than the dedup period
+    lost = _run(engine, summary("A9", "2024-12-14 10:30:00"), "Tracebit.AlertSummary.NotBenign")
+    assert lost.destinations is None and "no_page_reason" not in lost.alert_context  # no alert log of A9
+    assert lost.severity == "CRITICAL"  # and A1, A9 from one IP within 24 h: a repeat
+
+
+def test_the_bundled_incident_pages_once_per_fact():
+    report = replay(INCIDENT)
+    paging = [a.rule_id for a in report.alerts if a.pages]
+    assert sorted(paging) == ["Tracebit.CanaryPrincipalGetObjectSurge", "Tracebit.CanaryResourceAccessed"]
+    quiet = {a.rule_id: a for a in report.alerts if not a.pages}
+    assert set(quiet) == {"Tracebit.AlertSummary.NotBenign", "Tracebit.CanaryPrincipalRecentMFAReset"}
+    assert all(a.severity == "INFO" and a.destinations == ["SKIP"] for a in quiet.values())
+    assert not any(a.rule_id.startswith("Tracebit.Correlation.") for a in report.alerts)
+
+
+# ---------------------------------------------------------------------------- real caching calls
+
+
+@pytest.fixture
+def kv_table(monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("KV_STORE_TABLE_NAME", raising=False)
+    with mock_aws():
+        caching._KV_TABLE = None
+        boto3.resource("dynamodb", region_name="us-east-1").create_table(
+            TableName="panther-kv-store",
+            KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield
+        caching._KV_TABLE = None
+
+
+def test_repeats_and_alert_state_through_dynamodb(kv_table):
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    keys = [("ip", "185.220.101.47")]
+    assert (
+        cache.remember_activity(
+            caching.add_to_string_set,
+            caching.remove_from_string_set,
+            now,
+            alert_id="A1",
+            canary_list=[],
+            keys=keys,
+        )
+        == []
+    )
+    (repeat,) = cache.remember_activity(
+        caching.add_to_string_set,
+        caching.remove_from_string_set,
+        now + 60,
+        alert_id="A2",
+        canary_list=[],
+        keys=keys,
+    )
+    assert repeat["alert_ids"] == ["A1", "A2"]
+    assert cache.remember_alert_log(caching.add_to_string_set, now, "A1", mfa_identity="sue@acme.com")
+    state = cache.alert_state(caching.get_string_set, "A1")
+    assert cache.alert_log_seen(state) and cache.mfa_paged_for(state, "sue@acme.com")
+    assert cache.alert_state(caching.get_string_set, "never-seen") == set()
+
+
+def test_a_summary_rule_reads_the_state_its_alert_log_rule_wrote_through_dynamodb(kv_table):
+    engine = PackEngine.load(REPO_ROOT)
+    resource = engine.rules["Tracebit.CanaryResourceAccessed"].rule.module
+    summary_rule = engine.rules["Tracebit.AlertSummary.NotBenign"].rule.module
+    for module in (resource, summary_rule):  # the real caching functions, not the offline store
+        for name in ("add_to_string_set", "remove_from_string_set", "get_string_set", "get_dictionary"):
+            if hasattr(module, name):
+                setattr(module, name, getattr(caching, name))
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    log = PantherEvent(alert_log("R1", when))
+    assert resource.rule(log) is True
+    later = PantherEvent(summary("R1", when))
+    assert summary_rule.rule(later) is True
+    assert summary_rule.severity(later) == "INFO" and summary_rule.destinations(later) == []
