@@ -8,8 +8,20 @@ separately on the same event object, so ``event_context`` builds the context onc
 
 import json
 
+from tracebit_credential import (
+    SCOPE_CUSTOMER,
+    SCOPE_NOTES,
+    SCOPE_TRACEBIT_ISSUED,
+    credential_placement,
+    credential_type_name,
+    owner_identities,
+    placement_phrase,
+    principal_scope,
+)
+
 from tracebit_base import as_str, clip, dedupe, safe_get
 from tracebit_canary import (
+    SUBTYPE_CREDENTIAL,
     UNHEALTHY,
     canaries,
     canary_credential,
@@ -21,6 +33,7 @@ from tracebit_canary import (
     resources,
     source_ips,
     subtype,
+    subtype_key,
     tracebit_log_type,
 )
 from tracebit_mfa_cache import mfa_title_suffix
@@ -46,6 +59,8 @@ CONTEXT_KEYS = (
     "principal_account_id",
     "principal_username",
     "principal",
+    "principal_scope",
+    "principal_note",
     "identities",
     "canaries",
     "canary_names",
@@ -56,11 +71,16 @@ CONTEXT_KEYS = (
     "event_id",
     "resources",
     "canary_credential",
+    "credential_placement",
+    "event_outcome",
     "classification",
     "classification_reason",
     "first_seen",
     "last_seen",
     "indicators",
+    "summary_title",
+    "provider_account_id",
+    "logs_url",
 )
 HEALTH_CONTEXT_KEYS = ("tracebit_log_type", "subtype", "alert_time", "is_healthy")
 
@@ -93,6 +113,25 @@ def _fit(context):
     return context
 
 
+def event_outcome(event):
+    """Tracebit's ``event.outcome`` (``{result, code, message}``) when the log carries it, else None.
+
+    Tracebit publishes it (an AccessDenied touch is still an alert) but Panther's schema has no such
+    field, so a log stored by Panther usually lacks it: never relied on."""
+    outcome = safe_get(event, "event", "outcome")
+    if outcome is None:
+        return None
+    if not hasattr(outcome, "get"):
+        text = as_str(outcome, 256)
+        return {"result": text, "code": None, "message": None} if text else None
+    found = {
+        "result": as_str(safe_get(outcome, "result"), 256),
+        "code": as_str(safe_get(outcome, "code"), 256),
+        "message": as_str(safe_get(outcome, "message"), 1024),
+    }
+    return found if any(found.values()) else None
+
+
 def health_alert_context(event):
     """The subset of keys that applies to a ``Tracebit.HealthCheck`` log."""
     return {
@@ -113,6 +152,17 @@ def alert_context(event):
     if log_type == "health_check":
         return health_alert_context(event)
     canary_list = canaries(event)
+    credential = canary_credential(event)
+    details = principal_details(event)
+    is_credential_alert = subtype_key(event) == SUBTYPE_CREDENTIAL
+    scope = principal_scope(is_credential_alert, details["principal_account_id"])
+    placement = credential_placement(credential)
+    if scope == SCOPE_CUSTOMER:
+        found = identities(event)
+    elif scope == SCOPE_TRACEBIT_ISSUED and placement:
+        found = owner_identities(placement["owner"])  # the planted location is the identity
+    else:
+        found = []
     context = {
         "tracebit_log_type": log_type,
         "alert_id": as_str(safe_get(event, "alert_id")),
@@ -123,10 +173,12 @@ def alert_context(event):
         "portal_url": as_str(safe_get(event, "tracebit_portal_url"), 2048),
         "alert_time": as_str(safe_get(event, "timestamp")),
     }
-    context.update(principal_details(event))
+    context.update(details)
     context.update(
         {
-            "identities": identities(event),
+            "principal_scope": scope,
+            "principal_note": SCOPE_NOTES.get(scope),
+            "identities": found,
             "canaries": canary_list,
             "canary_names": dedupe(canary["name"] for canary in canary_list if canary["name"]),
             "source_ips": source_ips(event),
@@ -135,12 +187,18 @@ def alert_context(event):
             "event_operation": as_str(safe_get(event, "event", "operation")),
             "event_id": as_str(safe_get(event, "event", "id")),
             "resources": resources(event),
-            "canary_credential": canary_credential(event),
+            "canary_credential": credential,
+            "credential_placement": placement,
+            "event_outcome": event_outcome(event),
             "classification": as_str(safe_get(event, "classification")),
             "classification_reason": as_str(safe_get(event, "classification_reason"), 4096),
             "first_seen": as_str(safe_get(event, "start_time")),
             "last_seen": as_str(safe_get(event, "end_time")),
             "indicators": indicators(event),
+            # Published by Tracebit on summaries but not in Panther's schema: used when present.
+            "summary_title": as_str(safe_get(event, "title"), 1024),
+            "provider_account_id": as_str(safe_get(event, "provider_account_id"), 256),
+            "logs_url": as_str(safe_get(event, "logs_url"), 2048),
         }
     )
     return _fit(context)
@@ -212,10 +270,23 @@ def title_resource_accessed(event, context, record=None):
     )
 
 
+def _credential_phrase(credential):
+    """``<readable type> <name>`` of a canary credential (``AWS temporary credentials john.smith@host``)."""
+    if not credential:
+        return credential_label(credential)
+    kind = credential_type_name(credential.get("type"))
+    return credential_label(dict(credential, type=kind))
+
+
 def title_credential_used(event, context, record=None):
-    principal = principal_label(event, context)
-    credential = credential_label(context.get("canary_credential"))
-    return f"Tracebit: canary credential {credential} used by {principal}" + mfa_title_suffix(record)
+    credential = _credential_phrase(context.get("canary_credential"))
+    ips = context.get("source_ips") or []
+    if context.get("principal_scope") == SCOPE_CUSTOMER:
+        who = f" by {principal_label(event, context)}"
+    else:  # Tracebit's own principal says nothing to the analyst: where it came from does
+        who = f" from {clip(ips[0], 64)}" if ips else ""
+    where = placement_phrase(context.get("credential_placement"))
+    return f"Tracebit: canary credential {credential} used{who}{where}" + mfa_title_suffix(record)
 
 
 def title_unknown_subtype(event, context, record=None):

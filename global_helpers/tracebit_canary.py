@@ -185,6 +185,7 @@ def normalise_canary(canary, default_provider=None):
         "arn": arn,
         "resource_id": resource_id,
         "region": as_str(safe_get(aws, "region")),
+        "deployed_at": as_str(safe_get(canary, "deployed_at")),  # published; not in the Alert schema
         "provider": provider,
     }
 

@@ -5,6 +5,8 @@ lives in one global per topic, re-exported here under the names rules have alway
 
 * ``tracebit_base``: safe field access and conversion, caps (``MAX_STR``, ``MAX_LIST``);
 * ``tracebit_principal``: the principal, its ARN and its identities;
+* ``tracebit_credential``: where a canary credential was planted and its owner's identities
+  (configured in ``tracebit_customer``);
 * ``tracebit_canary``: log type, subtype, canaries, credential, severity, classification, health;
 * ``tracebit_alert``: the alert context (docs/DESIGN.md, docs/alert-context.md), titles, dedup;
 * ``tracebit_mfa_cache``: the KV-cache contract of a recent MFA reset (key, TTL, record, writer, reader);
@@ -30,6 +32,16 @@ from tracebit_alert_cache import (
     remember_activity,
     remember_alert_log,
     repeat_title_suffix,
+)
+from tracebit_credential import (
+    CREDENTIAL_TYPE_NAMES,
+    SCOPE_CUSTOMER,
+    SCOPE_OUTSIDE,
+    SCOPE_TRACEBIT_ISSUED,
+    credential_placement,
+    credential_type_name,
+    owner_identities,
+    principal_scope,
 )
 
 import tracebit_pivots
@@ -249,14 +261,20 @@ def rule_alert_context(event, get_dictionary=None, no_page_reason=None):
 
 def rule_severity(event, get_dictionary=None, floor=None, no_page_reason=None):
     """Tracebit's severity mapped (raised to ``floor``); CRITICAL after a recent MFA reset or when
-    the alert repeats (``record_alert``); Info when it must not page."""
+    the alert repeats (``record_alert``); Info when it must not page.
+
+    Tracebit's ``Info`` stays INFO whatever the floor, the cache or the repeats say: Tracebit sends
+    it for activity it does not rate as a threat, and Panther closes an INFO alert on creation.
+    """
     if no_page_reason:
         return NO_PAGE_SEVERITY
+    severity = map_severity(safe_get(event, "severity"))
+    if severity == "INFO":
+        return severity
     if get_dictionary is not None and mfa_record_for_event(event, get_dictionary):
         return "CRITICAL"
     if repeats_for_event(event):
         return "CRITICAL"
-    severity = map_severity(safe_get(event, "severity"))
     return severity_at_least(severity, floor) if floor else severity
 
 
@@ -387,7 +405,13 @@ def mfa_row_tracebit(row):
 
 
 def actor_user(event):
-    """The principal's user name for the data models: username, first identity, then ids."""
+    """The principal's user name for the data models: username, first identity, then ids. For a
+    canary credential, whose principal is Tracebit's, the owner of the credential (or None)."""
+    context = event_context(event)
+    if context.get("principal_scope") == SCOPE_TRACEBIT_ISSUED:
+        placement = context.get("credential_placement") or {}
+        ids = context.get("identities") or []
+        return placement.get("owner") or (ids[0] if ids else None)
     details = principal_details(event)
     if details["principal_username"]:
         return details["principal_username"]

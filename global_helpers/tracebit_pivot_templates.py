@@ -41,6 +41,7 @@ EXAMPLE_PARAMS = {
     "identity": "sue.johnson@acme.com",
     "principal_user": "sue.johnson@acme.com",
     "alert_time": "2024-12-13 16:20:00",
+    "source_ip": "185.220.101.34",
 }
 
 # Okta target[] positions the MFA-reset pivot looks at for the User (`target[0].type`, the indexing
@@ -335,6 +336,90 @@ ORDER BY changed_at ASC, action ASC
     actor_type = actor.type, actor_name = actor.name, actor_id = actor.id,
     source_ip = sourceIP, action_params = actionParams
 | sort changed_at asc, action asc
+""",
+}
+
+# What the source IP of an alert did in the customer's own logs, in the 24 hours around it. For a
+# canary credential (whose principal is Tracebit's) this is the lead: an attacker who stole it from
+# a laptop usually also uses the laptop owner's real sessions, from the same address.
+PIVOTS["Tracebit.Pivot.SourceIPCloudTrailActivity"] = {
+    "params": ("source_ip", "alert_time"),
+    "values": ("source_ip",),
+    "window": ("window_hours", 12, "hour", None),
+    "description": (
+        "What the alert's source IP did in CloudTrail from window_hours (12) before to window_hours after "
+        "the alert: one row per identity (userIdentity.arn), account and API call, with the number of "
+        "calls and the first and last time. An identity of yours here is a real session the holder of "
+        "the canary credential also used: revoke it."
+    ),
+    "sql": """WITH params AS (
+    {note}
+    SELECT {{source_ip}} AS source_ip
+)
+SELECT
+    ct.userIdentity:arn::string AS identity,
+    ct.userIdentity:type::string AS identity_type,
+    ct.recipientAccountId AS account_id,
+    ct.eventSource AS event_source,
+    ct.eventName AS event_name,
+    COUNT(*) AS events,
+    MIN(ct.p_event_time) AS first_seen,
+    MAX(ct.p_event_time) AS last_seen
+FROM params p, panther_logs.public.aws_cloudtrail ct
+WHERE p_occurs_between({{window_start}}, {{window_end}}, ct)
+    AND ct.sourceIPAddress = p.source_ip
+GROUP BY identity, identity_type, account_id, event_source, event_name
+ORDER BY identity ASC, event_source ASC, event_name ASC
+""",
+    "pantherflow": """panther_logs.public.aws_cloudtrail
+| where p_event_time between time.parse_timestamp({{alert_time}}) - time.parse_timespan({{before}})
+    .. time.parse_timestamp({{alert_time}}) + time.parse_timespan({{after}})
+| where sourceIPAddress == {{source_ip}}
+| extend identity = userIdentity.arn, identity_type = userIdentity.type, account_id = recipientAccountId,
+    event_source = eventSource, event_name = eventName
+| summarize events = agg.count(), first_seen = agg.min(p_event_time), last_seen = agg.max(p_event_time)
+    by identity, identity_type, account_id, event_source, event_name
+| sort identity asc, event_source asc, event_name asc
+""",
+}
+
+PIVOTS["Tracebit.Pivot.SourceIPOktaActivity"] = {
+    "params": ("source_ip", "alert_time"),
+    "values": ("source_ip",),
+    "window": ("window_hours", 12, "hour", None),
+    "description": (
+        "What the alert's source IP did in Okta from window_hours (12) before to window_hours after the "
+        "alert: one row per actor (actor.alternateId), event type and outcome, with the number of events "
+        "and the first and last time. A user of yours here has a session the holder of the canary "
+        "credential also used: clear it."
+    ),
+    "sql": """WITH params AS (
+    {note}
+    SELECT {{source_ip}} AS source_ip
+)
+SELECT
+    o.actor:alternateId::string AS identity,
+    o.actor:type::string AS identity_type,
+    o.eventType AS event_type,
+    o.outcome:result::string AS outcome_result,
+    COUNT(*) AS events,
+    MIN(o.p_event_time) AS first_seen,
+    MAX(o.p_event_time) AS last_seen
+FROM params p, panther_logs.public.okta_systemlog o
+WHERE p_occurs_between({{window_start}}, {{window_end}}, o)
+    AND o.client:ipAddress::string = p.source_ip
+GROUP BY identity, identity_type, event_type, outcome_result
+ORDER BY identity ASC, event_type ASC, outcome_result ASC
+""",
+    "pantherflow": """panther_logs.public.okta_systemlog
+| where p_event_time between time.parse_timestamp({{alert_time}}) - time.parse_timespan({{before}})
+    .. time.parse_timestamp({{alert_time}}) + time.parse_timespan({{after}})
+| where client.ipAddress == {{source_ip}}
+| extend identity = actor.alternateId, identity_type = actor.type, event_type = eventType,
+    outcome_result = outcome.result
+| summarize events = agg.count(), first_seen = agg.min(p_event_time), last_seen = agg.max(p_event_time)
+    by identity, identity_type, event_type, outcome_result
+| sort identity asc, event_type asc, outcome_result asc
 """,
 }
 

@@ -232,14 +232,32 @@ def principal_user(arn) -> str | None:
 
 
 def pivot_params(context: dict) -> dict:
-    """The pivot parameters available in an alert context (missing ones are left out)."""
+    """The pivot parameters available in an alert context (missing ones are left out).
+
+    A principal that is not the customer's (``principal_scope`` other than ``customer``: a
+    Tracebit-issued credential, or an account outside the customer's) is never a parameter: its
+    activity is in none of the customer's logs. The alert's source IP is then the lead, and for a
+    Tracebit-issued credential the owner's identities stand in for the principal: any ARN ending in
+    ``/<first identity>`` (the owner's SSO role sessions) and the IAM user named after the owner.
+    """
     params = {}
-    arn = _usable(context.get("principal_arn"))
+    scope = context.get("principal_scope")
+    customer = scope in (None, "customer")
+    arn = _usable(context.get("principal_arn")) if customer else None
     if arn:
         params["principal_arn"] = arn
     user = principal_user(arn)
     if user:
         params["principal_user"] = user
+    owner = pick_identity(context.get("identities")) if scope == "tracebit_issued" else None
+    if owner:
+        params["principal_arn"] = f"arn:aws:%/{owner}"
+        ids = [_usable(i) for i in context.get("identities")[:50]]
+        params["principal_user"] = next((i.lower() for i in ids if i and "@" not in i), owner)
+    ips = context.get("source_ips")
+    source_ip = _usable(ips[0]) if not customer and isinstance(ips, list | tuple) and ips else None
+    if source_ip:
+        params["source_ip"] = source_ip
     identity = pick_identity(context.get("identities"))
     if identity:
         params["identity"] = identity

@@ -108,10 +108,14 @@ def test_alert_model(name, actor, ip, agent):
 
 
 def test_alert_model_credential_and_unknown_subtype():
-    log = rule_log("tracebit_canary_credential_used.yml", "Canary AWS access key used from an external IP")
+    log = rule_log(
+        "tracebit_canary_credential_used.yml",
+        "Panther's sample, AWS temporary credentials planted on a laptop, pivots on the owner and the IP",
+    )
     assert udm("Tracebit.Alert", log, "event_type") == "CANARY_CREDENTIAL_USED"
-    assert udm("Tracebit.Alert", log, "actor_user") == "canary-build-runner-07"
-    assert udm("Tracebit.Alert", log, "user_agent").startswith("Boto3/1.35.76")
+    # the principal is Tracebit's federated user: the actor is the owner of the credential
+    assert udm("Tracebit.Alert", log, "actor_user") == "john.smith"
+    assert udm("Tracebit.Alert", log, "user_agent").startswith("aws-cli/2.15.42")
     unknown = rule_log("tracebit_alert_unknown_subtype.yml", "Alert log without a subtype alerts")
     assert udm("Tracebit.Alert", unknown, "event_type") == "TRACEBIT_ALERT_UNKNOWN_SUBTYPE"
 

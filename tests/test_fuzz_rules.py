@@ -181,6 +181,7 @@ STREAMS = (
     "Tracebit.Alert",
     "Tracebit.AlertSummary",
     "Tracebit.HealthCheck",
+    "Tracebit.Query.CanaryCredentialSourceIPActivity",
     "Tracebit.Query.CanaryPrincipalGetObjectSurge",
     "Tracebit.Query.CanaryPrincipalRecentAWSMFATampering",
     "Tracebit.Query.CanaryPrincipalRecentMFAReset",

@@ -67,7 +67,15 @@ def test_every_name_rules_and_data_models_use_is_in_tracebit_helpers():
 
 
 def test_topic_globals_import_only_globals_above_them():
-    order = ["tracebit_base", "tracebit_principal", "tracebit_canary", "tracebit_mfa_cache", "tracebit_alert"]
+    order = [
+        "tracebit_base",
+        "tracebit_customer",
+        "tracebit_principal",
+        "tracebit_credential",
+        "tracebit_canary",
+        "tracebit_mfa_cache",
+        "tracebit_alert",
+    ]
     for rank, name in enumerate(order):
         source = (REPO_ROOT / "global_helpers" / f"{name}.py").read_text(encoding="utf-8")
         imported = set(re.findall(r"^(?:from|import) (tracebit_\w+)", source, re.MULTILINE))

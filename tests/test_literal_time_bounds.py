@@ -80,6 +80,7 @@ def test_every_query_file_reads_tables_with_literal_time_bounds(sql):
             "principal_arn": "arn:aws:iam::1:user/p_occurs_since('1 day')",
             "identity": "x' OR p_occurs_between(a, b, o) --",
             "principal_user": "y' OR p_occurs_since('1 day', ct) --",
+            "source_ip": "192.0.2.1' OR p_occurs_since('1 day', o) --",
             "alert_time": "2023-01-31 23:59:59",
             "lookback_days": "365",
             "window_hours": "48",

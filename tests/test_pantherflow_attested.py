@@ -121,8 +121,10 @@ def test_render_of_any_value_is_attested(name, value):
 
 def test_alert_context_renders_are_attested():
     context = {
-        "principal_arn": "arn:aws:iam::1:user/x",
-        "identities": ["a@b.c"],
+        "principal_scope": "tracebit_issued",  # a canary credential: owner and source-IP pivots
+        "principal_arn": "arn:aws:sts::1:federated-user/x",
+        "identities": ["a@b.c", "a"],
+        "source_ips": ["192.0.2.1"],
         "alert_time": "2024-12-13T16:20:00Z",
     }
     pivots = tp.render_pivots(context)

@@ -31,6 +31,7 @@ FOLDERS = {
     "benign_baseline": REPO_ROOT / "scenarios" / "benign_baseline",
     "aws_mfa_tampering": REPO_ROOT / "scenarios" / "aws_mfa_tampering",
     "detection_tampering": REPO_ROOT / "scenarios" / "detection_tampering",
+    "canary_credential_laptop": REPO_ROOT / "scenarios" / "canary_credential_laptop",
     "fixture": REPO_ROOT / "tests" / "fixtures" / "lake",
 }
 NOW = dt.datetime(2024, 12, 13, 17, 0, tzinfo=dt.UTC)
@@ -40,6 +41,16 @@ CHEN_ARN = "arn:aws:iam::693260565127:user/j.chen"  # the IAM user of scenarios/
 NON_EMPTY = {
     "Tracebit.Pivot.PrincipalAWSCredentialChanges": ("aws_mfa_tampering", CHEN_ARN, "2025-01-20 02:25:57"),
     "Tracebit.Pivot.PackChangesBeforeAlert": ("detection_tampering", None, "2025-04-07 10:48:19"),
+    "Tracebit.Pivot.SourceIPCloudTrailActivity": (
+        "canary_credential_laptop",
+        "212.36.35.20",
+        "2025-02-11 10:12:41",
+    ),
+    "Tracebit.Pivot.SourceIPOktaActivity": (
+        "canary_credential_laptop",
+        "212.36.35.20",
+        "2025-02-11 10:12:41",
+    ),
 }
 PRINCIPALS = {
     "principal_arn": [
@@ -51,8 +62,9 @@ PRINCIPALS = {
     ],
     "identity": ["sue.johnson@acme.com", "DAVE@acme.com", "bob@acme.com", "carol@acme.com", "%"],
     None: [None],  # a pivot on the alert time alone (Tracebit.Pivot.PackChangesBeforeAlert)
+    "source_ip": ["212.36.35.20", "203.0.113.45", "198.51.100.23", "%"],
 }
-ALERT_TIMES = ["2024-12-13 16:20:00", "2024-12-13 10:00:00", "2024-11-20 12:00:00"]
+ALERT_TIMES = ["2024-12-13 16:20:00", "2024-12-13 10:00:00", "2024-11-20 12:00:00", "2025-02-11 10:12:41"]
 
 
 @pytest.fixture(scope="module")

@@ -263,5 +263,9 @@ def test_every_tracebit_query_is_executed_here(items):
         "Tracebit.Query.CanaryPrincipalRecentAWSMFATampering",
         # executed in test_audit_log_type.py and test_audit_replay.py
         "Tracebit.Pivot.PackChangesBeforeAlert",
+        # executed in test_canary_credentials.py
+        "Tracebit.Pivot.SourceIPCloudTrailActivity",
+        "Tracebit.Pivot.SourceIPOktaActivity",
+        "Tracebit.Query.CanaryCredentialSourceIPActivity",
     }
     assert {name for name in items if name.startswith("Tracebit.")} == covered

@@ -308,3 +308,33 @@ def test_table_times_are_shown_as_replay_shows_them(capsys):
     table = capsys.readouterr().out
     assert "\n2024-12-13T00:00:00Z | acme-prod-customer-exports " in table
     assert ".000000" not in table and "2024-12-13 00:00:00" not in table
+
+
+def test_query_run_reads_a_folder_in_native_formats(capsys):
+    """CloudTrail S3 objects (AWS.CloudTrail/...json.gz) and Okta's JSON array count as the tables."""
+    folder = REPO_ROOT / "scenarios" / "canary_credential_laptop"
+    assert (
+        main(
+            [
+                "query",
+                "run",
+                "Tracebit.Pivot.SourceIPCloudTrailActivity",
+                "--data",
+                str(folder),
+                "--now",
+                "2025-02-11T10:12:41Z",
+                "--param",
+                "source_ip=212.36.35.20",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    rows = json.loads(capsys.readouterr().out)
+    assert {row["event_name"] for row in rows} == {
+        "GetCallerIdentity",
+        "ListBuckets",
+        "ListSecrets",
+        "ListUsers",
+    }

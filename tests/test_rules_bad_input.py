@@ -85,7 +85,10 @@ def base_log(rule_id: str, name: str) -> dict:
 BASE_ALERT = base_log(
     "Tracebit.CanaryResourceAccessed", "AWS assumed-role (Okta federated) GetObject on a canary S3 bucket"
 )
-BASE_CREDENTIAL = base_log("Tracebit.CanaryCredentialUsed", "Canary AWS access key used from an external IP")
+BASE_CREDENTIAL = base_log(
+    "Tracebit.CanaryCredentialUsed",
+    "Panther's sample, AWS temporary credentials planted on a laptop, pivots on the owner and the IP",
+)
 BASE_SUMMARY = base_log("Tracebit.AlertSummary.NotBenign", "Unclassified summary of the blog incident alerts")
 BASE_HEALTH = base_log("Tracebit.HealthCheck.Unhealthy", "Unhealthy integration alerts")
 

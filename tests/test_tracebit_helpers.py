@@ -58,7 +58,12 @@ def blog():
 
 @pytest.fixture
 def credential():
-    return PantherEvent(test_log(CREDENTIAL, "Canary AWS access key used from an external IP"))
+    return PantherEvent(
+        test_log(
+            CREDENTIAL,
+            "Panther's sample, AWS temporary credentials planted on a laptop, pivots on the owner and the IP",
+        )
+    )
 
 
 @pytest.fixture
@@ -395,6 +400,7 @@ def test_normalise_canary_every_provider():
         "arn": "arn:aws:s3:::b",
         "resource_id": "arn:aws:s3:::b",
         "region": "us-east-1",
+        "deployed_at": None,
         "provider": "aws",
     }
     azure = tb.normalise_canary(
@@ -451,13 +457,13 @@ def test_canary_label():
 
 def test_canary_credential(credential):
     cred = tb.canary_credential(credential)
-    assert cred == {
-        "name": "build-runner-07 ~/.aws/credentials",
-        "type": "aws_access_key",
-        "access_key_id": "AKIA2EXAMPLE7CANARY1",
-        "labels": {"hostname": "build-runner-07", "deployed_by": "tracebit-endpoint-agent"},
-        "issued_at": "2024-11-02T10:00:00Z",
-        "expires_at": "2025-11-02T10:00:00Z",
+    assert cred == {  # Panther's own sample
+        "name": "john.smith@us-sf01-596",
+        "type": "aws_temporary_security_credentials",
+        "access_key_id": "ASIAWMAFDUWHGG4P5FYU",  # pragma: allowlist secret
+        "labels": {"source": "kandji", "source_type": "endpoint"},
+        "issued_at": "2024-09-03T15:08:17.513903Z",
+        "expires_at": "2024-09-05T03:08:17Z",
     }
     assert tb.canary_credential({}) is None
     assert tb.canary_credential({"canary_credential": None}) is None
@@ -704,11 +710,14 @@ def test_titles(blog, credential, summary):
     )
     cctx = tb.alert_context(credential)
     assert tb.title_credential_used(credential, cctx) == (
-        "Tracebit: canary credential aws_access_key build-runner-07 ~/.aws/credentials used by "
-        "canary-build-runner-07"
+        "Tracebit: canary credential AWS temporary credentials john.smith@us-sf01-596 used from "
+        "212.36.35.20, planted on host us-sf01-596 (owner john.smith)"
     )
+    # a customer principal (a hand-made context) is named instead of the IP
+    customer = dict(cctx, principal_scope="customer", identities=["sue.johnson@acme.com"])
+    assert " used by sue.johnson@acme.com, planted on" in tb.title_credential_used(credential, customer)
     assert tb.title_unknown_subtype(blog, dict(ctx, subtype=None)).startswith("Tracebit alert (no subtype)")
-    assert "on aws_access_key" in tb.title_unknown_subtype(credential, cctx)
+    assert "on aws_temporary_security_credentials" in tb.title_unknown_subtype(credential, cctx)
     assert tb.title_unknown_subtype({}, tb.alert_context({})).endswith("on an unknown canary")
     sctx = tb.alert_context(summary)
     assert tb.title_summary(summary, sctx).startswith("Tracebit alert summary [Unclassified]: sue.johnson")

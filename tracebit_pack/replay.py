@@ -168,7 +168,14 @@ def _correlation_alert(rule: CorrelationRule, match: CorrelationMatch) -> Alert:
             for identity in inner.get("identities") or []:
                 if isinstance(identity, str) and identity not in identities:
                     identities.append(identity)
-            for key in ("principal_arn", "alert_time", "alert_id", "canary_names", "source_ips"):
+            for key in (
+                "principal_arn",
+                "principal_scope",
+                "alert_time",
+                "alert_id",
+                "canary_names",
+                "source_ips",
+            ):
                 if inner.get(key) and key not in context:
                     context[key] = inner[key]
     context["identities"] = identities
