@@ -131,6 +131,38 @@ def _notes(report: ReplayReport) -> list[str]:
     return notes
 
 
+def duration_text(seconds: float) -> str:
+    """``0s``, ``45s``, ``12m``, ``3h 05m``, ``2d 04h``: a detection delay at a glance."""
+    whole = int(round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    minutes, _ = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours:02d}h"
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
+
+
+def _runs(report: ReplayReport) -> list[str]:
+    """How the backtest ran time forward: scheduled queries' runs and rows, correlation runs,
+    and how each log type's arrival time was set."""
+    if not (report.scheduled_queries or report.correlation_runs):
+        return []
+    lines = ["Scheduled runs (each on the data arrived by its run time)"]
+    for summary in report.scheduled_queries.values():
+        span = ""
+        if summary.first_run and summary.last_run:
+            span = f", {summary.first_run:%Y-%m-%dT%H:%M}Z to {summary.last_run:%Y-%m-%dT%H:%M}Z"
+        lines.append(f"  {summary.query}: {summary.runs} run(s), {summary.rows} row(s){span}")
+    for rule_id, runs in sorted(report.correlation_runs.items()):
+        lines.append(f"  {rule_id}: {runs} run(s)")
+    for log_type, rule in sorted(report.arrival.items()):
+        if log_type in report.events_by_log_type:
+            lines.append(f"  arrival of {log_type}: {rule}")
+    return [*lines, ""]
+
+
 def render_text(report: ReplayReport) -> str:
     lines = [
         f"Replay of {report.scenario}: {report.events} events "
@@ -149,6 +181,11 @@ def render_text(report: ReplayReport) -> str:
             f"    events: {alert.event_count}  first: {alert.first_event_time:%Y-%m-%dT%H:%M:%SZ}  "
             f"last: {alert.last_event_time:%Y-%m-%dT%H:%M:%SZ}  dedup: {_short(alert.dedup, 70)}"
         )
+        if alert.created_at is not None and alert.detection_delay is not None:
+            lines.append(
+                f"    created: {alert.created_at:%Y-%m-%dT%H:%M:%SZ}  "
+                f"detection delay: {duration_text(alert.detection_delay.total_seconds())}"
+            )
         for label, keys in KEY_CONTEXT:
             for key in keys:
                 value = alert.alert_context.get(key)
@@ -173,9 +210,10 @@ def render_text(report: ReplayReport) -> str:
             focus = _ts(str(pivot.parameters.get("alert_time") or "")) or None
             lines.extend(table(pivot.rows, focus=focus))
         lines.append("")
+    lines.extend(_runs(report))
     by_day = report.alerts_by_rule_day()
     if by_day:
-        lines.append("Alerts per rule per day")
+        lines.append("Alerts per rule per day they were created")
         for rule_id, days in by_day.items():
             lines.append(f"  {rule_id}: " + ", ".join(f"{day} {n}" for day, n in days.items()))
         lines.append("")
