@@ -3,7 +3,7 @@ empty, arrival times, and correlation rules on their schedule."""
 
 import gzip
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
