@@ -12,7 +12,7 @@ from typing import Any
 
 from tracebit_pack.pack.not_evaluated import summary_lines
 from tracebit_pack.replay import ReplayReport
-from tracebit_pack.text import aligned_table, clip, compact
+from tracebit_pack.text import aligned_table, clip, compact, duration_text
 
 KEY_CONTEXT = (
     ("principal", ("principal_arn", "principal_id")),
@@ -129,19 +129,6 @@ def _notes(report: ReplayReport) -> list[str]:
     for query, why in sorted(report.skipped_queries.items()):
         notes.append(f"note: {query} not run: {why}")
     return notes
-
-
-def duration_text(seconds: float) -> str:
-    """``0s``, ``45s``, ``12m``, ``3h 05m``, ``2d 04h``: a detection delay at a glance."""
-    whole = int(round(seconds))
-    if whole < 60:
-        return f"{whole}s"
-    minutes, _ = divmod(whole, 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d {hours:02d}h"
-    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
 
 
 def _runs(report: ReplayReport) -> list[str]:
