@@ -265,8 +265,9 @@ def render_table(result: dict[str, Any]) -> list[str]:
     if month:
         lines.append(
             f"* the month-long backtest (`scenarios/month_backtest`, {month['events']:,} events): "
-            f"{month.get('scheduled_runs', 0):,} scheduled-query runs and {month.get('correlation_runs', 0):,} "
-            f"correlation-rule runs in {month['seconds']:.1f} s (CPU {month['cpu_seconds']:.1f} s), "
+            f"{month.get('scheduled_runs', 0):,} scheduled-query runs and "
+            f"{month.get('correlation_runs', 0):,} correlation-rule runs in {month['seconds']:.1f} s "
+            f"(CPU {month['cpu_seconds']:.1f} s), "
             f"{sum(month['alerts'].values())} alert(s), peak RSS {month['peak_rss_mb']:,.0f} MB"
         )
     return lines
