@@ -28,7 +28,6 @@ JSON with file:line or an event that does not match its schema) is one error lin
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -53,7 +52,7 @@ from tracebit_pack.pack.items import (
 )
 from tracebit_pack.pack.not_evaluated import correlation_rules
 from tracebit_pack.query.pivots import run_pivot
-from tracebit_pack.schedule.as_of import arrival_bounds
+from tracebit_pack.schedule.as_of import arrival_bounds, tables_read
 from tracebit_pack.schedule.correlation_runs import RaisedMatch, run_correlation
 from tracebit_pack.schedule.scheduled import QueryRunsSummary, run_scheduled
 from tracebit_pack.times import panther_time, rfc3339_utc
@@ -231,13 +230,10 @@ def run_pivots(engine: PackEngine, lake: Lake, alerts: list[Alert], now: datetim
     return list(results.values())
 
 
-_TABLE_REF = re.compile(r"panther_logs\.public\.([a-z0-9_]+)", re.IGNORECASE)
-
-
 def _no_data_reason(item: AnalysisItem, lake: Lake) -> str | None:
     """Why a scheduled query is not run: every table it reads is empty in this folder (its answer,
     such as "no health check for 30 days", would be about the folder, not the system)."""
-    tables = {name.lower() for name in _TABLE_REF.findall(item.query or "")}
+    tables = tables_read(item.query or "")
     by_table = {table_name(log_type): log_type for log_type in lake.row_counts}
     log_types = sorted(by_table[t] for t in tables if t in by_table)
     if log_types and all(lake.row_counts[t] == 0 for t in log_types):

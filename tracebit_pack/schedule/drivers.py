@@ -13,10 +13,9 @@ tables by reading the query (sqlglot, Snowflake dialect) and proving emptiness s
   falls in the window of a ``p_occurs_since(offset, alias[, column])`` that is one of the
   AND-ed conditions of the WHERE that names it.
 
-Anything else proves nothing (no driver, the query runs every time). ``Driver.probe_sql(T)``
-is that check in SQL; ``DriverIndex`` answers it from the driving columns held in memory (for
-small tables, such as Tracebit's). tests/test_schedule_runs.py checks that a skipped run would
-have returned no rows.
+Anything else proves nothing (no driver, the query runs every time). ``DriverIndex`` checks a
+driver's window from its columns held in memory (for small tables, such as Tracebit's).
+tests/test_schedule_runs.py checks that a skipped run would have returned no rows.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ import sqlglot
 from sqlglot import exp
 
 from tracebit_pack.lake.macros import parse_offset
-from tracebit_pack.times import panther_time
 
 
 @dataclass(frozen=True)
@@ -38,14 +36,6 @@ class Driver:
     table: str  # panther_logs.public table name
     column: str  # the window's column (p_event_time unless the macro names one)
     seconds: int  # the window's length
-
-    def probe_sql(self, moment: datetime) -> str:
-        """SQL returning a row when the window ending at ``moment`` holds a visible row."""
-        start = panther_time(moment - timedelta(seconds=self.seconds))
-        return (
-            f'SELECT 1 FROM panther_logs.public.{self.table} WHERE "{self.column}" >= '
-            f"TIMESTAMP '{start}' AND \"{self.column}\" <= TIMESTAMP '{panther_time(moment)}' LIMIT 1"
-        )
 
 
 Group = frozenset  # of Driver: all empty -> the query is empty
