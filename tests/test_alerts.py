@@ -86,6 +86,8 @@ def test_to_json_shape():
         "event_count": 1,
         "first_event_time": "2024-12-13T10:00:00.000Z",
         "last_event_time": "2024-12-13T10:00:00.000Z",
+        "created_at": "2024-12-13T10:00:00.000Z",
+        "detection_delay_seconds": 0,
     }
 
 
@@ -106,3 +108,37 @@ def test_an_alert_pages_unless_it_is_info_or_sent_to_no_destination():
         rule_id="R", matched=True, dedup="A3", severity="INFO", event_time=paging.matches[0].event_time
     )
     assert not group_alerts([info], {})[0].pages
+def late(minute, arrived_minute, **kwargs):
+    """A match of an event at ``minute`` processed at ``arrived_minute`` (arrival / run time)."""
+    result = match(minute, **kwargs)
+    hours, minutes = divmod(arrived_minute, 60)
+    result.arrival_time = f"2024-12-13 {10 + hours:02d}:{minutes:02d}:00.000000"
+    return result
+
+
+def test_dedup_period_runs_on_processing_time_not_event_time():
+    # Two events 90 minutes apart by event time, processed 10 minutes apart (the first arrived
+    # late): Panther groups by when it processed them, so they are one alert.
+    settings = {"R": RuleSettings(dedup_period_minutes=60)}
+    alerts = group_alerts([late(0, 80), late(90, 90)], settings)
+    assert len(alerts) == 1
+    assert alerts[0].event_count == 2
+    assert alerts[0].first_event_time.minute == 0  # the earliest event, whatever came first
+    assert alerts[0].created_at.hour == 11 and alerts[0].created_at.minute == 20
+    assert alerts[0].detection_delay.total_seconds() == 80 * 60
+
+
+def test_dedup_spans_scheduled_runs_and_a_period_ends_between_them():
+    # The same row returned by runs at 10:00 and 10:30 (processing time = run time).
+    rows = [late(0, 0), late(0, 30)]
+    assert len(group_alerts(rows, {"R": RuleSettings(dedup_period_minutes=60)})) == 1
+    assert len(group_alerts(rows, {"R": RuleSettings(dedup_period_minutes=15)})) == 2
+
+
+def test_threshold_counts_across_runs_and_the_alert_is_created_by_the_run_that_reaches_it():
+    settings = {"R": RuleSettings(dedup_period_minutes=120, threshold=3)}
+    alerts = group_alerts([late(0, 0), late(0, 30), late(0, 60)], settings)
+    assert len(alerts) == 1
+    assert alerts[0].created_at.hour == 11 and alerts[0].created_at.minute == 0
+    below = group_matches([late(0, 0), late(0, 30)], settings)
+    assert below.alerts == [] and below.below_threshold[0].created_at is None

@@ -61,3 +61,21 @@ def test_exit_code_says_whether_a_goal_was_missed(monkeypatch, tmp_path, capsys,
     assert bench_scale.main(["--sizes", "100000,1000000", "--out", str(out)]) == code
     assert out.read_text(encoding="utf-8") == bench_scale.render_page(result)
     assert "ratio wall (CPU)" in capsys.readouterr().out
+
+
+def test_page_gives_the_month_long_backtest_cost():
+    month = {
+        "seconds": 12.5,
+        "cpu_seconds": 11.0,
+        "events": 1354,
+        "alerts": {"Tracebit.CanaryResourceAccessed": 2, "Tracebit.IntegrationSilent": 1},
+        "peak_rss_mb": 300.0,
+        "scheduled_runs": 4178,
+        "correlation_runs": 2880,
+    }
+    page = bench_scale.render_page({**MET, "month": month})
+    assert (
+        "* the month-long backtest (`scenarios/month_backtest`, 1,354 events): 4,178 scheduled-query runs "
+        "and 2,880 correlation-rule runs in 12.5 s (CPU 11.0 s), 3 alert(s), peak RSS 300 MB" in page
+    )
+    assert "month-long" not in bench_scale.render_page(MET)  # an older result without it

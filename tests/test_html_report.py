@@ -26,7 +26,7 @@ PRINCIPAL = "arn:aws:sts::693260565127:assumed-role/Okta-OIDC-Engineer/sue.johns
 HTML_TAGS = {
     "html", "head", "meta", "link", "title", "style", "body", "main", "header", "h1", "h2", "h3", "p",
     "span", "strong", "section", "a", "figure", "figcaption", "div", "dl", "dt", "dd", "button", "pre",
-    "table", "tr", "th", "td", "details", "summary", "script", "code", "ul", "li", "br",
+    "table", "thead", "tbody", "tr", "th", "td", "details", "summary", "script", "code", "ul", "li", "br",
 }  # fmt: skip
 ALLOWED_TAGS = HTML_TAGS | {t.lower() for t in report_charts.SVG_ELEMENTS}
 
@@ -96,8 +96,8 @@ def blog_page(blog_json):
 
 def test_every_chart_of_the_incident_is_an_svg(blog_page):
     figures = [a["data-chart"] for a in blog_page.tags("figure")]
-    assert figures == ["timeline", "getobject", "alerts-per-rule-day"]
-    assert len(blog_page.tags("svg")) == 3
+    assert figures == ["timeline", "getobject", "alerts-per-day", "alerts-per-rule-day"]
+    assert len(blog_page.tags("svg")) == 4
 
 
 def test_surge_is_the_spike_of_the_getobject_chart(blog_page):
@@ -228,7 +228,7 @@ def test_every_alert_leads_to_pivots_a_correlation_alert_to_its_signals(blog_jso
 def test_backtest_section_counts_alerts_per_rule_per_day(blog_page):
     labels = [a.get("aria-label", "") for _, a in blog_page.elements if "rule: " in a.get("aria-label", "")]
     assert any("Tracebit.CanaryPrincipalGetObjectSurge" in x for x in labels)
-    assert "the UTC day each alert was raised" in " ".join(blog_page.texts)
+    assert "UTC day each alert was created" in " ".join(blog_page.texts)
 
 
 def test_only_the_copy_script_and_no_external_resource(blog_page):
@@ -334,7 +334,8 @@ def test_hostile_strings_render_as_text_never_as_markup():
     ]
     html = render_html(hostile_report(strings), renderer=None)
     page = assert_no_injection(html, strings)
-    assert len(page.tags("svg")) == 3  # the charts were drawn, hostile labels inside them
+    # the charts were drawn, hostile labels inside them (no created_at: no alerts-per-day chart)
+    assert len(page.tags("svg")) == 3
     text = "".join(page.texts)
     for s in ("<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "</pre><svg onload=alert(1)>"):
         assert s in text  # shown, as text
@@ -481,4 +482,4 @@ def test_replay_writes_the_html_file(capsys, tmp_path):
     )
     assert capsys.readouterr().out.startswith(f"wrote {out}")
     page = Page(out.read_text(encoding="utf-8"))
-    assert len(page.tags("svg")) == 3
+    assert len(page.tags("svg")) == 4

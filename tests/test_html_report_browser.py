@@ -44,7 +44,7 @@ def report(tmp_path_factory):
 def test_report_renders_offline_in_chromium(chromium, report):
     url = report.resolve().as_uri()
     with open_report(report, chromium) as (page, log):
-        assert page.locator("figure.chart").count() == 3
+        assert page.locator("figure.chart").count() == 4
         assert check(page, log, url) == []  # charts drawn, no console error, no request but the file
         assert log.requests == [url]
         # the surge is the spike: its bar in the GetObject chart is far taller than the baseline's
@@ -114,3 +114,27 @@ def test_lanes_legend_and_one_box_per_distinct_query(chromium, report):
         )
         assert texts and len(texts) == distinct == len(set(texts))
         assert page.locator("pre").count() == len(texts)
+def test_a_long_principal_name_does_not_scroll_the_page_sideways(chromium, tmp_path):
+    from tracebit_pack.report.html import render_html
+
+    name = "arn:aws:sts::693260565127:assumed-role/Okta-OIDC-Engineer/" + "very.long.session." * 30
+    alert = {
+        "rule_id": "Tracebit.CanaryResourceAccessed",
+        "severity": "HIGH",
+        "title": "canary",
+        "dedup": "a1",
+        "alert_context": {"principal_arn": name, "alert_time": "2025-03-12T16:11:20Z"},
+        "event_count": 1,
+        "first_event_time": "2025-03-12T16:11:20.000Z",
+        "last_event_time": "2025-03-12T16:11:20.000Z",
+        "created_at": "2025-03-12T16:11:20.000Z",
+        "detection_delay_seconds": 0,
+    }
+    page_file = tmp_path / "long.html"
+    renderer = lambda query, parameters: {"sql": "", "pantherflow": ""}  # noqa: E731
+    page_file.write_text(
+        render_html({"scenario": "x", "now": "2025-03-13T00:00:00Z", "alerts": [alert]}, renderer)
+    )
+    with open_report(page_file, chromium) as (page, _log):
+        width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert width[0] <= width[1]

@@ -104,12 +104,14 @@ def test_benign_baseline_raises_nothing():
     assert report.alerts == [] and report.rule_errors == {}
 
 
-def test_now_override_changes_scheduled_results():
-    # a week later the canary alert is out of every scheduled query's window
+def test_now_override_runs_the_schedule_up_to_it():
+    # a week later: the surge was raised when it happened, and the silence since is raised too
     report = replay(SCENARIOS / "blog_incident", now=None)
     later = replay(SCENARIOS / "blog_incident", now=report.now.replace(day=20))
-    assert "Tracebit.CanaryPrincipalGetObjectSurge" not in later.alert_counts()
-    assert "Tracebit.IntegrationSilent" in later.alert_counts()  # no health check for 7 days
+    surge = [a for a in later.alerts if a.rule_id == "Tracebit.CanaryPrincipalGetObjectSurge"]
+    assert [a.created_at.isoformat() for a in surge] == ["2024-12-13T17:00:00+00:00"]
+    silent = [a for a in later.alerts if a.rule_id == "Tracebit.IntegrationSilent"]
+    assert silent and silent[0].created_at.isoformat() == "2024-12-14T00:00:00+00:00"  # over 6 h after 17:00
 
 
 def test_json_format(capsys):
@@ -127,6 +129,8 @@ def test_json_format(capsys):
         "event_count",
         "first_event_time",
         "last_event_time",
+        "created_at",
+        "detection_delay_seconds",
     }
     assert {"query", "parameters", "rows"} <= set(data["pivots"][0])
 

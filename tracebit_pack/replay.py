@@ -8,10 +8,12 @@
    Panther's engine (``engine.PackEngine``; the KV cache is an in-memory store on the event
    clock), streamed from the lake in batches as the raw events with their ``p_*`` fields (built
    in SQL by ``ingest``). Log types without a real-time rule never leave DuckDB.
-3. Run every enabled scheduled rule on the rows of its scheduled queries, executed over the lake
-   at "now" (``--now``, default: the latest event time in the scenario).
+3. Run every scheduled query at each of its run times from the first arrival to "now"
+   (``--now``, default: the run that sees the last event arrive), each run on the data arrived by
+   then, and its rows through the scheduled rules (``schedule.scheduled``).
 4. Group the matches into alerts (``alerts``: dedup string, DedupPeriodMinutes, Threshold,
-   CreateAlert) and evaluate the correlation rules on the signals (every match is a signal).
+   CreateAlert, each with ``created_at``) and run the correlation rules on their schedule over
+   the signals (every match is a signal; ``schedule.correlation_runs``).
 5. Run the pivot queries (``tracebit_pivots.PIVOTS``, rendered like the alert context's) for
    each alert's principal.
 
@@ -26,7 +28,6 @@ JSON with file:line or an event that does not match its schema) is one error lin
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from tracebit_pack.engine.loaded_rule import RuleResult
 from tracebit_pack.engine.rules import PackEngine
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.logs.arrival import Arrival
 from tracebit_pack.logs.folder import discover, require_events
 from tracebit_pack.logs.ingest import Ingest, Skipped
 from tracebit_pack.logs.schemas import LOG_TYPES
@@ -50,6 +52,9 @@ from tracebit_pack.pack.items import (
 from tracebit_pack.pack.not_evaluated import correlation_rules
 from tracebit_pack.query.pivots import run_pivot
 from tracebit_pack.query.rerun import rerun_command
+from tracebit_pack.schedule.as_of import arrival_bounds, tables_read
+from tracebit_pack.schedule.correlation_runs import RaisedMatch, run_correlation
+from tracebit_pack.schedule.scheduled import QueryRunsSummary, run_scheduled
 from tracebit_pack.times import panther_time, rfc3339_utc
 
 SEVERITY_ORDER = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3, "INFO": 4}
@@ -94,12 +99,15 @@ class ReplayReport:
     skipped_queries: dict[str, str] = field(default_factory=dict)  # scheduled query -> why not run
     rule_events: int = 0  # events of the log types that have real-time rules
     skipped: Skipped = field(default_factory=Skipped)
+    scheduled_queries: dict[str, QueryRunsSummary] = field(default_factory=dict)  # runs and rows
+    correlation_runs: dict[str, int] = field(default_factory=dict)  # correlation rule -> its runs
+    arrival: dict[str, str] = field(default_factory=dict)  # log type -> how its p_parse_time is set
 
     def alerts_by_rule_day(self) -> dict[str, dict[str, int]]:
-        """Alerts per rule per UTC day of their first event: the noise to expect."""
+        """Alerts per rule per UTC day they were created (``created_at``): the noise to expect."""
         out: dict[str, dict[str, int]] = {}
         for alert in self.alerts:
-            day = alert.first_event_time.strftime("%Y-%m-%d")
+            day = (alert.created_at or alert.first_event_time).strftime("%Y-%m-%d")
             per_day = out.setdefault(alert.rule_id, {})
             per_day[day] = per_day.get(day, 0) + 1
         return {rule: dict(sorted(days.items())) for rule, days in sorted(out.items())}
@@ -141,6 +149,10 @@ class ReplayReport:
             },
             "alerts_by_rule_day": self.alerts_by_rule_day(),
             "skipped": self.skipped.to_json(),
+            "scheduled_queries": [q.to_json() for q in self.scheduled_queries.values()],
+            "skipped_queries": self.skipped_queries,
+            "correlation_runs": self.correlation_runs,
+            "arrival": self.arrival,
         }
 
 
@@ -150,15 +162,19 @@ class ReplayReport:
 # --------------------------------------------------------------------------- running
 
 
-def _signal(match: RuleResult, event: Mapping, when: str) -> dict:
+def _signal(match: RuleResult, event: Mapping, when: str, produced: datetime | None = None) -> dict:
+    """The signal of a match; ``produced``: when a scheduled run made it (its ``p_parse_time``)."""
     signal = dict(event)
     signal["p_rule_id"] = match.rule_id
     signal["p_event_time"] = when
+    if produced is not None:
+        signal["p_parse_time"] = panther_time(produced)
     signal["p_alert_context"] = match.alert_context
     return signal
 
 
-def _correlation_alert(rule: CorrelationRule, match: CorrelationMatch) -> Alert:
+def _correlation_alert(rule: CorrelationRule, raised: RaisedMatch) -> Alert:
+    match: CorrelationMatch = raised.match
     context: dict[str, Any] = {"match": match.key, "groups": {}}
     identities: list[str] = []
     for item_id, signals in match.signals.items():
@@ -190,6 +206,7 @@ def _correlation_alert(rule: CorrelationRule, match: CorrelationMatch) -> Alert:
         last_event_time=match.last_time,
         event_count=len(match.all_signals),
         create_alert=rule.create_alert,
+        created_at=raised.created_at,
     )
 
 
@@ -239,14 +256,11 @@ def run_pivots(
     return list(results.values())
 
 
-_TABLE_REF = re.compile(r"panther_logs\.public\.([a-z0-9_]+)", re.IGNORECASE)
-
-
 def _no_data_reason(query: str, lake: Lake) -> str | None:
     """Why a scheduled query or a pivot is not run: every table it reads is empty in this folder (its
     answer, such as "no health check for 30 days" or "no rows", would be about the folder, not the
     system)."""
-    tables = {name.lower() for name in _TABLE_REF.findall(query)}
+    tables = tables_read(query)
     by_table = {table_name(log_type): log_type for log_type in lake.row_counts}
     log_types = sorted(by_table[t] for t in tables if t in by_table)
     if log_types and all(lake.row_counts[t] == 0 for t in log_types):
@@ -262,6 +276,7 @@ def replay(
     *,
     progress: Callable[[str, int | None], Any] | None = None,
     strict: bool = False,
+    arrival: Arrival | None = None,
 ) -> ReplayReport:
     """Replay ``folder``; ``progress(phase, total)`` may return a bar (``update(n)``, ``close()``)."""
     started = time.perf_counter()
@@ -275,7 +290,7 @@ def replay(
     not_evaluated = dict(engine.not_evaluated)
     lake = Lake.for_sources(sources)
     try:
-        ingest = Ingest(lake, {t for t in LOG_TYPES if engine.rules_for(t)}, strict=strict)
+        ingest = Ingest(lake, {t for t in LOG_TYPES if engine.rules_for(t)}, strict=strict, arrival=arrival)
         bar = progress("load", None) if progress else None
         ingest.progress = bar.update if bar is not None else ingest.progress
         try:
@@ -311,43 +326,40 @@ def replay(
         rule_seconds = time.perf_counter() - rules_started
         latest = ingest.latest_event_time()
         earliest = ingest.earliest_event_time()
-        moment = now or latest or datetime.now(UTC)
-        now_text = panther_time(moment)
-        engine.kv.now = moment.timestamp()
-        skipped_queries: dict[str, str] = {}
-        for loaded in engine.scheduled_rules.values():
-            for query_name in loaded.spec.get("ScheduledQueries") or []:
-                item = next(
-                    (i for i in engine.items if i.kind == "scheduled_query" and i.id == query_name), None
-                )
-                if item is None:
-                    errors.setdefault(loaded.id, []).append(f"scheduled query {query_name!r} not found")
-                    continue
-                why_not = _no_data_reason(item.query or "", lake)
-                if why_not:
-                    skipped_queries[query_name] = why_not
-                    continue
-                try:
-                    rows = lake.run(item, now=moment)
-                except UserError as err:  # e.g. SQL the embedded lake cannot run
-                    reason = str(err).removeprefix(f"{query_name}: ")
-                    not_evaluated[loaded.id] = f"scheduled query {query_name!r}: {reason}"[:300]
-                    continue
-                for result, row in zip(engine.run_scheduled(loaded.id, rows), rows, strict=True):
-                    result.event_time = now_text
-                    if result.error:
-                        errors.setdefault(result.rule_id, []).append(result.error)
-                    if result.matched:
-                        matches.append(result)
-                        signals.append(_signal(result, row, now_text))
+        first_arrival, last_arrival = arrival_bounds(lake)
+        first_arrival = first_arrival or earliest or datetime.now(UTC)
+        last_arrival = last_arrival or latest or first_arrival
+        moment = now or last_arrival
+        outcome, skipped_queries = run_scheduled(
+            engine,
+            lake,
+            start=first_arrival,
+            end=now,
+            last_arrival=last_arrival,
+            skip=lambda item: _no_data_reason(item.query or "", lake),
+        )
+        for rule_id, messages in outcome.errors.items():
+            errors.setdefault(rule_id, []).extend(messages)
+        not_evaluated.update(outcome.not_evaluated)
+        matches.extend(outcome.matches)
+        signals.extend(_signal(result, row, panther_time(at), at) for result, row, at in outcome.signals)
         grouping = group_matches(matches, settings)
         alerts = list(grouping.alerts)
         signal_objs = [Signal.from_dict(s, n) for n, s in enumerate(signals)]
         correlations, not_run = correlation_rules(engine.items)
         not_evaluated.update(not_run)
+        correlation_runs: dict[str, int] = {}
         for rule in correlations:
-            for match in rule.evaluate(signal_objs):
-                alert = _correlation_alert(rule, match)
+            try:
+                raised, runs = run_correlation(
+                    rule, signal_objs, start=first_arrival, end=now, last_arrival=last_arrival
+                )
+            except UserError as err:
+                not_evaluated[rule.rule_id] = str(err)[:300]
+                continue
+            correlation_runs[rule.rule_id] = runs
+            for found in raised:
+                alert = _correlation_alert(rule, found)
                 if alert.create_alert:
                     alerts.append(alert)
         alerts.sort(key=lambda a: (SEVERITY_ORDER.get(a.severity or "", 9), a.first_event_time, a.rule_id))
@@ -375,4 +387,7 @@ def replay(
         skipped_queries=skipped_queries,
         rule_events=total,
         skipped=ingest.skipped,
+        scheduled_queries=outcome.queries,
+        correlation_runs=correlation_runs,
+        arrival=ingest.arrival.describe(),
     )

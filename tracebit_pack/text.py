@@ -66,3 +66,17 @@ def aligned_table(headers: list[str], rows: list[list[str]]) -> list[str]:
     lines.append("-+-".join("-" * w for w in widths))
     lines.extend(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
     return lines
+
+
+def duration_text(seconds: object) -> str:
+    """A duration at a glance: ``0s``, ``45s``, ``12m``, ``3h 05m``, ``2d 04h``; ``-`` when unknown."""
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+        return "-"
+    whole = int(round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    hours, minutes = divmod(whole // 60, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours:02d}h"
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tracebit_pack.errors import UserError
+from tracebit_pack.logs.arrival import Arrival, parse_delays
 from tracebit_pack.pack.items import add_path_argument, repository
 from tracebit_pack.replay import replay
 from tracebit_pack.report.terminal import render_text
@@ -34,7 +35,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("scenario", type=Path, help="folder of event files (e.g. scenarios/blog_incident)")
     parser.add_argument(
-        "--now", help="rfc3339 time the scheduled queries run at (default: latest event time)"
+        "--now",
+        help="rfc3339 end of the backtest: scheduled queries and correlation rules run at each of their "
+        "run times up to it (default: each one's first run at or after the last event's arrival)",
+    )
+    parser.add_argument(
+        "--arrival-delay",
+        action="append",
+        default=[],
+        metavar="LOGTYPE=DURATION",
+        help="events of LOGTYPE reach Panther DURATION (90s, 15m, 2h, 1d) after they happen (default 0; "
+        "CloudTrail S3 objects named by CloudTrail use their delivery time, Panther exports their "
+        "p_parse_time); repeat per log type",
     )
     parser.add_argument(
         "--format",
@@ -75,8 +87,14 @@ def run(args: argparse.Namespace) -> int:
     out = getattr(args, "out", None)
     if out is not None:
         check_out(out)
+    arrival = Arrival(parse_delays(getattr(args, "arrival_delay", None) or []))
     report = replay(
-        args.scenario, now=now, root=repository(args), progress=stderr_progress, strict=args.strict
+        args.scenario,
+        now=now,
+        root=repository(args),
+        progress=stderr_progress,
+        strict=args.strict,
+        arrival=arrival,
     )
     if args.format == "json":
         output = json.dumps(report.to_json(), indent=2, default=str)

@@ -2,12 +2,17 @@
 
 Semantics (Panther docs; PC ``rule.py`` defaults):
 
-* Matches of one rule with the same dedup string are one group. A group's period starts at the
-  time of its first event and lasts ``DedupPeriodMinutes`` (default 60): later events inside the
-  period join it (``first <= t < first + period``); the first event at or after its end starts a
-  new group (a new alert).
+* Time is Panther's processing time: when the rule ran on the event, its arrival
+  (``RuleResult.arrival_time``: ``p_parse_time``, or the scheduled run that returned the row),
+  else its ``p_event_time``.
+* Matches of one rule with the same dedup string are one group. A group's period starts when its
+  first match is processed and lasts ``DedupPeriodMinutes`` (default 60): later matches inside the
+  period join it (``opened <= t < opened + period``), across scheduled runs too; the first one at
+  or after its end starts a new group (a new alert).
 * ``Threshold`` (default 1): a group becomes an alert only when it reaches that many events.
   A group that never reaches it raises nothing (its matches are still signals).
+* ``created_at``: when the alert is raised, the processing time of the match that brought the
+  group to its threshold; its detection delay is ``created_at`` minus its earliest event time.
 * Title, severity and alert context are those of the group's first event (Panther creates
   the alert from the event that opened it); the event count and first/last event times cover
   every event of the group.
@@ -16,8 +21,7 @@ Semantics (Panther docs; PC ``rule.py`` defaults):
 * ``CreateAlert: false`` rules never raise alerts: their groups are signals only
   (``Alert.create_alert`` is false and ``group_matches(...).alerts`` leaves them out).
 
-Matches must be given in event-time order (the replay sorts events before running rules);
-ties keep their input order.
+Matches are grouped in processing-time order (a stable sort: ties keep their input order).
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ class Alert:
     create_alert: bool = True
     threshold: int = 1
     matches: list[RuleResult] = field(default_factory=list, repr=False)
+    created_at: datetime | None = None  # when Panther would have raised it (None: not raised)
+    opened_at: datetime | None = field(default=None, repr=False)  # start of its dedup period
 
     @property
     def reached_threshold(self) -> bool:
@@ -56,6 +62,9 @@ class Alert:
     def pages(self) -> bool:
         """Whether the alert reaches someone: not Info, and not sent to no destination."""
         return self.severity != "INFO" and self.destinations != ["SKIP"]
+    def detection_delay(self) -> timedelta | None:
+        """``created_at`` minus the earliest event: how long the pack took to raise it."""
+        return None if self.created_at is None else self.created_at - self.first_event_time
 
     def to_json(self) -> dict:
         return {
@@ -68,6 +77,10 @@ class Alert:
             "event_count": self.event_count,
             "first_event_time": _iso(self.first_event_time),
             "last_event_time": _iso(self.last_event_time),
+            "created_at": None if self.created_at is None else _iso(self.created_at),
+            "detection_delay_seconds": (
+                None if self.detection_delay is None else round(self.detection_delay.total_seconds())
+            ),
         }
 
 
@@ -101,23 +114,32 @@ def match_time(match: RuleResult) -> datetime:
     return parsed
 
 
+def processing_time(match: RuleResult) -> datetime:
+    """When Panther ran the rule on the match: its arrival, else its event time."""
+    parsed = parse_time(str(match.arrival_time or ""))
+    return parsed if parsed is not None else match_time(match)
+
+
 def group_matches(matches: Iterable[RuleResult], settings: Mapping[str, RuleSettings]) -> Grouping:
-    """Group matched RuleResults (event-time order) into alerts; ``settings`` by rule id."""
+    """Group matched RuleResults into alerts, in processing-time order; ``settings`` by rule id."""
     open_groups: dict[tuple[str, str], Alert] = {}
     groups: list[Alert] = []
-    for match in matches:
-        if not match.matched:
-            continue
+    matched = sorted((m for m in matches if m.matched), key=processing_time)
+    for match in matched:
         rule = settings.get(match.rule_id, RuleSettings())
         when = match_time(match)
+        processed = processing_time(match)
         dedup = match.dedup_string
         key = (match.rule_id, dedup)
         current = open_groups.get(key)
         period = timedelta(minutes=rule.dedup_period_minutes)
-        if current is not None and when < current.first_event_time + period:
+        if current is not None and current.opened_at is not None and processed < current.opened_at + period:
             current.event_count += 1
+            current.first_event_time = min(current.first_event_time, when)
             current.last_event_time = max(current.last_event_time, when)
             current.matches.append(match)
+            if current.created_at is None and current.reached_threshold:
+                current.created_at = processed
             continue
         current = Alert(
             rule_id=match.rule_id,
@@ -131,6 +153,8 @@ def group_matches(matches: Iterable[RuleResult], settings: Mapping[str, RuleSett
             create_alert=rule.create_alert,
             threshold=rule.threshold,
             matches=[match],
+            opened_at=processed,
+            created_at=processed if rule.threshold <= 1 else None,
         )
         open_groups[key] = current
         groups.append(current)

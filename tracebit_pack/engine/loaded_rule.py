@@ -62,6 +62,7 @@ class RuleResult:
     create_alert: bool = True
     error: str | None = None
     event_time: str | None = None  # p_event_time of the event
+    arrival_time: str | None = None  # when Panther ran the rule on it: p_parse_time, or the scheduled run
     log_type: str | None = None
     event: Mapping | None = field(default=None, repr=False)
 

@@ -9,8 +9,8 @@
   (``tracebit_pack.engine.loaded_rule``).
 
 ``panther_detection_helpers.caching`` functions that rule or helper modules imported are
-replaced with an in-memory key-value store whose clock is the time of the event being
-processed (``p_event_time``), so replay works offline and never calls AWS
+replaced with an in-memory key-value store whose clock is the time the event being processed
+arrived (``p_parse_time``, else ``p_event_time``), so replay works offline and never calls AWS
 (``tracebit_pack.engine.kv``).
 
 One rule on one event: ``rule_event`` + ``run_rule`` (as the replay runs it: KV clock at the
@@ -72,7 +72,8 @@ def _data_model(item: AnalysisItem) -> DataModel:
 
 
 def _event_epoch(event: Mapping) -> float | None:
-    value = event.get("p_event_time")
+    """When Panther processes the event: its arrival (``p_parse_time``), else its event time."""
+    value = event.get("p_parse_time") or event.get("p_event_time")
     if not value:
         return None
     parsed = times.parse_event_time(str(value))
@@ -207,10 +208,10 @@ class PackEngine:
     def rule_event(self, event: Mapping, *, scheduled: bool = False) -> PantherEvent:
         """The event as the replay hands it to rules, with the KV clock set to its time.
 
-        The KV cache's clock becomes the event's ``p_event_time`` (left as it is when the event
-        has none), and the event is wrapped with the data model of its ``p_log_type``, unless it
-        is a ``scheduled`` query row (no data model, as in pat). One PantherEvent can be run
-        through several rules.
+        The KV cache's clock becomes the event's arrival, ``p_parse_time`` (else ``p_event_time``;
+        left as it is when the event has neither), and the event is wrapped with the data model
+        of its ``p_log_type``, unless it is a ``scheduled`` query row (no data model, as in pat).
+        One PantherEvent can be run through several rules.
         """
         epoch = _event_epoch(event)
         if epoch is not None:
@@ -262,6 +263,7 @@ class PackEngine:
             matched=bool(result.trigger_alert),
             create_alert=loaded.settings.create_alert,
             event_time=raw.get("p_event_time"),
+            arrival_time=raw.get("p_parse_time"),
             log_type=raw.get("p_log_type"),
             event=raw,
         )

@@ -36,6 +36,7 @@ from pathlib import Path
 import duckdb
 
 from tracebit_pack.errors import UserError
+from tracebit_pack.logs.arrival import Arrival
 from tracebit_pack.logs.enrich import deterministic_row_id, enrich, event_time
 from tracebit_pack.logs.folder import Source, reader_sql
 from tracebit_pack.logs.ingest_sql import (
@@ -149,6 +150,7 @@ class Ingest:
         strict: bool = False,
         parse_time: datetime | None = None,
         progress: Callable[[int], None] | None = None,
+        arrival: Arrival | None = None,
     ) -> None:
         self.lake = lake
         self.connection: duckdb.DuckDBPyConnection = lake.connection
@@ -156,7 +158,8 @@ class Ingest:
         # strict: the rule log types are checked in Python, which also refuses unknown fields
         self.python_types = {t for t in LOG_TYPES if not sql_loadable(t) or (strict and t in self.rule_types)}
         self.strict = strict
-        self.parse_time = parse_time
+        self.parse_time = parse_time  # one p_parse_time for every row; else each row's arrival
+        self.arrival = arrival or Arrival()
         self.progress = progress or (lambda n: None)
         self.skipped = Skipped()
         self.events_by_log_type: dict[str, int] = {}
@@ -263,7 +266,8 @@ class Ingest:
                         "bad timestamp", where, f"event time {occurred.isoformat()} is before 1970-01-01"
                     )
                     continue
-                enriched = self._enrich(raw, log_type, file, pos, occurred)
+                arrived = self.arrival.python(log_type, file, event, occurred)
+                enriched = self._enrich(raw, log_type, file, pos, arrived)
                 lake_rows.append(self.lake.row_from_enriched(log_type, enriched))
                 staged.append((file, pos, enriched))
             if lake_rows:
@@ -273,32 +277,31 @@ class Ingest:
                 self.progress(len(lake_rows))
         self._count(log_type, loaded)
 
-    def _enrich(self, raw: dict, log_type: str, file: str, pos: int, occurred: datetime | None) -> dict:
+    def _enrich(self, raw: dict, log_type: str, file: str, pos: int, arrived: datetime | None) -> dict:
         return enrich(
             raw,
             log_type,
-            parse_time=self.parse_time or occurred,
+            parse_time=self.parse_time or arrived,
             row_id=deterministic_row_id(log_type, file, pos),
         )
 
     def _stage(self, staged: list[tuple[str, int, dict]]) -> None:
-        """Keep ``(file, pos, enriched event)`` for ``rule_events()``."""
+        """Keep ``(file, pos, enriched event)`` for ``rule_events()``, ordered by arrival."""
         self.connection.execute(
             f"INSERT INTO {RULE_EVENTS} SELECT CAST(unnest(?::VARCHAR[]) AS TIMESTAMP), "
             "unnest(?::INTEGER[]), unnest(?::BIGINT[]), unnest(?::VARCHAR[])",
             [
-                [e["p_event_time"] for _, _, e in staged],
+                [e["p_parse_time"] for _, _, e in staged],
                 [self._order.get(str(f), 0) for f, _, _ in staged],
                 [p for _, p, _ in staged],
                 [json.dumps(e, separators=(",", ":")) for _, _, e in staged],
             ],
         )
 
-    @property
-    def _parse_sql(self) -> str | None:
-        """SQL of the ``p_parse_time`` given to every row, or None (each row's event time)."""
+    def _parse_sql(self, log_type: str, paths: list[Path], *, doc: bool) -> str:
+        """SQL of a checked row's ``p_parse_time``: the one given, else its arrival (``arrival``)."""
         if self.parse_time is None:
-            return None
+            return self.arrival.sql(log_type, paths, doc="doc" if doc else None)
         return f"'{self.parse_time.strftime('%Y-%m-%d %H:%M:%S.%f')}'::TIMESTAMP"
 
     def _rule_events_from_sql(self, log_type: str, paths: list[Path]) -> None:
@@ -319,12 +322,15 @@ class Ingest:
                 )
                 continue
             raw = {k: v for k, v in event.items() if not str(k).startswith("p_")}
-            staged.append((file, pos, self._enrich(raw, log_type, file, pos, event_time(raw, log_type))))
+            arrived = self.arrival.python(log_type, file, event, event_time(raw, log_type))
+            staged.append((file, pos, self._enrich(raw, log_type, file, pos, arrived)))
         if staged:
             self._stage(staged)
         self.connection.execute(
             f"INSERT INTO {RULE_EVENTS} "
-            + rule_events_select(log_type, "_checked", self._parse_sql or '"p_event_time"', self._rank(paths))
+            + rule_events_select(
+                log_type, "_checked", self._parse_sql(log_type, paths, doc=True), self._rank(paths)
+            )
         )
 
     def _rank(self, paths: list[Path]) -> str:
@@ -352,8 +358,8 @@ class Ingest:
         from tracebit_pack.lake.embedded import table_columns
 
         columns = table_columns(log_type)
-        parse = self._parse_sql
         rules = log_type in self.rule_types
+        parse = self._parse_sql(log_type, paths, doc=rules)
         select = load_select(log_type, reader_sql(paths, layout), columns, SOURCE_LABEL, rule_events=rules)
         # in parallel, so unordered: the lake's rows are put in reading order when inserted
         self.connection.execute("SET preserve_insertion_order = false")
@@ -393,7 +399,7 @@ class Ingest:
                 shown = self.skipped.examples.setdefault(reason, [])
                 shown.extend(examples[: max(0, 3 - len(shown))])
             names = ", ".join('"' + n.replace('"', '""') + '"' for n, _ in columns)
-            projection = names if parse is None else names.replace('"p_parse_time"', f"{parse}")
+            projection = names.replace('"p_parse_time"', f'{parse} AS "p_parse_time"')
             inserted = self.connection.execute(
                 f"INSERT INTO panther_logs.public.{table_name(log_type)} ({names}) "
                 f"SELECT {projection} FROM _checked WHERE reason IS NULL ORDER BY {self._rank(paths)}, pos"
@@ -412,7 +418,8 @@ class Ingest:
     # ------------------------------------------------------------------ for the rules
 
     def rule_events(self, batch: int = BATCH) -> Iterator[dict]:
-        """The rule log types' enriched events in event-time order, streamed in batches.
+        """The rule log types' enriched events in arrival order (``p_parse_time``, then file and
+        position: the order Panther processes them and writes its KV cache in), in batches.
 
         Sorted one slice of event time at a time, about ``SORT_WINDOW`` events each: a sort of
         them all, text included, does not fit in a bounded lake's memory (``Lake.for_sources``).

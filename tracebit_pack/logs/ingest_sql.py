@@ -356,7 +356,7 @@ def rule_events_select(log_type: str, checked: str, parse_time: str, file_order:
         f"|| substr({fixed}, 2, length({fixed}) - 2){anys} || '}}'"
     )
     return (
-        f'SELECT "p_event_time" AS t, {file_order} AS file_order, pos, {doc} AS doc '
+        f"SELECT {parse_time} AS t, {file_order} AS file_order, pos, {doc} AS doc "
         "FROM (SELECT *, CASE WHEN ends_with(doc, '}') THEN doc ELSE rtrim(doc, ' \t\r\n') END AS _text "
         f"FROM {checked} "
         f"WHERE reason IS NULL AND NOT {needs_python_sql()})"

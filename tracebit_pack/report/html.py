@@ -26,6 +26,7 @@ import markupsafe
 from tracebit_pack.report import charts as report_charts
 from tracebit_pack.report.charts import ChartError
 from tracebit_pack.report.log_values import as_dict, as_list, clean, iso_utc, text
+from tracebit_pack.report.period import period_view
 from tracebit_pack.report.pivot_queries import distinct_queries
 from tracebit_pack.report.view_model import (
     alert_view,
@@ -136,6 +137,7 @@ def render_html(report: dict, renderer: Callable | None = None) -> str:
         pivots=pivots,
         backtest_svg=backtest_svg,
         backtest_note=backtest_note,
+        period=period_view(report),
         skipped=skipped_summary(report),
         rule_errors=sorted(as_dict(report.get("rule_errors")).items()),
         script=markupsafe.Markup(COPY_SCRIPT),

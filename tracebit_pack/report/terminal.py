@@ -14,7 +14,7 @@ from tracebit_pack.pack.not_evaluated import summary_lines
 from tracebit_pack.query.rerun import rerun_command
 from tracebit_pack.replay import ReplayReport
 from tracebit_pack.report.context_facts import context_facts
-from tracebit_pack.text import aligned_table, clip, compact, visible
+from tracebit_pack.text import aligned_table, clip, compact, duration_text, visible
 from tracebit_pack.times import shown_time as _ts
 
 TINY_EVENTS = 50  # fewer events than this: say the folder is too small to judge history
@@ -73,6 +73,25 @@ def _notes(report: ReplayReport) -> list[str]:
     return notes
 
 
+def _runs(report: ReplayReport) -> list[str]:
+    """How the backtest ran time forward: scheduled queries' runs and rows, correlation runs,
+    and how each log type's arrival time was set."""
+    if not (report.scheduled_queries or report.correlation_runs):
+        return []
+    lines = ["Scheduled runs (each on the data arrived by its run time)"]
+    for summary in report.scheduled_queries.values():
+        span = ""
+        if summary.first_run and summary.last_run:
+            span = f", {summary.first_run:%Y-%m-%dT%H:%M}Z to {summary.last_run:%Y-%m-%dT%H:%M}Z"
+        lines.append(f"  {summary.query}: {summary.runs} run(s), {summary.rows} row(s){span}")
+    for rule_id, runs in sorted(report.correlation_runs.items()):
+        lines.append(f"  {rule_id}: {runs} run(s)")
+    for log_type, rule in sorted(report.arrival.items()):
+        if log_type in report.events_by_log_type:
+            lines.append(f"  arrival of {log_type}: {rule}")
+    return [*lines, ""]
+
+
 def render_text(report: ReplayReport) -> str:
     lines = [
         f"Replay of {report.scenario}: {report.events} events "
@@ -93,6 +112,11 @@ def render_text(report: ReplayReport) -> str:
             f"    events: {alert.event_count}  first: {alert.first_event_time:%Y-%m-%dT%H:%M:%SZ}  "
             f"last: {alert.last_event_time:%Y-%m-%dT%H:%M:%SZ}  dedup: {_short(alert.dedup, 70)}"
         )
+        if alert.created_at is not None and alert.detection_delay is not None:
+            lines.append(
+                f"    created: {alert.created_at:%Y-%m-%dT%H:%M:%SZ}  "
+                f"detection delay: {duration_text(alert.detection_delay.total_seconds())}"
+            )
         lines.extend(f"    {label}: {text}" for label, text in context_facts(alert.alert_context))
         lines.append("")
     if report.pivots:
@@ -110,9 +134,10 @@ def render_text(report: ReplayReport) -> str:
             focus = _ts(str(pivot.parameters.get("alert_time") or "")) or None
             lines.extend(table(pivot.rows, focus=focus))
         lines.append("")
+    lines.extend(_runs(report))
     by_day = report.alerts_by_rule_day()
     if by_day:
-        lines.append("Alerts per rule per day")
+        lines.append("Alerts per rule per day they were created")
         for rule_id, days in by_day.items():
             lines.append(f"  {rule_id}: " + ", ".join(f"{day} {n}" for day, n in days.items()))
         lines.append("")

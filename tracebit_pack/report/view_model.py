@@ -317,7 +317,14 @@ def build_principal_charts(group: PrincipalView) -> None:
     marks = timeline_marks(group)
     activity_times = [parse_time(r.get("event_time")) for r in _pivot_rows(group, ACTIVITY_PIVOT)]
     times = [m["t"] for m in marks] + [t for t in activity_times if t]
-    if times:
+    if (
+        not any(m["lane"] == "Okta identity change" for m in marks)
+        and not any(activity_times)
+        and not (_pivot_rows(group, HISTORY_PIVOT))
+    ):  # nothing but the alerts themselves: no chart to draw
+        group.timeline_note = "the pivot queries found no activity for this principal"
+        times = []
+    elif times:
         first, last = min(times), max(times)
         bucket = "hour" if last - first <= HOURLY_MAX_SPAN else "day"
         reads = s3_reads(group, bucket)
@@ -326,7 +333,7 @@ def build_principal_charts(group: PrincipalView) -> None:
             group.timeline_svg = report_charts.timeline(reads, bucket, marks, (first - pad, last + pad))
         except ChartError as err:
             group.timeline_note = str(err)
-    else:
+    elif not group.timeline_note:
         group.timeline_note = "no timed event for this principal in the report"
     history = []
     for row in _pivot_rows(group, HISTORY_PIVOT):

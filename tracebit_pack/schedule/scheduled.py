@@ -1,0 +1,197 @@
+"""Every scheduled query at each of its run times, its rows through the scheduled rules.
+
+Each run at T sees the rows arrived by T (``as_of.LakeAsOf``) and "now" = T for its macros,
+``p_occurs_*`` and ``p_current_timestamp()`` (and so for the ``params`` CTE built on them); the KV
+cache's clock is T too. The rows go to every enabled scheduled rule naming the query; each match
+is processed at T (``RuleResult.arrival_time``), so ``DedupPeriodMinutes`` and ``Threshold`` apply
+across runs (``engine.alerts.group_matches``), and its signal is timed at T.
+
+The seam for a faster engine: ``run_scheduled`` takes a ``QueryRunner``, any object whose
+``rows_per_run(item, times)`` yields ``(T, rows)`` for every run time in order. ``PerRunQueries``,
+the default, runs one SQL per run. Another runner (say, all runs of a query as one SQL over a
+table of run times) must return the same rows run by run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from tracebit_pack.engine.loaded_rule import RuleResult
+from tracebit_pack.engine.rules import PackEngine
+from tracebit_pack.errors import UserError
+from tracebit_pack.lake.embedded import Lake, to_jsonable
+from tracebit_pack.pack.items import AnalysisItem, table_name
+from tracebit_pack.schedule.as_of import LakeAsOf, QueryAtRuns, arrival_bounds, tables_read
+from tracebit_pack.schedule.drivers import DriverIndex, drivers
+from tracebit_pack.schedule.runs import covering_end, run_times
+from tracebit_pack.times import panther_time
+
+
+class QueryRunner(Protocol):
+    def rows_per_run(
+        self, item: AnalysisItem, times: list[datetime]
+    ) -> Iterator[tuple[datetime, list[dict]]]:
+        """``(T, rows of the query at T on the data arrived by T)`` for each T, in order."""
+        ...
+
+
+class PerRunQueries:
+    """One SQL per run: the lake as of T, the query's SQL at T (translated once). A run whose
+    driving tables (``drivers``) are empty in their windows returns no rows without running."""
+
+    def __init__(self, lake: Lake, view: LakeAsOf) -> None:
+        self.lake = lake
+        self.view = view
+        self.skipped_runs = 0  # runs proven empty by their drivers
+        sizes = {table_name(t): n for t, n in lake.row_counts.items()}
+        self.index = DriverIndex(self._pairs, sizes)
+
+    def _pairs(self, table: str, column: str) -> list[tuple[datetime, datetime]]:
+        sql = f'SELECT "{column}", p_parse_time FROM {self.view.stored(table)}'
+        return self.lake.connection.execute(sql).fetchall()
+
+    def rows_per_run(
+        self, item: AnalysisItem, times: list[datetime]
+    ) -> Iterator[tuple[datetime, list[dict]]]:
+        query = QueryAtRuns(self.lake, item)
+        groups = drivers(item.query or "")
+        for moment in times:
+            if groups and self.index.empty(groups, moment):
+                self.skipped_runs += 1
+                yield moment, []
+                continue
+            self.view.at(moment)
+            sql = query.sql_at(moment)
+            try:
+                cursor = self.lake.connection.execute(sql)
+            except Exception as err:  # noqa: BLE001 - DuckDB's errors: named like Lake.run names them
+                first = str(err).splitlines()[0]
+                raise UserError(f"{item.id}: the offline engine cannot execute it: {first}") from None
+            names = [d[0] for d in cursor.description or []]
+            rows = [{n: to_jsonable(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
+            yield moment, rows
+
+
+@dataclass
+class QueryRunsSummary:
+    """What one scheduled query did over the backtest."""
+
+    query: str
+    rules: list[str]
+    schedule: dict
+    runs: int = 0
+    rows: int = 0
+    runs_with_rows: int = 0
+    first_run: datetime | None = None
+    last_run: datetime | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "query": self.query,
+            "rules": self.rules,
+            "schedule": self.schedule,
+            "runs": self.runs,
+            "rows": self.rows,
+            "runs_with_rows": self.runs_with_rows,
+            "first_run": None if self.first_run is None else panther_time(self.first_run),
+            "last_run": None if self.last_run is None else panther_time(self.last_run),
+        }
+
+
+@dataclass
+class ScheduledOutcome:
+    matches: list[RuleResult] = field(default_factory=list)
+    signals: list[tuple[RuleResult, Mapping, datetime]] = field(default_factory=list)  # (match, row, T)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    not_evaluated: dict[str, str] = field(default_factory=dict)
+    queries: dict[str, QueryRunsSummary] = field(default_factory=dict)
+
+
+def query_runs(
+    item: AnalysisItem, start: datetime, end: datetime | None, last_arrival: datetime
+) -> list[datetime]:
+    """The run times of ``item`` after ``start``: up to ``end``, or (None) up to the run that
+    sees the last arrival."""
+    schedule = item.spec.get("Schedule")
+    stop = end if end is not None else covering_end(schedule, last_arrival, item.id)
+    return run_times(schedule, start, stop, item.id)
+
+
+def run_scheduled(
+    engine: PackEngine,
+    lake: Lake,
+    *,
+    start: datetime,
+    end: datetime | None,
+    last_arrival: datetime,
+    skip: Callable[[AnalysisItem], str | None] = lambda item: None,
+    runner: Callable[[Lake, LakeAsOf], QueryRunner] = PerRunQueries,
+) -> tuple[ScheduledOutcome, dict[str, str]]:
+    """Run every enabled scheduled rule's queries at their run times; also returns the queries
+    not run, with why (``skip``)."""
+    outcome = ScheduledOutcome()
+    skipped: dict[str, str] = {}
+    rules_of: dict[str, list[str]] = {}
+    for loaded in engine.scheduled_rules.values():
+        for name in loaded.spec.get("ScheduledQueries") or []:
+            rules_of.setdefault(name, []).append(loaded.id)
+    items = {i.id: i for i in engine.items if i.kind == "scheduled_query"}
+    # A query starts with its data: before the first event of any table it reads arrived, its
+    # answer ("no health check for 30 days") would be about the export, not the system.
+    starts = {
+        name: max(start, arrival_bounds(lake, tables_read(item.query or ""))[0] or start)
+        for name, item in items.items()
+    }
+    with LakeAsOf(lake) as view:
+        queries = runner(lake, view)
+        for name, rule_ids in rules_of.items():
+            item = items.get(name)
+            if item is None:
+                for rule_id in rule_ids:
+                    outcome.errors.setdefault(rule_id, []).append(f"scheduled query {name!r} not found")
+                continue
+            why_not = skip(item)
+            if why_not:
+                skipped[name] = why_not
+                continue
+            times = query_runs(item, starts[name], end, last_arrival)
+            summary = QueryRunsSummary(name, rule_ids, dict(item.spec.get("Schedule") or {}))
+            outcome.queries[name] = summary
+            try:
+                for moment, rows in queries.rows_per_run(item, times):
+                    _record(summary, moment, rows)
+                    _run_rules(engine, rule_ids, moment, rows, outcome)
+            except UserError as err:  # e.g. SQL the embedded lake cannot run
+                reason = str(err).removeprefix(f"{name}: ")
+                for rule_id in rule_ids:
+                    outcome.not_evaluated[rule_id] = f"scheduled query {name!r}: {reason}"[:300]
+    return outcome, skipped
+
+
+def _record(summary: QueryRunsSummary, moment: datetime, rows: list[dict]) -> None:
+    summary.runs += 1
+    summary.rows += len(rows)
+    summary.runs_with_rows += bool(rows)
+    summary.first_run = summary.first_run or moment
+    summary.last_run = moment
+
+
+def _run_rules(
+    engine: PackEngine, rule_ids: list[str], moment: datetime, rows: list[dict], outcome: ScheduledOutcome
+) -> None:
+    if not rows:
+        return
+    when = panther_time(moment)
+    for rule_id in rule_ids:
+        engine.kv.now = moment.timestamp()
+        for result, row in zip(engine.run_scheduled(rule_id, rows), rows, strict=True):
+            result.event_time = when
+            result.arrival_time = when
+            if result.error:
+                outcome.errors.setdefault(result.rule_id, []).append(result.error)
+            if result.matched:
+                outcome.matches.append(result)
+                outcome.signals.append((result, row, moment))
