@@ -108,6 +108,8 @@ def test_an_alert_pages_unless_it_is_info_or_sent_to_no_destination():
         rule_id="R", matched=True, dedup="A3", severity="INFO", event_time=paging.matches[0].event_time
     )
     assert not group_alerts([info], {})[0].pages
+
+
 def late(minute, arrived_minute, **kwargs):
     """A match of an event at ``minute`` processed at ``arrived_minute`` (arrival / run time)."""
     result = match(minute, **kwargs)

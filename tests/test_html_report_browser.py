@@ -114,6 +114,8 @@ def test_lanes_legend_and_one_box_per_distinct_query(chromium, report):
         )
         assert texts and len(texts) == distinct == len(set(texts))
         assert page.locator("pre").count() == len(texts)
+
+
 def test_a_long_principal_name_does_not_scroll_the_page_sideways(chromium, tmp_path):
     from tracebit_pack.report.html import render_html
 

@@ -62,6 +62,8 @@ class Alert:
     def pages(self) -> bool:
         """Whether the alert reaches someone: not Info, and not sent to no destination."""
         return self.severity != "INFO" and self.destinations != ["SKIP"]
+
+    @property
     def detection_delay(self) -> timedelta | None:
         """``created_at`` minus the earliest event: how long the pack took to raise it."""
         return None if self.created_at is None else self.created_at - self.first_event_time
