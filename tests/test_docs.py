@@ -37,6 +37,10 @@ NOT_HERE = {
     "rules/tracebit_rules/tracebit_canary_object_downloaded.py",  # CONTRIBUTING's worked example
     "rules/tracebit_rules/tracebit_canary_object_downloaded.yml",
     "global_helpers/panther_base_helpers.py",  # panther-analysis
+    "rules/okta_rules/okta_support_reset",  # panther-analysis, compared with the MFA event lists
+    "rules/aws_cloudtrail_rules/aws_cloudtrail_loginprofilecreatedormodified",
+    "rules/aws_cloudtrail_rules/aws_iam_user_key_created",
+    "queries/okta_queries/okta_mfa_password_reset_audit",
     "sigma/backends/panther/helpers/pantherflow_helper.py",  # pySigma's Panther backend
     "panther_analysis_tool/detection_schemas/analysis_config_schema.json",  # panther_analysis_tool
 }
