@@ -37,17 +37,47 @@ NOT_HERE = {
     "rules/tracebit_rules/tracebit_canary_object_downloaded.py",  # CONTRIBUTING's worked example
     "rules/tracebit_rules/tracebit_canary_object_downloaded.yml",
     "global_helpers/panther_base_helpers.py",  # panther-analysis
+    "rules/okta_rules/okta_support_reset",  # panther-analysis, compared with the MFA event lists
+    "rules/aws_cloudtrail_rules/aws_cloudtrail_loginprofilecreatedormodified",
+    "rules/aws_cloudtrail_rules/aws_iam_user_key_created",
+    "queries/okta_queries/okta_mfa_password_reset_audit",
     "sigma/backends/panther/helpers/pantherflow_helper.py",  # pySigma's Panther backend
     "panther_analysis_tool/detection_schemas/analysis_config_schema.json",  # panther_analysis_tool
 }
 TOP_LEVEL = {p.name for p in REPO.iterdir()}
 
 
+def words(text: str) -> list[str] | None:
+    """The words of ``text`` as the shell splits them; None when it does not split (an unclosed
+    quote), for the test to fail on with the doc named, not the collection."""
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return None
+
+
+def normalised(command: str) -> str:
+    """One spelling of a command however a doc quotes or wraps it (the text itself if it does not
+    split), so that each command runs once."""
+    split = words(command)
+    return command if split is None else shlex.join(split)
+
+
 def commands_of(block: str) -> list[str]:
-    """The commands of a shell block: continuation lines joined, comments and blanks dropped."""
+    """The commands of a shell block: continuation lines joined, a quote left open continued on the
+    next line (as the shell reads it), comments and blanks dropped."""
     joined = re.sub(r"\\\n\s*", " ", block)
-    lines = [line.split(" # ")[0].strip() for line in joined.splitlines()]
-    return [" ".join(shlex.split(line)) for line in lines if line and not line.startswith("#")]
+    commands, pending = [], ""
+    for raw in joined.splitlines():
+        line = raw if pending else raw.split(" # ")[0].strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        pending = f"{pending}\n{line}" if pending else line
+        if words(pending) is None:
+            continue  # an open quote: the command goes on
+        commands.append(normalised(pending))
+        pending = ""
+    return commands + ([pending] if pending else [])
 
 
 def markers() -> list[tuple[Path, str, str, str]]:
@@ -71,12 +101,10 @@ def checks_by_command() -> dict[str, list[tuple[str, str, object]]]:
                 checks.setdefault(command, []).append((where, "run", None))
         elif kind == "output-of":
             lines = [line.rstrip() for line in block.splitlines() if line.strip() and line.strip() != "..."]
-            checks.setdefault(" ".join(shlex.split(argument)), []).append((where, "output", lines))
+            checks.setdefault(normalised(argument), []).append((where, "output", lines))
         else:
             fragments, _, command = argument.partition(" from ")
-            checks.setdefault(" ".join(shlex.split(command)), []).append(
-                (where, "quotes", shlex.split(fragments))
-            )
+            checks.setdefault(normalised(command), []).append((where, "quotes", fragments))
     return checks
 
 
@@ -99,6 +127,7 @@ def test_the_docs_mark_runnable_commands():
 def test_documented_command_runs_and_shows_what_the_docs_quote(command):
     docs = sorted({where for where, _, _ in CHECKS[command]})
     assert command.startswith(RUNNABLE), f"{docs}: only tracebit-pack commands are runnable: {command!r}"
+    assert words(command) is not None, f"{docs}: not a shell command (an unclosed quote?): {command!r}"
     done = run(command)
     assert done.returncode == 0, f"{docs}: {command} exited {done.returncode}: {done.stderr.strip()[-300:]}"
     output = done.stdout + done.stderr
@@ -112,7 +141,11 @@ def test_documented_command_runs_and_shows_what_the_docs_quote(command):
                 at = hits[0] + 1
         elif kind == "quotes":
             flat = " ".join(output.split())
-            for fragment in expected:
+            fragments = words(expected)
+            assert fragments is not None, (
+                f"{where}: the fragments do not split (an unclosed quote?): {expected!r}"
+            )
+            for fragment in fragments:
                 assert " ".join(fragment.split()) in flat, (
                     f"{where}: {fragment!r} not in the output of {command}"
                 )

@@ -109,11 +109,16 @@ def test_lanes_legend_and_one_box_per_distinct_query(chromium, report):
         assert {"rgb(215, 25, 28)", "rgb(123, 50, 148)", "rgb(44, 123, 182)"} <= colours
         boxes = page.locator("pre.query-text")
         texts = [boxes.nth(n).text_content() for n in range(boxes.count())]
+        # besides the query boxes, only each pivot result's rerun command, once per result
+        reruns = page.locator("pre.command")
+        commands = [reruns.nth(n).text_content() for n in range(reruns.count())]
+        assert commands and len(commands) == page.locator("details.pivot-result").count()
         distinct = page.evaluate(
             "() => new Set([...document.querySelectorAll('pre')].map(p => p.textContent)).size"
         )
-        assert texts and len(texts) == distinct == len(set(texts))
-        assert page.locator("pre").count() == len(texts)
+        assert texts and len(texts) + len(commands) == distinct
+        assert len(texts) == len(set(texts)) and len(commands) == len(set(commands))
+        assert page.locator("pre").count() == len(texts) + len(commands)
 
 
 def test_a_long_principal_name_does_not_scroll_the_page_sideways(chromium, tmp_path):

@@ -304,10 +304,15 @@ def test_reads_every_layout_replay_reads(tmp_path, capsys, language):
 
 
 def test_table_times_are_shown_as_replay_shows_them(capsys):
+    """A timestamp column in replay's form (UTC, seconds, ``Z``); a DATE column as the date alone."""
+    assert main(["query", "run", AROUND, "--data", str(BLOG), *NOW_OK, *ARN]) == 0
+    table = capsys.readouterr().out
+    assert "\n2024-12-13T14:05:11Z | s3.amazonaws.com " in table
+    assert ".000000" not in table and "2024-12-13 14:05:11" not in table
     assert main(["query", "run", HISTORY, "--data", str(BLOG), *NOW_OK, *ARN]) == 0
     table = capsys.readouterr().out
-    assert "\n2024-12-13T00:00:00Z | acme-prod-customer-exports " in table
-    assert ".000000" not in table and "2024-12-13 00:00:00" not in table
+    assert "\n2024-12-13 | acme-prod-customer-exports " in table
+    assert "00:00:00" not in table
 
 
 def test_query_run_reads_a_folder_in_native_formats(capsys):
