@@ -35,20 +35,19 @@ from pathlib import Path
 from typing import Any
 
 from tracebit_pack.engine.alerts import Alert, group_matches
-from tracebit_pack.engine.correlation import CorrelationMatch, CorrelationRule, Signal
+from tracebit_pack.engine.correlation import CorrelationMatch, CorrelationRule, Signal, correlation_rules
 from tracebit_pack.engine.loaded_rule import RuleResult
 from tracebit_pack.engine.rules import PackEngine
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.loading.ingest import Ingest, Skipped
 from tracebit_pack.logs.folder import discover, require_events
-from tracebit_pack.logs.ingest import Ingest, Skipped
 from tracebit_pack.logs.schemas import LOG_TYPES
 from tracebit_pack.pack.items import (
     REPO_ROOT,
     AnalysisItem,
     table_name,
 )
-from tracebit_pack.pack.not_evaluated import correlation_rules
 from tracebit_pack.query.pivots import run_pivot
 from tracebit_pack.times import panther_time, rfc3339_utc
 

@@ -244,9 +244,9 @@ def _relative(path: Path, root: Path) -> str:
 
 def bench_queries(engine: PackEngine, scenario: Path, now: datetime, repeats: int) -> list[dict]:
     """ms per run of every saved and scheduled query on ``scenario``'s lake at ``now``."""
-    from tracebit_pack.lake.embedded import Lake
+    from tracebit_pack.loading.folder_lake import lake_from_folder
 
-    lake = Lake.from_folder(scenario)
+    lake = lake_from_folder(scenario)
     rows = []
     try:
         for item in sorted(items_of(engine.items, "saved_query", "scheduled_query"), key=lambda i: i.id):

@@ -36,12 +36,14 @@ from pathlib import Path
 import duckdb
 
 from tracebit_pack.errors import UserError
+from tracebit_pack.lake.embedded import table_columns
+from tracebit_pack.loading.ingest_sql import load_select, needs_python_sql, rule_events_select, sql_loadable
 from tracebit_pack.logs.enrich import deterministic_row_id, enrich, event_time
 from tracebit_pack.logs.folder import Source, reader_sql
-from tracebit_pack.logs.ingest_sql import lit, load_select, needs_python_sql, rule_events_select, sql_loadable
 from tracebit_pack.logs.schemas import LOG_TYPES, loads_json
 from tracebit_pack.logs.validate import Problem, validate_event
 from tracebit_pack.pack.items import table_name
+from tracebit_pack.text import lit
 from tracebit_pack.times import EARLIEST_EVENT_TIME
 
 EXAMPLES_PER_REASON = 3
@@ -328,8 +330,6 @@ class Ingest:
     def _load_sql(self, log_type: str, paths: list[Path], layout: str) -> None:
         if not paths:
             return
-        from tracebit_pack.lake.embedded import table_columns
-
         columns = table_columns(log_type)
         parse = self._parse_sql
         rules = log_type in self.rule_types
