@@ -91,7 +91,7 @@ class ReplayReport:
     first_event_time: datetime | None = None
     last_event_time: datetime | None = None
     skipped_queries: dict[str, str] = field(default_factory=dict)  # scheduled query -> why not run
-    rule_events: int = 0  # events of the log types that have real-time rules
+    rule_events: int = 0  # events run through real-time rules (those their InlineFilters may pass)
     skipped: Skipped = field(default_factory=Skipped)
 
     def alerts_by_rule_day(self) -> dict[str, dict[str, int]]:
@@ -247,7 +247,9 @@ def replay(
     not_evaluated = dict(engine.not_evaluated)
     lake = Lake.for_sources(sources)
     try:
-        ingest = Ingest(lake, {t for t in LOG_TYPES if engine.rules_for(t)}, strict=strict)
+        rule_types = {t for t in LOG_TYPES if engine.rules_for(t)}
+        pushdowns = {t: p for t in rule_types if (p := engine.pushdown(t)) is not None}
+        ingest = Ingest(lake, rule_types, strict=strict, pushdowns=pushdowns)
         bar = progress("load", None) if progress else None
         ingest.progress = bar.update if bar is not None else ingest.progress
         try:

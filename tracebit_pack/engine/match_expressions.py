@@ -43,6 +43,12 @@ class Unsupported(Exception):
 
 def compile_key(spec: Mapping) -> tuple[str, Callable[[Any], Any]]:
     """``Key``/``DeepKey``/``KeyPath`` -> (display name, getter returning the value or _MISSING)."""
+    path = key_steps(spec)
+    return ".".join(str(p) for p in path), lambda event: _walk(event, path)
+
+
+def key_steps(spec: Mapping) -> list[Any]:
+    """The path a key specifier names: field names, list indexes and ``WILDCARD``. Raises Unsupported."""
     present = [name for name in _KEY_SPECS if name in spec]
     if len(present) != 1:
         raise Unsupported(f"expected exactly one of Key, DeepKey, KeyPath in {dict(spec)!r}")
@@ -58,7 +64,7 @@ def compile_key(spec: Mapping) -> tuple[str, Callable[[Any], Any]]:
         path = list(raw)
     else:
         path = _parse_key_path(raw)
-    return ".".join(str(p) for p in path), lambda event: _walk(event, path)
+    return path
 
 
 def _parse_key_path(text: Any) -> list[Any]:

@@ -18,7 +18,9 @@ Every file is read once, by DuckDB's own readers (``logs.folder.reader_sql``). T
 
 The rule log types' enriched events are kept, as JSON text, in a DuckDB staging table from which
 ``rule_events()`` streams them in event-time order (memory stays bounded); Python only decodes
-them for the rules.
+them for the rules. Only the events a rule may match are kept: where every rule of a log type has
+``InlineFilters``, their SQL form (``pushdowns``, from ``engine.match_sql``) is part of the
+statement that stages the events, so the others never leave DuckDB.
 
 A non-conforming event is skipped and counted per reason with a few ``file:line`` examples
 (``Skipped``); with ``strict=True`` the first one is a UserError instead (nothing is loaded).
@@ -28,13 +30,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
+from tracebit_pack.engine.match_sql import Pushdown
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake.embedded import table_columns
 from tracebit_pack.loading.ingest_sql import load_select, needs_python_sql, rule_events_select, sql_loadable
@@ -144,8 +147,12 @@ class Ingest:
         strict: bool = False,
         parse_time: datetime | None = None,
         progress: Callable[[int], None] | None = None,
+        pushdowns: Mapping[str, Pushdown] | None = None,
     ) -> None:
+        """``pushdowns``: per rule log type, the condition an event must meet to be kept for the
+        rules (``engine.match_sql``: their InlineFilters in SQL); the others are kept whole."""
         self.lake = lake
+        self.pushdowns = dict(pushdowns or {})
         self.connection: duckdb.DuckDBPyConnection = lake.connection
         self.rule_types = set(rule_log_types)
         # strict: the rule log types are checked in Python, which also refuses unknown fields
@@ -263,7 +270,7 @@ class Ingest:
                 staged.append((file, pos, enriched))
             if lake_rows:
                 self.lake.insert_rows(log_type, lake_rows)
-                self._stage(staged)
+                self._stage(log_type, staged)
                 loaded += len(lake_rows)
                 self.progress(len(lake_rows))
         self._count(log_type, loaded)
@@ -276,11 +283,14 @@ class Ingest:
             row_id=deterministic_row_id(log_type, file, pos),
         )
 
-    def _stage(self, staged: list[tuple[str, int, dict]]) -> None:
-        """Keep ``(file, pos, enriched event)`` for ``rule_events()``."""
+    def _stage(self, log_type: str, staged: list[tuple[str, int, dict]]) -> None:
+        """Keep ``(file, pos, enriched event)`` for ``rule_events()`` (those the rules' filters may pass)."""
+        rows = (
+            "SELECT CAST(unnest(?::VARCHAR[]) AS TIMESTAMP) AS t, unnest(?::INTEGER[]) AS file_order, "
+            "unnest(?::BIGINT[]) AS pos, unnest(?::VARCHAR[]) AS doc"
+        )
         self.connection.execute(
-            f"INSERT INTO {RULE_EVENTS} SELECT CAST(unnest(?::VARCHAR[]) AS TIMESTAMP), "
-            "unnest(?::INTEGER[]), unnest(?::BIGINT[]), unnest(?::VARCHAR[])",
+            f"INSERT INTO {RULE_EVENTS} {self._candidates(log_type, rows)}",
             [
                 [e["p_event_time"] for _, _, e in staged],
                 [self._order.get(str(f), 0) for f, _, _ in staged],
@@ -316,11 +326,17 @@ class Ingest:
             raw = {k: v for k, v in event.items() if not str(k).startswith("p_")}
             staged.append((file, pos, self._enrich(raw, log_type, file, pos, event_time(raw, log_type))))
         if staged:
-            self._stage(staged)
-        self.connection.execute(
-            f"INSERT INTO {RULE_EVENTS} "
-            + rule_events_select(log_type, "_checked", self._parse_sql or '"p_event_time"', self._rank(paths))
+            self._stage(log_type, staged)
+        select = rule_events_select(
+            log_type, "_checked", self._parse_sql or '"p_event_time"', self._rank(paths)
         )
+        self.connection.execute(f"INSERT INTO {RULE_EVENTS} {self._candidates(log_type, select)}")
+
+    def _candidates(self, log_type: str, select: str) -> str:
+        """The rows of ``select`` (``t, file_order, pos, doc``) that a rule of ``log_type`` may match:
+        those its InlineFilters may pass (``pushdowns``), all when a rule reads every event."""
+        pushdown = self.pushdowns.get(log_type)
+        return select if pushdown is None else pushdown.select(select, "doc")
 
     def _rank(self, paths: list[Path]) -> str:
         """SQL of the rank of the row's ``file`` among the sources (the order they are read in)."""
