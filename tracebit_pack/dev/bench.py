@@ -13,7 +13,7 @@
    rules' own unit tests, topped up with clean generated events (``strategies.clean_events``: realistic
    values only)
    classified by the rule itself. Flags: a non-matching ratio above 1.5, a matching Tracebit
-   event above 30 µs.
+   event (its alert context with the rendered pivots included) above 300 µs.
 2. **Replay.** ``tracebit_pack.replay.replay`` on the bundled scenario: events/s through the
    real-time rules (``rule_seconds``) and end to end (lake load, scheduled queries, correlation,
    pivots included), best of ``--replay-repeats``.

@@ -74,6 +74,11 @@ class Pushdown:
     keys: set[str] = field(default_factory=set)
     condition: str = "TRUE"
 
+    @property
+    def reads_p_fields(self) -> bool:
+        """Whether a key the condition reads (any case, any depth) could be a ``p_*`` field."""
+        return any(key.lower().startswith("p_") for key in self.keys)
+
     def value(self, steps: Sequence[Any]) -> str | None:
         """SQL of the JSON value at ``steps`` (NULL when missing), or None: not expressible."""
         text = "$"

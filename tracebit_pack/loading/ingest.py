@@ -327,10 +327,16 @@ class Ingest:
             staged.append((file, pos, self._enrich(raw, log_type, file, pos, event_time(raw, log_type))))
         if staged:
             self._stage(log_type, staged)
-        select = rule_events_select(
-            log_type, "_checked", self._parse_sql or '"p_event_time"', self._rank(paths)
-        )
-        self.connection.execute(f"INSERT INTO {RULE_EVENTS} {self._candidates(log_type, select)}")
+        parse, rank = self._parse_sql or '"p_event_time"', self._rank(paths)
+        pushdown = self.pushdowns.get(log_type)
+        if pushdown is not None and not pushdown.reads_p_fields:
+            # filtered on the raw text, before the p_* fields are appended: the same answer (the
+            # rows built here hold no "p_ key of their own), without building the others' events
+            checked = f"({pushdown.select('SELECT * FROM _checked WHERE reason IS NULL', 'doc')})"
+            select = rule_events_select(log_type, checked, parse, rank)
+        else:
+            select = self._candidates(log_type, rule_events_select(log_type, "_checked", parse, rank))
+        self.connection.execute(f"INSERT INTO {RULE_EVENTS} {select}")
 
     def _candidates(self, log_type: str, select: str) -> str:
         """The rows of ``select`` (``t, file_order, pos, doc``) that a rule of ``log_type`` may match:
