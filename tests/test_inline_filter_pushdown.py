@@ -107,14 +107,27 @@ def leaf(draw) -> dict:
     return {"KeyPath": key, "Condition": condition, "Value": value}
 
 
-filters = st.recursive(
+combined = st.recursive(
     leaf(),
     lambda inner: st.one_of(
         st.builds(lambda xs: {"All": xs}, st.lists(inner, max_size=3)),
         st.builds(lambda xs: {"Any": xs}, st.lists(inner, max_size=3)),
     ),
     max_leaves=5,
-).map(lambda expr: [expr])
+)
+# one condition alone half of the time: a wrong answer is not hidden by the others
+filters = st.one_of(leaf(), combined).map(lambda expr: [expr])
+
+
+def _near(value) -> list:
+    """Values next to a filter's value: what a comparison must tell apart from it."""
+    if isinstance(value, bool):
+        return [value, not value, int(value), str(value).lower()]
+    if isinstance(value, int | float):
+        return [value, value + 1, -value, str(value), f" {value}", float(value)]
+    if isinstance(value, str):
+        return [value, value.upper(), value.lower(), f" {value}", value[:-1], value + "x"]
+    return [value]
 
 
 def _scalars_of(expressions) -> list:
@@ -140,7 +153,7 @@ def _scalars_of(expressions) -> list:
 def event_texts(draw, pool: list) -> str:
     """An event's JSON text: the filter's own values, odd types and, sometimes, a key in another
     case or written twice (json.loads keeps the last, DuckDB the first)."""
-    own = st.sampled_from(pool) if pool else values
+    own = st.sampled_from([near for value in pool for near in _near(value)]) if pool else values
     field = st.one_of(own, own, scalars, values)
     plain = {k: field for k in ("eventName", "errorCode", "n", "flag")}
     nested = {
