@@ -44,6 +44,15 @@ class Unsupported(Exception):
 def compile_key(spec: Mapping) -> tuple[str, Callable[[Any], Any]]:
     """``Key``/``DeepKey``/``KeyPath`` -> (display name, getter returning the value or _MISSING)."""
     path = key_steps(spec)
+    if len(path) == 1 and isinstance(path[0], str):  # a top-level field: one lookup, no walk
+        name = path[0]
+
+        def field(event: Any) -> Any:
+            if not isinstance(event, Mapping):
+                return _MISSING
+            return event.get(name, _MISSING)
+
+        return name, field
     return ".".join(str(p) for p in path), lambda event: _walk(event, path)
 
 
@@ -102,9 +111,11 @@ def _walk(value: Any, path: Sequence[Any]) -> Any:
                 return _MISSING
             value = value[step]
         else:
-            if not isinstance(value, Mapping) or step not in value:
+            if not isinstance(value, Mapping):
                 return _MISSING
-            value = value[step]
+            value = value.get(step, _MISSING)  # one lookup (case-insensitive in a PantherEvent)
+            if value is _MISSING:
+                return _MISSING
     return value
 
 
@@ -279,6 +290,8 @@ def compile_expressions(expressions: Any, inline: bool = False) -> Predicate:
     if not isinstance(expressions, list):
         raise Unsupported(f"match expressions must be a list, got {type(expressions).__name__}")
     parts = [_compile(expr, inline) for expr in expressions]
+    if len(parts) == 1:  # the usual InlineFilters: one condition, called directly
+        return parts[0]
     return lambda event: all(part(event) for part in parts)
 
 
@@ -387,8 +400,14 @@ def _leaf_test(expr: Mapping, condition: str) -> Callable[[Any], bool]:
                 return ip is not None and any(ip.version == n.version and ip in n for n in networks)
 
         else:
+            # a string is compared with string candidates by equality alone (_equal): one set lookup,
+            # which is what an InlineFilter on an event name costs on every event
+            strings = frozenset(c for c in values if isinstance(c, str))
+            others = [c for c in values if not isinstance(c, str)]
 
             def member(v: Any) -> bool:
+                if isinstance(v, str):
+                    return v in strings or any(_equal(v, candidate) for candidate in others)
                 return any(_equal(v, candidate) for candidate in values)
 
         return lambda v: (v is not _MISSING and v is not None and member(v)) != negated
