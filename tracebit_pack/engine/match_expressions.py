@@ -126,7 +126,9 @@ def _is_list(value: Any) -> bool:
 # --------------------------------------------------------------------------- value comparisons
 
 
-def _number(value: Any) -> float | None:
+def number(value: Any) -> float | None:
+    """A value as the evaluator reads a number: ``float()`` of a string's stripped text; None for
+    booleans and anything else (the SQL lowering, ``match_sql``, reads numbers the same way)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -143,7 +145,7 @@ def _equal(actual: Any, expected: Any, fold: bool = False) -> bool:
     if isinstance(actual, bool) or isinstance(expected, bool):
         return isinstance(actual, bool) and isinstance(expected, bool) and actual is expected
     if isinstance(actual, int | float) or isinstance(expected, int | float):
-        a, b = _number(actual), _number(expected)
+        a, b = number(actual), number(expected)
         return a is not None and b is not None and a == b
     if isinstance(actual, str) and isinstance(expected, str):
         return actual.casefold() == expected.casefold() if fold else actual == expected
@@ -175,7 +177,7 @@ def _contains(fold: bool) -> Callable[[Any, Any], bool]:
 
 def _ordered(test: Callable[[float, float], bool]) -> Callable[[Any, Any], bool]:
     def run(actual: Any, expected: Any) -> bool:
-        a, b = _number(actual), _number(expected)
+        a, b = number(actual), number(expected)
         return a is not None and b is not None and test(a, b)
 
     return run
@@ -213,7 +215,7 @@ _POSITIVE: dict[str, Callable[[Any, Any], bool]] = {
     "IsLessThan": _ordered(lambda a, b: a < b),
     "IsLessThanOrEqual": _ordered(lambda a, b: a <= b),
 }
-_NEGATED = {
+NEGATED = {  # negated condition -> the positive one it negates
     "DoesNotEqual": "Equals",
     "IDoesNotEqual": "IEquals",
     "DoesNotContain": "Contains",
@@ -272,7 +274,7 @@ _ELEMENT_CONDITIONS: dict[str, Callable[[Iterable[bool]], bool]] = {
 }
 
 SUPPORTED_CONDITIONS = tuple(
-    sorted({*_POSITIVE, *_NEGATED, *_UNARY, "IsIn", "IsNotIn", "IsIPAddressInCIDR", "IsIPAddressNotInCIDR"})
+    sorted({*_POSITIVE, *NEGATED, *_UNARY, "IsIn", "IsNotIn", "IsIPAddressInCIDR", "IsIPAddressNotInCIDR"})
 )
 
 
@@ -355,7 +357,7 @@ def _compile_multi_key(expr: Mapping, condition: str) -> Predicate:
         raise Unsupported(f"multi-key condition {condition!r} is not supported offline")
     (_, left), (_, right) = compile_key(specs[0]), compile_key(specs[1])
     negated = condition.startswith("DoesNot") or condition.startswith("IDoesNot")
-    compare = _POSITIVE[_NEGATED.get(condition, condition)]
+    compare = _POSITIVE[NEGATED.get(condition, condition)]
 
     def run(event: Mapping) -> bool:
         a, b = left(event), right(event)
@@ -411,12 +413,12 @@ def _leaf_test(expr: Mapping, condition: str) -> Callable[[Any], bool]:
                 return any(_equal(v, candidate) for candidate in values)
 
         return lambda v: (v is not _MISSING and v is not None and member(v)) != negated
-    if condition in _POSITIVE or condition in _NEGATED:
+    if condition in _POSITIVE or condition in NEGATED:
         if not has_value:
             raise Unsupported(f"condition {condition!r} needs a Value")
         expected = expr["Value"]
-        negated = condition in _NEGATED
-        compare = _POSITIVE[_NEGATED.get(condition, condition)]
+        negated = condition in NEGATED
+        compare = _POSITIVE[NEGATED.get(condition, condition)]
         return lambda v: (v is not _MISSING and v is not None and compare(v, expected)) != negated
     raise Unsupported(f"condition {condition!r} is not supported offline")
 

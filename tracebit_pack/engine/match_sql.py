@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracebit_pack.engine.match_expressions import Unsupported, key_steps
+from tracebit_pack.engine.match_expressions import NEGATED, Unsupported, key_steps, number
 from tracebit_pack.text import lit
 
 NUMERIC = "('BIGINT', 'UBIGINT', 'DOUBLE')"  # json_type of a JSON number
@@ -52,17 +52,7 @@ _TEXT = {
     "Contains": "contains({s}, {w})",
 }
 _ORDER = {"IsGreaterThan": ">", "IsGreaterThanOrEqual": ">=", "IsLessThan": "<", "IsLessThanOrEqual": "<="}
-_NEGATED = {
-    "DoesNotEqual": "Equals",
-    "IDoesNotEqual": "IEquals",
-    "DoesNotContain": "Contains",
-    "IDoesNotContain": "IContains",
-    "DoesNotStartWith": "StartsWith",
-    "IDoesNotStartWith": "IStartsWith",
-    "DoesNotEndWith": "EndsWith",
-    "IDoesNotEndWith": "IEndsWith",
-    "IsNotIn": "IsIn",
-}
+_NEGATED = {**NEGATED, "IsNotIn": "IsIn"}
 
 
 @dataclass
@@ -193,24 +183,10 @@ def _test(x: str, condition: str, expr: Mapping) -> str:
     elif positive.removeprefix("I") in _TEXT and "Value" in expr:
         sql = _text(x, positive, str(expr["Value"]))
     elif positive in _ORDER and "Value" in expr:
-        sql = _ordered(x, _ORDER[positive], _number(expr["Value"]))
+        sql = _ordered(x, _ORDER[positive], number(expr["Value"]))
     else:  # IP tests and anything new: the Python filter decides
         return "NULL"
     return f"(NOT {sql})" if negate else sql
-
-
-def _number(value: Any) -> float | None:
-    """As the evaluator reads a number (``float()`` of a string's stripped text)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
 
 
 def _double(number: float) -> str:
@@ -238,7 +214,7 @@ def _equals(x: str, expected: Any, *, fold: bool) -> str:
             f"WHEN {t} = 'VARCHAR' THEN NULL ELSE FALSE END)"
         )
     if isinstance(expected, str):
-        wanted = _number(expected)
+        wanted = number(expected)
         numeric = "FALSE" if wanted is None or math.isnan(wanted) else f"{number} = {_double(wanted)}"
         if fold:
             text = _ascii_text(x, "{s} = " + lit(expected.casefold()))
