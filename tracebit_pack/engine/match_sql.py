@@ -202,7 +202,7 @@ def _ascii_text(x: str, test: str) -> str:
 def _equals(x: str, expected: Any, *, fold: bool) -> str:
     """SQL of ``match_expressions._equal(value, expected, fold)`` on a present, non-null value."""
     t = f"json_type({x})"
-    number = f"TRY_CAST({x} ->> '$' AS DOUBLE)"
+    as_double = f"TRY_CAST({x} ->> '$' AS DOUBLE)"
     if isinstance(expected, bool):
         return f"({t} = 'BOOLEAN' AND {x} ->> '$' = {lit(str(expected).lower())})"
     if isinstance(expected, int | float):
@@ -210,12 +210,12 @@ def _equals(x: str, expected: Any, *, fold: bool) -> str:
         if math.isnan(wanted):
             return "FALSE"
         return (
-            f"(CASE WHEN {t} IN {NUMERIC} THEN {number} = {_double(wanted)} "
+            f"(CASE WHEN {t} IN {NUMERIC} THEN {as_double} = {_double(wanted)} "
             f"WHEN {t} = 'VARCHAR' THEN NULL ELSE FALSE END)"
         )
     if isinstance(expected, str):
         wanted = number(expected)
-        numeric = "FALSE" if wanted is None or math.isnan(wanted) else f"{number} = {_double(wanted)}"
+        numeric = "FALSE" if wanted is None or math.isnan(wanted) else f"{as_double} = {_double(wanted)}"
         if fold:
             text = _ascii_text(x, "{s} = " + lit(expected.casefold()))
         else:
