@@ -103,7 +103,7 @@ fuzz: install ## Fuzz every rule with FUZZ_EXAMPLES generated events (default 10
 bench: install ## Benchmark rules against the engine floor, the replay and each query
 	$(BIN)/tracebit-pack dev bench --out docs/benchmarks.md
 
-bench-scale: install ## Replay scaling: 10k, 100k and 1M CloudTrail events (S3 objects) against DuckDB's read_json
+bench-scale: install ## Replay scaling: 10k, 100k and 1M CloudTrail events (S3 objects) against DuckDB's plain read (the floor)
 	$(BIN)/tracebit-pack dev bench-scale --out docs/backtest-scaling.md
 
 mutate: install ## Mutation testing of global_helpers/ and rules/ with cosmic-ray (~30 min; not part of make test)

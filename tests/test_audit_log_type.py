@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tracebit_pack.cli.main import main
-from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.loading.folder_lake import lake_from_folder
 from tracebit_pack.logs.enrich import enrich
 from tracebit_pack.logs.schemas import load_schema
 from tracebit_pack.logs.validate import validate_event
@@ -68,7 +68,7 @@ def test_panthers_timestamp_form_is_the_event_time():
 
 def test_the_lake_table_is_panther_audit(tmp_path):
     (tmp_path / "Panther.Audit.jsonl").write_text(json.dumps(DELETE) + "\n")
-    lake = Lake.from_folder(tmp_path)
+    lake = lake_from_folder(tmp_path)
     try:
         rows = lake.run(
             "SELECT p_event_time, actor:name::string AS actor_name, actionName "

@@ -17,6 +17,7 @@ from test_queries_exec import assert_rule_fires_on, pick, run
 
 import tracebit_pivots as tp
 from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.loading.folder_lake import lake_from_folder
 from tracebit_pack.query.pivots import run_pivot
 
 items = test_queries_exec.items  # the pack's queries (a pytest fixture)
@@ -31,7 +32,7 @@ CI_ARN = f"arn:aws:iam::{ACCOUNT}:user/ci-deployer"
 
 @pytest.fixture(scope="module")
 def lake():
-    lake = Lake.from_folder(SCENARIO)
+    lake = lake_from_folder(SCENARIO)
     yield lake
     lake.close()
 

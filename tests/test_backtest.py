@@ -17,10 +17,11 @@ import yaml
 from tracebit_pack.cli.main import main
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.loading import ingest as ingest_module
+from tracebit_pack.loading.folder_lake import lake_from_folder
+from tracebit_pack.loading.ingest import Ingest
 from tracebit_pack.logs import folder as folder_module
-from tracebit_pack.logs import ingest as ingest_module
 from tracebit_pack.logs.folder import discover
-from tracebit_pack.logs.ingest import Ingest
 from tracebit_pack.logs.schemas import LOG_TYPES
 from tracebit_pack.replay import replay
 
@@ -175,8 +176,8 @@ def test_cloudtrail_loaded_in_sql_matches_the_python_path(backtest):
     folder, _ = backtest
     columns = "* EXCLUDE (p_source_label)"
     query = f"SELECT {columns} FROM aws_cloudtrail ORDER BY p_row_id"
-    in_sql = Lake.from_folder(folder, strict=False, python_log_types=())
-    in_python = Lake.from_folder(folder, strict=False, python_log_types={"AWS.CloudTrail"})
+    in_sql = lake_from_folder(folder, strict=False, python_log_types=())
+    in_python = lake_from_folder(folder, strict=False, python_log_types={"AWS.CloudTrail"})
     sql_rows, python_rows = in_sql.run(query), in_python.run(query)
     assert len(sql_rows) == len(_events("AWS.CloudTrail")) + 2
     assert sql_rows == python_rows
@@ -188,7 +189,7 @@ def test_lake_default_stays_strict(backtest):
     with pytest.raises(
         UserError, match=r"(malformed JSON|expected a JSON object|required field|bad timestamp)"
     ):
-        Lake.from_folder(folder)
+        lake_from_folder(folder)
 
 
 def test_a_file_that_is_not_json_is_skipped_whole(tmp_path, capsys):
@@ -235,6 +236,6 @@ def test_lake_rows_in_reading_order(tmp_path):
         _gzip(
             tmp_path / "AWS.CloudTrail" / f"2024/12/{n + 1:02d}/obj.json.gz", json.dumps({"Records": records})
         )
-    lake = Lake.from_folder(tmp_path, strict=False)
+    lake = lake_from_folder(tmp_path, strict=False)
     ids = [row[0] for row in lake.connection.execute("SELECT eventID FROM aws_cloudtrail").fetchall()]
     assert ids == [f"e{n}-{k}" for n in range(12) for k in range(400)]

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tracebit_pack.cli.main import main
-from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.loading.folder_lake import lake_from_folder
 from tracebit_pack.logs.arrival import Arrival
 from tracebit_pack.replay import replay
 
@@ -57,7 +57,7 @@ def test_month_reports_runs_rows_and_delays(month):
 
 
 def test_month_cloudtrail_objects_arrive_at_their_delivery_time():
-    lake = Lake.from_folder(MONTH, strict=False)
+    lake = lake_from_folder(MONTH, strict=False)
     try:
         late, early = lake.connection.execute(
             "SELECT max(p_parse_time - p_event_time), min(p_parse_time - p_event_time) "

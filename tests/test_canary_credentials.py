@@ -18,7 +18,7 @@ import yaml
 
 import tracebit_alert
 import tracebit_pivots as tp
-from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.loading.folder_lake import lake_from_folder
 from tracebit_pack.pack.items import find_item, load_items
 from tracebit_pack.replay import replay
 
@@ -126,7 +126,7 @@ def test_laptop_scenario_pivots_follow_the_owner_and_the_ip(laptop):
 
 def test_source_ip_query_names_the_identities_the_ip_acted_as_and_nothing_else():
     query = find_item(load_items(REPO), "Tracebit.Query.CanaryCredentialSourceIPActivity")
-    lake = Lake.from_folder(LAPTOP)
+    lake = lake_from_folder(LAPTOP)
     try:
         (row,) = lake.run(query, now=dt.datetime(2025, 2, 11, 10, 13, 5, tzinfo=dt.UTC))
         later = lake.run(query, now=dt.datetime(2025, 2, 11, 12, 0, tzinfo=dt.UTC))  # alert > 60 min old

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 
 from tracebit_pack.dev.strategies import hostile_events, realistic_events
 from tracebit_pack.lake.embedded import Lake
-from tracebit_pack.logs import ingest as ingest_module
+from tracebit_pack.loading import ingest as ingest_module
+from tracebit_pack.loading.ingest import Ingest
 from tracebit_pack.logs.enrich import deterministic_row_id, enrich, event_time
 from tracebit_pack.logs.folder import discover, reader_sql
-from tracebit_pack.logs.ingest import Ingest
 from tracebit_pack.logs.schemas import LOG_TYPES, loads_json
 from tracebit_pack.pack.items import REPO_ROOT
 

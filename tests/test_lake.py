@@ -14,6 +14,7 @@ import pytest
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake.embedded import Lake, table_columns
 from tracebit_pack.lake.transpile import UnsupportedConstruct
+from tracebit_pack.loading.folder_lake import lake_from_folder
 
 BASIC = Path(__file__).parent / "fixtures" / "lake_engine" / "basic"
 NOW = datetime(2024, 6, 30, 12, 0, tzinfo=UTC)
@@ -24,7 +25,7 @@ SUE_ARN = (
 
 @pytest.fixture(scope="module")
 def lake():
-    lake = Lake.from_folder(BASIC)
+    lake = lake_from_folder(BASIC)
     yield lake
     lake.close()
 
@@ -67,7 +68,7 @@ def test_a_whole_row(lake):
         }
     ]
     assert len(rows[0]["p_row_id"]) == 20
-    again = Lake.from_folder(BASIC).run("SELECT p_row_id FROM tracebit_healthcheck WHERE NOT is_healthy")
+    again = lake_from_folder(BASIC).run("SELECT p_row_id FROM tracebit_healthcheck WHERE NOT is_healthy")
     assert again == [{"p_row_id": rows[0]["p_row_id"]}]  # deterministic
 
 
@@ -266,14 +267,14 @@ def test_engine_errors_name_the_query(lake):
 
 def test_empty_tables_exist_for_log_types_without_a_file(tmp_path):
     shutil.copy(BASIC / "Tracebit.HealthCheck.jsonl", tmp_path)
-    lake = Lake.from_folder(tmp_path)
+    lake = lake_from_folder(tmp_path)
     assert lake.run("SELECT COUNT(*) AS n FROM panther_logs.public.aws_cloudtrail") == [{"n": 0}]
     assert lake.run("SELECT COUNT(*) AS n FROM panther_logs.public.tracebit_healthcheck") == [{"n": 2}]
 
 
 def test_parse_time_option(tmp_path):
     shutil.copy(BASIC / "Tracebit.HealthCheck.jsonl", tmp_path)
-    lake = Lake.from_folder(tmp_path, parse_time=datetime(2024, 7, 1, tzinfo=UTC))
+    lake = lake_from_folder(tmp_path, parse_time=datetime(2024, 7, 1, tzinfo=UTC))
     assert lake.run("SELECT DISTINCT p_parse_time FROM tracebit_healthcheck") == [
         {"p_parse_time": "2024-07-01 00:00:00.000000"}
     ]
@@ -302,12 +303,12 @@ def test_bad_folders(tmp_path, files, message):
     for name, text in files.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     with pytest.raises(UserError, match=message):
-        Lake.from_folder(tmp_path)
+        lake_from_folder(tmp_path)
 
 
 def test_missing_folder(tmp_path):
     with pytest.raises(UserError, match="data folder not found"):
-        Lake.from_folder(tmp_path / "missing")
+        lake_from_folder(tmp_path / "missing")
 
 
 def test_load_is_all_or_nothing():

@@ -22,7 +22,7 @@ import yaml
 
 from tracebit_pack.cli.main import main
 from tracebit_pack.errors import UserError
-from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.loading.folder_lake import lake_from_folder
 from tracebit_pack.query import pantherflow_docs as docs
 from tracebit_pack.query.pantherflow_sql import NotSupportedOffline, run_pantherflow
 
@@ -33,7 +33,7 @@ NOW = dt.datetime(2024, 12, 13, 17, 0, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="module")
 def lake():
-    loaded = Lake.from_folder(REPO_ROOT / "tests" / "fixtures" / "lake")
+    loaded = lake_from_folder(REPO_ROOT / "tests" / "fixtures" / "lake")
     yield loaded
     loaded.close()
 

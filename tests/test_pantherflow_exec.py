@@ -22,6 +22,7 @@ from tracebit_pack.cli.main import main
 from tracebit_pack.dev import value_strategies
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.loading.folder_lake import lake_from_folder
 from tracebit_pack.query import pivots as pivot_run
 from tracebit_pack.query.pantherflow_sql import run_pantherflow, translate
 
@@ -69,7 +70,7 @@ ALERT_TIMES = ["2024-12-13 16:20:00", "2024-12-13 10:00:00", "2024-11-20 12:00:0
 
 @pytest.fixture(scope="module")
 def lakes():
-    loaded = {name: Lake.from_folder(folder) for name, folder in FOLDERS.items()}
+    loaded = {name: lake_from_folder(folder) for name, folder in FOLDERS.items()}
     yield loaded
     for lake in loaded.values():
         lake.close()

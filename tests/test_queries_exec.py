@@ -24,7 +24,7 @@ import pytest
 from panther_core.enriched_event import PantherEvent
 
 import tracebit_pivots as tp
-from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.loading.folder_lake import lake_from_folder
 from tracebit_pack.pack.items import items_of, load_items
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +40,7 @@ HOSTILE_ARN = "arn:aws:sts::693260565127:assumed-role/x/o'brien\\\" --;|\n\u202e
 
 @pytest.fixture(scope="module")
 def lake():
-    lake = Lake.from_folder(LAKE_DIR)
+    lake = lake_from_folder(LAKE_DIR)
     yield lake
     lake.close()
 
@@ -240,7 +240,7 @@ def test_integration_silent(lake, items):
 
 
 def test_integration_silent_with_no_health_check_at_all(tmp_path, items):
-    empty = Lake.from_folder(tmp_path)
+    empty = lake_from_folder(tmp_path)
     try:
         rows = empty.run(items[SILENT], now=NOW)
     finally:

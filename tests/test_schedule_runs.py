@@ -12,6 +12,7 @@ from tracebit_pack.engine.correlation import CorrelationRule
 from tracebit_pack.engine.correlation_model import Signal
 from tracebit_pack.errors import UsageError, UserError
 from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.loading.folder_lake import lake_from_folder
 from tracebit_pack.logs.arrival import Arrival, delivery_time, parse_delays
 from tracebit_pack.pack.items import REPO_ROOT, load_items
 from tracebit_pack.schedule.as_of import LakeAsOf, QueryAtRuns
@@ -30,7 +31,7 @@ def at(text):
 
 @pytest.fixture(scope="module")
 def blog_lake():
-    lake = Lake.from_folder(BLOG, strict=False)
+    lake = lake_from_folder(BLOG, strict=False)
     yield lake
     lake.close()
 
@@ -176,8 +177,8 @@ def test_arrival_in_sql_and_in_python_is_the_same(tmp_path, strict):
     _cloudtrail_object(tmp_path, f"693260565127_CloudTrail_us-east-1_{stamp}_X1.json.gz", events)
     okta = json.loads((BLOG / "Okta.SystemLog.jsonl").read_text().splitlines()[0])
     (tmp_path / "Okta.SystemLog.jsonl").write_text(json.dumps(okta) + "\n")
+    from tracebit_pack.loading.ingest import Ingest
     from tracebit_pack.logs.folder import discover
-    from tracebit_pack.logs.ingest import Ingest
 
     lake = Lake.for_sources(discover(tmp_path))
     ingest = Ingest(

@@ -12,8 +12,8 @@ import pytest
 import sqlglot
 
 from tracebit_pack.errors import UserError
-from tracebit_pack.lake.embedded import Lake
 from tracebit_pack.lake.transpile import UnsupportedConstruct, transpile
+from tracebit_pack.loading.folder_lake import lake_from_folder
 
 BASIC = Path(__file__).parent / "fixtures" / "lake_engine" / "basic"
 VARIANTS = {"userIdentity", "target", "principal", "requestParameters", "debugContext", "canaries_accessed"}
@@ -21,7 +21,7 @@ VARIANTS = {"userIdentity", "target", "principal", "requestParameters", "debugCo
 
 @pytest.fixture(scope="module")
 def lake():
-    lake = Lake.from_folder(BASIC)
+    lake = lake_from_folder(BASIC)
     yield lake
     lake.close()
 

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from tracebit_pack.cli.main import main
+from tracebit_pack.loading.folder_lake import lake_from_folder
 from tracebit_pack.logs.schemas import read_jsonl
 from tracebit_pack.logs.validate import Problem, validate_event
 
@@ -281,14 +282,13 @@ def test_rule_match_fields_are_accepted_and_type_checked():
 
 
 def test_rule_match_exports_load_into_the_lake(tmp_path):
-    from tracebit_pack.lake.embedded import Lake
 
     rows = [
         dict(event, p_log_type="Tracebit.Alert", p_event_time="2024-06-30 06:00:00.000", **RULE_MATCH_FIELDS)
         for _, event in read_jsonl(FIXTURES / "Tracebit.Alert.jsonl")
     ]
     (tmp_path / "Tracebit.Alert.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    lake = Lake.from_folder(tmp_path)
+    lake = lake_from_folder(tmp_path)
     try:
         assert lake.skipped.total == 0, lake.skipped.summary()
         assert lake.run("SELECT COUNT(*) AS n FROM tracebit_alert") == [{"n": len(rows)}]

@@ -36,20 +36,19 @@ from pathlib import Path
 from typing import Any
 
 from tracebit_pack.engine.alerts import Alert, group_matches
-from tracebit_pack.engine.correlation import CorrelationMatch, CorrelationRule, Signal
+from tracebit_pack.engine.correlation import CorrelationMatch, CorrelationRule, Signal, correlation_rules
 from tracebit_pack.engine.loaded_rule import RuleResult
 from tracebit_pack.engine.rules import PackEngine
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.loading.ingest import Ingest, Skipped
 from tracebit_pack.logs.arrival import Arrival
 from tracebit_pack.logs.folder import discover, require_events
-from tracebit_pack.logs.ingest import Ingest, Skipped
 from tracebit_pack.logs.schemas import LOG_TYPES
 from tracebit_pack.pack.items import (
     REPO_ROOT,
     table_name,
 )
-from tracebit_pack.pack.not_evaluated import correlation_rules
 from tracebit_pack.query.pivots import run_pivot
 from tracebit_pack.query.rerun import rerun_command
 from tracebit_pack.schedule.as_of import arrival_bounds, tables_read
@@ -97,7 +96,7 @@ class ReplayReport:
     first_event_time: datetime | None = None
     last_event_time: datetime | None = None
     skipped_queries: dict[str, str] = field(default_factory=dict)  # scheduled query -> why not run
-    rule_events: int = 0  # events of the log types that have real-time rules
+    rule_events: int = 0  # events run through real-time rules (those their InlineFilters may pass)
     skipped: Skipped = field(default_factory=Skipped)
     scheduled_queries: dict[str, QueryRunsSummary] = field(default_factory=dict)  # runs and rows
     correlation_runs: dict[str, int] = field(default_factory=dict)  # correlation rule -> its runs
@@ -290,7 +289,9 @@ def replay(
     not_evaluated = dict(engine.not_evaluated)
     lake = Lake.for_sources(sources)
     try:
-        ingest = Ingest(lake, {t for t in LOG_TYPES if engine.rules_for(t)}, strict=strict, arrival=arrival)
+        rule_types = {t for t in LOG_TYPES if engine.rules_for(t)}
+        pushdowns = {t: p for t in rule_types if (p := engine.pushdown(t)) is not None}
+        ingest = Ingest(lake, rule_types, strict=strict, arrival=arrival, pushdowns=pushdowns)
         bar = progress("load", None) if progress else None
         ingest.progress = bar.update if bar is not None else ingest.progress
         try:

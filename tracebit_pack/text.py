@@ -43,6 +43,11 @@ def terminal_json(value: object, indent: int | None = 2) -> str:
     )
 
 
+def lit(text: str) -> str:
+    """A SQL string literal (quotes doubled): how a value is placed in DuckDB SQL."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def check_utf8(what: str, text: str) -> None:
     """UserError for text that came from bytes that are not UTF-8 (surrogate-escaped by Python)."""
     if any("\udc80" <= char <= "\udcff" for char in text):

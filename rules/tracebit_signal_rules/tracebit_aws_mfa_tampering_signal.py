@@ -9,8 +9,9 @@ canary alert whose principal is that user (its user ARN, its name, or an assumed
 after it) escalates to Critical in real time, and the correlation rules match it on
 ``p_alert_context.identities``.
 
-This rule sees every CloudTrail event, so ``rule()`` starts with one frozenset membership test on
-``eventName``; nothing else runs for the other events.
+Its ``InlineFilters`` (``eventName`` among these names) let Panther skip ``rule()`` for every other
+CloudTrail event; ``rule()`` repeats that test (one frozenset membership), since ``pat test``
+ignores InlineFilters.
 """
 
 from panther_detection_helpers.caching import put_dictionary

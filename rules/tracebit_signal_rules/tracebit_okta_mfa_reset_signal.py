@@ -4,8 +4,9 @@ Creates no alert (``CreateAlert: false``). Its signals feed the Tracebit correla
 on ``p_alert_context.identities``), and it records each target identity in Panther's KV cache so
 the Tracebit rules can escalate in real time (docs/DESIGN.md, "KV cache contract").
 
-This rule sees every Okta event, so ``rule()`` starts with one frozenset membership test on the
-top-level ``eventType``; nothing else runs for the other event types.
+Its ``InlineFilters`` (``eventType`` among the reset types) let Panther skip ``rule()`` for every
+other Okta event; ``rule()`` repeats that test (one frozenset membership), since ``pat test``
+ignores InlineFilters.
 """
 
 from collections.abc import Sequence

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 NON_MATCHING_RATIO_GOAL = 1.5
-MATCHING_US_GOAL = 30.0
+MATCHING_US_GOAL = 300.0  # a matching Tracebit event: its alert context with the rendered pivots
 
 
 def machine() -> dict[str, Any]:
@@ -80,8 +80,9 @@ def render(result: dict[str, Any], command: str) -> str:
         f"figure, best of {settings['repeats']} passes. µs per event with prebuilt `PantherEvent`s (in "
         "brackets: `PantherEvent` construction included); the floor is `def rule(event): return False` "
         "measured in the same run on the same events; `n` is the number of distinct events. Goals: a "
-        f"non-matching event at most {NON_MATCHING_RATIO_GOAL}× the floor, a matching Tracebit event at "
-        f"most {MATCHING_US_GOAL:.0f} µs.",
+        f"non-matching event at most {NON_MATCHING_RATIO_GOAL}× the floor, a matching Tracebit event "
+        "(title, severity and the alert context with its rendered pivots included) at most "
+        f"{MATCHING_US_GOAL:.0f} µs.",
         "",
         "| rule | events | n | rule µs | floor µs | ratio | goal |",
         "|---|---|---:|---:|---:|---:|---|",

@@ -8,18 +8,22 @@ blog incident's Tracebit logs, then measures, each in a fresh process so that pe
 
 * **replay**: ``replay.replay`` of the folder end to end (load, real-time rules, scheduled rules,
   correlation, pivots): wall and CPU seconds, events/s, peak RSS, alerts raised;
-* **read_json**: DuckDB's own ``read_json`` of the same CloudTrail objects into a table typed
-  from the Panther schema (``STRUCT``s, ``TIMESTAMP``s; ``json`` fields as ``JSON``), the floor
-  that any loader of these files pays, measured in the same run.
+* **floor**: DuckDB's plain read of the same CloudTrail objects into a table, types
+  auto-detected (``FLOOR_SQL``): the physical floor of reading these files;
+* **full schema**: DuckDB's ``read_json`` of the same objects typed from the whole Panther schema
+  (``STRUCT``s, ``TIMESTAMP``s; ``json`` fields as ``JSON``), the older reference, about five
+  times the floor.
 
-Goals: replay at 1M within 4x read_json; peak RSS under 2 GB; cost per event at 1M within 1.5x of
-the cost at 100k; the bundled incident under 2 s.
+Each figure is taken with the machine's 1-minute load average at its start. Goals: replay at 1M
+within 5x the floor; peak RSS under 1.5 GB; cost per event at 1M within 1.2x of the cost at
+100k; the bundled incident under 1 s.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -34,10 +38,15 @@ from tracebit_pack.pack.items import REPO_ROOT
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 DEFAULT_DATA = REPO_ROOT / ".bench-data"
-RATIO_GOAL = 4.0
-RSS_GOAL_MB = 2048
-LINEARITY_GOAL = 1.5
-INCIDENT_GOAL_SECONDS = 2.0
+RATIO_GOAL = 5.0
+RSS_GOAL_MB = 1536  # 1.5 GB
+LINEARITY_GOAL = 1.2
+INCIDENT_GOAL_SECONDS = 1.0
+# The floor, as written: DuckDB reads the S3 objects and unnests their Records, types auto-detected.
+FLOOR_SQL = (
+    "CREATE TABLE ct AS SELECT unnest(Records) r FROM read_json('{folder}/AWS.CloudTrail/**/*.json.gz', "
+    "maximum_object_size=200000000, ignore_errors=true)"
+)
 DUCK_TYPES = {**SQL_TYPES, "json": "JSON"}  # read_json types: json fields as JSON
 
 
@@ -60,6 +69,11 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _load() -> float:
+    """The 1-minute load average: how busy the shared machine was when a figure was taken."""
+    return os.getloadavg()[0]
+
+
 def measure_replay(folder: Path) -> dict[str, Any]:
     """Run in a child: one replay of ``folder``."""
     import warnings
@@ -67,9 +81,10 @@ def measure_replay(folder: Path) -> dict[str, Any]:
     from tracebit_pack.replay import replay
 
     warnings.simplefilter("ignore")
-    cpu, start = _cpu(), time.perf_counter()
+    load, cpu, start = _load(), _cpu(), time.perf_counter()
     report = replay(folder)
     return {
+        "load": load,
         "seconds": time.perf_counter() - start,
         "cpu_seconds": _cpu() - cpu,
         "events": report.events,
@@ -90,7 +105,7 @@ def measure_read_json(folder: Path) -> dict[str, Any]:
     schema = load_schema("AWS.CloudTrail")
     records = "STRUCT(" + ", ".join(f'"{f.name}" {duckdb_type(f)}' for f in schema.fields) + ")[]"
     connection = duckdb.connect(":memory:")
-    cpu, start = _cpu(), time.perf_counter()
+    load, cpu, start = _load(), _cpu(), time.perf_counter()
     connection.execute(
         "CREATE TABLE cloudtrail AS SELECT unnest(Records, recursive := false) "
         "FROM read_json(?, columns = {'Records': ?})",
@@ -98,11 +113,38 @@ def measure_read_json(folder: Path) -> dict[str, Any]:
     )
     rows = connection.execute("SELECT count(*) FROM cloudtrail").fetchone()[0]
     return {
+        "load": load,
         "seconds": time.perf_counter() - start,
         "cpu_seconds": _cpu() - cpu,
         "rows": rows,
         "peak_rss_mb": _peak_rss_mb(),
     }
+
+
+def floor_sql(folder: Path) -> str:
+    """``FLOOR_SQL`` for ``folder`` (its path as a SQL string literal)."""
+    return FLOOR_SQL.replace("{folder}", str(folder).replace("'", "''"))
+
+
+def measure_floor(folder: Path) -> dict[str, Any]:
+    """Run in a child: the floor (``FLOOR_SQL``) on the folder's CloudTrail S3 objects."""
+    import duckdb
+
+    connection = duckdb.connect(":memory:")
+    load, cpu, start = _load(), _cpu(), time.perf_counter()
+    connection.execute(floor_sql(folder))
+    seconds, cpu_seconds = time.perf_counter() - start, _cpu() - cpu
+    rows = connection.execute("SELECT count(*) FROM ct").fetchone()[0]
+    return {
+        "load": load,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "rows": rows,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+MEASURES = {"replay": measure_replay, "floor": measure_floor, "read_json": measure_read_json}
 
 
 def _child(kind: str, folder: Path) -> dict[str, Any]:
@@ -133,17 +175,20 @@ def run(sizes: tuple[int, ...], data: Path) -> dict[str, Any]:
     rows = []
     for size in sizes:
         folder = dataset(data, size)
-        floor = _child("read_json", folder)
+        floor = _child("floor", folder)
+        typed = _child("read_json", folder)
         replayed = _child("replay", folder)
         rows.append(
             {
                 "cloudtrail_events": size,
                 "replay": replayed,
-                "read_json": floor,
+                "floor": floor,
+                "read_json": typed,
                 "events_per_second": replayed["events"] / replayed["seconds"],
                 "us_per_event": replayed["seconds"] / replayed["events"] * 1e6,
                 "ratio": replayed["seconds"] / floor["seconds"],
                 "cpu_ratio": replayed["cpu_seconds"] / floor["cpu_seconds"],
+                "read_json_ratio": replayed["seconds"] / typed["seconds"],
             }
         )
     incident = min(
@@ -163,12 +208,13 @@ def goals(result: dict[str, Any]) -> list[str]:
     if top:
         ok = top["ratio"] <= RATIO_GOAL
         out.append(
-            f"replay / read_json at {top['cloudtrail_events']:,}: {top['ratio']:.2f}x wall, "
+            f"replay / floor at {top['cloudtrail_events']:,}: {top['ratio']:.2f}x wall, "
             f"{top['cpu_ratio']:.2f}x CPU (goal <= {RATIO_GOAL:.0f}x): {'met' if ok else 'MISSED'}"
         )
         peak = max(row["replay"]["peak_rss_mb"] for row in result["rows"])
         out.append(
-            f"peak RSS {peak:,.0f} MB (goal < {RSS_GOAL_MB} MB): {'met' if peak < RSS_GOAL_MB else 'MISSED'}"
+            f"peak RSS {peak:,.0f} MB (goal < {RSS_GOAL_MB:,} MB): "
+            f"{'met' if peak < RSS_GOAL_MB else 'MISSED'}"
         )
     if 100_000 in by_size and 1_000_000 in by_size:
         big, small = by_size[1_000_000], by_size[100_000]
@@ -185,7 +231,8 @@ def goals(result: dict[str, Any]) -> list[str]:
     ok = seconds < INCIDENT_GOAL_SECONDS
     out.append(
         f"bundled incident ({result['incident']['events']} events): {seconds:.2f} s "
-        f"(goal < {INCIDENT_GOAL_SECONDS:.0f} s): {'met' if ok else 'MISSED'}"
+        f"(goal < {INCIDENT_GOAL_SECONDS:.0f} s; load {result['incident']['load']:.2f}): "
+        f"{'met' if ok else 'MISSED'}"
     )
     return out
 
@@ -194,11 +241,19 @@ METHOD = """Each row replays a folder generated by `scenarios/generate_backtest.
 CloudTrail events as gzip S3 objects of 1,000 records in dated folders, N/10 Okta events as one
 System Log JSON array, and the blog incident's Tracebit logs, with the incident hidden in that
 activity. "replay" is `replay.replay` end to end in a fresh process (load, real-time rules,
-scheduled queries, correlation, pivots); "read_json" is DuckDB's own `read_json` of the same
-CloudTrail objects into a table typed from the Panther schema, in its own fresh process in the
-same run. Peak RSS is each process's `ru_maxrss`. Goals: replay at 1M within 4x read_json (wall),
-peak RSS under 2 GB, cost per event at 1M within 1.5x of the cost at 100k, the bundled incident
-under 2 s."""
+scheduled queries, correlation, pivots). "floor" is DuckDB's plain read of the same CloudTrail
+objects into a table, types auto-detected, in its own fresh process in the same run:
+
+```sql
+{floor}
+```
+
+"full schema" is the older reference: `read_json` of the same objects typed from the whole Panther
+CloudTrail schema (explicit `STRUCT`s), also in its own process. Peak RSS is each process's
+`ru_maxrss`; "load" is the machine's 1-minute load average when the figure was taken (2 CPUs: above
+2 the figures are inflated by other work). Goals: replay at the largest size within 5x the floor
+(wall), peak RSS under 1.5 GB, cost per event at 1M within 1.2x of the cost at 100k, the bundled
+incident under 1 s."""
 
 
 def render_page(result: dict[str, Any]) -> str:
@@ -212,7 +267,7 @@ def render_page(result: dict[str, Any]) -> str:
             f"Machine: {m['cpu']}, `nproc` {m['nproc']}, Python {m['python']}, load average "
             f"{', '.join(f'{x:.2f}' for x in m['load_average'] or [])}.",
             "",
-            METHOD,
+            METHOD.replace("{floor}", FLOOR_SQL.replace("{folder}", "<folder>")),
             "",
             *render_table(result),
             "",
@@ -240,17 +295,18 @@ def render(result: dict[str, Any]) -> str:
 def render_table(result: dict[str, Any]) -> list[str]:
     """The scaling table, then the alerts and skipped events of each run."""
     lines = [
-        "| CloudTrail events | all events | replay s (CPU s) | events/s | µs/event | peak RSS MB "
-        "| read_json s (CPU s) | read_json RSS MB | ratio wall (CPU) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| CloudTrail events | all events | replay s (CPU s) | load | µs/event | peak RSS MB "
+        "| floor s (CPU s) | load | ratio to floor wall (CPU) | full schema s | load | ratio to it |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in result["rows"]:
-        r, f = row["replay"], row["read_json"]
+        r, f, t = row["replay"], row["floor"], row["read_json"]
         lines.append(
             f"| {row['cloudtrail_events']:,} | {r['events']:,} | {r['seconds']:.1f} ({r['cpu_seconds']:.1f}) "
-            f"| {row['events_per_second']:,.0f} | {row['us_per_event']:.1f} | {r['peak_rss_mb']:,.0f} "
-            f"| {f['seconds']:.1f} ({f['cpu_seconds']:.1f}) | {f['peak_rss_mb']:,.0f} "
-            f"| {row['ratio']:.2f} ({row['cpu_ratio']:.2f}) |"
+            f"| {r['load']:.1f} | {row['us_per_event']:.1f} | {r['peak_rss_mb']:,.0f} "
+            f"| {f['seconds']:.1f} ({f['cpu_seconds']:.1f}) | {f['load']:.1f} "
+            f"| {row['ratio']:.2f} ({row['cpu_ratio']:.2f}) "
+            f"| {t['seconds']:.1f} | {t['load']:.1f} | {row['read_json_ratio']:.2f} |"
         )
     lines.append("")
     for row in result["rows"]:
@@ -259,7 +315,7 @@ def render_table(result: dict[str, Any]) -> list[str]:
         named = ", ".join(f"{rule} {count}" for rule, count in sorted(alerts.items()))
         lines.append(
             f"* {row['cloudtrail_events']:,} CloudTrail events: {sum(alerts.values())} alert(s) ({named}); "
-            f"{r['skipped']} event(s) skipped"
+            f"{r['skipped']} event(s) skipped; the floor read {row['floor']['rows']:,} records"
         )
     month = result.get("month")
     if month:
@@ -289,8 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.measure:
         kind, folder = args.measure
-        measure = measure_replay if kind == "replay" else measure_read_json
-        print(json.dumps(measure(Path(folder))))
+        print(json.dumps(MEASURES[kind](Path(folder))))
         return 0
     sizes = tuple(int(s) for s in args.sizes.split(",") if s.strip())
     result = run(sizes, args.data)

@@ -24,7 +24,7 @@ from tracebit_pack.engine.correlation_model import (
     Transition,
 )
 from tracebit_pack.errors import UserError
-from tracebit_pack.pack.items import load_yaml
+from tracebit_pack.pack.items import AnalysisItem, items_of, load_yaml
 
 DEFAULT_LOOKBACK_MINUTES = 15
 ORDERS = ("Chronological", "ReverseChronological")
@@ -256,3 +256,16 @@ def load_rules(paths: Iterable[Path]) -> list[CorrelationRule]:
         if isinstance(spec, Mapping) and spec.get("AnalysisType") == "correlation_rule":
             rules.append(CorrelationRule(spec, file))
     return rules
+
+
+def correlation_rules(items: Iterable[AnalysisItem]) -> tuple[list[CorrelationRule], dict[str, str]]:
+    """The enabled correlation rules that compile, and the others -> reason."""
+    rules, skipped = [], {}
+    for item in items_of(items, "correlation_rule"):
+        if not item.spec.get("Enabled", False):
+            continue
+        try:
+            rules.append(CorrelationRule(item.spec, item.path))
+        except UserError as err:
+            skipped[item.id] = f"correlation rule: {str(err).removeprefix(f'{item.path}: ')}"[:300]
+    return rules, skipped

@@ -43,6 +43,21 @@ class Unsupported(Exception):
 
 def compile_key(spec: Mapping) -> tuple[str, Callable[[Any], Any]]:
     """``Key``/``DeepKey``/``KeyPath`` -> (display name, getter returning the value or _MISSING)."""
+    path = key_steps(spec)
+    if len(path) == 1 and isinstance(path[0], str):  # a top-level field: one lookup, no walk
+        name = path[0]
+
+        def field(event: Any) -> Any:
+            if not isinstance(event, Mapping):
+                return _MISSING
+            return event.get(name, _MISSING)
+
+        return name, field
+    return ".".join(str(p) for p in path), lambda event: _walk(event, path)
+
+
+def key_steps(spec: Mapping) -> list[Any]:
+    """The path a key specifier names: field names, list indexes and ``WILDCARD``. Raises Unsupported."""
     present = [name for name in _KEY_SPECS if name in spec]
     if len(present) != 1:
         raise Unsupported(f"expected exactly one of Key, DeepKey, KeyPath in {dict(spec)!r}")
@@ -58,7 +73,7 @@ def compile_key(spec: Mapping) -> tuple[str, Callable[[Any], Any]]:
         path = list(raw)
     else:
         path = _parse_key_path(raw)
-    return ".".join(str(p) for p in path), lambda event: _walk(event, path)
+    return path
 
 
 def _parse_key_path(text: Any) -> list[Any]:
@@ -96,9 +111,11 @@ def _walk(value: Any, path: Sequence[Any]) -> Any:
                 return _MISSING
             value = value[step]
         else:
-            if not isinstance(value, Mapping) or step not in value:
+            if not isinstance(value, Mapping):
                 return _MISSING
-            value = value[step]
+            value = value.get(step, _MISSING)  # one lookup (case-insensitive in a PantherEvent)
+            if value is _MISSING:
+                return _MISSING
     return value
 
 
@@ -109,7 +126,9 @@ def _is_list(value: Any) -> bool:
 # --------------------------------------------------------------------------- value comparisons
 
 
-def _number(value: Any) -> float | None:
+def number(value: Any) -> float | None:
+    """A value as the evaluator reads a number: ``float()`` of a string's stripped text; None for
+    booleans and anything else (the SQL lowering, ``match_sql``, reads numbers the same way)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -126,7 +145,7 @@ def _equal(actual: Any, expected: Any, fold: bool = False) -> bool:
     if isinstance(actual, bool) or isinstance(expected, bool):
         return isinstance(actual, bool) and isinstance(expected, bool) and actual is expected
     if isinstance(actual, int | float) or isinstance(expected, int | float):
-        a, b = _number(actual), _number(expected)
+        a, b = number(actual), number(expected)
         return a is not None and b is not None and a == b
     if isinstance(actual, str) and isinstance(expected, str):
         return actual.casefold() == expected.casefold() if fold else actual == expected
@@ -158,7 +177,7 @@ def _contains(fold: bool) -> Callable[[Any, Any], bool]:
 
 def _ordered(test: Callable[[float, float], bool]) -> Callable[[Any, Any], bool]:
     def run(actual: Any, expected: Any) -> bool:
-        a, b = _number(actual), _number(expected)
+        a, b = number(actual), number(expected)
         return a is not None and b is not None and test(a, b)
 
     return run
@@ -196,7 +215,7 @@ _POSITIVE: dict[str, Callable[[Any, Any], bool]] = {
     "IsLessThan": _ordered(lambda a, b: a < b),
     "IsLessThanOrEqual": _ordered(lambda a, b: a <= b),
 }
-_NEGATED = {
+NEGATED = {  # negated condition -> the positive one it negates
     "DoesNotEqual": "Equals",
     "IDoesNotEqual": "IEquals",
     "DoesNotContain": "Contains",
@@ -255,7 +274,7 @@ _ELEMENT_CONDITIONS: dict[str, Callable[[Iterable[bool]], bool]] = {
 }
 
 SUPPORTED_CONDITIONS = tuple(
-    sorted({*_POSITIVE, *_NEGATED, *_UNARY, "IsIn", "IsNotIn", "IsIPAddressInCIDR", "IsIPAddressNotInCIDR"})
+    sorted({*_POSITIVE, *NEGATED, *_UNARY, "IsIn", "IsNotIn", "IsIPAddressInCIDR", "IsIPAddressNotInCIDR"})
 )
 
 
@@ -273,6 +292,8 @@ def compile_expressions(expressions: Any, inline: bool = False) -> Predicate:
     if not isinstance(expressions, list):
         raise Unsupported(f"match expressions must be a list, got {type(expressions).__name__}")
     parts = [_compile(expr, inline) for expr in expressions]
+    if len(parts) == 1:  # the usual InlineFilters: one condition, called directly
+        return parts[0]
     return lambda event: all(part(event) for part in parts)
 
 
@@ -336,7 +357,7 @@ def _compile_multi_key(expr: Mapping, condition: str) -> Predicate:
         raise Unsupported(f"multi-key condition {condition!r} is not supported offline")
     (_, left), (_, right) = compile_key(specs[0]), compile_key(specs[1])
     negated = condition.startswith("DoesNot") or condition.startswith("IDoesNot")
-    compare = _POSITIVE[_NEGATED.get(condition, condition)]
+    compare = _POSITIVE[NEGATED.get(condition, condition)]
 
     def run(event: Mapping) -> bool:
         a, b = left(event), right(event)
@@ -381,17 +402,23 @@ def _leaf_test(expr: Mapping, condition: str) -> Callable[[Any], bool]:
                 return ip is not None and any(ip.version == n.version and ip in n for n in networks)
 
         else:
+            # a string is compared with string candidates by equality alone (_equal): one set lookup,
+            # which is what an InlineFilter on an event name costs on every event
+            strings = frozenset(c for c in values if isinstance(c, str))
+            others = [c for c in values if not isinstance(c, str)]
 
             def member(v: Any) -> bool:
+                if isinstance(v, str):
+                    return v in strings or any(_equal(v, candidate) for candidate in others)
                 return any(_equal(v, candidate) for candidate in values)
 
         return lambda v: (v is not _MISSING and v is not None and member(v)) != negated
-    if condition in _POSITIVE or condition in _NEGATED:
+    if condition in _POSITIVE or condition in NEGATED:
         if not has_value:
             raise Unsupported(f"condition {condition!r} needs a Value")
         expected = expr["Value"]
-        negated = condition in _NEGATED
-        compare = _POSITIVE[_NEGATED.get(condition, condition)]
+        negated = condition in NEGATED
+        compare = _POSITIVE[NEGATED.get(condition, condition)]
         return lambda v: (v is not _MISSING and v is not None and compare(v, expected)) != negated
     raise Unsupported(f"condition {condition!r} is not supported offline")
 

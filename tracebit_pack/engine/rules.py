@@ -40,6 +40,7 @@ from tracebit_pack import times
 from tracebit_pack.engine.kv import MemoryKVStore, patch_caching
 from tracebit_pack.engine.lazy_models import LazyDataModels
 from tracebit_pack.engine.loaded_rule import SEVERITIES, LoadedRule, RuleResult, default_dedup, load_rule
+from tracebit_pack.engine.match_sql import Pushdown, rule_pushdown
 from tracebit_pack.engine.simple_rules import NotEvaluated
 from tracebit_pack.errors import UserError
 from tracebit_pack.pack import globals as pack_globals
@@ -185,6 +186,11 @@ class PackEngine:
 
     def rules_for(self, log_type: str) -> list[LoadedRule]:
         return self._by_log_type.get(log_type, [])
+
+    def pushdown(self, log_type: str) -> Pushdown | None:
+        """The SQL condition that keeps the events of ``log_type`` some rule's InlineFilters may
+        pass (``match_sql``); None when a rule of it reads every event."""
+        return rule_pushdown(loaded.spec.get("InlineFilters") for loaded in self.rules_for(log_type))
 
     def run_event(self, event: Mapping) -> list[RuleResult]:
         """Every enabled real-time rule for the event's ``p_log_type``, in load order."""

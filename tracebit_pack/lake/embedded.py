@@ -1,6 +1,6 @@
 """An embedded Panther data lake on DuckDB: load ``<LogType>.jsonl`` folders, run Panther SQL.
 
-    lake = Lake.from_folder("tests/fixtures/lake_engine/basic")
+    lake = lake_from_folder("tests/fixtures/lake_engine/basic")  # tracebit_pack.loading.folder_lake
     rows = lake.run(sql_or_item, now=datetime(2024, 6, 30, 12, tzinfo=UTC), params={"user": "x"})
 
 Tables: ``panther_logs.public.<table>`` (``analysis.table_name(log_type)``) for every log type
@@ -135,7 +135,7 @@ class Lake:
         for statement in SUPPORT_MACROS:
             self.connection.execute(statement.replace("CREATE OR REPLACE MACRO ", "CREATE OR REPLACE MACRO "))
         self.row_counts: dict[str, int] = {}
-        self.skipped = None  # ingest.Skipped of the last from_folder load
+        self.skipped = None  # loading.ingest.Skipped of the folder it was loaded from (lake_from_folder)
         for log_type in LOG_TYPES:
             cols = ", ".join(f"{_quote(name)} {sql_type}" for name, sql_type in table_columns(log_type))
             self.connection.execute(f"CREATE TABLE panther_logs.public.{table_name(log_type)} ({cols})")
@@ -156,41 +156,6 @@ class Lake:
         return lake
 
     # ------------------------------------------------------------------ loading
-
-    @classmethod
-    def from_folder(
-        cls,
-        path: str | Path,
-        parse_time: dt.datetime | None = None,
-        *,
-        strict: bool = True,
-        python_log_types: Iterable[str] | None = None,
-    ) -> Lake:
-        """A lake loaded from the event files of folder ``path`` (layouts: ``tracebit_pack.logs.ingest``).
-
-        UserError for a missing folder or a file or folder name that is not a known log type;
-        with ``strict`` (the default) also for malformed JSON (``file:line``) or an event that does
-        not match its schema, otherwise those are skipped and counted in ``lake.skipped``.
-        ``parse_time``: the ``p_parse_time`` of every row; by default each row's event time.
-        ``python_log_types``: the log types read by real-time rules (default: those of an enabled
-        rule of the pack): with ``strict`` checked and enriched in Python; the others, and all
-        without ``strict``, are loaded by DuckDB alone (``tracebit_pack.logs.ingest``).
-        """
-        from tracebit_pack.logs.folder import discover
-        from tracebit_pack.logs.ingest import Ingest, rule_log_types
-
-        sources = discover(Path(path))
-        lake = cls.for_sources(sources)
-        types = rule_log_types() if python_log_types is None else set(python_log_types)
-        ingest = Ingest(lake, types, strict=strict, parse_time=parse_time)
-        try:
-            ingest.load(sources)
-            ingest.close()
-        except BaseException:
-            lake.close()
-            raise
-        lake.skipped = ingest.skipped
-        return lake
 
     def load_events(
         self,

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tracebit_pack.errors import InputError, Location, UserError
-from tracebit_pack.logs.ingest_sql import lit
 from tracebit_pack.logs.schemas import LOG_TYPES, loads_json
+from tracebit_pack.text import lit
 
 IN_MEMORY_BYTES = 64 << 20  # larger inputs go to a lake that spills (needs_spilling); a lake is ~6x its input
 MAX_OBJECT_BYTES = 64 << 20

@@ -10,13 +10,8 @@ the list itself, escaped: ``review.render``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
-from tracebit_pack.errors import UserError
-from tracebit_pack.pack.items import AnalysisItem, items_of
-
-if TYPE_CHECKING:  # correlation imports engine, which imports this module
-    from tracebit_pack.engine.correlation import CorrelationRule
+from tracebit_pack.pack.items import AnalysisItem
 
 # Enabled items of these kinds are never run offline.
 KIND_REASONS = {
@@ -32,21 +27,6 @@ def unevaluated_items(items: Iterable[AnalysisItem]) -> dict[str, str]:
         for item in items
         if item.kind in KIND_REASONS and item.spec.get("Enabled", True)
     }
-
-
-def correlation_rules(items: Iterable[AnalysisItem]) -> tuple[list[CorrelationRule], dict[str, str]]:
-    """The enabled correlation rules that compile, and the others -> reason."""
-    from tracebit_pack.engine.correlation import CorrelationRule
-
-    rules, skipped = [], {}
-    for item in items_of(items, "correlation_rule"):
-        if not item.spec.get("Enabled", False):
-            continue
-        try:
-            rules.append(CorrelationRule(item.spec, item.path))
-        except UserError as err:
-            skipped[item.id] = f"correlation rule: {str(err).removeprefix(f'{item.path}: ')}"[:300]
-    return rules, skipped
 
 
 def summary_lines(not_evaluated: dict[str, str], limit: int = 15) -> list[str]:

@@ -41,6 +41,7 @@ from pathlib import Path
 import yaml
 
 from tracebit_pack.errors import UserError
+from tracebit_pack.loading.folder_lake import lake_from_folder
 from tracebit_pack.pack.items import REPO_ROOT
 from tracebit_pack.query.pantherflow import parse
 from tracebit_pack.query.pantherflow_sql import NotSupportedOffline, run_pantherflow
@@ -156,9 +157,8 @@ def _canonical(value: object) -> str:
 
 
 def run_corpus(examples: list[Example], data: Path, now: datetime) -> list[Outcome]:
-    from tracebit_pack.lake.embedded import Lake  # duckdb is imported only when examples run
 
-    lake = Lake.from_folder(data)
+    lake = lake_from_folder(data)
     try:
         return [run_example(lake, example, now) for example in examples]
     finally:

@@ -35,6 +35,7 @@ from lark import Tree
 from tracebit_pack.errors import UserError
 from tracebit_pack.lake.embedded import table_columns
 from tracebit_pack.lake.transpile import UnsupportedConstruct
+from tracebit_pack.loading.folder_lake import lake_from_folder
 from tracebit_pack.logs.schemas import LOG_TYPES
 from tracebit_pack.pack.items import table_name
 from tracebit_pack.query.pantherflow import TABULAR_OPERATORS, decode_string, dotted_name, parse
@@ -412,11 +413,10 @@ def run_pantherflow(lake, text: str, now: datetime) -> list[dict]:
 def run_on_folder(text: str, folder: Path, now: datetime) -> list[dict]:
     """Rows of PantherFlow ``text`` over the lake of ``folder`` (a folder of ``<LogType>.jsonl``),
     which must hold every table the query reads (checked before anything is loaded)."""
-    from tracebit_pack.lake.embedded import Lake  # duckdb is imported only when a query runs
     from tracebit_pack.lake.folder import check_folder
 
     check_folder(Path(folder), translate(text, now).tables)
-    lake = Lake.from_folder(folder)
+    lake = lake_from_folder(folder)
     try:
         return run_pantherflow(lake, text, now)
     finally:

@@ -35,7 +35,9 @@ def run_query(
     language: str = "sql",
 ) -> list[dict]:
     """Rows of query ``name`` (from ``root``/queries) over the lake in folder ``data``."""
-    from tracebit_pack.lake.embedded import Lake  # duckdb is imported only when a query runs
+    from tracebit_pack.loading.folder_lake import (
+        lake_from_folder,
+    )  # duckdb is imported only when a query runs
 
     items = {item.id: item for item in analysis.items_of(analysis.load_items(root), *QUERY_KINDS)}
     if name not in items:
@@ -53,7 +55,7 @@ def run_query(
         else:
             tables = tables_read(rendered["sql"])
         check_folder(Path(data), tables)
-        lake = Lake.from_folder(data)
+        lake = lake_from_folder(data)
         try:
             return pivot_run.run_pivot(lake, pivots, name, render_params, now, language=language)
         finally:
@@ -66,7 +68,7 @@ def run_query(
         return run_saved(Path(data), item.query or "", now, params)
     check_param_values(item.query or "", params)
     check_folder(Path(data), tables_read(item.query or ""))
-    lake = Lake.from_folder(data)
+    lake = lake_from_folder(data)
     try:
         return lake.run(item, now=now, params=params)
     finally:

@@ -18,7 +18,9 @@ Every file is read once, by DuckDB's own readers (``logs.folder.reader_sql``). T
 
 The rule log types' enriched events are kept, as JSON text, in a DuckDB staging table from which
 ``rule_events()`` streams them in event-time order (memory stays bounded); Python only decodes
-them for the rules.
+them for the rules. Only the events a rule may match are kept: where every rule of a log type has
+``InlineFilters``, their SQL form (``pushdowns``, from ``engine.match_sql``) is part of the
+statement that stages the events, so the others never leave DuckDB.
 
 A non-conforming event is skipped and counted per reason with a few ``file:line`` examples
 (``Skipped``); with ``strict=True`` the first one is a UserError instead (nothing is loaded).
@@ -28,28 +30,30 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
+from tracebit_pack.engine.match_sql import Pushdown
 from tracebit_pack.errors import UserError
-from tracebit_pack.logs.arrival import Arrival
-from tracebit_pack.logs.enrich import deterministic_row_id, enrich, event_time
-from tracebit_pack.logs.folder import Source, reader_sql
-from tracebit_pack.logs.ingest_sql import (
+from tracebit_pack.lake.embedded import table_columns
+from tracebit_pack.loading.ingest_sql import (
     deep_sql,
-    lit,
     load_select,
     needs_python_sql,
     rule_events_select,
     sql_loadable,
 )
+from tracebit_pack.logs.arrival import Arrival
+from tracebit_pack.logs.enrich import deterministic_row_id, enrich, event_time
+from tracebit_pack.logs.folder import Source, reader_sql
 from tracebit_pack.logs.schemas import LOG_TYPES, loads_json
 from tracebit_pack.logs.validate import Problem, validate_event
 from tracebit_pack.pack.items import table_name
+from tracebit_pack.text import lit
 from tracebit_pack.times import EARLIEST_EVENT_TIME
 
 EXAMPLES_PER_REASON = 3
@@ -151,8 +155,12 @@ class Ingest:
         parse_time: datetime | None = None,
         progress: Callable[[int], None] | None = None,
         arrival: Arrival | None = None,
+        pushdowns: Mapping[str, Pushdown] | None = None,
     ) -> None:
+        """``pushdowns``: per rule log type, the condition an event must meet to be kept for the
+        rules (``engine.match_sql``: their InlineFilters in SQL); the others are kept whole."""
         self.lake = lake
+        self.pushdowns = dict(pushdowns or {})
         self.connection: duckdb.DuckDBPyConnection = lake.connection
         self.rule_types = set(rule_log_types)
         # strict: the rule log types are checked in Python, which also refuses unknown fields
@@ -272,7 +280,7 @@ class Ingest:
                 staged.append((file, pos, enriched))
             if lake_rows:
                 self.lake.insert_rows(log_type, lake_rows)
-                self._stage(staged)
+                self._stage(log_type, staged)
                 loaded += len(lake_rows)
                 self.progress(len(lake_rows))
         self._count(log_type, loaded)
@@ -285,11 +293,15 @@ class Ingest:
             row_id=deterministic_row_id(log_type, file, pos),
         )
 
-    def _stage(self, staged: list[tuple[str, int, dict]]) -> None:
-        """Keep ``(file, pos, enriched event)`` for ``rule_events()``, ordered by arrival."""
+    def _stage(self, log_type: str, staged: list[tuple[str, int, dict]]) -> None:
+        """Keep ``(file, pos, enriched event)`` for ``rule_events()``, ordered by arrival (those the
+        rules' filters may pass)."""
+        rows = (
+            "SELECT CAST(unnest(?::VARCHAR[]) AS TIMESTAMP) AS t, unnest(?::INTEGER[]) AS file_order, "
+            "unnest(?::BIGINT[]) AS pos, unnest(?::VARCHAR[]) AS doc"
+        )
         self.connection.execute(
-            f"INSERT INTO {RULE_EVENTS} SELECT CAST(unnest(?::VARCHAR[]) AS TIMESTAMP), "
-            "unnest(?::INTEGER[]), unnest(?::BIGINT[]), unnest(?::VARCHAR[])",
+            f"INSERT INTO {RULE_EVENTS} {self._candidates(log_type, rows)}",
             [
                 [e["p_parse_time"] for _, _, e in staged],
                 [self._order.get(str(f), 0) for f, _, _ in staged],
@@ -325,13 +337,23 @@ class Ingest:
             arrived = self.arrival.python(log_type, file, event, event_time(raw, log_type))
             staged.append((file, pos, self._enrich(raw, log_type, file, pos, arrived)))
         if staged:
-            self._stage(staged)
-        self.connection.execute(
-            f"INSERT INTO {RULE_EVENTS} "
-            + rule_events_select(
-                log_type, "_checked", self._parse_sql(log_type, paths, doc=True), self._rank(paths)
-            )
-        )
+            self._stage(log_type, staged)
+        parse, rank = self._parse_sql(log_type, paths, doc=True), self._rank(paths)
+        pushdown = self.pushdowns.get(log_type)
+        if pushdown is not None and not pushdown.reads_p_fields:
+            # filtered on the raw text, before the p_* fields are appended: the same answer (the
+            # rows built here hold no "p_ key of their own), without building the others' events
+            checked = f"({pushdown.select('SELECT * FROM _checked WHERE reason IS NULL', 'doc')})"
+            select = rule_events_select(log_type, checked, parse, rank)
+        else:
+            select = self._candidates(log_type, rule_events_select(log_type, "_checked", parse, rank))
+        self.connection.execute(f"INSERT INTO {RULE_EVENTS} {select}")
+
+    def _candidates(self, log_type: str, select: str) -> str:
+        """The rows of ``select`` (``t, file_order, pos, doc``) that a rule of ``log_type`` may match:
+        those its InlineFilters may pass (``pushdowns``), all when a rule reads every event."""
+        pushdown = self.pushdowns.get(log_type)
+        return select if pushdown is None else pushdown.select(select, "doc")
 
     def _rank(self, paths: list[Path]) -> str:
         """SQL of the rank of the row's ``file`` among the sources (the order they are read in)."""
@@ -355,8 +377,6 @@ class Ingest:
     def _load_sql(self, log_type: str, paths: list[Path], layout: str) -> None:
         if not paths:
             return
-        from tracebit_pack.lake.embedded import table_columns
-
         columns = table_columns(log_type)
         rules = log_type in self.rule_types
         parse = self._parse_sql(log_type, paths, doc=rules)

@@ -30,8 +30,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tracebit_pack.lake.embedded import SOURCE_ID
 from tracebit_pack.logs.enrich import DIRECT_COLUMNS
 from tracebit_pack.logs.schemas import MAX_JSON_DEPTH, FieldSpec, load_schema
+from tracebit_pack.text import lit
 
 PANTHER_TS = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?"
 RFC3339_TS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})"
@@ -53,11 +55,6 @@ EMAIL = (
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+"
 )
-
-
-def lit(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _json_path(names: tuple[str, ...]) -> str:
@@ -376,8 +373,6 @@ def load_select(
     And ``doc``: with ``rule_events`` every row's, from which ``rule_events_select`` builds the
     events the real-time rules see; without, only that of rows ``deep_sql`` picks (else NULL).
     """
-    from tracebit_pack.lake.embedded import SOURCE_ID  # the lake's constants; lake imports this module lazily
-
     all_leaves = leaves(log_type)
     paths = ", ".join(lit(_json_path(leaf.path)) for leaf in all_leaves)
     top = {leaf.path[0]: leaf for leaf in all_leaves if len(leaf.path) == 1}
