@@ -48,9 +48,9 @@ def test_month_reports_runs_rows_and_delays(month):
     assert queries["Tracebit.Query.CanaryPrincipalRecentMFAReset"].runs > 1300
     assert set(month.correlation_runs.values()) == {720}
     data = json.loads(json.dumps(month.to_json(), default=str))
-    correlation = next(a for a in data["alerts"] if a["rule_id"].startswith("Tracebit.Correlation.Okta"))
-    assert correlation["created_at"] == "2025-03-12T17:00:00.000Z"  # the hourly run after the canary alert
-    assert correlation["detection_delay_seconds"] == 65933  # since the MFA reset, the evening before
+    correlation = next(a for a in data["alerts"] if a["rule_id"].startswith("Tracebit.Correlation.AWSMFA"))
+    assert correlation["created_at"] == "2025-03-24T03:00:00.000Z"  # the hourly run after the canary alert
+    assert correlation["detection_delay_seconds"] == 2779  # since the MFA removal at 02:13:41
     assert {q["query"]: q["runs"] for q in data["scheduled_queries"]}[
         "Tracebit.Query.IntegrationSilent"
     ] == 720

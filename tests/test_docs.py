@@ -41,6 +41,8 @@ NOT_HERE = {
     "rules/aws_cloudtrail_rules/aws_cloudtrail_loginprofilecreatedormodified",
     "rules/aws_cloudtrail_rules/aws_iam_user_key_created",
     "queries/okta_queries/okta_mfa_password_reset_audit",
+    "rules/panther_audit_rules",  # panther-analysis: the Panther.Audit test events
+    "rules/tracebit_rules/tracebit_alert.yml",  # panther-analysis: Panther's own Tracebit rule and samples
     "sigma/backends/panther/helpers/pantherflow_helper.py",  # pySigma's Panther backend
     "panther_analysis_tool/detection_schemas/analysis_config_schema.json",  # panther_analysis_tool
 }
