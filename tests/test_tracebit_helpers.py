@@ -1438,6 +1438,9 @@ def test_scheduled_pivots_are_the_alert_pivots_of_the_tracebit_side():
     assert tb.scheduled_pivots(arn, [], when) == expected  # the session name is the identity
     only_okta = tb.scheduled_pivots(None, ["sue.johnson@acme.com"], when)
     # without an ARN no principal pivot runs; the pack-changes pivot needs only the alert time
-    assert sorted(only_okta) == ["Tracebit.Pivot.IdentityOktaMFAResets", "Tracebit.Pivot.PackChangesBeforeAlert"]
+    assert sorted(only_okta) == [
+        "Tracebit.Pivot.IdentityOktaMFAResets",
+        "Tracebit.Pivot.PackChangesBeforeAlert",
+    ]
     for bad in (None, 7, "", "not-an-arn"):
         assert tb.scheduled_pivots(bad, bad, bad) == {}
