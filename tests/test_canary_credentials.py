@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,9 @@ def _all_pivot_values(report) -> list[str]:
 
 def test_panther_sample_pivots_run_on_the_owner_and_the_ip_never_on_tracebits_account(tmp_path):
     (tmp_path / "Tracebit.Alert.jsonl").write_text(json.dumps(_sample_event()) + "\n")
+    # replay runs no pivot on a table the folder leaves empty: give it the laptop's CloudTrail and Okta
+    shutil.copytree(LAPTOP / "AWS.CloudTrail", tmp_path / "AWS.CloudTrail")
+    shutil.copy(LAPTOP / "Okta.SystemLog.json", tmp_path)
     report = replay(tmp_path)
     (alert,) = report.alerts
     assert alert.rule_id == "Tracebit.CanaryCredentialUsed"

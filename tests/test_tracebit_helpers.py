@@ -1426,10 +1426,21 @@ def test_scheduled_pivots_are_the_alert_pivots_of_the_tracebit_side():
     expected = tb.tracebit_pivots.render_pivots(
         {"principal_arn": arn, "identities": ["sue.johnson@acme.com"], "alert_time": when}
     )
-    assert len(expected) == 4
+    # the four principal pivots, and the Panther.Audit pivot every Tracebit alert carries
+    assert sorted(expected) == [
+        "Tracebit.Pivot.IdentityOktaMFAResets",
+        "Tracebit.Pivot.PackChangesBeforeAlert",
+        "Tracebit.Pivot.PrincipalAWSCredentialChanges",
+        "Tracebit.Pivot.PrincipalActivityAroundAlert",
+        "Tracebit.Pivot.PrincipalGetObjectHistory",
+    ]
     assert tb.scheduled_pivots(arn, ["sue.johnson@acme.com"], when) == expected
     assert tb.scheduled_pivots(arn, [], when) == expected  # the session name is the identity
     only_okta = tb.scheduled_pivots(None, ["sue.johnson@acme.com"], when)
-    assert sorted(only_okta) == ["Tracebit.Pivot.IdentityOktaMFAResets"]
+    # without an ARN no principal pivot runs; the pack-changes pivot needs only the alert time
+    assert sorted(only_okta) == [
+        "Tracebit.Pivot.IdentityOktaMFAResets",
+        "Tracebit.Pivot.PackChangesBeforeAlert",
+    ]
     for bad in (None, 7, "", "not-an-arn"):
         assert tb.scheduled_pivots(bad, bad, bad) == {}
