@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from report_alerts import long_principal_alert
 
 from tracebit_pack.replay import replay
 from tracebit_pack.report.html import render_html
@@ -35,19 +36,7 @@ def test_period_view_charts_every_day_and_each_alert_delay(month_page):
 
 
 def test_a_principal_without_data_gets_no_empty_chart_and_a_long_name_wraps():
-    name = "arn:aws:sts::693260565127:assumed-role/Okta-OIDC-Engineer/" + "very.long.session." * 20
-    alert = {
-        "rule_id": "Tracebit.CanaryResourceAccessed",
-        "severity": "HIGH",
-        "title": "canary",
-        "dedup": "a1",
-        "alert_context": {"principal_arn": name, "alert_time": "2025-03-12T16:11:20Z"},
-        "event_count": 1,
-        "first_event_time": "2025-03-12T16:11:20.000Z",
-        "last_event_time": "2025-03-12T16:11:20.000Z",
-        "created_at": "2025-03-12T16:11:20.000Z",
-        "detection_delay_seconds": 0,
-    }
+    _, alert = long_principal_alert(20)
     page = render_html(
         {"scenario": "x", "now": "2025-03-13T00:00:00Z", "alerts": [alert], "pivots": []}, _no_renderer
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 from statistics import median
 
 import pytest
+from report_alerts import long_principal_alert
 
 from tracebit_pack.cli.main import main
 from tracebit_pack.report.browser import chart_problems, check, chromium_path, open_report
@@ -124,19 +125,7 @@ def test_lanes_legend_and_one_box_per_distinct_query(chromium, report):
 def test_a_long_principal_name_does_not_scroll_the_page_sideways(chromium, tmp_path):
     from tracebit_pack.report.html import render_html
 
-    name = "arn:aws:sts::693260565127:assumed-role/Okta-OIDC-Engineer/" + "very.long.session." * 30
-    alert = {
-        "rule_id": "Tracebit.CanaryResourceAccessed",
-        "severity": "HIGH",
-        "title": "canary",
-        "dedup": "a1",
-        "alert_context": {"principal_arn": name, "alert_time": "2025-03-12T16:11:20Z"},
-        "event_count": 1,
-        "first_event_time": "2025-03-12T16:11:20.000Z",
-        "last_event_time": "2025-03-12T16:11:20.000Z",
-        "created_at": "2025-03-12T16:11:20.000Z",
-        "detection_delay_seconds": 0,
-    }
+    _, alert = long_principal_alert(30)
     page_file = tmp_path / "long.html"
     renderer = lambda query, parameters: {"sql": "", "pantherflow": ""}  # noqa: E731
     page_file.write_text(
