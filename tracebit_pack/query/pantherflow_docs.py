@@ -138,7 +138,7 @@ def run_example(lake, example: Example, now: datetime) -> Outcome:
         )
     if example.result is _NO_RESULT:
         return Outcome(example, "ok")
-    got = rows[0]["value"] if example.kind == "expression" and len(rows) == 1 else rows
+    got = rows[0]["value"] if example.kind in ("expression", "assignment") and len(rows) == 1 else rows
     if _canonical(got) != _canonical(example.result):
         return Outcome(
             example,
