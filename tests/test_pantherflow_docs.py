@@ -142,7 +142,7 @@ def test_the_documented_language_runs_with_its_values(lake, query, expected):
     assert rows(lake, T + query if query.startswith(("T", "let", "union")) else query) == expected
 
 
-O = 'let O = datatable [{"obj": {"key1": "foo", "delete me": 1, "n": {"x": null}}, "s": "v"}];\n'
+OBJ = 'let O = datatable [{"obj": {"key1": "foo", "delete me": 1, "n": {"x": null}}, "s": "v"}];\n'
 
 
 @pytest.mark.parametrize(
@@ -163,7 +163,7 @@ O = 'let O = datatable [{"obj": {"key1": "foo", "delete me": 1, "n": {"x": null}
     ],
 )
 def test_setting_an_object_key_in_extend(lake, query, expected):
-    assert rows(lake, O + query) == expected
+    assert rows(lake, OBJ + query) == expected
 
 
 @pytest.mark.parametrize(
@@ -176,7 +176,7 @@ def test_setting_an_object_key_in_extend(lake, query, expected):
 )
 def test_setting_an_object_key_refuses_what_it_cannot_do_faithfully(lake, query, message):
     with pytest.raises(UserError, match=re.escape(message)):
-        rows(lake, O + query)
+        rows(lake, OBJ + query)
 
 
 def test_object_insert_and_delete_reach_the_lake_only_in_the_forms_it_runs_faithfully():

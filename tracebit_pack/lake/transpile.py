@@ -83,7 +83,8 @@ SUPPORT_MACROS = (
     # patch of {k: null} removes k; patching {k: v} onto the object without k then sets it.
     "CREATE OR REPLACE MACRO sf_object_delete(o, k) AS "
     "CASE WHEN variant_typeof(CAST(o AS VARIANT)) LIKE 'OBJECT%' "
-    "THEN CAST(json_merge_patch(CAST(CAST(o AS VARIANT) AS JSON), json_object(CAST(k AS VARCHAR), NULL)) AS VARIANT) END",
+    "THEN CAST(json_merge_patch(CAST(CAST(o AS VARIANT) AS JSON), "
+    "json_object(CAST(k AS VARCHAR), NULL)) AS VARIANT) END",
     "CREATE OR REPLACE MACRO sf_object_insert(o, k, v) AS "
     "CASE WHEN variant_typeof(CAST(o AS VARIANT)) LIKE 'OBJECT%' "
     "THEN CAST(json_merge_patch(json_merge_patch(CAST(CAST(o AS VARIANT) AS JSON), "
@@ -404,6 +405,4 @@ def _object_key_change(node: exp.Expression, ctx: _Context) -> exp.Expression:
     value = node.args["value"]
     if _is_variant(value, ctx) or _is_array_like(value, ctx):
         raise UnsupportedConstruct("OBJECT_INSERT of an object or array value")
-    return _variant(
-        exp.Anonymous(this="sf_object_insert", expressions=[node.this, node.args["key"], value])
-    )
+    return _variant(exp.Anonymous(this="sf_object_insert", expressions=[node.this, node.args["key"], value]))

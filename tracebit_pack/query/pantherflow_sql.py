@@ -9,7 +9,8 @@ Supported (the grammar of ``tracebit_pack.query.pantherflow``):
   * statements: ``let <name> = <tabular expression>;`` and ``let <name> = <scalar>;``, then the query;
   * sources: ``panther_logs.public.<table>``, a ``let`` name, ``union <table or (query)>, ...``,
     ``datatable [{...}, ...]``, ``range <name> from <a> to <b> step <s>``;
-  * operators: ``where``, ``project``, ``extend``, ``summarize ... by ...``, ``sort <key> [asc|desc]``,
+  * operators: ``where``, ``project``, ``extend`` (also ``extend obj['key'] = value``, which sets or,
+    with ``null``, removes a key of an object column), ``summarize ... by ...``, ``sort <key> [asc|desc]``,
     ``limit <n>``, ``union``, ``join kind=inner|leftouter|rightouter|fullouter|cross <name>=(<query>)
     [on $left.<a> == $right.<b> [and ...]]`` (``kind:`` too), ``search <text>``.
 Semantics chosen where Panther documents none: ``summarize`` returns the ``by`` columns first; a
