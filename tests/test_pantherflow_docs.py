@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,10 @@ def test_the_harness_fails_on_a_wrong_result_and_an_unexpected_refusal(lake):
     service.offline = "the signals table is Panther's"
     outcome = docs.run_example(lake, service, NOW)
     assert outcome.status == "refused" and outcome.detail.startswith("not supported offline: ")
+    timed = next(e for e in docs.load_corpus() if e.now and e.setup and e.result is not docs._NO_RESULT)
+    assert docs.run_example(lake, timed, NOW).status == "ok"
+    timed.now = None  # the page's result was made at its own time, not at NOW
+    assert docs.run_example(lake, timed, NOW).status == "failed"
     broken = docs.Example("z", "https://docs.panther.com/z", "t | take 1")
     assert "does not parse" in docs.run_example(lake, broken, NOW).detail
 
@@ -135,6 +140,53 @@ T = (
 )
 def test_the_documented_language_runs_with_its_values(lake, query, expected):
     assert rows(lake, T + query if query.startswith(("T", "let", "union")) else query) == expected
+
+
+OBJ = 'let O = datatable [{"obj": {"key1": "foo", "delete me": 1, "n": {"x": null}}, "s": "v"}];\n'
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # "Setting a key to null removes it from the object" (the data types page)
+        ("O | extend obj['delete me'] = null | project obj", [{"obj": {"key1": "foo", "n": {"x": None}}}]),
+        (
+            "O | extend obj['key1'] = 'bar', obj['k'] = s, before = obj | project obj, before",
+            [
+                {
+                    "obj": {"key1": "bar", "delete me": 1, "n": {"x": None}, "k": "v"},
+                    "before": {"key1": "foo", "delete me": 1, "n": {"x": None}},
+                }
+            ],
+        ),
+        ("O | extend obj['n'] = 2 | project m = obj.n + 1", [{"m": 3}]),
+    ],
+)
+def test_setting_an_object_key_in_extend(lake, query, expected):
+    assert rows(lake, OBJ + query) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("O | extend obj['k'] = [1]", "setting an object key to an object or an array"),
+        ("O | extend s['k'] = 1", "setting a key of 's', which is not an object"),
+        ("O | project obj['k'] = 1", "outside extend"),
+    ],
+)
+def test_setting_an_object_key_refuses_what_it_cannot_do_faithfully(lake, query, message):
+    with pytest.raises(UserError, match=re.escape(message)):
+        rows(lake, OBJ + query)
+
+
+def test_object_insert_and_delete_reach_the_lake_only_in_the_forms_it_runs_faithfully():
+    from tracebit_pack.lake.transpile import UnsupportedConstruct, transpile
+
+    assert "SF_OBJECT_DELETE(SF_OBJECT_DELETE(" in transpile("SELECT OBJECT_DELETE(o, 'a', 'b') AS x FROM t")
+    with pytest.raises(UnsupportedConstruct, match="updateFlag TRUE"):
+        transpile("SELECT OBJECT_INSERT(o, 'k', 1) AS x FROM t")  # Snowflake errors on an existing key
+    with pytest.raises(UnsupportedConstruct, match="object or array value"):
+        transpile("SELECT OBJECT_INSERT(o, 'k', PARSE_JSON('[1]'), TRUE) AS x FROM t")
 
 
 def test_a_table_of_panthers_own_databases_is_not_supported_offline(lake):

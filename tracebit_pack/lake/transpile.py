@@ -14,6 +14,8 @@ rewritten:
   * ``LATERAL FLATTEN(input => x) f`` / ``TABLE(FLATTEN(input => x)) f`` -> a lateral UNNEST with
     columns ``value`` (VARIANT) and ``index`` (0-based); other FLATTEN columns / options raise;
   * ``ARRAY_SIZE``, ``OBJECT_KEYS``, ``ARRAY_CONTAINS`` and ``PARSE_JSON`` on VARIANT values;
+  * ``OBJECT_DELETE(obj, key, ...)`` and ``OBJECT_INSERT(obj, key, value, TRUE)`` with a scalar
+    ``value`` (a SQL NULL value removes the key); other ``OBJECT_INSERT`` forms raise;
   * the literals of a leading ``WITH params AS (SELECT <literal> AS <name>, ...)`` CTE can be
     replaced (``params={"name": "value"}``; each value becomes one string literal).
 
@@ -49,8 +51,6 @@ UNSUPPORTED_FUNCTIONS = {
     "SEQ4": "SEQ4()",
     "SEQ8": "SEQ8()",
     "GENERATOR": "GENERATOR()",
-    "OBJECT_INSERT": "OBJECT_INSERT",
-    "OBJECT_DELETE": "OBJECT_DELETE",
     "CHECK_JSON": "CHECK_JSON",
     "JSON_EXTRACT_PATH_TEXT": "JSON_EXTRACT_PATH_TEXT",
     "XMLGET": "XMLGET",
@@ -79,6 +79,16 @@ SUPPORT_MACROS = (
     "CREATE OR REPLACE MACRO sf_as_array(x) AS "
     "CASE WHEN variant_typeof(CAST(x AS VARIANT)) LIKE 'ARRAY%' "
     "THEN CAST(CAST(x AS VARIANT) AS VARIANT[]) END",
+    # Snowflake OBJECT_DELETE of one key / OBJECT_INSERT(o, k, v, TRUE) of a scalar: a JSON merge
+    # patch of {k: null} removes k; patching {k: v} onto the object without k then sets it.
+    "CREATE OR REPLACE MACRO sf_object_delete(o, k) AS "
+    "CASE WHEN variant_typeof(CAST(o AS VARIANT)) LIKE 'OBJECT%' "
+    "THEN CAST(json_merge_patch(CAST(CAST(o AS VARIANT) AS JSON), "
+    "json_object(CAST(k AS VARCHAR), NULL)) AS VARIANT) END",
+    "CREATE OR REPLACE MACRO sf_object_insert(o, k, v) AS "
+    "CASE WHEN variant_typeof(CAST(o AS VARIANT)) LIKE 'OBJECT%' "
+    "THEN CAST(json_merge_patch(json_merge_patch(CAST(CAST(o AS VARIANT) AS JSON), "
+    "json_object(CAST(k AS VARCHAR), NULL)), json_object(CAST(k AS VARCHAR), v)) AS VARIANT) END",
 )
 
 _TEXT_TYPES = {
@@ -365,6 +375,10 @@ def _rewrite_node(node: exp.Expression, ctx: _Context) -> exp.Expression | None:
         return exp.Anonymous(this="sf_array_size", expressions=[node.this])
     if isinstance(node, exp.JSONKeys):
         return exp.Anonymous(this="sf_object_keys", expressions=[node.this])
+    if isinstance(node, exp.ObjectInsert) or (
+        isinstance(node, exp.Anonymous) and str(node.this).upper() == "OBJECT_DELETE"
+    ):
+        return _object_key_change(node, ctx)
     if isinstance(node, exp.ArrayContains):
         array = node.this
         if not (isinstance(array, exp.Column) and array.name.lower() in ctx.list_columns):
@@ -374,3 +388,21 @@ def _rewrite_node(node: exp.Expression, ctx: _Context) -> exp.Expression | None:
             node.set("expression", exp.Cast(this=value, to=exp.DataType.build("VARIANT")))
         return None
     return None
+
+
+def _object_key_change(node: exp.Expression, ctx: _Context) -> exp.Expression:
+    """``OBJECT_DELETE`` / ``OBJECT_INSERT(..., TRUE)`` as the ``sf_object_*`` macros."""
+    if isinstance(node, exp.Anonymous):  # OBJECT_DELETE(obj, key1, key2, ...)
+        obj, *keys = node.expressions
+        if not keys:
+            raise UnsupportedConstruct("OBJECT_DELETE without a key")
+        for key in keys:
+            obj = _variant(exp.Anonymous(this="sf_object_delete", expressions=[obj, key]))
+        return obj
+    flag = node.args.get("update_flag")
+    if not (isinstance(flag, exp.Boolean) and flag.this is True):
+        raise UnsupportedConstruct("OBJECT_INSERT without updateFlag TRUE")
+    value = node.args["value"]
+    if _is_variant(value, ctx) or _is_array_like(value, ctx):
+        raise UnsupportedConstruct("OBJECT_INSERT of an object or array value")
+    return _variant(exp.Anonymous(this="sf_object_insert", expressions=[node.this, node.args["key"], value]))

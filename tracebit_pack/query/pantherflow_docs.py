@@ -14,7 +14,10 @@ its result. For each example:
     a construct the executor does not run yet: it must be refused with that text, and is listed.
 
 How an example becomes a runnable query, stated in the corpus entry and nowhere else:
-``fixtures`` become ``let <name> = datatable [...]`` statements put before it; ``tables`` renames
+``fixtures`` become ``let <name> = datatable [...]`` statements put before it, and ``setup`` (a
+page's own example-data statements, such as a ``let`` of a ``datatable``) goes before those;
+``now`` is the time the page's result was made at, which ``time.now()`` / ``time.ago()`` then see
+(otherwise ``--now``); ``tables`` renames
 a table the page uses (``panther_logs.public.aws_alb``) to a fixture or a table of the lake; an
 ``expression`` is evaluated as ``datatable [<row>] | project value = (<expression>)`` where
 ``row`` holds the columns it reads, an ``assignment`` (``obj['k'] = v``) as
@@ -67,6 +70,8 @@ class Example:
     template: bool = False
     offline: str | None = None
     unsupported: str | None = None
+    setup: str = ""
+    now: str | None = None
 
 
 @dataclass
@@ -103,12 +108,14 @@ def runnable(example: Example) -> str:
     elif example.kind == "assignment":
         text = f"datatable [{row}] | extend {text} | project value = {text.split('[', 1)[0].strip()}"
     lets = "".join(f"let {name} = datatable {json.dumps(rows)};\n" for name, rows in example.fixtures.items())
-    return lets + text
+    return example.setup + lets + text
 
 
 def run_example(lake, example: Example, now: datetime) -> Outcome:
     """Parse and run one example and judge it against what its page shows."""
     text = runnable(example)
+    if example.now:
+        now = parse_now(example.now)
     try:
         parse(text)
     except UserError as err:
@@ -131,7 +138,7 @@ def run_example(lake, example: Example, now: datetime) -> Outcome:
         )
     if example.result is _NO_RESULT:
         return Outcome(example, "ok")
-    got = rows[0]["value"] if example.kind == "expression" and len(rows) == 1 else rows
+    got = rows[0]["value"] if example.kind in ("expression", "assignment") and len(rows) == 1 else rows
     if _canonical(got) != _canonical(example.result):
         return Outcome(
             example,

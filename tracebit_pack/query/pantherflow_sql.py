@@ -9,7 +9,8 @@ Supported (the grammar of ``tracebit_pack.query.pantherflow``):
   * statements: ``let <name> = <tabular expression>;`` and ``let <name> = <scalar>;``, then the query;
   * sources: ``panther_logs.public.<table>``, a ``let`` name, ``union <table or (query)>, ...``,
     ``datatable [{...}, ...]``, ``range <name> from <a> to <b> step <s>``;
-  * operators: ``where``, ``project``, ``extend``, ``summarize ... by ...``, ``sort <key> [asc|desc]``,
+  * operators: ``where``, ``project``, ``extend`` (also ``extend obj['key'] = value``, which sets or,
+    with ``null``, removes a key of an object column), ``summarize ... by ...``, ``sort <key> [asc|desc]``,
     ``limit <n>``, ``union``, ``join kind=inner|leftouter|rightouter|fullouter|cross <name>=(<query>)
     [on $left.<a> == $right.<b> [and ...]]`` (``kind:`` too), ``search <text>``.
 Semantics chosen where Panther documents none: ``summarize`` returns the ``by`` columns first; a
@@ -251,9 +252,7 @@ class _Translator(ExpressionTranslator):
 
     def _name(self, item: Tree) -> str:
         if item.data == "keyed":
-            raise UnsupportedConstruct(
-                "setting an object key (`obj['key'] = value`): the lake has no OBJECT_INSERT / OBJECT_DELETE"
-            )
+            raise UnsupportedConstruct("setting an object key (`obj['key'] = value`) outside extend")
         if item.data == "named":
             return str(item.children[0])
         expr = item.children[0]
@@ -280,22 +279,50 @@ class _Translator(ExpressionTranslator):
         )
 
     def op_extend(self, op: Tree, rel: Relation) -> Relation:
-        items = self._assignments(op.children[0], rel)
-        names = {n.lower() for n, _ in items}
+        items: dict[str, tuple[str, Value]] = {}
+        for item in op.children[0].children:
+            if item.data == "keyed":
+                name, value = self._set_key(item, rel, items)
+            else:
+                name, value = self._name(item), self.expr(item.children[-1], rel)
+            items[name.lower()] = (name, value)
+        names = set(items)
         kept = [c for c in rel.columns if c.lower() not in names]
         nested_columns = [c for joined in rel.nested.values() for c in joined.values()]
         select = ", ".join(
-            [*map(ident, kept), *nested_columns, *(f"{v.sql} AS {ident(n)}" for n, v in items)]
+            [*map(ident, kept), *nested_columns, *(f"{v.sql} AS {ident(n)}" for n, v in items.values())]
         )
         return self._wrap(
             rel,
             select,
-            columns=[*kept, *(n for n, _ in items)],
+            columns=[*kept, *(n for n, _ in items.values())],
             variant={c for c in rel.variant if c not in names}
-            | {n.lower() for n, v in items if v.kind == "variant"},
+            | {k for k, (_, v) in items.items() if v.kind == "variant"},
             arrays={c for c in rel.arrays if c not in names}
-            | {n.lower() for n, v in items if v.kind == "array"},
+            | {k for k, (_, v) in items.items() if v.kind == "array"},
         )
+
+    def _set_key(self, item: Tree, rel: Relation, earlier: dict[str, tuple[str, Value]]) -> tuple[str, Value]:
+        """``obj['key'] = value`` in ``extend``: the object column with the key set, or removed when
+        the value is null ("Setting a key to null removes it from the object", the data types page),
+        as Snowflake's ``OBJECT_INSERT(obj, key, value, TRUE)`` / ``OBJECT_DELETE(obj, key)``."""
+        target, key_node, value_node = item.children
+        if not (isinstance(target, Tree) and target.data == "path" and len(target.children[0].children) == 1):
+            raise UnsupportedConstruct("setting a key of anything but a column (`obj['key'] = value`)")
+        column = str(target.children[0].children[0])
+        name = next((c for c in rel.columns if c.lower() == column.lower()), column)
+        base = earlier[name.lower()][1] if name.lower() in earlier else self.expr(target, rel)
+        key = self.expr(key_node, rel)
+        value = self.expr(value_node, rel)
+        if base.kind != "variant":
+            raise UnsupportedConstruct(f"setting a key of {column!r}, which is not an object")
+        if key.kind != "string":
+            raise UnsupportedConstruct("setting an object key that is not a quoted text")
+        if value.sql == "NULL":
+            return name, Value(f"OBJECT_DELETE({base.sql}, {key.sql})", "variant")
+        if value.kind in ("variant", "list", "array"):
+            raise UnsupportedConstruct("setting an object key to an object or an array")
+        return name, Value(f"OBJECT_INSERT({base.sql}, {key.sql}, {value.sql}, TRUE)", "variant")
 
     def op_summarize(self, op: Tree, rel: Relation) -> Relation:
         aggs = self._assignments(op.children[0], rel, aggregate=True)
