@@ -23,6 +23,12 @@ For a log type read by real-time rules, ``load_select(..., rule_events=True)`` k
 ``rule_events_select`` turns the stored rows into the events as ``enrich`` returns them, as JSON
 text, except those ``needs_python_sql`` leaves to Python.
 
+Where the time goes: each event's text is parsed once per function that reads many paths at once
+(``json_type`` of every leaf, ``json_extract_string`` of the leaves read as text, ``json_extract``
+of those kept as JSON: ``Extracted``), never once per field; an indicator-bearing value is stripped
+and matched as an ARN once per row (``indicator_columns``) and the ``p_any_*`` columns are built
+from those, with string functions where they answer what a regular expression would.
+
 ``sql_loadable(log_type)``: whether every timestamp of the schema is RFC 3339, which this SQL parses.
 """
 
