@@ -535,7 +535,7 @@ def load_select(
     # each list is one parse of the row's text; a row that is not an object gets none of them
     return (
         f"WITH src AS ({source_sql}), "
-        f"parsed AS (SELECT file, pos, doc, CASE WHEN json_valid(doc) THEN json_type(doc, {types}) END "
+        f"parsed AS (SELECT file, pos, doc, try(json_type(doc, {types})) "
         "AS _ty FROM src WHERE doc IS NOT NULL), "
         f"typed AS (SELECT file, pos, doc, _ty[{x.root}] AS root, "
         "CASE WHEN root = 'OBJECT' THEN _ty END AS ty, "
