@@ -106,6 +106,9 @@ def test_a_late_alert_log_is_found_exactly_once(late):
     assert arrived <= found[0].created_at <= arrived + timedelta(minutes=30)
     mfa = report.scheduled_queries["Tracebit.Query.CanaryPrincipalRecentMFAReset"]
     assert mfa.runs_with_rows == 2  # the overlap: the run after the arrival and the next one
+    # most runs have no alert log in their window: answered without running, and counted
+    assert mfa.runs_with_rows <= mfa.runs - mfa.runs_proven_empty
+    assert 0 < mfa.runs_proven_empty < mfa.runs
 
 
 def test_real_time_rules_see_events_in_arrival_order():

@@ -293,3 +293,36 @@ def test_signal_filters_name_the_helper_lists(rule, key, names):
     assert spec["InlineFilters"] == [
         {"KeyPath": key, "Condition": "IsIn", "Values": list(getattr(helper, names))}
     ]
+
+
+# --------------------------------------------------------------------------- the text guard
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ('{"eventName": "ConsoleLogin"}', False),  # once, exactly: SQL reads it as Python does
+        ('{"other": 1}', False),  # absent in every case
+        ('{"EventName": "DeactivateMFADevice"}', True),  # only in another case
+        ('{"eventName": "ConsoleLogin", "EVENTNAME": "DeactivateMFADevice"}', True),  # once each
+        ('{"eventName": "ConsoleLogin", "eventName": "DeactivateMFADevice"}', True),  # repeated
+        ('{"eventName": "a", "x": "\\u0041"}', True),  # an escape SQL may read differently
+        ('{"eventName": "a", "x": "\u212a"}', True),  # KELVIN SIGN lower-cases to ASCII k
+    ],
+)
+def test_the_text_guard_keeps_events_sql_may_misread(text, kept):
+    pushdown = Pushdown()
+    assert pushdown.value(["eventName"]) is not None
+    (answer,) = duckdb.execute(f"SELECT {pushdown.guard('doc')} FROM (SELECT ? AS doc)", [text]).fetchone()
+    assert answer is kept
+
+
+@pytest.mark.parametrize("key", ["a_b", "a%b", "a\\b"])
+def test_the_text_guard_reads_like_wildcards_in_key_names_literally(key):
+    """A ``_`` or ``%`` in a key name is a LIKE wildcard: matched literally, or ``a_b`` would be
+    counted twice in a text that also holds ``aXb``."""
+    pushdown = Pushdown()
+    pushdown.value([key])
+    text = json.dumps({key: 1, key.replace(key[1], "X"): 2})
+    (answer,) = duckdb.execute(f"SELECT {pushdown.guard('doc')} FROM (SELECT ? AS doc)", [text]).fetchone()
+    assert answer is False

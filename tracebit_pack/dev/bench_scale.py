@@ -93,6 +93,7 @@ def measure_replay(folder: Path) -> dict[str, Any]:
         "skipped": report.skipped.total,
         "peak_rss_mb": _peak_rss_mb(),
         "scheduled_runs": sum(q.runs for q in report.scheduled_queries.values()),
+        "scheduled_runs_proven_empty": sum(q.runs_proven_empty for q in report.scheduled_queries.values()),
         "correlation_runs": sum(report.correlation_runs.values()),
     }
 
@@ -321,7 +322,8 @@ def render_table(result: dict[str, Any]) -> list[str]:
     if month:
         lines.append(
             f"* the month-long backtest (`scenarios/month_backtest`, {month['events']:,} events): "
-            f"{month.get('scheduled_runs', 0):,} scheduled-query runs and "
+            f"{month.get('scheduled_runs', 0):,} scheduled-query runs "
+            f"({month.get('scheduled_runs_proven_empty', 0):,} of them proven empty without running) and "
             f"{month.get('correlation_runs', 0):,} correlation-rule runs in {month['seconds']:.1f} s "
             f"(CPU {month['cpu_seconds']:.1f} s), "
             f"{sum(month['alerts'].values())} alert(s), peak RSS {month['peak_rss_mb']:,.0f} MB"

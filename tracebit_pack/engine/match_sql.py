@@ -89,15 +89,24 @@ class Pushdown:
         return f"({self.guard(text)} OR coalesce({self.condition}, TRUE))"
 
     def guard(self, text: str) -> str:
-        """TRUE when the text may read differently in SQL and in Python (the event is kept)."""
+        """TRUE when the text may read differently in SQL and in Python (the event is kept).
+
+        Per key: when its quoted name is written other than exactly once, in the text as it is
+        and in the lower-cased text (``json.loads`` keeps the last of repeated keys, a
+        ``PantherEvent`` finds a key in any case). ``ILIKE`` counts the lower-cased occurrences
+        without lower-casing the whole text: 0 exact ones and 1 or more folded, or 1 exact and 2
+        or more folded.
+        """
         guards = [f"contains({text}, '\\u')", f"contains({text}, '\u212a')"]
         for key in sorted(self.keys):
-            quoted = lit(f'"{key}"')
-            exact = f"(strlen({text}) - strlen(replace({text}, {quoted}, '')))"
-            lowered = f"lower({text})"
-            lowered_key = lit('"' + key.lower() + '"')
-            folded = f"(strlen({lowered}) - strlen(replace({lowered}, {lowered_key}, '')))"
-            guards.append(f"{folded} <> {exact} OR {exact} > {len(key) + 2}")
+            quoted = f'"{key}"'
+            exact = f"((strlen({text}) - strlen(replace({text}, {lit(quoted)}, ''))) // {len(quoted)})"
+            pattern = _like_escaped(quoted.lower())
+            once, twice = lit(f"%{pattern}%"), lit(f"%{pattern}%{pattern}%")
+            guards.append(
+                f"CASE {exact} WHEN 0 THEN {text} ILIKE {once} ESCAPE '\\' "
+                f"WHEN 1 THEN {text} ILIKE {twice} ESCAPE '\\' ELSE TRUE END"
+            )
         return "(" + " OR ".join(guards) + ")"
 
     def select(self, source_sql: str, text: str = "doc") -> str:
@@ -109,6 +118,11 @@ class Pushdown:
             f"SELECT * EXCLUDE (_f) FROM (SELECT *, {extract} AS _f FROM ({source_sql})) "
             f"WHERE {self.where(text)}"
         )
+
+
+def _like_escaped(text: str) -> str:
+    """``text`` as a LIKE pattern that matches it literally (escape character ``\\``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def rule_pushdown(filters_per_rule: Iterable[Any]) -> Pushdown | None:

@@ -14,12 +14,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import yaml
-
 from tracebit_pack.errors import InputError, Location, UserError
 from tracebit_pack.http.contract import LOG_TYPES, log_type_of
 from tracebit_pack.logs.schemas import SCHEMA_DIR, loads_json, read_jsonl
 from tracebit_pack.times import parse_rfc3339, rfc3339_utc
+from tracebit_pack.yaml_loader import safe_load
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 
@@ -112,7 +111,7 @@ def fresh_ids(events: list[dict]) -> list[dict]:
 # -------------------------------------------------------------------------------------- timestamps
 def _timestamp_paths(log_type: str) -> list[tuple[str, ...]]:
     """Paths of the fields typed ``timestamp`` in a schema; a list element is marked ``[]``."""
-    spec = yaml.safe_load((SCHEMA_DIR / f"{log_type}.yml").read_text(encoding="utf-8"))
+    spec = safe_load((SCHEMA_DIR / f"{log_type}.yml").read_text(encoding="utf-8"))
     found: list[tuple[str, ...]] = []
 
     def walk(fields, prefix):

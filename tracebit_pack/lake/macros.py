@@ -192,6 +192,10 @@ def _split_args(sql: str, start: int, name: str) -> tuple[list[str], int]:
     raise MacroError(f"{name}: unbalanced parentheses")
 
 
+# Where a quoted literal, a comment or a macro call may start; expand_macros copies the text between.
+_MAY_START = re.compile(r"['\"/\-pP]")
+
+
 def expand_macros(sql: str, now: datetime) -> str:
     """``sql`` with every Panther macro expanded for the given ``now`` (aware or naive UTC)."""
     if now.tzinfo is None:
@@ -201,6 +205,13 @@ def expand_macros(sql: str, now: datetime) -> str:
     out: list[str] = []
     i = 0
     while i < len(sql):
+        found = _MAY_START.search(sql, i)  # text up to the next quote, comment or p: kept as is
+        if found is None:
+            out.append(sql[i:])
+            break
+        if found.start() > i:
+            out.append(sql[i : found.start()])
+            i = found.start()
         skip = _skip_quoted(sql, i)
         if skip != i:
             out.append(sql[i:skip])

@@ -23,6 +23,12 @@ For a log type read by real-time rules, ``load_select(..., rule_events=True)`` k
 ``rule_events_select`` turns the stored rows into the events as ``enrich`` returns them, as JSON
 text, except those ``needs_python_sql`` leaves to Python.
 
+Where the time goes: each event's text is parsed once per function that reads many paths at once
+(``json_type`` of every leaf, ``json_extract_string`` of the leaves read as text, ``json_extract``
+of those kept as JSON: ``Extracted``), never once per field; an indicator-bearing value is stripped
+and matched as an ARN once per row (``indicator_columns``) and the ``p_any_*`` columns are built
+from those, with string functions where they answer what a regular expression would.
+
 ``sql_loadable(log_type)``: whether every timestamp of the schema is RFC 3339, which this SQL parses.
 """
 
@@ -88,6 +94,63 @@ def leaves(log_type: str) -> list[Leaf]:
     return out
 
 
+@dataclass(frozen=True)
+class Extracted:
+    """Where each leaf's parts are, in the lists one parse of ``doc`` extracts for every row.
+
+    ``ty[leaf.index]``: every leaf's JSON type (``json_type``: NULL when missing); ``ty[root]``
+    the type of the event itself. ``s[k]``: the string value (``json_extract_string``) of the
+    leaves a check, a column or an indicator reads as text; ``j[k]``: the JSON value of the
+    leaves kept or walked as JSON (object, array and ``json`` columns; arrays). One list per
+    function, so that each row's text is parsed once per list, not once per field.
+    """
+
+    leaves: tuple[Leaf, ...]
+    strings: dict[tuple[str, ...], int]
+    jsons: dict[tuple[str, ...], int]
+
+    @property
+    def root(self) -> int:
+        return len(self.leaves) + 1
+
+    @property
+    def log_type_index(self) -> int:
+        """Index in ``s`` of the event's own ``p_log_type`` (an export may carry one)."""
+        return len(self.strings) + 1
+
+    def s(self, leaf: Leaf) -> str:
+        return f"s[{self.strings[leaf.path]}]"
+
+    def j(self, leaf: Leaf) -> str:
+        return f"j[{self.jsons[leaf.path]}]"
+
+
+_CHECKED_AS_TEXT = ("int", "bigint", "timestamp")
+
+
+def extracted(log_type: str) -> Extracted:
+    """The extraction plan of ``log_type``: which leaves are read as text, which as JSON."""
+    all_leaves = leaves(log_type)
+    strings: dict[tuple[str, ...], int] = {}
+    jsons: dict[tuple[str, ...], int] = {}
+    for leaf in all_leaves:
+        spec = leaf.spec
+        kept_as_json = spec.type in ("object", "array", "json") and len(leaf.path) == 1
+        if kept_as_json or spec.type == "array":
+            jsons[leaf.path] = len(jsons) + 1
+        if spec.type in ("object", "array", "json"):
+            continue
+        read_as_text = (
+            len(leaf.path) == 1
+            or spec.type in _CHECKED_AS_TEXT
+            or (spec.allow and spec.type == "string")
+            or (spec.indicators and spec.type == "string")
+        )
+        if read_as_text:
+            strings[leaf.path] = len(strings) + 1
+    return Extracted(tuple(all_leaves), strings, jsons)
+
+
 def sql_loadable(log_type: str) -> bool:
     """True when every timestamp field of the schema is RFC 3339 (what this SQL can parse)."""
     return all(
@@ -103,21 +166,21 @@ def _ts_ok(text: str) -> str:
     )
 
 
-def reason_sql(log_type: str, all_leaves: list[Leaf]) -> str:
-    """CASE expression: why the row cannot load, or NULL (uses ``doc``, ``v`` and ``ty``)."""
+def reason_sql(log_type: str, x: Extracted) -> str:
+    """CASE expression: why the row cannot load, or NULL (uses ``doc``, ``ty``, ``s`` and ``j``)."""
+    all_leaves = x.leaves
     by_path = {leaf.path: leaf for leaf in all_leaves}
     whens = [
-        ("NOT json_valid(doc)", "malformed JSON"),
-        ("json_type(doc) <> 'OBJECT'", "not a JSON object"),
+        ("root IS NULL", "malformed JSON"),
+        ("root <> 'OBJECT'", "not a JSON object"),
         (
-            f"coalesce(json_extract_string(CASE WHEN v IS NOT NULL THEN doc END, '$.p_log_type'), "
-            f"{lit(log_type)}) <> {lit(log_type)}",
+            f"coalesce(s[{x.log_type_index}], {lit(log_type)}) <> {lit(log_type)}",
             "p_log_type: does not match the file's log type",
         ),
     ]
     for leaf in all_leaves:
         t = f"ty[{leaf.index}]"
-        value = f"(v[{leaf.index}] ->> '$')"
+        value = x.s(leaf) if leaf.path in x.strings else None
         present = f"coalesce({t}, 'NULL') <> 'NULL'"
         parent = by_path.get(leaf.path[:-1])
         parent_ok = f"ty[{parent.index}] = 'OBJECT'" if parent else "TRUE"
@@ -135,7 +198,7 @@ def reason_sql(log_type: str, all_leaves: list[Leaf]) -> str:
             whens.append((f"{present} AND NOT ({_ts_ok(value)})", f"{leaf.label}: bad timestamp"))
         element = leaf.spec.element
         if leaf.spec.type == "array" and element is not None:  # the elements' own JSON types
-            items = f"json_type(v[{leaf.index}], '$[*]')"
+            items = f"json_type({x.j(leaf)}, '$[*]')"
             whens.append(
                 (f"{t} = 'ARRAY' AND list_contains({items}, 'NULL')", f"{leaf.label}[]: null array element")
             )
@@ -152,7 +215,7 @@ def reason_sql(log_type: str, all_leaves: list[Leaf]) -> str:
             whens.append((f"{present} AND {value} NOT IN ({allowed})", f"{leaf.label}: value not allowed"))
     event_time = load_schema(log_type).event_time_path
     if event_time in by_path:  # as ingest's Python path: an event time before 1970 is skipped
-        value = f"(v[{by_path[event_time].index}] ->> '$')"
+        value = x.s(by_path[event_time])
         whens.append(
             (f"TRY_CAST({value} AS TIMESTAMPTZ) < TIMESTAMPTZ '1970-01-01 00:00:00+00'", "bad timestamp")
         )
@@ -168,14 +231,18 @@ def _strip(text: str) -> str:
     return f"trim({text}, {lit(WHITESPACE)})"
 
 
-def _strings(leaf: Leaf) -> str:
-    """VARCHAR[] of the string value of an indicator-bearing field (stripped by _contributions)."""
-    if leaf.spec.type == "array" and leaf.spec.element is not None:
-        return ""  # handled by _array_strings
-    return f"CASE WHEN ty[{leaf.index}] = 'VARCHAR' THEN [v[{leaf.index}] ->> '$'] ELSE [] END"
+def _stripped(text: str) -> str:
+    """SQL of ``text`` stripped (``_strip``), NULL when that leaves nothing; ``trim`` runs only
+    for a text that starts or ends with whitespace, as few do."""
+    spaces = ", ".join(str(ord(c)) for c in WHITESPACE)
+    return (
+        f"CASE WHEN {text} = '' THEN NULL WHEN ord({text}) NOT IN ({spaces}) "
+        f"AND ord(right({text}, 1)) NOT IN ({spaces}) THEN {text} "
+        f"ELSE nullif({_strip(text)}, '') END"
+    )
 
 
-def _array_strings(leaf: Leaf) -> list[tuple[tuple[str, ...], str]]:
+def _array_strings(leaf: Leaf, x: Extracted) -> list[tuple[tuple[str, ...], str]]:
     """``(indicators, VARCHAR[] expression)`` for the string fields inside an array field.
 
     As ``enrich._walk``: through objects and arrays at any depth, strings only.
@@ -186,7 +253,7 @@ def _array_strings(leaf: Leaf) -> list[tuple[tuple[str, ...], str]]:
         if spec.type == "string" and spec.indicators:
             expr = (
                 f"CASE WHEN ty[{leaf.index}] = 'ARRAY' THEN list_transform(list_filter("
-                f"json_extract(v[{leaf.index}], {lit(path)}), lambda x: json_type(x) = 'VARCHAR'), "
+                f"json_extract({x.j(leaf)}, {lit(path)}), lambda x: json_type(x) = 'VARCHAR'), "
                 "lambda x: x ->> '$') END"
             )
             out.append((spec.indicators, expr))
@@ -201,89 +268,146 @@ def _array_strings(leaf: Leaf) -> list[tuple[tuple[str, ...], str]]:
     return out
 
 
-def _keep(values: str, pattern: str) -> str:
-    return f"list_filter({values}, lambda x: regexp_full_match(x, {lit(pattern)}))"
-
-
-def _host_split(values: str) -> dict[str, str]:
-    """A hostname list into ip / domain contributions (brackets stripped, as ``enrich._host``)."""
-    hosts = f"list_filter(list_transform({values}, lambda x: trim({_strip('x')}, '[]')), lambda x: x <> '')"
-    ip = (
-        f"list_filter({hosts}, lambda x: regexp_full_match(x, {lit(IPV4)}) "
-        f"OR regexp_full_match(x, {lit(IPV6)}))"
+def _arn(value: str) -> str:
+    """``value`` when it is an ARN (``arn:[^:]+:[^:]+:[^:]*:[^:]*:.*``, by string functions)."""
+    return (
+        f"CASE WHEN starts_with({value}, 'arn:') AND split_part({value}, ':', 2) <> '' "
+        f"AND split_part({value}, ':', 3) <> '' "
+        f"AND strlen({value}) - strlen(replace({value}, ':', '')) >= 5 THEN {value} END"
     )
-    domain = (
-        f"list_filter({hosts}, lambda x: NOT (regexp_full_match(x, {lit(IPV4)}) "
-        f"OR regexp_full_match(x, {lit(IPV6)})))"
-    )
-    return {"p_any_ip_addresses": ip, "p_any_domain_names": domain}
 
 
-def _contributions(indicator: str, values: str) -> dict[str, str]:
-    """``{p_any column: VARCHAR[] expression}`` that ``indicator`` adds for ``values``."""
-    stripped = f"list_transform({values}, lambda x: {_strip('x')})"
-    values = f"list_filter({stripped}, lambda x: x IS NOT NULL AND x <> '')"
+def _twelve_digits(value: str) -> str:
+    """``value`` when it is exactly twelve ASCII digits (``\\d{12}``), else NULL."""
+    return f"CASE WHEN strlen({value}) = 12 AND translate({value}, '0123456789', '') = '' THEN {value} END"
+
+
+def _matches(value: str, pattern: str) -> str:
+    return f"CASE WHEN regexp_full_match({value}, {lit(pattern)}) THEN {value} END"
+
+
+def _is_ip(value: str) -> str:
+    return f"(regexp_full_match({value}, {lit(IPV4)}) OR regexp_full_match({value}, {lit(IPV6)}))"
+
+
+def _host_split(host: str, *, stripped: bool = False) -> dict[str, str]:
+    """A hostname into ip / domain contributions (stripped, then its brackets, as ``enrich._host``)."""
+    h = f"nullif(trim({host if stripped else _strip(host)}, '[]'), '')"
+    return {
+        "p_any_ip_addresses": f"CASE WHEN {_is_ip(h)} THEN {h} END",
+        "p_any_domain_names": f"CASE WHEN NOT {_is_ip(h)} THEN {h} END",
+    }
+
+
+def _contributions(indicator: str, value: str) -> dict[str, str]:
+    """``{p_any column: VARCHAR expression}`` that ``indicator`` adds for ``value``: a stripped,
+    non-empty string or NULL. Each expression is the value that goes in the column, or NULL."""
     if indicator in DIRECT_COLUMNS:
-        return {DIRECT_COLUMNS[indicator]: values}
+        return {DIRECT_COLUMNS[indicator]: value}
     if indicator == "ip":
-        ipv4 = _keep(values, IPV4)
-        return {"p_any_ip_addresses": f"list_concat({ipv4}, {_keep(values, IPV6)})"}
+        return {"p_any_ip_addresses": f"CASE WHEN {_is_ip(value)} THEN {value} END"}
     if indicator == "email":
-        return {"p_any_emails": _keep(values, EMAIL)}
+        return {"p_any_emails": _matches(value, EMAIL)}
     if indicator == "hostname":
-        return _host_split(values)
+        return _host_split(value, stripped=True)
     if indicator == "url":
         host = r"^[A-Za-z][A-Za-z0-9+.\-]*://(?:[^/?#@]*@)?(\[[^\]]*\]|[^/?#:]*)"
-        return _host_split(f"list_transform({values}, lambda x: regexp_extract(x, {lit(host)}, 1))")
+        return _host_split(f"regexp_extract({value}, {lit(host)}, 1)")
     if indicator == "net_addr":
-        host = (
-            "list_transform({v}, lambda x: CASE WHEN starts_with(x, '[') "
-            "THEN split_part(substr(x, 2), ']', 1) "
-            "WHEN length(x) - length(replace(x, ':', '')) = 1 THEN split_part(x, ':', 1) ELSE x END)"
+        return _host_split(
+            f"CASE WHEN starts_with({value}, '[') THEN split_part(substr({value}, 2), ']', 1) "
+            f"WHEN length({value}) - length(replace({value}, ':', '')) = 1 "
+            f"THEN split_part({value}, ':', 1) ELSE {value} END"
         )
-        return _host_split(host.format(v=values))
     if indicator in ("aws_arn", "aws_arn_only"):
-        arns = _keep(values, r"(?s)arn:[^:]+:[^:]+:[^:]*:[^:]*:.*")
-        out = {"p_any_aws_arns": arns}
+        out = {"p_any_aws_arns": value}  # ``value``: an ARN or NULL (``arn_columns``)
         if indicator == "aws_arn":
-            out["p_any_aws_account_ids"] = (
-                f"list_filter(list_transform({arns}, lambda x: split_part(x, ':', 5)), "
-                r"lambda x: regexp_full_match(x, '\d{12}'))"
-            )
+            out["p_any_aws_account_ids"] = _twelve_digits(f"split_part({value}, ':', 5)")
+            instance = r"arn:[^:]+:ec2:[^:]*:[^:]*:instance/i-[0-9a-f]{8}([0-9a-f]{9})?"
             out["p_any_aws_instance_ids"] = (
-                f"list_transform(list_filter({arns}, lambda x: regexp_full_match(x, "
-                r"'arn:[^:]+:ec2:[^:]*:[^:]*:instance/i-[0-9a-f]{8}([0-9a-f]{9})?')), "
-                "lambda x: split_part(x, 'instance/', 2))"
+                f"CASE WHEN contains({value}, ':instance/') AND regexp_full_match({value}, {lit(instance)}) "
+                f"THEN split_part({value}, 'instance/', 2) END"
             )
+            session = f"regexp_extract({value}, '[^/]*$')"
+            assumed = r"(?s)arn:[^:]+:sts:[^:]*:[^:]*:assumed-role/[^/]*/.+"
             out["p_any_emails"] = (
-                f"list_filter(list_transform(list_filter({arns}, lambda x: regexp_full_match(x, "
-                r"'(?s)arn:[^:]+:sts:[^:]*:[^:]*:assumed-role/[^/]*/.+')), "
-                f"lambda x: regexp_extract(x, '[^/]*$')), lambda x: regexp_full_match(x, {lit(EMAIL)}))"
+                f"CASE WHEN contains({value}, '@') AND regexp_full_match({value}, {lit(assumed)}) "
+                f"AND regexp_full_match({session}, {lit(EMAIL)}) THEN {session} END"
             )
         return out
     raise ValueError(f"unknown indicator {indicator!r}")
 
 
-def p_any_sql(log_type: str, all_leaves: list[Leaf]) -> dict[str, str]:
-    """``{p_any column: SQL}``: sorted distinct values, NULL when there are none (as Panther)."""
-    parts: dict[str, list[str]] = {}
-    for leaf in all_leaves:
-        sources: list[tuple[tuple[str, ...], str]] = []
-        if leaf.spec.type == "array":
-            sources = _array_strings(leaf)
-        elif leaf.spec.indicators and leaf.spec.type == "string":
-            sources = [(leaf.spec.indicators, _strings(leaf))]
-        for indicators, expr in sources:
-            for indicator in indicators:
-                for column, sql in _contributions(indicator, f"coalesce({expr}, [])").items():
-                    parts.setdefault(column, []).append(sql)
+ARN_INDICATORS = ("aws_arn", "aws_arn_only")
+
+
+def _array_sources(x: Extracted) -> list[tuple[tuple[str, ...], str]]:
+    """``(indicators, VARCHAR[] SQL)`` of every string field inside an array field, in order."""
+    return [source for leaf in x.leaves if leaf.spec.type == "array" for source in _array_strings(leaf, x)]
+
+
+def indicator_columns(x: Extracted) -> tuple[dict[str, str], dict[str, str]]:
+    """Two layers of ``{column name: SQL}``, each computed once per row, read by ``p_any_sql``.
+
+    First ``_x<k>``: the stripped, non-empty string value of an indicator-bearing string field
+    outside arrays (else NULL); ``_l<n>``: the stripped, non-empty strings of the n-th string
+    field inside arrays. Then, from the first layer, ``_a<k>`` and ``_al<n>``: those that are ARNs,
+    for the fields whose indicators read ARNs.
+    """
+    values, arns = {}, {}
+    for leaf in x.leaves:
+        if leaf.spec.indicators and leaf.spec.type == "string":
+            k = x.strings[leaf.path]
+            values[f"_x{k}"] = f"CASE WHEN ty[{leaf.index}] = 'VARCHAR' THEN {_stripped(x.s(leaf))} END"
+            if any(i in ARN_INDICATORS for i in leaf.spec.indicators):
+                arns[f"_a{k}"] = _arn(f"_x{k}")
+    for n, (indicators, expr) in enumerate(_array_sources(x), 1):
+        values[f"_l{n}"] = (
+            f"list_filter(list_transform(coalesce({expr}, []), lambda x: {_stripped('x')}), "
+            "lambda x: x IS NOT NULL)"
+        )
+        if any(i in ARN_INDICATORS for i in indicators):
+            arns[f"_al{n}"] = (
+                f"list_filter(list_transform(_l{n}, lambda x: {_arn('x')}), lambda x: x IS NOT NULL)"
+            )
+    return values, arns
+
+
+def _value_for(indicator: str, value: str, arn: str) -> str:
+    """What ``_contributions`` is given for ``indicator``: the value, or for ARN indicators the ARN."""
+    return arn if indicator in ARN_INDICATORS else value
+
+
+def p_any_sql(log_type: str, x: Extracted) -> dict[str, str]:
+    """``{p_any column: SQL}``: sorted distinct values, NULL when there are none (as Panther).
+
+    Reads ``indicator_columns``. A field outside arrays adds one value or NULL (``list_distinct``
+    drops the NULLs); a string field inside an array adds a list, each element through the same
+    expressions.
+    """
+    scalars: dict[str, list[str]] = {}
+    lists: dict[str, list[str]] = {}
+    for leaf in x.leaves:
+        if leaf.spec.indicators and leaf.spec.type == "string":
+            k = x.strings[leaf.path]
+            for indicator in leaf.spec.indicators:
+                given = _value_for(indicator, f"_x{k}", f"_a{k}")
+                for column, sql in _contributions(indicator, given).items():
+                    scalars.setdefault(column, []).append(sql)
+    for n, (indicators, _) in enumerate(_array_sources(x), 1):
+        for indicator in indicators:
+            source = f"_al{n}" if indicator in ARN_INDICATORS else f"_l{n}"
+            for column, sql in _contributions(indicator, "x").items():
+                lists.setdefault(column, []).append(
+                    source if sql == "x" else f"list_transform({source}, lambda x: {sql})"
+                )
     out = {}
     for column in load_schema(log_type).p_any_columns:
-        exprs = parts.get(column)
-        if not exprs:
+        parts = ([f"[{', '.join(scalars[column])}]"] if column in scalars else []) + lists.get(column, [])
+        if not parts:
             out[column] = "NULL"
             continue
-        merged = exprs[0] if len(exprs) == 1 else f"flatten([{', '.join(exprs)}])"
+        merged = parts[0] if len(parts) == 1 else f"flatten([{', '.join(parts)}])"
         out[column] = f"nullif(list_sort(list_distinct({merged})), [])"
     return out
 
@@ -291,16 +415,20 @@ def p_any_sql(log_type: str, all_leaves: list[Leaf]) -> dict[str, str]:
 # ----------------------------------------------------------------------------- the SELECT
 
 
-def _column(leaf: Leaf, sql_type: str) -> str:
-    i = leaf.index
-    present = f"coalesce(ty[{i}], 'NULL') <> 'NULL'"
+def _path_list(found: list[tuple[str, ...]], *extra: str) -> str:
+    """SQL list of the JSON paths of ``found`` (then ``extra`` paths as written)."""
+    return "[" + ", ".join([*(lit(_json_path(path)) for path in found), *map(lit, extra)]) + "]::VARCHAR[]"
+
+
+def _column(leaf: Leaf, sql_type: str, x: Extracted) -> str:
+    present = f"coalesce(ty[{leaf.index}], 'NULL') <> 'NULL'"
     if sql_type == "VARIANT":
-        return f"CASE WHEN {present} THEN CAST(v[{i}] AS VARIANT) END"
+        return f"CASE WHEN {present} THEN CAST({x.j(leaf)} AS VARIANT) END"
     if sql_type == "TIMESTAMP":
-        return f"CASE WHEN {present} THEN CAST(TRY_CAST(v[{i}] ->> '$' AS TIMESTAMPTZ) AS TIMESTAMP) END"
+        return f"CASE WHEN {present} THEN CAST(TRY_CAST({x.s(leaf)} AS TIMESTAMPTZ) AS TIMESTAMP) END"
     if sql_type == "VARCHAR":
-        return f"CASE WHEN {present} THEN v[{i}] ->> '$' END"
-    return f"CASE WHEN {present} THEN TRY_CAST(v[{i}] ->> '$' AS {sql_type}) END"
+        return f"CASE WHEN {present} THEN {x.s(leaf)} END"
+    return f"CASE WHEN {present} THEN TRY_CAST({x.s(leaf)} AS {sql_type}) END"
 
 
 def needs_python_sql() -> str:
@@ -373,15 +501,14 @@ def load_select(
     And ``doc``: with ``rule_events`` every row's, from which ``rule_events_select`` builds the
     events the real-time rules see; without, only that of rows ``deep_sql`` picks (else NULL).
     """
-    all_leaves = leaves(log_type)
-    paths = ", ".join(lit(_json_path(leaf.path)) for leaf in all_leaves)
-    top = {leaf.path[0]: leaf for leaf in all_leaves if len(leaf.path) == 1}
+    x = extracted(log_type)
+    top = {leaf.path[0]: leaf for leaf in x.leaves if len(leaf.path) == 1}
     schema = load_schema(log_type)
     event_time = "NULL"
     if schema.event_time_path:
-        leaf = next(x for x in all_leaves if x.path == schema.event_time_path)
-        event_time = _column(leaf, "TIMESTAMP")
-    p_any = p_any_sql(log_type, all_leaves)
+        leaf = next(found for found in x.leaves if found.path == schema.event_time_path)
+        event_time = _column(leaf, "TIMESTAMP", x)
+    p_any = p_any_sql(log_type, x)
     computed = {
         "p_log_type": lit(log_type),
         "p_row_id": f"sha256(concat_ws(chr(31), {lit(log_type)}, file, CAST(pos AS VARCHAR)))[1:20]",
@@ -397,16 +524,27 @@ def load_select(
         if name in computed:
             selects.append(f'{computed[name]} AS "{name}"')
         else:
-            selects.append(f'{_column(top[name], sql_type)} AS "{name}"')
-    select = (
+            selects.append(f'{_column(top[name], sql_type, x)} AS "{name}"')
+
+    types = _path_list([leaf.path for leaf in x.leaves], "$")
+    strings = _path_list(sorted(x.strings, key=x.strings.get), '$."p_log_type"')
+    jsons = _path_list(sorted(x.jsons, key=x.jsons.get))
+    values, arns = indicator_columns(x)
+    stripped = "".join(f", {sql} AS {name}" for name, sql in values.items())
+    arn_columns = "".join(f", {sql} AS {name}" for name, sql in arns.items())
+    # each list is one parse of the row's text; a row that is not an object gets none of them
+    return (
         f"WITH src AS ({source_sql}), "
-        f"parsed AS (SELECT file, pos, doc, CASE WHEN json_valid(doc) AND json_type(doc) = 'OBJECT' "
-        f"THEN json_extract(doc, [{paths}]) END AS v FROM src), "
-        "typed AS (SELECT *, list_transform(v, lambda x: json_type(x)) AS ty FROM parsed), "
-        f"checked AS (SELECT *, {reason_sql(log_type, all_leaves)} AS reason "
-        "FROM typed WHERE doc IS NOT NULL) "
+        f"parsed AS (SELECT file, pos, doc, try(json_type(doc, {types})) "
+        "AS _ty FROM src WHERE doc IS NOT NULL), "
+        f"typed AS (SELECT file, pos, doc, _ty[{x.root}] AS root, "
+        "CASE WHEN root = 'OBJECT' THEN _ty END AS ty, "
+        f"CASE WHEN root = 'OBJECT' THEN json_extract_string(doc, {strings}) END AS s, "
+        f"CASE WHEN root = 'OBJECT' AND {bool(x.jsons)} THEN json_extract(doc, {jsons}) END AS j "
+        "FROM parsed), "
+        f"checked AS (SELECT *, {reason_sql(log_type, x)} AS reason{stripped} FROM typed), "
+        f"indicated AS (SELECT *{arn_columns} FROM checked) "
         f"SELECT file, pos, reason, {', '.join(selects)}, "
         # without rule events, only the text Python must check for depth (``deep_sql``)
-        f"{'doc' if rule_events else f'CASE WHEN {deep_sql()} THEN doc END AS doc'} FROM checked"
+        f"{'doc' if rule_events else f'CASE WHEN {deep_sql()} THEN doc END AS doc'} FROM indicated"
     )
-    return select

@@ -24,9 +24,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from tracebit_pack.errors import InputError, Location, UserError
+from tracebit_pack.yaml_loader import safe_load
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "panther_schemas"
 
@@ -195,7 +194,7 @@ def load_schema(log_type: str) -> Schema:
         raise UserError(f"unknown log type {log_type!r} (known: {', '.join(LOG_TYPES)})")
     path = SCHEMA_DIR / f"{log_type}.yml"
     with path.open(encoding="utf-8") as handle:
-        schema = parse_schema(yaml.safe_load(handle), str(path))
+        schema = parse_schema(safe_load(handle), str(path))
     if schema.log_type != log_type:
         raise UserError(f"{path}: schema name {schema.log_type!r} does not match the file name")
     return schema

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from tracebit_pack.errors import UserError
+from tracebit_pack.yaml_loader import safe_load
 
 # Top-level folders of this pack's own layout (PAT reads these and more: PAT_PATH_PATTERNS).
 ITEM_DIRS = ("rules", "queries", "correlation_rules", "data_models", "global_helpers", "packs")
@@ -48,9 +49,6 @@ ID_KEYS = {
 }
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-# libyaml's safe loader when PyYAML was built with it (several times faster on a large repository)
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -90,7 +88,7 @@ def load_yaml(path: Path) -> object:
     """Parse one YAML file; a syntax error becomes a one-line UserError naming the file."""
     try:
         with path.open(encoding="utf-8") as handle:
-            return yaml.load(handle, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
+            return safe_load(handle)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

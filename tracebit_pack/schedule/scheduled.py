@@ -85,6 +85,7 @@ class QueryRunsSummary:
     runs: int = 0
     rows: int = 0
     runs_with_rows: int = 0
+    runs_proven_empty: int = 0  # answered without running: their driving tables were empty
     first_run: datetime | None = None
     last_run: datetime | None = None
 
@@ -96,6 +97,7 @@ class QueryRunsSummary:
             "runs": self.runs,
             "rows": self.rows,
             "runs_with_rows": self.runs_with_rows,
+            "runs_proven_empty": self.runs_proven_empty,
             "first_run": None if self.first_run is None else panther_time(self.first_run),
             "last_run": None if self.last_run is None else panther_time(self.last_run),
         }
@@ -160,10 +162,12 @@ def run_scheduled(
             times = query_runs(item, starts[name], end, last_arrival)
             summary = QueryRunsSummary(name, rule_ids, dict(item.spec.get("Schedule") or {}))
             outcome.queries[name] = summary
+            before = getattr(queries, "skipped_runs", 0)
             try:
                 for moment, rows in queries.rows_per_run(item, times):
                     _record(summary, moment, rows)
                     _run_rules(engine, rule_ids, moment, rows, outcome)
+                summary.runs_proven_empty = getattr(queries, "skipped_runs", 0) - before
             except UserError as err:  # e.g. SQL the embedded lake cannot run
                 reason = str(err).removeprefix(f"{name}: ")
                 for rule_id in rule_ids:
