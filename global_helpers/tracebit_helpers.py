@@ -239,16 +239,20 @@ def summary_no_page_reason(event, get_string_set):
 
 
 def rule_alert_context(event, get_dictionary=None, no_page_reason=None):
-    """``alert_context(event)`` plus the rendered ``pivots``, ``mfa_correlation_identities`` and,
-    when found, ``recent_mfa_reset``, ``repeated_activity`` and ``no_page_reason``."""
+    """``alert_context(event)`` plus the rendered ``pivots``, ``mfa_correlation_identities``,
+    ``mfa_escalated_identities`` and, when found, ``recent_mfa_reset``, ``repeated_activity`` and ``no_page_reason``."""
     context = dict(event_context(event))
     if context.get("tracebit_log_type") == "health_check":
         return context
     context["pivots"] = tracebit_pivots.render_pivots(context)
     record = mfa_record_for_event(event, get_dictionary) if get_dictionary is not None else None
-    # The MFA correlation rules match on this: an alert that already paged with the MFA reset
-    # (escalated in real time) offers no identity, so the same fact does not page twice.
-    context["mfa_correlation_identities"] = [] if record else list(context.get("identities") or [])
+    # The MFA correlation rules match on one of these two lists: the Critical ones on
+    # mfa_correlation_identities (the alert did not page with an MFA reset), their Info companions
+    # (*.AlreadyPaged) on mfa_escalated_identities (it did): the correlation is recorded either
+    # way, and the same fact does not page twice (docs/paging.md).
+    identities_list = list(context.get("identities") or [])
+    context["mfa_correlation_identities"] = [] if record else identities_list
+    context["mfa_escalated_identities"] = identities_list if record else []
     if record:
         context["recent_mfa_reset"] = record
     repeats = repeats_for_event(event)
