@@ -170,12 +170,20 @@ def _event_epoch(event):
 _ACTIVITY = {"event": None, "repeats": []}
 
 
-def record_alert(event, get_dictionary, add_to_string_set, remove_from_string_set=None, alert_log=True):
+def record_alert(
+    event,
+    get_dictionary,
+    add_to_string_set,
+    remove_from_string_set=None,
+    alert_log=True,
+    get_string_set=None,
+):
     """Called by rule() of a Tracebit alert rule once the event matched; returns True.
 
     Records the alert in the KV cache (``tracebit_alert_cache``): under each source IP and identity,
     its alert_id and canaries, which finds repeats within 24 h; for an alert log (``alert_log``),
-    that its alert_id raised an alert, and on whose MFA reset it was escalated. Never raises.
+    that its alert_id raised an alert, and on whose MFA reset it was escalated. The reset is
+    recorded only by the alert log that raised the alert (``escalation_to_record``). Never raises.
     """
     repeats = []
     try:
@@ -192,13 +200,31 @@ def record_alert(event, get_dictionary, add_to_string_set, remove_from_string_se
         )
         if alert_log:
             record = mfa_record_for_event(event, get_dictionary) if get_dictionary is not None else None
+            alert_id = context.get("alert_id")
             remember_alert_log(
-                add_to_string_set, epoch, context.get("alert_id"), (record or {}).get("identity")
+                add_to_string_set, epoch, alert_id, escalation_to_record(record, get_string_set, alert_id)
             )
     except Exception:  # noqa: BLE001 - the cache is an enrichment: never break the alert
         repeats = []
     _ACTIVITY.update(event=event, repeats=repeats)
     return True
+
+
+def escalation_to_record(record, get_string_set, alert_id):
+    """The identity whose MFA reset escalated this alert log, when this log raises the alert; else None.
+
+    Panther keeps the severity of an alert's first event: a later alert log of the same alert_id
+    that finds a reset cached since then did not page on it, so recording ``mfa=`` would silence
+    the scheduled MFA rule's row for a fact that never paged. Only a log that reads its alert
+    state without ``log`` raises the alert; an unreadable state records nothing (the MFA fact may
+    then page twice, never not at all).
+    """
+    if not record:
+        return None
+    state = alert_state(get_string_set, alert_id)
+    if state is None or alert_log_seen(state):
+        return None
+    return record.get("identity")
 
 
 def repeats_for_event(event):
