@@ -175,6 +175,7 @@ def record_alert(
     get_dictionary,
     add_to_string_set,
     remove_from_string_set=None,
+    *,
     alert_log=True,
     get_string_set=None,
 ):
@@ -266,7 +267,8 @@ def summary_no_page_reason(event, get_string_set):
 
 def rule_alert_context(event, get_dictionary=None, no_page_reason=None):
     """``alert_context(event)`` plus the rendered ``pivots``, ``mfa_correlation_identities``,
-    ``mfa_escalated_identities`` and, when found, ``recent_mfa_reset``, ``repeated_activity`` and ``no_page_reason``."""
+    ``mfa_escalated_identities`` and, when found, ``recent_mfa_reset``, ``repeated_activity`` and
+    ``no_page_reason``."""
     context = dict(event_context(event))
     if context.get("tracebit_log_type") == "health_check":
         return context

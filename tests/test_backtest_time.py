@@ -50,8 +50,13 @@ def test_month_reports_runs_rows_and_delays(month):
     data = json.loads(json.dumps(month.to_json(), default=str))
     # The MFA fact of the 24th pages once, on time: the half-hourly scheduled rule's run after the
     # canary alert; the hourly correlation at 03:00 finds it raised (its Absence item) and is silent.
-    mfa = next(a for a in data["alerts"] if a["rule_id"] == "Tracebit.CanaryPrincipalRecentAWSMFATampering")
-    assert (mfa["created_at"], mfa["severity"], mfa["pages"]) == ("2025-03-24T02:30:00.000Z", "CRITICAL", True)
+    mfa_rule = "Tracebit.CanaryPrincipalRecentAWSMFATampering"
+    mfa = next(a for a in data["alerts"] if a["rule_id"] == mfa_rule)
+    assert (mfa["created_at"], mfa["severity"], mfa["pages"]) == (
+        "2025-03-24T02:30:00.000Z",
+        "CRITICAL",
+        True,
+    )
     assert not [a for a in data["alerts"] if a["rule_id"].startswith("Tracebit.Correlation.")]
     assert {q["query"]: q["runs"] for q in data["scheduled_queries"]}[
         "Tracebit.Query.IntegrationSilent"

@@ -47,7 +47,9 @@ def test_a_changed_global_no_longer_matches_the_shipped_queries(tmp_path):
 
 
 def test_values_are_escaped_as_snowflake_literals(tmp_path):
-    settings = "OWNER_IDENTITIES = {\"O'Brien\": (\"o'brien@acme.com\", \"back\\\\slash\")}\nCUSTOMER_EMAIL_DOMAINS = ()"
+    settings = (
+        'OWNER_IDENTITIES = {"O\'Brien": ("o\'brien@acme.com", "back\\\\slash")}\nCUSTOMER_EMAIL_DOMAINS = ()'
+    )
     block = customer_sql.render_block(_repo_with_customer(tmp_path, settings))
     assert "SELECT 'o''brien' AS owner, 'back\\\\slash' AS identity" in block
     assert "SELECT CAST(NULL AS VARCHAR) AS domain WHERE 1 = 0" in block  # no domain: an empty table
@@ -91,7 +93,6 @@ def test_aws_mfa_query_follows_the_credential_owner_not_tracebits_principal(tmp_
             "principalId": "AIDA2C6F4QW7ADMIN0001",
             "arn": "arn:aws:iam::693260565127:user/it.admin",
             "accountId": "693260565127",
-            "accessKeyId": "AKIA7XJ5A5U7ADMIN001",
             "userName": "it.admin",
         },
         "eventTime": "2025-02-10T16:20:11Z",

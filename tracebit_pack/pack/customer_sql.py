@@ -8,9 +8,10 @@ Edit ``global_helpers/tracebit_customer.py``, then regenerate with
 ``.venv/bin/python -m tracebit_pack.pack.customer_sql``.
 
 The block needs a ``tracebit`` CTE before it with the columns ``alert_id``, ``subtype``,
-``credential_name`` and ``credential_labels`` (Tracebit's ``[{name, value}]`` array). It defines ``credential_owner_identities (alert_id, identity)``, the
-same identities ``tracebit_credential.owner_identities`` gives the real-time rules: the overrides
-of ``OWNER_IDENTITIES``, else ``<owner>@<domain>`` per customer domain and ``<owner>``; an owner
+``credential_name`` and ``credential_labels`` (Tracebit's ``[{name, value}]`` array). It defines
+``credential_owner_identities (alert_id, identity)``, the same identities
+``tracebit_credential.owner_identities`` gives the real-time rules: the overrides of
+``OWNER_IDENTITIES``, else ``<owner>@<domain>`` per customer domain and ``<owner>``; an owner
 that is an email keeps it and adds its local part. CI/CD credentials have no owner. Every value
 is a Snowflake literal written by ``tracebit_pivots.sql_literal`` (quotes and backslashes escaped).
 """
@@ -87,16 +88,18 @@ def _values(literal, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> s
         return f"    SELECT {nulls} WHERE 1 = 0"
     selects = []
     for n, row in enumerate(rows):
-        parts = [literal(value) + (f" AS {name}" if n == 0 else "") for value, name in zip(row, columns)]
+        parts = [
+            literal(value) + (f" AS {name}" if n == 0 else "")
+            for value, name in zip(row, columns, strict=True)
+        ]
         selects.append("    SELECT " + ", ".join(parts))
     return "\n    UNION ALL\n".join(selects)
 
 
 def customer_rows(customer) -> tuple[list[tuple[str]], list[tuple[str, str]]]:
     """The domains and ``(owner, identity)`` overrides of the global, lower-cased as the rules use them."""
-    domains = sorted(
-        {str(d).strip().lower() for d in getattr(customer, "CUSTOMER_EMAIL_DOMAINS", ()) or () if str(d).strip()}
-    )
+    configured = getattr(customer, "CUSTOMER_EMAIL_DOMAINS", ()) or ()
+    domains = sorted({str(d).strip().lower() for d in configured if str(d).strip()})
     overrides = getattr(customer, "OWNER_IDENTITIES", {}) or {}
     if not isinstance(overrides, Mapping):
         raise UserError("tracebit_customer.OWNER_IDENTITIES must be a mapping of owner -> identities")
