@@ -9,7 +9,8 @@ Defined here and nowhere else, two kinds of Panther KV string sets:
   or two canaries under one key are a repeat, which escalates the alert to Critical
   (``remember_activity``).
 * **Alert state** (``alert_key(alert_id)``: ``tracebit:alert:<alert_id>``): an alert log adds
-  ``log``, and ``mfa=<identity>`` when it was escalated on that identity's MFA reset; kept for
+  ``log``, and ``mfa=<identity>`` when the log that raised the alert was escalated on that
+  identity's MFA reset; kept for
   ``ALERT_STATE_SECONDS`` (the alert rules' dedup period). The summary rule reads it to know whether
   the alert already paged, and the scheduled MFA rules whether the MFA fact already paged.
 

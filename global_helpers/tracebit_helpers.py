@@ -170,12 +170,21 @@ def _event_epoch(event):
 _ACTIVITY = {"event": None, "repeats": []}
 
 
-def record_alert(event, get_dictionary, add_to_string_set, remove_from_string_set=None, alert_log=True):
+def record_alert(
+    event,
+    get_dictionary,
+    add_to_string_set,
+    remove_from_string_set=None,
+    *,
+    alert_log=True,
+    get_string_set=None,
+):
     """Called by rule() of a Tracebit alert rule once the event matched; returns True.
 
     Records the alert in the KV cache (``tracebit_alert_cache``): under each source IP and identity,
     its alert_id and canaries, which finds repeats within 24 h; for an alert log (``alert_log``),
-    that its alert_id raised an alert, and on whose MFA reset it was escalated. Never raises.
+    that its alert_id raised an alert, and on whose MFA reset it was escalated. The reset is
+    recorded only by the alert log that raised the alert (``escalation_to_record``). Never raises.
     """
     repeats = []
     try:
@@ -192,13 +201,31 @@ def record_alert(event, get_dictionary, add_to_string_set, remove_from_string_se
         )
         if alert_log:
             record = mfa_record_for_event(event, get_dictionary) if get_dictionary is not None else None
+            alert_id = context.get("alert_id")
             remember_alert_log(
-                add_to_string_set, epoch, context.get("alert_id"), (record or {}).get("identity")
+                add_to_string_set, epoch, alert_id, escalation_to_record(record, get_string_set, alert_id)
             )
     except Exception:  # noqa: BLE001 - the cache is an enrichment: never break the alert
         repeats = []
     _ACTIVITY.update(event=event, repeats=repeats)
     return True
+
+
+def escalation_to_record(record, get_string_set, alert_id):
+    """The identity whose MFA reset escalated this alert log, when this log raises the alert; else None.
+
+    Panther keeps the severity of an alert's first event: a later alert log of the same alert_id
+    that finds a reset cached since then did not page on it, so recording ``mfa=`` would silence
+    the scheduled MFA rule's row for a fact that never paged. Only a log that reads its alert
+    state without ``log`` raises the alert; an unreadable state records nothing (the MFA fact may
+    then page twice, never not at all).
+    """
+    if not record:
+        return None
+    state = alert_state(get_string_set, alert_id)
+    if state is None or alert_log_seen(state):
+        return None
+    return record.get("identity")
 
 
 def repeats_for_event(event):
@@ -239,16 +266,21 @@ def summary_no_page_reason(event, get_string_set):
 
 
 def rule_alert_context(event, get_dictionary=None, no_page_reason=None):
-    """``alert_context(event)`` plus the rendered ``pivots``, ``mfa_correlation_identities`` and,
-    when found, ``recent_mfa_reset``, ``repeated_activity`` and ``no_page_reason``."""
+    """``alert_context(event)`` plus the rendered ``pivots``, ``mfa_correlation_identities``,
+    ``mfa_escalated_identities`` and, when found, ``recent_mfa_reset``, ``repeated_activity`` and
+    ``no_page_reason``."""
     context = dict(event_context(event))
     if context.get("tracebit_log_type") == "health_check":
         return context
     context["pivots"] = tracebit_pivots.render_pivots(context)
     record = mfa_record_for_event(event, get_dictionary) if get_dictionary is not None else None
-    # The MFA correlation rules match on this: an alert that already paged with the MFA reset
-    # (escalated in real time) offers no identity, so the same fact does not page twice.
-    context["mfa_correlation_identities"] = [] if record else list(context.get("identities") or [])
+    # The MFA correlation rules match on one of these two lists: the Critical ones on
+    # mfa_correlation_identities (the alert did not page with an MFA reset), their Info companions
+    # (*.AlreadyPaged) on mfa_escalated_identities (it did): the correlation is recorded either
+    # way, and the same fact does not page twice (docs/paging.md).
+    identities_list = list(context.get("identities") or [])
+    context["mfa_correlation_identities"] = [] if record else identities_list
+    context["mfa_escalated_identities"] = identities_list if record else []
     if record:
         context["recent_mfa_reset"] = record
     repeats = repeats_for_event(event)

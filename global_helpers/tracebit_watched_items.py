@@ -82,6 +82,12 @@ PACK_ITEMS = {
         "schedule": {"lookback_window_minutes": 1800, "rate_minutes": 60, "timeout_minutes": 5},
         "severity": "Critical",
     },
+    "Tracebit.Correlation.AWSMFATampering.CanaryCredentialUsed.AlreadyPaged": {
+        "enabled": True,
+        "kind": "correlation rule",
+        "schedule": {"lookback_window_minutes": 1800, "rate_minutes": 60, "timeout_minutes": 5},
+        "severity": "Info",
+    },
     "Tracebit.Correlation.AWSMFATampering.CanaryResourceAccessed": {
         "enabled": True,
         "kind": "correlation rule",
@@ -93,6 +99,12 @@ PACK_ITEMS = {
         "kind": "correlation rule",
         "schedule": {"lookback_window_minutes": 1800, "rate_minutes": 60, "timeout_minutes": 5},
         "severity": "Critical",
+    },
+    "Tracebit.Correlation.OktaMFAReset.CanaryCredentialUsed.AlreadyPaged": {
+        "enabled": True,
+        "kind": "correlation rule",
+        "schedule": {"lookback_window_minutes": 1800, "rate_minutes": 60, "timeout_minutes": 5},
+        "severity": "Info",
     },
     "Tracebit.Correlation.OktaMFAReset.CanaryResourceAccessed": {
         "enabled": True,

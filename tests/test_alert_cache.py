@@ -203,6 +203,48 @@ def test_a_summary_pages_only_with_news_or_lost_alert_logs(engine):
     assert lost.severity == "CRITICAL"  # and A1, A9 from one IP within 24 h: a repeat
 
 
+def test_a_later_alert_log_never_records_a_reset_the_paging_alert_did_not_carry(engine):
+    # The first alert log of A1 raises the alert (its severity is the alert's) before the reset is
+    # cached; a later log of A1 finds the reset. The alert paged High, not on the reset, so the
+    # scheduled MFA rule's row must still page the MFA fact.
+    first = _run(engine, alert_log("A1", "2024-12-13 10:00:00"), "Tracebit.CanaryResourceAccessed")
+    identity = first.alert_context["identities"][0]
+    assert first.severity == "HIGH" and first.alert_context["mfa_escalated_identities"] == []
+    engine.kv.put_dictionary(
+        f"tracebit:mfa_reset:{identity}",
+        {"source": "Okta", "event_type": "user.mfa.factor.reset_all", "event_time": "2024-12-13T10:02:00Z"},
+        epoch_seconds=T0 + 7 * DAY,
+    )
+    later = _run(engine, alert_log("A1", "2024-12-13 10:05:00"), "Tracebit.CanaryResourceAccessed")
+    assert later.severity == "CRITICAL"  # this log alone would escalate, but it joins A1's alert
+    assert engine.kv.get_string_set("tracebit:alert:A1") == {"log"}
+    row = {
+        "alert_id": "A1",
+        "identity": identity,
+        "event_type": "user.mfa.factor.reset_all",
+        "actor": "helpdesk.tier1@acme.com",
+        "alert_time": "2024-12-13 10:00:00.000",
+    }
+    (scheduled,) = engine.run_scheduled("Tracebit.CanaryPrincipalRecentMFAReset", [row])
+    assert scheduled.destinations is None and scheduled.severity != "INFO"
+    assert "no_page_reason" not in scheduled.alert_context
+
+
+def test_the_first_alert_log_escalated_on_a_reset_records_it_for_later_paths(engine):
+    first = _run(engine, alert_log("A2", "2024-12-13 10:00:00"), "Tracebit.CanaryResourceAccessed")
+    identity = first.alert_context["identities"][0]
+    engine.kv.clear()
+    engine.kv.put_dictionary(
+        f"tracebit:mfa_reset:{identity}",
+        {"source": "Okta", "event_type": "user.mfa.factor.reset_all"},
+        epoch_seconds=T0 + 7 * DAY,
+    )
+    escalated = _run(engine, alert_log("A3", "2024-12-13 11:00:00"), "Tracebit.CanaryResourceAccessed")
+    assert escalated.severity == "CRITICAL"
+    _run(engine, alert_log("A3", "2024-12-13 11:05:00"), "Tracebit.CanaryResourceAccessed")
+    assert engine.kv.get_string_set("tracebit:alert:A3") == {"log", f"mfa={identity}"}
+
+
 def test_the_bundled_incident_pages_once_per_fact():
     report = replay(INCIDENT)
     paging = [a.rule_id for a in report.alerts if a.pages]

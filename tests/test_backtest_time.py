@@ -48,9 +48,16 @@ def test_month_reports_runs_rows_and_delays(month):
     assert queries["Tracebit.Query.CanaryPrincipalRecentMFAReset"].runs > 1300
     assert set(month.correlation_runs.values()) == {720}
     data = json.loads(json.dumps(month.to_json(), default=str))
-    correlation = next(a for a in data["alerts"] if a["rule_id"].startswith("Tracebit.Correlation.AWSMFA"))
-    assert correlation["created_at"] == "2025-03-24T03:00:00.000Z"  # the hourly run after the canary alert
-    assert correlation["detection_delay_seconds"] == 2779  # since the MFA removal at 02:13:41
+    # The MFA fact of the 24th pages once, on time: the half-hourly scheduled rule's run after the
+    # canary alert; the hourly correlation at 03:00 finds it raised (its Absence item) and is silent.
+    mfa_rule = "Tracebit.CanaryPrincipalRecentAWSMFATampering"
+    mfa = next(a for a in data["alerts"] if a["rule_id"] == mfa_rule)
+    assert (mfa["created_at"], mfa["severity"], mfa["pages"]) == (
+        "2025-03-24T02:30:00.000Z",
+        "CRITICAL",
+        True,
+    )
+    assert not [a for a in data["alerts"] if a["rule_id"].startswith("Tracebit.Correlation.")]
     assert {q["query"]: q["runs"] for q in data["scheduled_queries"]}[
         "Tracebit.Query.IntegrationSilent"
     ] == 720

@@ -20,6 +20,7 @@ import yaml
 import tracebit_alert
 import tracebit_pivots as tp
 from tracebit_pack.loading.folder_lake import lake_from_folder
+from tracebit_pack.logs.arrival import Arrival
 from tracebit_pack.pack.items import find_item, load_items
 from tracebit_pack.replay import replay
 
@@ -106,6 +107,31 @@ def test_laptop_scenario_alerts_name_the_owner_and_the_role_session(laptop):
     assert spec["role_session"] in source_ip.alert_context["acted_as"]
     assert spec["role_session"] in source_ip.title
     assert source_ip.alert_context["identities"] == [spec["owner"]]
+
+
+def test_laptop_scenario_mfa_correlation_fires_without_paging_again(laptop):
+    alerts = {a.rule_id: a for a in laptop.alerts}
+    credential = alerts["Tracebit.CanaryCredentialUsed"]
+    assert credential.alert_context["mfa_correlation_identities"] == []
+    assert credential.alert_context["mfa_escalated_identities"] == credential.alert_context["identities"]
+    recorded = alerts["Tracebit.Correlation.OktaMFAReset.CanaryCredentialUsed.AlreadyPaged"]
+    assert (recorded.severity, recorded.pages) == ("INFO", False)
+    assert "john.smith@acme.com" in recorded.alert_context["identities"]
+    assert "Tracebit.Correlation.OktaMFAReset.CanaryCredentialUsed" not in alerts
+
+
+def test_laptop_scenario_okta_reset_arriving_late_pages_the_critical_correlation():
+    # The reset reaches Panther 20 h late, after the credential alert: no real-time escalation,
+    # so the Critical correlation pages at its next hourly run, and its Info companion is silent.
+    late = Arrival(delays={"Okta.SystemLog": dt.timedelta(hours=20)})
+    report = replay(LAPTOP, now=dt.datetime(2025, 2, 11, 14, tzinfo=dt.UTC), strict=True, arrival=late)
+    alerts = {a.rule_id: a for a in report.alerts}
+    assert alerts["Tracebit.CanaryCredentialUsed"].severity == "HIGH"
+    assert alerts["Tracebit.CanaryCredentialUsed"].alert_context["mfa_escalated_identities"] == []
+    critical = alerts["Tracebit.Correlation.OktaMFAReset.CanaryCredentialUsed"]
+    assert (critical.severity, critical.pages) == ("CRITICAL", True)
+    assert "john.smith@acme.com" in critical.alert_context["identities"]
+    assert "Tracebit.Correlation.OktaMFAReset.CanaryCredentialUsed.AlreadyPaged" not in alerts
 
 
 def test_laptop_scenario_pivots_follow_the_owner_and_the_ip(laptop):

@@ -30,9 +30,9 @@ def test_period_view_charts_every_day_and_each_alert_delay(month_page):
     assert 'data-chart="alerts-per-day"' in section
     assert section.count("2025-03-") >= 30  # every day of the month on the axis, quiet ones too
     rows = re.findall(r"<tr><td>\[\d+\]</td>.*?</tr>", section, re.S)
-    assert len(rows) == 8  # every alert of expected.yml, Info "no page" ones too
-    correlation = next(r for r in rows if "AWSMFATampering.CanaryResourceAccessed" in r)
-    assert "<td>2025-03-24T03:00:00Z</td><td>46m</td>" in correlation
+    assert len(rows) == 7  # every alert of expected.yml, Info "no page" ones too
+    scheduled = next(r for r in rows if "CanaryPrincipalRecentAWSMFATampering" in r)
+    assert "<td>2025-03-24T02:30:00Z</td><td>2025-03-24T02:30:00Z</td><td>0s</td>" in scheduled
 
 
 def test_a_principal_without_data_gets_no_empty_chart_and_a_long_name_wraps():

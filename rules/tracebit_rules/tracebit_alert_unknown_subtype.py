@@ -1,4 +1,9 @@
-from panther_detection_helpers.caching import add_to_string_set, get_dictionary, remove_from_string_set
+from panther_detection_helpers.caching import (
+    add_to_string_set,
+    get_dictionary,
+    get_string_set,
+    remove_from_string_set,
+)
 
 import tracebit_helpers as tb
 
@@ -7,7 +12,9 @@ def rule(event):
     # Missing, empty, oddly typed or new subtypes: never drop a Tracebit alert silently.
     if not tb.has_unknown_subtype(event):
         return False
-    return tb.record_alert(event, get_dictionary, add_to_string_set, remove_from_string_set)
+    return tb.record_alert(
+        event, get_dictionary, add_to_string_set, remove_from_string_set, get_string_set=get_string_set
+    )
 
 
 def title(event):

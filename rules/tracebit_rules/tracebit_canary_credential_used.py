@@ -1,4 +1,9 @@
-from panther_detection_helpers.caching import add_to_string_set, get_dictionary, remove_from_string_set
+from panther_detection_helpers.caching import (
+    add_to_string_set,
+    get_dictionary,
+    get_string_set,
+    remove_from_string_set,
+)
 
 import tracebit_helpers as tb
 
@@ -7,7 +12,9 @@ def rule(event):
     if tb.subtype_key(event) != tb.SUBTYPE_CREDENTIAL:
         return False
     # Records the alert in the KV cache: repeats from its IPs / identities, the alert state.
-    return tb.record_alert(event, get_dictionary, add_to_string_set, remove_from_string_set)
+    return tb.record_alert(
+        event, get_dictionary, add_to_string_set, remove_from_string_set, get_string_set=get_string_set
+    )
 
 
 def title(event):
