@@ -148,7 +148,12 @@ GROUPS = (
     Group(
         "credentials",
         CREDENTIAL_FILES,
-        (*HELPER_TESTS, "tests/test_canary_credentials.py", "tests/test_alert_cache.py"),
+        (
+            *HELPER_TESTS,
+            "tests/test_canary_credentials.py",
+            "tests/test_credential_wording.py",
+            "tests/test_alert_cache.py",
+        ),
     ),
     Group(
         "audit",
