@@ -162,13 +162,27 @@ def test_tracebit_event_outcome_when_the_log_carries_it(outcome, expected):
     assert tb.rule_alert_context(PantherEvent(log))["event_outcome"] == expected
 
 
-def test_summary_title_and_provider_account_are_capped():
+def test_event_outcome_values_are_capped():
+    log = credential_log()
+    log["event"]["outcome"] = {"result": "r" * 300, "code": "c" * 300, "message": "m" * 2000}
+    assert alert.event_outcome(PantherEvent(log)) == {
+        "result": "r" * 256,
+        "code": "c" * 256,
+        "message": "m" * 1024,
+    }
+    log["event"]["outcome"] = "AccessDenied " * 30
+    assert alert.event_outcome(PantherEvent(log))["result"] == ("AccessDenied " * 30)[:256]
+
+
+def test_summary_title_provider_account_and_logs_url_are_capped():
     log = summary_log()
     log["title"] = "T" * 2000
     log["provider_account_id"] = "1" * 300
+    log["logs_url"] = "https://acme.tracebit.com/logs?q=" + "q" * 3000
     context = alert.alert_context(PantherEvent(log))
     assert context["summary_title"] == "T" * 1024
     assert context["provider_account_id"] == "1" * 256
+    assert context["logs_url"] == log["logs_url"][:2048]
 
 
 def test_a_credential_title_names_the_whole_source_address():
