@@ -192,6 +192,13 @@ def test_a_credential_title_names_the_whole_source_address():
     assert f" from {log['event']['request']['ip'][:64]}, planted on host us-sf01-596" in title
 
 
+def test_a_credential_title_names_the_request_address_before_any_other():
+    log = credential_log()
+    log["ip_addresses"] = ["198.51.100.7"]  # a summary's field: listed after the request's address
+    title = tb.rule_title(PantherEvent(log), "credential")
+    assert " from 212.36.35.20, planted on host us-sf01-596" in title
+
+
 def test_a_credential_without_an_owner_has_no_actor_user():
     log = credential_log()
     log["canary_credential"]["name"] = "us-sf01-596"  # Tracebit's CLI names a credential by its host
