@@ -261,3 +261,27 @@ def test_event_time_falls_back_to_p_event_time_only_without_event_time(signal):
     raw = dict(event.to_dict())
     raw.pop("eventTime")
     assert signal.alert_context(PantherEvent(raw))["event_time"] == event["p_event_time"]
+
+
+@pytest.mark.parametrize(
+    "value, stored",
+    [
+        (True, "true"),
+        (False, "false"),
+        ("TRUE", "true"),  # a string where CloudTrail usually writes a boolean
+        (" false ", "false"),
+        ("yes", None),
+        (None, None),  # no such flag in the call
+    ],
+)
+def test_password_reset_required_is_recorded_as_true_false_or_null(kv_table, signal, value, stored):
+    params = {"userName": "j.chen"}
+    if value is not None:
+        params["passwordResetRequired"] = value
+    event = cloudtrail("UpdateLoginProfile", params)
+    assert signal.rule(event) is True
+    record = caching.get_dictionary("tracebit:mfa_reset:j.chen", force_ttl_check=True)
+    assert record["password_reset_required"] == stored
+    assert signal.alert_context(event)["password_reset_required"] == {"true": True, "false": False}.get(
+        stored
+    )

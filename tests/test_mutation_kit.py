@@ -28,6 +28,31 @@ def test_each_equivalent_mutant_still_points_at_its_code(entry):
     assert len(entry.reason) >= 10
 
 
+# Generated from the pack's items; test_audit_rule.py fails on any change to it, so mutating it adds nothing.
+NOT_MUTATED = {"global_helpers/tracebit_watched_items.py"}
+
+
+def _mutated(path: str) -> bool:
+    return any(path == t or path.startswith(t.rstrip("/") + "/") for t in TARGETS)
+
+
+def test_every_tracebit_global_and_rule_file_is_mutated_and_documented():
+    code = sorted(
+        str(path.relative_to(REPO_ROOT))
+        for path in [*REPO_ROOT.glob("global_helpers/tracebit_*.py"), *REPO_ROOT.glob("rules/**/*.py")]
+    )
+    missing = [path for path in code if path not in NOT_MUTATED and not _mutated(path)]
+    assert not missing, f"add these files to a group in tracebit_pack/dev/mutation.py GROUPS: {missing}"
+    docs = (REPO_ROOT / "docs" / "mutation-testing.md").read_text(encoding="utf-8")
+    undocumented = [
+        path for path in code if path.startswith("global_helpers/") and Path(path).name not in docs
+    ]
+    assert not undocumented, f"docs/mutation-testing.md does not list {undocumented}"
+    for group in mutation.GROUPS:
+        assert f"`{group.name}`" in docs, f"docs/mutation-testing.md does not name the group {group.name}"
+        assert all((REPO_ROOT / test).is_file() for test in group.tests), group.name
+
+
 def test_equivalents_are_listed_once():
     keys = [entry.key() for entry in EQUIVALENTS]
     assert len(keys) == len(set(keys))
