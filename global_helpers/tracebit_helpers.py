@@ -258,7 +258,7 @@ def summary_no_page_reason(event, get_string_set):
         return _SUMMARY["reason"]
     reason = None
     if not is_true_positive_classification(safe_get(event, "classification")):
-        alert_id = as_str(safe_get(event, "alert_id"), 256)
+        alert_id = as_str(safe_get(event, "alert_id"))  # as the alert log recorded it
         if alert_log_seen(alert_state(get_string_set, alert_id)):
             reason = f"Tracebit alert {alert_id} already raised an alert from its alert logs"
     _SUMMARY.update(event=event, getter=get_string_set, reason=reason)

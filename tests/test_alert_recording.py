@@ -125,6 +125,17 @@ def test_a_summary_reads_its_alert_state_once_and_again_for_another_cache():
     assert tb.summary_no_page_reason(event, empty.get) is None  # another cache is a new read
 
 
+def test_a_summary_finds_the_alert_log_of_a_long_alert_id():
+    """The alert log records its alert_id as the context keeps it (up to 1,024 characters); the
+    summary must look it up the same way, or a long id pages twice."""
+    long_id = "a" * 600
+    alert_log, summary = credential_log(), summary_log()
+    alert_log["alert_id"] = summary["alert_id"] = long_id
+    sets = StringSets()
+    tb.record_alert(PantherEvent(alert_log), None, sets.add)
+    assert tb.summary_no_page_reason(PantherEvent(summary), sets.get) is not None
+
+
 def test_a_scheduled_mfa_row_reads_its_alert_state_once_and_again_for_another_cache():
     row = {"alert_id": ALERT_ID, "identity": "john.smith@acme.com"}
     paged, empty = StringSets(), StringSets()
