@@ -254,7 +254,14 @@ CloudTrail schema (explicit `STRUCT`s), also in its own process. Peak RSS is eac
 `ru_maxrss`; "load" is the machine's 1-minute load average when the figure was taken (2 CPUs: above
 2 the figures are inflated by other work). Goals: replay at the largest size within 5x the floor
 (wall), peak RSS under 1.5 GB, cost per event at 1M within 1.2x of the cost at 100k, the bundled
-incident under 1 s."""
+incident under 1 s.
+
+What the replay does that the floor does not: it checks every event against its Panther schema
+(types, required fields, timestamps; a non-conforming event is skipped and counted), computes the
+`p_*` and `p_any_*` fields, stores objects as VARIANT, and keeps each event's text exact, so a
+rule sees the logged event (a missing key stays missing, not null). The floor's auto-typed struct
+read does none of this. The scheduled queries and correlation rules then run at every run time of
+the period."""
 
 
 def render_page(result: dict[str, Any]) -> str:
