@@ -25,7 +25,8 @@ from tracebit_base import as_list, as_str, clip
 
 RECENT_KEY_PREFIX = "tracebit:recent:"
 ALERT_KEY_PREFIX = "tracebit:alert:"
-REPEAT_WINDOW_SECONDS = 24 * 3600  # several alerts or canaries from one IP / identity within 24 h
+REPEAT_WINDOW_HOURS = 24  # several alerts or canaries from one IP / identity within 24 h
+REPEAT_WINDOW_SECONDS = REPEAT_WINDOW_HOURS * 3600
 ALERT_STATE_SECONDS = 1440 * 60  # = DedupPeriodMinutes of the alert-log rules
 REPEAT_MIN = 2  # distinct alert_ids or canaries under one key that make a repeat
 MAX_KEYS_PER_KIND = 3  # IPs and identities recorded per alert
@@ -135,7 +136,7 @@ def remember_activity(add_to_string_set, remove_from_string_set, epoch, *, alert
                     "value": value,
                     "alert_ids": alerts[:MAX_LISTED],
                     "canaries": canaries[:MAX_LISTED],
-                    "window_hours": REPEAT_WINDOW_SECONDS // 3600,
+                    "window_hours": REPEAT_WINDOW_HOURS,
                 }
             )
     return repeats

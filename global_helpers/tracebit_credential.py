@@ -58,6 +58,7 @@ CREDENTIAL_TYPE_NAMES = {
 _CI_SOURCE_TYPES = frozenset({"cicd", "ci", "pipeline"})
 _OWNER_LABELS = ("owner", "user", "username", "user_email", "email")
 _HOST_LABELS = ("hostname", "host", "machine", "device", "device_name", "computer_name")
+MAX_OWNER_LENGTH = 320  # the longest email address (64-character local part, @, 255-character domain)
 _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
 _RUN_ID_RE = re.compile(r"^\d{1,20}$")
 
@@ -108,11 +109,11 @@ def _owner_and_host(name):
     customer's domains is an owner alone; a name without ``@`` is the host (Tracebit's CLI)."""
     if not name or any(ch.isspace() for ch in name):
         return None, None
-    if is_email(name) and name.rsplit("@", 1)[1].lower() in _domains():
+    if is_email(name) and name.rpartition("@")[2].lower() in _domains():
         return name, None
     if "@" not in name:
         return None, name
-    owner, host = name.rsplit("@", 1)
+    owner, _, host = name.rpartition("@")
     return (owner if is_username(owner) else None), (host or None)
 
 
@@ -168,8 +169,8 @@ def owner_identities(owner):
     """The customer identities of a credential's owner (lower-cased, de-duplicated): the overrides
     in ``OWNER_IDENTITIES``, else ``<owner>@<domain>`` for each customer domain then ``<owner>``;
     an owner that is an email keeps it and adds its local part. ``[]`` for no usable owner."""
-    key = (as_str(owner, 320) or "").strip().lower()
-    if not key:
+    key = (as_str(owner) or "").lower()
+    if not key or len(key) > MAX_OWNER_LENGTH:
         return []
     override = OWNER_IDENTITIES.get(key) if isinstance(OWNER_IDENTITIES, Mapping) else None
     if override:
@@ -190,7 +191,7 @@ def principal_scope(is_credential_alert, account_id):
     if is_credential_alert:
         return SCOPE_TRACEBIT_ISSUED
     accounts = {str(a).strip() for a in CUSTOMER_AWS_ACCOUNT_IDS if str(a).strip()}
-    account = as_str(account_id, 64)
+    account = as_str(account_id)
     if accounts and account and account.isdigit() and account not in accounts:
         return SCOPE_OUTSIDE
     return SCOPE_CUSTOMER

@@ -155,6 +155,128 @@ def test_the_alert_state_says_whether_an_alert_log_and_an_mfa_escalation_paged()
     assert sets.ttls["tracebit:alert:A1"] == T0 + 1440 * 60
 
 
+def _repeats_from(stored, epoch=T0, alert_id="A9", canary_list=()):
+    """remember_activity on an IP whose set, after this alert is added, holds ``stored``."""
+    return cache.remember_activity(
+        lambda *args, **kwargs: set(stored),
+        None,
+        epoch,
+        alert_id=alert_id,
+        canary_list=list(canary_list),
+        keys=[("ip", "1.2.3.4")],
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("alert=A1@1734098531", ("alert", "A1", 1_734_098_531)),
+        ("canary=ops@team@1734098531", ("canary", "ops@team", 1_734_098_531)),  # the last @ splits
+        ("alert=@1734098531", None),  # no value
+        ("alert=A1@soon", None),  # a time that is not a number
+        ("alert=A1", None),
+        ("A1@1734098531", None),
+    ],
+)
+def test_an_entry_is_read_only_in_its_own_form(text, parsed):
+    assert cache._parse_entry(text) == parsed
+
+
+def test_entries_not_in_the_form_are_skipped_not_counted():
+    stored = {f"alert=A1@{T0}", f"alert=@{T0}", "alert=A2@later", f"alert=A3@{T0}"}
+    (repeat,) = _repeats_from(stored)
+    assert repeat["alert_ids"] == ["A1", "A3"]
+
+
+@pytest.mark.parametrize("stored", ['{"log": 1}', '"log"', "{}"])
+def test_a_cached_json_object_or_string_is_no_set(stored):
+    assert cache.parse_string_set(stored) == set()
+
+
+def test_the_window_holds_entries_exactly_24_hours_away():
+    edge = {f"alert=A1@{T0 - DAY}", f"alert=A2@{T0 + DAY}"}
+    assert _repeats_from(edge)[0]["alert_ids"] == ["A1", "A2"]
+    beyond = {f"alert=A1@{T0 - DAY - 1}", f"alert=A2@{T0 + DAY + 1}", f"alert=A3@{T0}"}
+    assert _repeats_from(beyond) == []
+
+
+def test_an_entry_beyond_the_window_does_not_hide_the_entries_after_it():
+    # "alert=A0@<two days on>" sorts before the two alerts within the window
+    stored = {f"alert=A0@{T0 + 2 * DAY}", f"alert=A1@{T0}", f"alert=A2@{T0 + 60}"}
+    assert _repeats_from(stored)[0]["alert_ids"] == ["A1", "A2"]
+
+
+def test_at_most_500_entries_of_a_set_are_considered():
+    junk = [f"a-not-an-entry-{n:04d}" for n in range(498)]  # these sort first
+    alerts = [f"alert=A1@{T0}", f"alert=A2@{T0}"]
+    assert _repeats_from(junk + alerts)[0]["alert_ids"] == ["A1", "A2"]
+    assert _repeats_from([*junk, "a-not-an-entry-extra", *alerts]) == []
+
+
+def test_at_most_10_canaries_are_recorded_and_10_listed():
+    recorded = {}
+
+    def add(key, values, epoch_seconds=None):
+        recorded[key] = list(values)
+        return set(values)
+
+    canaries = [{"name": f"canary-{n:02d}"} for n in range(12)]
+    (repeat,) = cache.remember_activity(
+        add, None, T0, alert_id="A1", canary_list=canaries, keys=[("ip", "1.2.3.4")]
+    )
+    (entries,) = recorded.values()
+    assert len(entries) == 1 + 10
+    assert repeat["canaries"] == [f"canary-{n:02d}" for n in range(10)]
+    many_alerts = {f"alert=A{n:02d}@{T0}" for n in range(12)}
+    assert _repeats_from(many_alerts)[0]["alert_ids"] == [f"A{n:02d}" for n in range(10)]
+
+
+def test_a_canary_is_recorded_by_name_then_tracebit_id_then_provider_id_capped():
+    def recorded_canary(canary):
+        stored = []
+        cache.remember_activity(
+            lambda key, values, epoch_seconds=None: stored.extend(values) or set(),
+            None,
+            T0,
+            alert_id=None,
+            canary_list=[canary],
+            keys=[("ip", "1.2.3.4")],
+        )
+        return [cache._parse_entry(entry)[1] for entry in stored]
+
+    assert recorded_canary({"tracebit_id": "cnry-1", "provider_id": "bucket-1"}) == ["cnry-1"]
+    assert recorded_canary({"provider_id": "bucket-1"}) == ["bucket-1"]
+    assert recorded_canary({"name": "n" * 300}) == ["n" * 256]
+
+
+def test_an_alert_with_nothing_to_record_reads_no_repeat():
+    full = {f"alert=A1@{T0}", f"alert=A2@{T0}"}
+    assert _repeats_from(full, alert_id=None, canary_list=[{"name": ""}]) == []
+
+
+def test_a_failing_key_does_not_stop_the_next_one():
+    def add(key, values, epoch_seconds=None):
+        if key.startswith("tracebit:recent:ip:"):
+            raise RuntimeError("DynamoDB throttled")
+        return {f"alert=A1@{T0}", f"alert=A2@{T0}"}
+
+    repeats = cache.remember_activity(
+        add, None, T0, alert_id="A2", canary_list=[], keys=[("ip", "1.2.3.4"), ("identity", "sue")]
+    )
+    assert [(r["kind"], r["alert_ids"]) for r in repeats] == [("identity", ["A1", "A2"])]
+
+
+def test_the_alert_state_is_read_with_a_ttl_check():
+    calls = []
+
+    def get(key, force_ttl_check=False):
+        calls.append((key, force_ttl_check))
+        return {"log"}
+
+    assert cache.alert_state(get, "A1") == {"log"}
+    assert calls == [("tracebit:alert:A1", True)]  # an expired state must not read as paged
+
+
 # ---------------------------------------------------------------------------- the pack, offline
 
 

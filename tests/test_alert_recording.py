@@ -84,6 +84,24 @@ def test_the_alert_log_records_the_identity_whose_mfa_reset_escalated_it():
     assert without.sets[f"tracebit:alert:{ALERT_ID}"] == {"log"}
 
 
+def test_an_unreadable_alert_state_records_no_reset():
+    """Without the state the log cannot know it raised the alert: recording nothing may page the
+    MFA fact twice, never not at all."""
+    sets = StringSets()
+    get_dictionary = mock.MagicMock(return_value=MFA_JSON)
+    tb.record_alert(PantherEvent(credential_log()), get_dictionary, sets.add)  # no getter
+    assert sets.sets[f"tracebit:alert:{ALERT_ID}"] == {"log"}
+    failing = mock.MagicMock(side_effect=RuntimeError("DynamoDB throttled"))
+    assert tb.escalation_to_record({"identity": "john.smith@acme.com"}, failing, ALERT_ID) is None
+
+
+def test_the_options_of_record_alert_are_named_never_positional():
+    """A bare True or False in a rule's call would silently mean a different option."""
+    sets = StringSets()
+    with pytest.raises(TypeError):
+        tb.record_alert(PantherEvent(credential_log()), None, sets.add, None, False)
+
+
 def test_an_event_without_a_readable_time_is_recorded_at_epoch_zero():
     sets = StringSets()
     assert tb.record_alert(credential_log(), None, sets.add) is True  # a plain dict: no event time

@@ -232,6 +232,34 @@ def _credential(name, *labels, kind="aws_temporary_security_credentials"):
             _credential("github-actions@acme/infra"),
             {"kind": "ci/cd", "repository": "acme/infra", "run_id": None, "run_url": None},
         ),
+        (  # a CI/CD source type alone makes a CI/CD credential, whose run is read from the labels
+            _credential("deploy-bot", ("source_type", "ci/cd"), ("run_id", "42"), ("hostname", "runner-7")),
+            {"kind": "ci/cd", "repository": None, "run_id": "42", "host": None},
+        ),
+        (  # the repository label wins over the repository in a github-actions@ name
+            _credential("github-actions@acme/other", ("github.repo", "acme/app")),
+            {"kind": "ci/cd", "repository": "acme/app"},
+        ),
+        (  # source github without github.* labels still links the run
+            _credential(
+                "x", ("source", "GitHub"), ("source_type", "ci/cd"), ("repo", "acme/app"), ("run_id", "99")
+            ),
+            {"kind": "ci/cd", "run_url": "https://github.com/acme/app/actions/runs/99"},
+        ),
+        (  # any other CI system never gets a github.com link
+            _credential(
+                "x", ("source", "gitlab"), ("source_type", "ci/cd"), ("repo", "acme/app"), ("run_id", "99")
+            ),
+            {"kind": "ci/cd", "repository": "acme/app", "run_id": "99", "run_url": None},
+        ),
+        (  # in a container, <owner>@<name> keeps the owner; the container's name is not a host
+            _credential("john.smith@payments-7f9c", ("source_type", "kubernetes")),
+            {"kind": "kubernetes", "owner": "john.smith", "host": None},
+        ),
+        (  # the last @ splits owner from host
+            _credential("svc@build@us-sf01-596", ("source_type", "endpoint")),
+            {"kind": "endpoint", "owner": "svc@build", "host": "us-sf01-596"},
+        ),
         (  # a run id that is not a number never becomes a link
             _credential(
                 "x", ("source_type", "ci/cd"), ("github.repo", "acme/a"), ("github.run_id", "1/../../x")
@@ -264,6 +292,12 @@ def test_owner_identities_follow_the_one_configuration(monkeypatch):
     assert tc.owner_identities("jdoe") == ["jdoe"]
     monkeypatch.setattr(tc, "OWNER_IDENTITIES", {"jdoe": ("Jane.Doe@corp.example", "jane.doe")})
     assert tc.owner_identities("JDOE") == ["jane.doe@corp.example", "jane.doe"]
+
+
+def test_an_owner_longer_than_an_email_can_be_has_no_identities():
+    longest = "j" * (320 - len("@acme.com")) + "@acme.com"
+    assert tc.owner_identities(longest) == [longest]  # its local part is too long for a username
+    assert tc.owner_identities("j" + longest) == []
 
 
 def test_principal_scope(monkeypatch):
