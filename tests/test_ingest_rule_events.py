@@ -102,6 +102,38 @@ def test_s3_objects_rule_events_equal_enrich(tmp_path, monkeypatch):
     assert by_row_id(got) == without_parse_time(expected(ingest, tmp_path))
 
 
+def _lake_contents(ingest: Ingest) -> dict[str, list[tuple]]:
+    tables = [
+        name
+        for (name,) in ingest.connection.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'panther_logs' "
+            "AND table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name"
+        ).fetchall()
+    ]
+    return {
+        name: ingest.connection.execute(
+            f"SELECT * FROM panther_logs.public.{name} ORDER BY p_row_id"
+        ).fetchall()
+        for name in tables
+    }
+
+
+@pytest.mark.parametrize("folder", ["blog_incident", "canary_credential_laptop"])
+def test_a_small_load_planned_without_the_optimizer_loads_the_same_lake(monkeypatch, folder):
+    """Small files are loaded by statements DuckDB does not optimise (planning would cost more
+    than it saves); the lake and the rule events must be those of the optimised statements."""
+    path = REPO_ROOT / "scenarios" / folder
+    monkeypatch.setattr(ingest_module, "UNOPTIMISED_LOAD_BYTES", 1 << 40)
+    plain, plain_events = replayed(path)
+    monkeypatch.setattr(ingest_module, "UNOPTIMISED_LOAD_BYTES", 0)
+    optimised, optimised_events = replayed(path)
+    contents = _lake_contents(plain)
+    assert sum(map(len, contents.values())) > 10
+    assert contents == _lake_contents(optimised)
+    assert plain_events == optimised_events
+    assert plain.skipped.counts == optimised.skipped.counts
+
+
 def sample() -> dict:
     return json.loads(FILES[0].read_text().splitlines()[0])
 
