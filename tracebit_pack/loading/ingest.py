@@ -49,7 +49,7 @@ from tracebit_pack.loading.ingest_sql import (
 )
 from tracebit_pack.logs.arrival import Arrival
 from tracebit_pack.logs.enrich import deterministic_row_id, enrich, event_time
-from tracebit_pack.logs.folder import Source, reader_sql
+from tracebit_pack.logs.folder import Source, reader_sql, weighs_more_than
 from tracebit_pack.logs.schemas import LOG_TYPES, loads_json
 from tracebit_pack.logs.validate import Problem, validate_event
 from tracebit_pack.pack.items import table_name
@@ -58,9 +58,9 @@ from tracebit_pack.times import EARLIEST_EVENT_TIME
 
 EXAMPLES_PER_REASON = 3
 BATCH = 5000
-# Below this many bytes on disk, one load statement is planned without DuckDB's optimizer: on the
-# bundled incident's CloudTrail file its passes over the schema-check expressions cost more CPU
-# than the unoptimised statement takes to run; from about 10,000 events (a 1.5 MB gzip folder)
+# Up to this many bytes (decompressed), one load statement is planned without DuckDB's optimizer:
+# on the bundled incident's CloudTrail file its passes over the schema-check expressions cost more
+# CPU than the unoptimised statement takes to run; from about 10,000 events (a 1.5 MB gzip folder)
 # the optimised statement is as fast or faster.
 UNOPTIMISED_LOAD_BYTES = 1 << 20
 SORT_WINDOW = 50_000  # rule events sorted at once (rule_events): bounds the sort's memory
@@ -388,7 +388,7 @@ class Ingest:
         select = load_select(log_type, reader_sql(paths, layout), columns, SOURCE_LABEL, rule_events=rules)
         # in parallel, so unordered: the lake's rows are put in reading order when inserted
         self.connection.execute("SET preserve_insertion_order = false")
-        small = sum(_bytes_on_disk(path) for path in paths) < UNOPTIMISED_LOAD_BYTES
+        small = not weighs_more_than(paths, UNOPTIMISED_LOAD_BYTES)
         try:
             if small:
                 self.connection.execute("PRAGMA disable_optimizer")
@@ -505,11 +505,3 @@ class Ingest:
 
     def close(self) -> None:
         self.connection.execute(f"DROP TABLE IF EXISTS {RULE_EVENTS}")
-
-
-def _bytes_on_disk(path: Path) -> int:
-    """The size of ``path`` as stored (0 when it cannot be read: the reader reports that)."""
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0

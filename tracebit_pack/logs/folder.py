@@ -154,15 +154,21 @@ def decompressed_size(path: Path, cap: int) -> int:
     return count
 
 
-def needs_spilling(sources: list[Source]) -> bool:
-    """Whether the events are too large for an unbounded lake in memory (``IN_MEMORY_BYTES``,
-    every file at its ``decompressed_size``): ``Lake.for_sources`` then bounds DuckDB's memory."""
+def weighs_more_than(paths: list[Path], limit: int) -> bool:
+    """Whether the files hold more than ``limit`` bytes, each at its ``decompressed_size`` (reading
+    stops once the total passes ``limit``)."""
     total = 0
-    for source in sources:
-        total += decompressed_size(source.path, IN_MEMORY_BYTES - total)
-        if total > IN_MEMORY_BYTES:
+    for path in paths:
+        total += decompressed_size(path, limit - total)
+        if total > limit:
             return True
     return False
+
+
+def needs_spilling(sources: list[Source]) -> bool:
+    """Whether the events are too large for an unbounded lake in memory (``IN_MEMORY_BYTES``):
+    ``Lake.for_sources`` then bounds DuckDB's memory."""
+    return weighs_more_than([source.path for source in sources], IN_MEMORY_BYTES)
 
 
 def reader_sql(paths: list[Path], layout: str) -> str:
