@@ -106,7 +106,7 @@ bench: install ## Benchmark rules against the engine floor, the replay and each 
 bench-scale: install ## Replay scaling: 10k, 100k and 1M CloudTrail events (S3 objects) against DuckDB's plain read (the floor)
 	$(BIN)/tracebit-pack dev bench-scale --out docs/backtest-scaling.md
 
-mutate: install ## Mutation testing of global_helpers/ and rules/ with cosmic-ray (~30 min; not part of make test)
+mutate: install ## Mutation testing of global_helpers/ and rules/ with cosmic-ray (about an hour; not part of make test)
 	$(BIN)/tracebit-pack dev mutate
 
 review: install ## Review report of this change against BASE (default main): item and behaviour diff

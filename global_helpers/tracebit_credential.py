@@ -177,7 +177,7 @@ def owner_identities(owner):
         values = [override] if isinstance(override, str) else list(override)
         return dedupe(v.strip().lower() for v in values if isinstance(v, str) and v.strip())[:MAX_LIST]
     if is_email(key):
-        local = key.split("@", 1)[0]
+        local = key.partition("@")[0]
         return dedupe([key, local if is_username(local) else None])
     if not is_username(key):
         return []

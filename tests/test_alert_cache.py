@@ -266,6 +266,22 @@ def test_a_failing_key_does_not_stop_the_next_one():
     assert [(r["kind"], r["alert_ids"]) for r in repeats] == [("identity", ["A1", "A2"])]
 
 
+def test_no_alert_id_reads_no_alert_state():
+    assert cache.alert_state(lambda *args, **kwargs: {"log"}, None) is None
+    assert cache.alert_state(lambda *args, **kwargs: {"log"}, "") is None
+
+
+def test_stale_entries_without_a_remover_keep_the_repeat():
+    stored = {f"alert=A0@{T0 - 2 * DAY}", f"alert=A1@{T0}", f"alert=A2@{T0}"}
+    (repeat,) = _repeats_from(stored)  # no remove_from_string_set given
+    assert repeat["alert_ids"] == ["A1", "A2"]
+
+
+def test_the_options_of_remember_activity_are_named_never_positional():
+    with pytest.raises(TypeError):
+        cache.remember_activity(FakeSets().add, None, T0, "A1", [], [("ip", "1.2.3.4")])
+
+
 def test_the_alert_state_is_read_with_a_ttl_check():
     calls = []
 

@@ -256,6 +256,10 @@ def _credential(name, *labels, kind="aws_temporary_security_credentials"):
             _credential("john.smith@payments-7f9c", ("source_type", "kubernetes")),
             {"kind": "kubernetes", "owner": "john.smith", "host": None},
         ),
+        (  # a name ending in a customer's domain that is no email is an owner at a host
+            _credential("ops/team@acme.com", ("source_type", "endpoint")),
+            {"kind": "endpoint", "owner": None, "host": "acme.com"},
+        ),
         (  # the last @ splits owner from host
             _credential("svc@build@us-sf01-596", ("source_type", "endpoint")),
             {"kind": "endpoint", "owner": "svc@build", "host": "us-sf01-596"},

@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tracebit-pack dev mutate", description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=3, help="groups run at once (default 3)")
     parser.add_argument(
-        "--budget-minutes", type=float, default=28.0, help="stop after this long (default 28)"
+        "--budget-minutes", type=float, default=90.0, help="stop after this long (default 90)"
     )
     parser.add_argument(
         "--min-score", type=float, default=95.0, help="lowest passing score in %% (default 95)"
