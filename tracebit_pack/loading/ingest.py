@@ -379,6 +379,18 @@ class Ingest:
                     "UPDATE _checked SET reason = 'malformed JSON' WHERE file = ? AND pos = ?", [file, pos]
                 )
 
+    def _check(self, select: str, *, unoptimised: bool) -> None:
+        """``_checked`` from the load statement ``select``, read in parallel (so unordered: the
+        lake's rows are put in reading order when inserted); the connection's settings restored."""
+        self.connection.execute("SET preserve_insertion_order = false")
+        if unoptimised:
+            self.connection.execute("PRAGMA disable_optimizer")
+        try:
+            self.connection.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {select}")
+        finally:
+            self.connection.execute("RESET preserve_insertion_order")
+            self.connection.execute("PRAGMA enable_optimizer")
+
     def _load_sql(self, log_type: str, paths: list[Path], layout: str) -> None:
         if not paths:
             return
@@ -386,16 +398,9 @@ class Ingest:
         rules = log_type in self.rule_types
         parse = self._parse_sql(log_type, paths, doc=rules)
         select = load_select(log_type, reader_sql(paths, layout), columns, SOURCE_LABEL, rule_events=rules)
-        # in parallel, so unordered: the lake's rows are put in reading order when inserted
-        self.connection.execute("SET preserve_insertion_order = false")
-        small = not weighs_more_than(paths, UNOPTIMISED_LOAD_BYTES)
         try:
-            if small:
-                self.connection.execute("PRAGMA disable_optimizer")
-            self.connection.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {select}")
+            self._check(select, unoptimised=not weighs_more_than(paths, UNOPTIMISED_LOAD_BYTES))
         except duckdb.Error as err:
-            self.connection.execute("RESET preserve_insertion_order")
-            self.connection.execute("PRAGMA enable_optimizer")
             if len(paths) > 1:  # a malformed S3 object among many: one at a time
                 for path in paths:
                     self._load_sql(log_type, [path], layout)
@@ -403,8 +408,6 @@ class Ingest:
             if self._read(paths, layout) is not None:  # readable, so the loading SQL failed
                 raise UserError(f"{paths[0]}: cannot load: {str(err).splitlines()[0]}") from None
             return
-        self.connection.execute("RESET preserve_insertion_order")
-        self.connection.execute("PRAGMA enable_optimizer")
         try:
             where = "file || CASE WHEN ? = 'ndjson' THEN ':' || pos ELSE ': record ' || pos END"
             if self.strict:  # malformed JSON first, as the Python path parses before it checks
