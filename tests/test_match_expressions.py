@@ -1,7 +1,11 @@
 """The offline match-expression evaluator: each supported condition, the null/missing rules, and
 constructs it refuses (Unsupported) rather than guesses."""
 
+from types import MappingProxyType
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from panther_core.enriched_event import PantherEvent
 
 from tracebit_pack.engine.match_expressions import SUPPORTED_CONDITIONS, Unsupported, compile_expressions
@@ -167,3 +171,45 @@ def test_supported_conditions_are_documented():
     doc = (Path(__file__).resolve().parent.parent / "docs" / "simple-detections.md").read_text()
     missing = [name for name in SUPPORTED_CONDITIONS if f"`{name}`" not in doc]
     assert missing == []
+
+
+# The plain-equality shortcut (IsIn / IsNotIn of strings, Equals / DoesNotEqual of a string or a
+# boolean, on a top-level field of a plain dict) must answer exactly as the general path, which a
+# read-only mapping of the same event still takes.
+_NAMES = ("DeactivateMFADevice", "GetObject", "getobject", "", " GetObject", "1", "0")
+_VALUES = st.one_of(
+    st.sampled_from(_NAMES),
+    st.text(max_size=4),
+    st.sampled_from((0, 1, 1.0)),
+    st.integers(),
+    st.floats(),
+    st.booleans(),
+    st.none(),
+    st.lists(st.sampled_from(_NAMES), max_size=2),
+    st.dictionaries(st.sampled_from(_NAMES), st.none(), max_size=1),
+)
+_CANDIDATES = st.one_of(
+    st.lists(st.sampled_from(_NAMES), min_size=1, max_size=3),
+    st.lists(st.booleans(), min_size=1, max_size=2),
+    st.lists(st.sampled_from((*_NAMES, 1, 0, True, None)), min_size=1, max_size=3),
+)
+
+
+@st.composite
+def _plain_conditions(draw) -> dict:
+    condition = draw(st.sampled_from(("IsIn", "IsNotIn", "Equals", "DoesNotEqual")))
+    candidates = draw(_CANDIDATES)
+    if condition.startswith("Is"):
+        return {"Key": "eventName", "Condition": condition, "Values": candidates}
+    return {"KeyPath": "eventName", "Condition": condition, "Value": candidates[0]}
+
+
+@settings(max_examples=500)
+@given(
+    expression=_plain_conditions(),
+    inline=st.booleans(),
+    event=st.dictionaries(st.sampled_from(("eventName", "EventName", "other")), _VALUES, max_size=3),
+)
+def test_the_plain_equality_shortcut_answers_as_the_general_path(expression, inline, event):
+    predicate = compile_expressions([expression], inline)
+    assert predicate(event) is predicate(MappingProxyType(event))

@@ -369,7 +369,8 @@ def _compile_multi_key(expr: Mapping, condition: str) -> Predicate:
 
 
 def _compile_key_condition(expr: Mapping, condition: str, inline: bool) -> Predicate:
-    _, get = compile_key({k: v for k, v in expr.items() if k in _KEY_SPECS})
+    key = {k: v for k, v in expr.items() if k in _KEY_SPECS}
+    _, get = compile_key(key)
     test = _leaf_test(expr, condition)
     existence = condition in _EXISTENCE
 
@@ -378,6 +379,41 @@ def _compile_key_condition(expr: Mapping, condition: str, inline: bool) -> Predi
         if value is _MISSING and inline and not existence:
             return True  # an inline filter on a field the event lacks passes
         return test(value)
+
+    return _plain_equality(key, expr, condition, run) or run
+
+
+def _plain_equality(key: Mapping, expr: Mapping, condition: str, general: Predicate) -> Predicate | None:
+    """``run`` above, inlined for its commonest cases, or None: ``IsIn`` / ``IsNotIn`` of strings,
+    ``Equals`` / ``DoesNotEqual`` of one string or boolean, on a top-level field. An InlineFilter on
+    an event name (or a health flag) tests one of these on every event of its log type.
+
+    Only a value of the candidates' own type in a plain dict is decided here (one set lookup, no
+    call per step): for it, ``_equal`` is plain equality. Any other event or value goes through
+    ``general`` (that ``run``), so the answer is always its answer.
+    """
+    path = key_steps(key)
+    if condition in ("IsIn", "IsNotIn"):
+        candidates = expr.get("Values")
+    elif condition in ("Equals", "DoesNotEqual") and "Value" in expr:
+        candidates = [expr["Value"]]
+    else:
+        return None
+    if len(path) != 1 or not isinstance(path[0], str) or not isinstance(candidates, list) or not candidates:
+        return None
+    kinds = {type(c) for c in candidates}
+    if kinds not in ({str}, {bool}):
+        return None
+    (kind,) = kinds
+    name, wanted = path[0], frozenset(candidates)
+    negated = condition in ("IsNotIn", "DoesNotEqual")
+
+    def run(event: Any) -> bool:
+        if type(event) is dict:  # noqa: E721 - exactly a dict: its get is the plain lookup
+            value = event.get(name)
+            if type(value) is kind:  # noqa: E721 - exactly the candidates' type (a bool is not an int)
+                return (value in wanted) != negated
+        return general(event)
 
     return run
 

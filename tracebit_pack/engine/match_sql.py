@@ -1,8 +1,8 @@
 """InlineFilters lowered to DuckDB SQL, so that events no rule would look at never leave DuckDB.
 
 Panther evaluates a rule's ``InlineFilters`` before its Python ``rule()``; offline the same filter
-runs in Python (``simple_rules.inline_filters``, on the ``PantherEvent``). ``rule_pushdown``
-turns the filters of the rules of one log type into a SQL condition on the rule event's JSON
+runs in Python (``simple_rules.inline_filters``, on the logged dict, as panther_core's ``Filter``).
+``rule_pushdown`` turns the filters of the rules of one log type into a SQL condition on the rule event's JSON
 text; the loader keeps only the events for which it holds (``loading.ingest``).
 
 The lowering is sound, never lossy: an event the Python filter would pass is always kept. Each
@@ -14,7 +14,8 @@ carry NULL as "unknown" (Kleene logic), and an event whose condition is NULL is 
 filter decides it.
 
 The text of an event can also say something SQL would read differently from Python: a
-``PantherEvent`` finds keys case-insensitively and ``json.loads`` keeps the last of repeated keys,
+``PantherEvent`` finds keys case-insensitively (the match-expression evaluator also serves Simple
+Detections, which read one) and ``json.loads`` keeps the last of repeated keys,
 while DuckDB's JSON path is case-sensitive and takes the first. So an event is kept, whatever its
 condition, when a key name the filters read appears in its text more than once or in another
 case (``"eventName"`` counted in the text and in its lower-cased text), or the text has a

@@ -18,6 +18,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from panther_core.enriched_event import PantherEvent
 from panther_core.filter import Filter
 from panther_core.rule import Rule
 
@@ -44,6 +45,10 @@ class MatchExpressionFilter(Filter):
         self._predicate = predicate
 
     def filter(self, event: Any) -> bool:
+        # As panther_core's own Filter does: read the logged dict itself, not the PantherEvent
+        # wrapper, so keys are matched exactly and no immutable wrapper is built per lookup.
+        if isinstance(event, PantherEvent):
+            event = event.raw_view()
         return bool(self._predicate(event))
 
 
