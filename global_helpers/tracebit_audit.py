@@ -117,11 +117,12 @@ def touched_items(params):
     return touched
 
 
-def _nearest(chain, keys):
-    """The value of the first of ``keys`` in the innermost mapping that has one, else None."""
-    for mapping in chain:
+def _nearest(read, keys):
+    """The value of the first of ``keys`` in the innermost mapping that has one, else None
+    (``read``: ``_read_settings`` of each mapping, innermost first)."""
+    for values in read:
         for key in keys:
-            value = safe_get(mapping, key)
+            value = values[key]
             if value is not None:
                 return value
     return None
@@ -152,32 +153,76 @@ def _number_change(name, value, deployed):
     return f"{name} {deployed if deployed is not None else '?'} -> {clip(value)}"
 
 
-def setting_changes(item_id, chain):
-    """What the mappings around an id set differently from main (``PACK_ITEMS``), as phrases."""
-    deployed = PACK_ITEMS.get(item_id, {})
+# Every key a mapping around an id is read for, and the same lower-cased (keys match in any case).
+SETTING_NAMES = (
+    "enabled",
+    "disabled",
+    "schedule",
+    *(key for keys in SETTING_KEYS.values() for key in keys),
+    *(key for keys in SCHEDULE_KEYS.values() for key in keys),
+)
+_LOWER_SETTING_NAMES = frozenset(name.lower() for name in SETTING_NAMES)
+
+
+def _read_settings(mapping):
+    """``{name: safe_get(mapping, name)}`` for every name of ``SETTING_NAMES``, in one pass over the
+    mapping's keys: an exact key first, else the last key equal to it in any case."""
+    spelled = {}
+    for name in mapping:
+        if name.__class__ is str and name.lower() in _LOWER_SETTING_NAMES:
+            spelled[name.lower()] = name
+    read = {}
+    for name in SETTING_NAMES:
+        if name in mapping:
+            read[name] = mapping[name]
+        else:
+            other = spelled.get(name.lower())
+            read[name] = None if other is None else mapping[other]
+    return read
+
+
+def chain_settings(chain):
+    """The settings the mappings around an id carry, nearest first: read once per chain, as the
+    ids listed together (an upload's ``analysisIds``) share their mappings."""
+    read = [_read_settings(mapping) for mapping in chain]
     # A schedule may sit in its own mapping next to the id (a scheduled query's "schedule").
-    timing = [m for m in (safe_get(mapping, "schedule") for mapping in chain) if isinstance(m, dict)]
+    timing = [_read_settings(values["schedule"]) for values in read if isinstance(values["schedule"], dict)]
+    found = {
+        "disabled": (
+            _falsy(_nearest(read, ("enabled",)))
+            or _truthy(_nearest(read, ("disabled",)))
+            or _truthy(_nearest(timing, ("disabled",)))
+        )
+    }
+    for name, keys in SETTING_KEYS.items():
+        found[name] = _nearest(read, keys)
+    for name, keys in SCHEDULE_KEYS.items():
+        found[f"schedule {name}"] = _nearest(timing + read, keys)
+    return found
+
+
+def setting_changes(item_id, chain, found=None):
+    """What the mappings around an id set differently from main (``PACK_ITEMS``), as phrases
+    (``found``: ``chain_settings(chain)`` when already read)."""
+    found = chain_settings(chain) if found is None else found
+    deployed = PACK_ITEMS.get(item_id, {})
     changes = []
-    if (
-        _falsy(_nearest(chain, ("enabled",)))
-        or _truthy(_nearest(chain, ("disabled",)))
-        or _truthy(_nearest(timing, ("disabled",)))
-    ):
+    if found["disabled"]:
         changes.append("disabled")
-    severity = _nearest(chain, SETTING_KEYS["severity"])
+    severity = found["severity"]
     if isinstance(severity, str):
         change = _severity_change(severity, deployed.get("severity"))
         if change:
             changes.append(change)
     for name in ("dedup", "threshold"):
-        value = _nearest(chain, SETTING_KEYS[name])
+        value = found[name]
         if value is not None and not isinstance(value, (dict, list)):
             change = _number_change(name, value, deployed.get(name))
             if change:
                 changes.append(change)
     schedule = deployed.get("schedule", {})
-    for name, keys in SCHEDULE_KEYS.items():
-        value = _nearest(timing + chain, keys)
+    for name in SCHEDULE_KEYS:
+        value = found[f"schedule {name}"]
         if value is not None and not isinstance(value, (dict, list)):
             change = _number_change(f"schedule {name}", value, schedule.get(name))
             if change:
@@ -197,25 +242,46 @@ def is_pipeline(event):
     return PIPELINE_TOKEN in names
 
 
-def item_changes(event):
-    """``{id: [change phrases]}`` of every pack item the event touched (empty: none, or ignored)."""
+def is_ignored(event):
+    """A read, alert triage or replay action, or a failed attempt: nothing changed."""
     action = action_of(event)
-    if (as_str(safe_get(event, "actionResult")) or "").upper() == "FAILED":
-        return {}
     if action in AUDIT_IGNORED_ACTIONS or action.startswith(AUDIT_READ_ACTION_PREFIXES):
-        return {}
+        return True
+    return (as_str(safe_get(event, "actionResult")) or "").upper() == "FAILED"
+
+
+def item_changes(event, removals_only=False):
+    """``{id: [change phrases]}`` of every pack item the event touched (empty: none, or ignored).
+
+    ``removals_only``: only the phrases "deleted" and "disabled" (an item left on gets none), which
+    is all that can make the pipeline's own change worth an alert.
+    """
+    return {} if is_ignored(event) else _changes(event, removals_only)
+
+
+def _changes(event, removals_only):
+    """``item_changes`` of an event already known not to be ignored."""
+    action = action_of(event)
     out = {}
-    for item_id, chain in touched_items(safe_get(event, "actionParams")).items():
+    read = {}  # id(chain) -> chain_settings(chain): the chains live as long as ``touched``
+    touched = touched_items(safe_get(event, "actionParams"))
+    for item_id, chain in touched.items():
         if action.startswith(DELETE_PREFIX):
-            changes = ["deleted"]
-        elif FILTER_MARK in action:
-            changes = ["filter added or changed (detection filter)"]
-        else:
-            changes = setting_changes(item_id, chain)
-            if action not in STATE_ACTIONS and action not in EDIT_ACTIONS:
-                changes.append(f"unknown action {clip(action) or '(none)'}")
-            elif not changes:
-                changes = ["enabled" if action in STATE_ACTIONS else "edited"]
+            out[item_id] = ["deleted"]
+            continue
+        if FILTER_MARK in action:
+            out[item_id] = [] if removals_only else ["filter added or changed (detection filter)"]
+            continue
+        if id(chain) not in read:
+            read[id(chain)] = chain_settings(chain)
+        if removals_only:
+            out[item_id] = ["disabled"] if read[id(chain)]["disabled"] else []
+            continue
+        changes = setting_changes(item_id, chain, read[id(chain)])
+        if action not in STATE_ACTIONS and action not in EDIT_ACTIONS:
+            changes.append(f"unknown action {clip(action) or '(none)'}")
+        elif not changes:
+            changes = ["enabled" if action in STATE_ACTIONS else "edited"]
         out[item_id] = changes
     return out
 
@@ -231,14 +297,18 @@ def assess(event):
     MEDIUM (it should have been reviewed); an edit outside the pipeline is drift, MEDIUM; anything
     else the pipeline does is its job.
     """
-    changes = item_changes(event)
+    if is_ignored(event):
+        return None
+    pipeline = is_pipeline(event)
+    # The pipeline's uploads touch every item: first the cheap question whether any was removed.
+    if pipeline and not any(_changes(event, removals_only=True).values()):
+        return None
+    changes = _changes(event, removals_only=False)
     if not changes:
         return None
     every = [phrase for phrases in changes.values() for phrase in phrases]
     tampering = _is_tampering(every)
-    if is_pipeline(event):
-        if not any(phrase in ("deleted", "disabled") for phrase in every):
-            return None
+    if pipeline:
         return {"kind": "tampering", "severity": "MEDIUM", "changes": changes, "pipeline": True}
     kind = "tampering" if tampering else "drift"
     severity = "CRITICAL" if tampering else "MEDIUM"
