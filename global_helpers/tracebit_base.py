@@ -35,6 +35,8 @@ def raw(obj):
     object; these helpers only read, so they walk the plain data instead, an order of magnitude
     cheaper per field. ``safe_get`` keeps Panther's case-insensitive field access on that data.
     """
+    if obj.__class__ is dict:  # already plain: the commonest case, and no attribute lookup to miss
+        return obj
     view = getattr(obj, "raw_view", None)
     return view() if view is not None else obj
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from tracebit_pivot_templates import (
     AWS_CREDENTIAL_CHANGE_EVENT_NAMES,
@@ -125,14 +126,28 @@ def format_alert_time(value) -> str | None:
         return None
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed.strftime("%Y-%m-%d %H:%M:%S")
+    return format_time(parsed)
+
+
+def format_time(moment: datetime) -> str:
+    """``moment.strftime(TIME_FORMAT)``. For a naive time of a four-digit year in whole seconds
+    (every pivot window) ``isoformat`` writes the same text, three times faster."""
+    if moment.tzinfo is None and not moment.microsecond and moment.year >= 1000:
+        return moment.isoformat(" ")
+    return moment.strftime(TIME_FORMAT)
 
 
 def parse_alert_time(value: str) -> datetime:
     """``'YYYY-MM-DD HH:MM:SS'`` (UTC) as a datetime; ValueError for anything else."""
     if not isinstance(value, str):
         raise ValueError(f"alert_time must be 'YYYY-MM-DD HH:MM:SS', got {value!r}")
-    return datetime.strptime(value, TIME_FORMAT)
+    return _parsed_alert_time(value)
+
+
+@lru_cache(maxsize=64)
+def _parsed_alert_time(text: str) -> datetime:
+    # Every pivot of one alert reads the same alert_time (twice each); strptime is the cost.
+    return datetime.strptime(text, TIME_FORMAT)
 
 
 def window_size(name: str, params: dict) -> int:
@@ -154,9 +169,12 @@ def window_size(name: str, params: dict) -> int:
 
 def window(name: str, params: dict) -> tuple[datetime, datetime]:
     """``(start, end)`` of the pivot's time window for ``params`` (alert_time and window option)."""
+    return _window(name, params, window_size(name, params))
+
+
+def _window(name: str, params: dict, size: int) -> tuple[datetime, datetime]:
     _, _, unit, after = PIVOTS[name]["window"]
     alert = parse_alert_time(params["alert_time"])
-    size = window_size(name, params)
     before = timedelta(seconds=size * _UNIT_SECONDS[unit])
     later = before if after is None else timedelta(seconds=int(after[:-1]) * _UNIT_SECONDS[_unit_of(after)])
     try:
@@ -169,6 +187,18 @@ def _unit_of(span: str) -> str:
     return {suffix: unit for unit, suffix in _UNIT_SUFFIX.items()}[span[-1]]
 
 
+@lru_cache(maxsize=256)
+def _template_parts(template: str) -> tuple[str, ...]:
+    """A template cut at its ``{{name}}`` placeholders: text at even positions, names at odd ones."""
+    return tuple(_PLACEHOLDER.split(template))
+
+
+def _fill(template: str, values: dict) -> str:
+    """The template with each placeholder replaced by its value (KeyError for an unknown one)."""
+    parts = _template_parts(template)
+    return "".join([values[part] if n % 2 else part for n, part in enumerate(parts)])
+
+
 def render_pivot(name: str, params: dict) -> dict:
     """Render one pivot with ``params`` (raw values; escaped here).
 
@@ -178,21 +208,17 @@ def render_pivot(name: str, params: dict) -> dict:
     pivot = PIVOTS[name]
     _, _, unit, after = pivot["window"]
     values = {key: params[key] for key in pivot["params"]}
-    start, end = window(name, params)
-    span = f"{window_size(name, params)}{_UNIT_SUFFIX[unit]}"
+    size = window_size(name, params)
+    start, end = _window(name, params, size)
+    span = f"{size}{_UNIT_SUFFIX[unit]}"
     sql_values = {key: sql_literal(values[key]) for key in pivot["values"]}
-    sql_values["window_start"] = sql_literal(start.strftime(TIME_FORMAT))
-    sql_values["window_end"] = sql_literal(end.strftime(TIME_FORMAT))
+    sql_values["window_start"] = sql_literal(format_time(start))
+    sql_values["window_end"] = sql_literal(format_time(end))
     pf_values = {key: pantherflow_literal(values[key]) for key in pivot["values"]}
-    pf_values["alert_time"] = pantherflow_literal(
-        parse_alert_time(values["alert_time"]).strftime(TIME_FORMAT)
-    )
+    pf_values["alert_time"] = pantherflow_literal(format_time(parse_alert_time(values["alert_time"])))
     pf_values["before"] = pantherflow_literal(span)
     pf_values["after"] = pantherflow_literal(after or span)
-    return {
-        "sql": _PLACEHOLDER.sub(lambda m: sql_values[m.group(1)], pivot["sql"]),
-        "pantherflow": _PLACEHOLDER.sub(lambda m: pf_values[m.group(1)], pivot["pantherflow"]),
-    }
+    return {"sql": _fill(pivot["sql"], sql_values), "pantherflow": _fill(pivot["pantherflow"], pf_values)}
 
 
 def _usable(value) -> str | None:

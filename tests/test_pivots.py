@@ -15,6 +15,7 @@ Escaping is proven, not assumed:
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -535,3 +536,16 @@ def test_principal_user_reads_the_resource_after_the_fifth_colon():
     assert tp.principal_user("arn:aws:iam::123456789012:user/a:b") == "a:b"
     assert tp.principal_user("arn:aws:sts::123456789012:assumed-role/R/s:x") == "s:x"
     assert tp.principal_user("arn:aws:iam::123456789012:user/path/to/j.chen") == "j.chen"
+
+
+@settings(max_examples=300)
+@given(
+    moment=st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)),
+    aware=st.booleans(),
+    whole=st.booleans(),
+)
+def test_format_time_writes_what_strftime_writes(moment, aware, whole):
+    """The isoformat shortcut of ``format_time`` never changes a pivot's text."""
+    moment = moment.replace(microsecond=0) if whole else moment
+    moment = moment.replace(tzinfo=UTC) if aware else moment
+    assert tp.format_time(moment) == moment.strftime(tp.TIME_FORMAT)

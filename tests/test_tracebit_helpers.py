@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime
 from pathlib import Path
 from unittest import mock
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from panther_core.enriched_event import PantherEvent
 from panther_core.immutable import ImmutableCaseInsensitiveDict, ImmutableList
 
@@ -1444,3 +1447,38 @@ def test_scheduled_pivots_are_the_alert_pivots_of_the_tracebit_side():
     ]
     for bad in (None, 7, "", "not-an-arn"):
         assert tb.scheduled_pivots(bad, bad, bad) == {}
+
+
+# ------------------------------------------------------------------------------ event time, fast path
+
+_TIMES = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(9999, 12, 30))
+
+
+@settings(max_examples=300)
+@given(
+    when=_TIMES,
+    separator=st.sampled_from((" ", "T")),
+    fraction=st.one_of(st.just(""), st.from_regex(r"\.[0-9]{1,9}", fullmatch=True)),
+    odd=st.sampled_from(("", " UTC", "Z", "+01:00", "x")),
+)
+def test_the_event_epoch_is_panther_cores_for_every_time_text(when, separator, fraction, odd):
+    """Panther's p_event_time form is read without dateutil; the answer is panther_core's own."""
+    text = when.strftime(f"%Y-%m-%d{separator}%H:%M:%S") + fraction + odd
+    event = PantherEvent({"p_event_time": text})
+    try:
+        expected = int(event.event_time_epoch())
+    except Exception:  # noqa: BLE001 - what the helper then answers
+        expected = 0
+    assert tb._event_epoch(event) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["2024-02-30 10:00:00", "2024-12-13 24:00:00", "1969-12-31 23:59:59.5", None, 5]
+)
+def test_the_event_epoch_of_odd_times_is_panther_cores(text):
+    event = PantherEvent({"p_event_time": text})
+    try:
+        expected = int(event.event_time_epoch())
+    except Exception:  # noqa: BLE001
+        expected = 0
+    assert tb._event_epoch(event) == expected
