@@ -7,6 +7,7 @@ the Python filter passes), and a replay's rule results are the same with and wit
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -298,6 +299,52 @@ def test_signal_filters_name_the_helper_lists(rule, key, names):
     assert spec["InlineFilters"] == [
         {"KeyPath": key, "Condition": "IsIn", "Values": list(getattr(helper, names))}
     ]
+
+
+def _left_out(filters: list) -> list[tuple[str, object]]:
+    """(key path, value) pairs a rule's InlineFilters leave out by name (DoesNotEqual / IsNotIn)."""
+    out = []
+    for f in filters:
+        if f["Condition"] == "DoesNotEqual":
+            out.append((f["KeyPath"], f["Value"]))
+        elif f["Condition"] == "IsNotIn":
+            out += [(f["KeyPath"], value) for value in f["Values"]]
+    return out
+
+
+def _with(log: dict, path: str, value: object) -> dict:
+    log = copy.deepcopy(log)
+    *parents, last = path.split(".")
+    target = log
+    for name in parents:
+        target = target.setdefault(name, {})
+    target[last] = value
+    return log
+
+
+EXCLUDING_RULES = [
+    loaded
+    for loaded in PackEngine.load(REPO_ROOT).rules.values()
+    if loaded.id.startswith("Tracebit.") and _left_out(loaded.spec.get("InlineFilters") or [])
+]
+
+
+@pytest.mark.parametrize("loaded", EXCLUDING_RULES, ids=lambda loaded: loaded.id)
+def test_a_value_a_filter_leaves_out_is_one_the_python_never_alerts_on(engine, loaded):
+    """Each value an InlineFilter leaves out, put into each of the rule's own matching test logs,
+    makes its Python ``rule()`` (run here without the filter) return False: the filter only saves
+    Panther the call, it never hides an alert."""
+    loaded = engine.rules[loaded.id]
+    matching = [t["Log"] for t in loaded.item.tests if t.get("ExpectedResult")]
+    assert matching, loaded.id
+    excluded = _left_out(loaded.spec["InlineFilters"])
+    for path, value in excluded:
+        for log in matching:
+            engine.kv.clear()
+            event = engine.rule_event(_with(log, path, value), scheduled=False)
+            assert loaded.rule.module.rule(event) is False, (loaded.id, path, value)
+    filtered = engine.run_rule(loaded, _with(matching[0], *excluded[0]))
+    assert filtered.filter_output is False  # and the engine does run the filter first
 
 
 # --------------------------------------------------------------------------- the text guard

@@ -199,17 +199,38 @@ _CANDIDATES = st.one_of(
 def _plain_conditions(draw) -> dict:
     condition = draw(st.sampled_from(("IsIn", "IsNotIn", "Equals", "DoesNotEqual")))
     candidates = draw(_CANDIDATES)
+    key = draw(st.sampled_from(({"Key": "eventName"}, {"KeyPath": "eventName"}, {"KeyPath": "d.eventName"})))
     if condition.startswith("Is"):
-        return {"Key": "eventName", "Condition": condition, "Values": candidates}
-    return {"KeyPath": "eventName", "Condition": condition, "Value": candidates[0]}
+        return {**key, "Condition": condition, "Values": candidates}
+    return {**key, "Condition": condition, "Value": candidates[0]}
 
 
-@settings(max_examples=500)
-@given(
-    expression=_plain_conditions(),
-    inline=st.booleans(),
-    event=st.dictionaries(st.sampled_from(("eventName", "EventName", "other")), _VALUES, max_size=3),
+_KEYS = st.sampled_from(("eventName", "EventName", "other"))
+_EVENTS = st.dictionaries(
+    st.sampled_from(("eventName", "EventName", "d")),
+    st.one_of(_VALUES, st.dictionaries(_KEYS, _VALUES, max_size=2), st.lists(_VALUES, max_size=1)),
+    max_size=3,
 )
+
+
+@settings(max_examples=600)
+@given(expression=_plain_conditions(), inline=st.booleans(), event=_EVENTS)
 def test_the_plain_equality_shortcut_answers_as_the_general_path(expression, inline, event):
     predicate = compile_expressions([expression], inline)
     assert predicate(event) is predicate(MappingProxyType(event))
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({"d": {"eventName": "GetObject"}}, True),
+        ({"d": "GetObject"}, False),  # a string where the path needs a mapping: no value
+        ({"d": {"eventName": ["GetObject"]}}, False),
+        ({"eventName": "GetObject"}, False),
+    ],
+)
+def test_the_shortcut_walks_the_whole_path(event, expected):
+    predicate = compile_expressions(
+        [{"KeyPath": "d.eventName", "Condition": "IsIn", "Values": ["GetObject"]}]
+    )
+    assert predicate(event) is expected

@@ -9,10 +9,10 @@
    in the same run on the same events. Events are built as ``PantherEvent`` (with the log type's
    data model, as ``PackEngine`` does) before timing; a second figure includes the
    ``PantherEvent(...)`` construction in the loop (for rule and floor alike). Each figure is the
-   best of ``--repeats`` passes over ``--events`` events. Events: the bundled scenarios and the
-   rules' own unit tests, topped up with clean generated events (``strategies.clean_events``: realistic
-   values only)
-   classified by the rule itself. Flags: a non-matching ratio above 1.5, a matching Tracebit
+   best of ``--repeats`` passes over ``--events`` events, the rule's and the floor's passes
+   alternating. Events: the bundled scenarios and the rules' own unit tests, topped up with clean
+   generated events (``strategies.clean_events``: realistic values only) classified by the rule
+   itself. Flags: a non-matching ratio above 1.5, a matching Tracebit
    event (its alert context with the rendered pivots included) above 300 µs.
 2. **Replay.** ``tracebit_pack.replay.replay`` on the bundled scenario: events/s through the
    real-time rules (``rule_seconds``) and end to end (lake load, scheduled queries, correlation,
@@ -128,22 +128,8 @@ def floor_rule() -> Rule:
     return Rule({"id": "Bench.Floor", "versionId": "0", "analysisType": "RULE", "body": FLOOR_BODY})
 
 
-def _time(run: Callable[[], None], events: int, repeats: int) -> float:
-    """Best µs per event over ``repeats`` passes."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best / events * 1e6
-
-
-def measure(rule: Rule, events: list[dict], model: Any, repeats: int) -> dict[str, float]:
-    """µs per event with prebuilt PantherEvents and with construction in the loop.
-
-    Times panther_core's ``Rule.run`` itself, not ``PackEngine.run_rule``: the rule and the floor
-    must go through exactly the same code, and the engine's per-event set-up is not the rule's cost.
-    """
+def _passes(rule: Rule, events: list[dict], model: Any) -> dict[str, Callable[[], None]]:
+    """One timed pass per figure: prebuilt PantherEvents, and construction in the loop."""
     prebuilt = [PantherEvent(e, model) for e in events]
 
     def run_prebuilt() -> None:
@@ -154,11 +140,33 @@ def measure(rule: Rule, events: list[dict], model: Any, repeats: int) -> dict[st
         for event in events:
             rule.run(PantherEvent(event, model), {}, {}, batch_mode=True)
 
-    run_prebuilt()  # warm-up (imports, caches)
-    return {
-        "prebuilt_us": _time(run_prebuilt, len(events), repeats),
-        "with_construction_us": _time(run_building, len(events), repeats),
+    return {"prebuilt_us": run_prebuilt, "with_construction_us": run_building}
+
+
+def measure_pair(
+    rule: Rule, floor: Rule, events: list[dict], model: Any, repeats: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """µs per event of the rule and of the floor: the best of ``repeats`` passes each.
+
+    Times panther_core's ``Rule.run`` itself, not ``PackEngine.run_rule``: the rule and the floor
+    must go through exactly the same code, and the engine's per-event set-up is not the rule's cost.
+    The rule's and the floor's passes alternate, so that a busy moment of the machine slows both
+    and not one side of the ratio.
+    """
+    sides = {"rule": _passes(rule, events, model), "floor": _passes(floor, events, model)}
+    best = {side: dict.fromkeys(passes, float("inf")) for side, passes in sides.items()}
+    for passes in sides.values():
+        passes["prebuilt_us"]()  # warm-up (imports, caches)
+    for _ in range(repeats):
+        for figure in ("prebuilt_us", "with_construction_us"):
+            for side, passes in sides.items():
+                start = time.perf_counter()
+                passes[figure]()
+                best[side][figure] = min(best[side][figure], time.perf_counter() - start)
+    per_event = {
+        side: {k: v / len(events) * 1e6 for k, v in figures.items()} for side, figures in best.items()
     }
+    return per_event["rule"], per_event["floor"]
 
 
 def bench_rules(engine: PackEngine, *, size: int, repeats: int, root: Path) -> list[dict]:
@@ -188,8 +196,7 @@ def bench_rules(engine: PackEngine, *, size: int, repeats: int, root: Path) -> l
                         row[kind] = None
                         continue
                     engine.kv.clear()  # empty in-memory KV cache for every measurement
-                    rule_us = measure(loaded.rule, batch, model, repeats)
-                    floor_us = measure(floor, batch, model, repeats)
+                    rule_us, floor_us = measure_pair(loaded.rule, floor, batch, model, repeats)
                     row[kind] = {
                         "distinct_events": len(events),
                         "source": sources[kind],

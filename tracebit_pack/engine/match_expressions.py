@@ -385,12 +385,13 @@ def _compile_key_condition(expr: Mapping, condition: str, inline: bool) -> Predi
 
 def _plain_equality(key: Mapping, expr: Mapping, condition: str, general: Predicate) -> Predicate | None:
     """``run`` above, inlined for its commonest cases, or None: ``IsIn`` / ``IsNotIn`` of strings,
-    ``Equals`` / ``DoesNotEqual`` of one string or boolean, on a top-level field. An InlineFilter on
-    an event name (or a health flag) tests one of these on every event of its log type.
+    ``Equals`` / ``DoesNotEqual`` of one string or boolean, on a field reached through named keys
+    only. An InlineFilter on an event name, a subtype or a health flag tests one of these on every
+    event of its log type.
 
-    Only a value of the candidates' own type in a plain dict is decided here (one set lookup, no
-    call per step): for it, ``_equal`` is plain equality. Any other event or value goes through
-    ``general`` (that ``run``), so the answer is always its answer.
+    Only a value of the candidates' own type, reached through plain dicts, is decided here (one
+    lookup per key and one set lookup, no call per step): for it, ``_equal`` is plain equality.
+    Any other event or value goes through ``general`` (that ``run``), so the answer is always its.
     """
     path = key_steps(key)
     if condition in ("IsIn", "IsNotIn"):
@@ -399,20 +400,23 @@ def _plain_equality(key: Mapping, expr: Mapping, condition: str, general: Predic
         candidates = [expr["Value"]]
     else:
         return None
-    if len(path) != 1 or not isinstance(path[0], str) or not isinstance(candidates, list) or not candidates:
+    if not all(isinstance(step, str) for step in path) or not isinstance(candidates, list) or not candidates:
         return None
     kinds = {type(c) for c in candidates}
     if kinds not in ({str}, {bool}):
         return None
     (kind,) = kinds
-    name, wanted = path[0], frozenset(candidates)
+    steps, wanted = tuple(path), frozenset(candidates)
     negated = condition in ("IsNotIn", "DoesNotEqual")
 
     def run(event: Any) -> bool:
-        if type(event) is dict:  # noqa: E721 - exactly a dict: its get is the plain lookup
-            value = event.get(name)
-            if type(value) is kind:  # noqa: E721 - exactly the candidates' type (a bool is not an int)
-                return (value in wanted) != negated
+        value = event
+        for step in steps:
+            if type(value) is not dict:  # noqa: E721 - exactly a dict: its get is the plain lookup
+                return general(event)
+            value = value.get(step)
+        if type(value) is kind:  # noqa: E721 - exactly the candidates' type (a bool is not an int)
+            return (value in wanted) != negated
         return general(event)
 
     return run
