@@ -15,11 +15,11 @@ from tracebit_pack.lake.embedded import Lake
 from tracebit_pack.loading.folder_lake import lake_from_folder
 from tracebit_pack.logs.arrival import Arrival, delivery_time, parse_delays
 from tracebit_pack.pack.items import REPO_ROOT, load_items
-from tracebit_pack.schedule.as_of import LakeAsOf, QueryAtRuns
+from tracebit_pack.schedule.as_of import ARRIVED_BY, LakeAsOf, QueryAtRuns, arrival_bounds, inline_as_of
 from tracebit_pack.schedule.correlation_runs import run_correlation
 from tracebit_pack.schedule.drivers import drivers
 from tracebit_pack.schedule.runs import covering_end, run_times
-from tracebit_pack.schedule.scheduled import PerRunQueries
+from tracebit_pack.schedule.scheduled import PerRunQueries, query_runs
 
 BLOG = REPO_ROOT / "scenarios" / "blog_incident"
 SCHEDULED = [i for i in load_items(REPO_ROOT) if i.kind == "scheduled_query"]
@@ -100,6 +100,42 @@ def test_query_sql_at_each_run_is_the_lake_translation(blog_lake, item):
     for hours in range(0, 120, 11):
         moment = at("2024-12-09T00:00:00Z") + timedelta(hours=hours, minutes=30)
         assert query.sql_at(moment) == blog_lake.to_duckdb(item.query, moment)
+
+
+def _rows(lake: Lake, sql: str) -> list[tuple]:
+    return lake.connection.execute(sql).fetchall()
+
+
+@pytest.mark.parametrize("scenario", ["blog_incident", "month_backtest"])
+def test_a_runs_own_statement_reads_what_the_lake_showed_at_its_time(scenario):
+    """``sql_as_of`` (the arrival time written into the statement, what the backtest runs) returns,
+    in order, what the query returns on the lake's views with the clock at T: every scheduled query
+    at every 48th run and at each of its last 6."""
+    lake = lake_from_folder(REPO_ROOT / "scenarios" / scenario, strict=False)
+    first, last = arrival_bounds(lake)
+    compared = 0
+    try:
+        with LakeAsOf(lake) as view:
+            for item in SCHEDULED:
+                query = QueryAtRuns(lake, item)
+                times = query_runs(item, first, None, last)
+                for moment in sorted(set(times[::48] + times[-6:])):
+                    view.at(moment)
+                    expected = _rows(lake, query.sql_at(moment))
+                    assert _rows(lake, query.sql_as_of(moment, view)) == expected, (item.id, moment)
+                    compared += 1
+    finally:
+        lake.close()
+    assert compared > 50
+
+
+def test_the_statement_of_a_run_counts_only_rows_arrived_by_its_time(blog_lake):
+    count = "SELECT count(*) FROM panther_logs.public.tracebit_alert AS a"
+    with LakeAsOf(blog_lake) as view:
+        arrived = inline_as_of(count, view)
+        for moment, expected in (("16:11:00", 0), ("16:11:20", 1), ("16:12:00", 2), ("17:00:00", 5)):
+            sql = arrived.replace(ARRIVED_BY, f"'2024-12-13 {moment}.000000'")
+            assert blog_lake.connection.execute(sql).fetchone()[0] == expected
 
 
 def test_the_pack_queries_are_driven_by_new_tracebit_alerts():

@@ -4,8 +4,11 @@
 the rows whose ``p_parse_time`` is at or before the run time (``at(T)``), so a run sees only what
 had arrived; on exit the tables are restored, whole.
 
-``QueryAtRuns(lake, item)`` gives the DuckDB SQL of a scheduled query at each run time. Panther's
-macros are expanded at T (text, cheap); the expensive Snowflake-to-DuckDB translation is done once
+``QueryAtRuns(lake, item)`` gives the DuckDB SQL of a scheduled query at each run time:
+``sql_at(T)`` on the views, and ``sql_as_of(T)``, which reads each table's stored rows arrived by
+T itself (the arrival time written into the statement), so the backtest sets no clock between runs;
+tests/test_schedule_runs.py checks that both return the same rows. Panther's macros are expanded
+at T (text, cheap); the expensive Snowflake-to-DuckDB translation is done once
 per shape of the expanded SQL: its timestamp literals are swapped for placeholders, the shape is
 translated once, and each run's literals are put back. ``Lake.to_duckdb`` is the reference:
 tests/test_schedule_runs.py checks that both give the same SQL.
@@ -15,6 +18,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+
+import sqlglot
+from sqlglot import exp
 
 from tracebit_pack.lake.embedded import Lake
 from tracebit_pack.lake.macros import expand_macros
@@ -92,9 +98,10 @@ class QueryAtRuns:
         self.item = item
         self._shape: str | None = None
         self._translated = ""
+        self._as_of: dict[str, str] = {}  # translated shape -> the same over inline as-of tables
 
-    def sql_at(self, moment: datetime) -> str:
-        """What ``lake.to_duckdb(query, now=moment)`` returns, from the cached translation."""
+    def _shape_at(self, moment: datetime) -> tuple[str, list[str]]:
+        """The translated shape of the query at ``moment`` and the timestamp literals it takes."""
         moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         expanded = expand_macros(self.item.query or "", moment)
         literals: list[str] = []
@@ -107,7 +114,52 @@ class QueryAtRuns:
         if shape != self._shape:
             self._translated = self.lake.to_duckdb(shape, moment)
             self._shape = shape
-        out = self._translated
+        return self._translated, literals
+
+    def translated_at(self, moment: datetime) -> str:
+        """The translated shape of the query at ``moment`` (its timestamps still placeholders)."""
+        return self._shape_at(moment)[0]
+
+    @staticmethod
+    def _fill(translated: str, literals: list[str]) -> str:
+        out = translated
         for n in range(len(literals), 0, -1):  # longest index first: .000012 before .000001
             out = out.replace(_PLACEHOLDER.format(n), literals[n - 1])
         return out
+
+    def sql_at(self, moment: datetime) -> str:
+        """What ``lake.to_duckdb(query, now=moment)`` returns, from the cached translation."""
+        return self._fill(*self._shape_at(moment))
+
+    def sql_as_of(self, moment: datetime, view: LakeAsOf) -> str:
+        """``sql_at(moment)`` reading, in place of each table's ``LakeAsOf`` view, the rows of that
+        table arrived by ``moment``: a statement that needs no clock, so that many runs of a query
+        can be one statement (``schedule.bulk``)."""
+        translated, literals = self._shape_at(moment)
+        if translated not in self._as_of:
+            self._as_of[translated] = inline_as_of(translated, view)
+        arrived_by = f"'{panther_time(moment if moment.tzinfo else moment.replace(tzinfo=UTC))}'"
+        return self._fill(self._as_of[translated], literals).replace(ARRIVED_BY, arrived_by)
+
+
+ARRIVED_BY = "'1002-02-02 02:02:02.020202'"  # where a run's time goes in ``inline_as_of``'s SQL
+
+
+def inline_as_of(sql: str, view: LakeAsOf) -> str:
+    """DuckDB ``sql`` with each ``panther_logs.public`` table it reads replaced by the rows of that
+    table arrived by a time still to be filled in (``ARRIVED_BY``), under the same name."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    tables = set(view.tables)
+    for table in list(tree.find_all(exp.Table)):
+        if (table.catalog or "").lower() != "panther_logs" or (table.db or "").lower() != "public":
+            continue
+        name = table.name.lower()
+        if name not in tables:
+            continue
+        arrived = sqlglot.parse_one(
+            f"SELECT * FROM {view.stored(name)} WHERE p_parse_time <= CAST({ARRIVED_BY} AS TIMESTAMP)",
+            read="duckdb",
+        )
+        alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
+        table.replace(exp.Subquery(this=arrived, alias=alias.copy()))
+    return tree.sql(dialect="duckdb")
