@@ -169,8 +169,9 @@ def _read_settings(mapping):
     mapping's keys: an exact key first, else the last key equal to it in any case."""
     spelled = {}
     for name in mapping:
-        if name.__class__ is str and name.lower() in _LOWER_SETTING_NAMES:
-            spelled[name.lower()] = name
+        lowered = name.lower() if name.__class__ is str else None
+        if lowered in _LOWER_SETTING_NAMES:
+            spelled[lowered] = name
     read = {}
     for name in SETTING_NAMES:
         if name in mapping:
@@ -201,10 +202,9 @@ def chain_settings(chain):
     return found
 
 
-def setting_changes(item_id, chain, found=None):
-    """What the mappings around an id set differently from main (``PACK_ITEMS``), as phrases
-    (``found``: ``chain_settings(chain)`` when already read)."""
-    found = chain_settings(chain) if found is None else found
+def setting_changes(item_id, found):
+    """What the mappings around an id set (``found``: their ``chain_settings``) differently from
+    main (``PACK_ITEMS``), as phrases."""
     deployed = PACK_ITEMS.get(item_id, {})
     changes = []
     if found["disabled"]:
@@ -277,7 +277,7 @@ def _changes(event, removals_only):
         if removals_only:
             out[item_id] = ["disabled"] if read[id(chain)]["disabled"] else []
             continue
-        changes = setting_changes(item_id, chain, read[id(chain)])
+        changes = setting_changes(item_id, read[id(chain)])
         if action not in STATE_ACTIONS and action not in EDIT_ACTIONS:
             changes.append(f"unknown action {clip(action) or '(none)'}")
         elif not changes:

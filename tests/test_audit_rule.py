@@ -389,3 +389,22 @@ def test_the_rule_yaml_tests_use_panthers_own_shapes():
         params = log["actionParams"]
         detections = (params.get("dynamic") or params)["input"]["detections"]
         assert all(set(d) == {"id"} for d in detections)
+
+
+def test_every_item_a_deletion_or_a_filter_names_is_reported():
+    """Several pack ids in one deletion or one detection-filter change: each is listed."""
+    ids = ("Tracebit.CanaryResourceAccessed", "Tracebit.CanaryCredentialUsed")
+    assert audit.item_changes(event("DELETE_DETECTION", deleted(*ids))) == {i: ["deleted"] for i in ids}
+    changed = audit.item_changes(event("UPDATE_DETECTION_FILTER", deleted(*ids)))
+    assert changed == {i: ["filter added or changed (detection filter)"] for i in ids}
+
+
+def test_a_setting_is_read_whatever_the_case_of_its_key():
+    """actionParams keys in another case (``Enabled``, ``SEVERITY``) are read as Panther reads
+    fields; an exact key wins over another spelling of it."""
+    off = updated(id="Tracebit.CanaryCredentialUsed", Enabled=False, SEVERITY="LOW")
+    assert audit.item_changes(event("UPDATE_RULE", off)) == {
+        "Tracebit.CanaryCredentialUsed": ["disabled", "severity lowered CRITICAL -> LOW"]
+    }
+    both = updated(id="Tracebit.CanaryCredentialUsed", Enabled=False, enabled=True)
+    assert audit.item_changes(event("UPDATE_RULE", both)) == {"Tracebit.CanaryCredentialUsed": ["edited"]}
