@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlglot
 
 from tracebit_pack.engine.correlation import CorrelationRule
 from tracebit_pack.engine.correlation_model import Signal
@@ -130,9 +131,10 @@ def test_a_runs_own_statement_reads_what_the_lake_showed_at_its_time(scenario):
 
 
 def test_the_statement_of_a_run_counts_only_rows_arrived_by_its_time(blog_lake):
-    count = "SELECT count(*) FROM panther_logs.public.tracebit_alert AS a"
+    tree = sqlglot.parse_one("SELECT count(*) FROM panther_logs.public.tracebit_alert AS a", read="duckdb")
     with LakeAsOf(blog_lake) as view:
-        arrived = inline_as_of(count, view)
+        inline_as_of(tree, view)
+        arrived = tree.sql(dialect="duckdb")
         for moment, expected in (("16:11:00", 0), ("16:11:20", 1), ("16:12:00", 2), ("17:00:00", 5)):
             sql = arrived.replace(ARRIVED_BY, f"'2024-12-13 {moment}.000000'")
             assert blog_lake.connection.execute(sql).fetchone()[0] == expected

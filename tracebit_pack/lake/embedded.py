@@ -26,8 +26,9 @@ import decimal
 import json
 import tempfile
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -39,6 +40,9 @@ from tracebit_pack.logs.schemas import LOG_TYPES, FieldSpec, load_schema
 from tracebit_pack.logs.validate import validate_event
 from tracebit_pack.pack.items import AnalysisItem, table_name
 from tracebit_pack.times import panther_time, parse_with_formats
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 SQL_TYPES = {
     "string": "VARCHAR",
@@ -253,12 +257,24 @@ class Lake:
                 {"VARIANT": variant, "VARCHAR[]": lists}.get(sql_type, scalar).add(name.lower())
         return variant, lists, scalar
 
-    def to_duckdb(self, sql: str, now: dt.datetime, params: Mapping[str, object] | None = None) -> str:
-        """The DuckDB SQL that ``run`` executes for ``sql`` (macros expanded, rewritten)."""
+    def to_duckdb(
+        self,
+        sql: str,
+        now: dt.datetime,
+        params: Mapping[str, object] | None = None,
+        finish: Callable[[exp.Expression], None] | None = None,
+    ) -> str:
+        """The DuckDB SQL that ``run`` executes for ``sql`` (macros expanded, rewritten;
+        ``finish``: a last change to the DuckDB tree, as ``transpile`` takes it)."""
         variant, lists, scalar = self.columns()
         expanded = expand_macros(sql, now)
         return transpile(
-            expanded, variant_columns=variant, list_columns=lists, scalar_columns=scalar, params=params
+            expanded,
+            variant_columns=variant,
+            list_columns=lists,
+            scalar_columns=scalar,
+            params=params,
+            finish=finish,
         )
 
     def run(

@@ -24,7 +24,7 @@ Constructs with no faithful equivalent raise UnsupportedConstruct (a UserError) 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import sqlglot
 from sqlglot import exp
@@ -296,13 +296,15 @@ def transpile(
     list_columns: Iterable[str] = (),
     scalar_columns: Iterable[str] = (),
     params: Mapping[str, object] | None = None,
+    finish: Callable[[exp.Expression], None] | None = None,
 ) -> str:
     """DuckDB SQL for one Snowflake query whose Panther macros are already expanded.
 
     ``variant_columns`` / ``list_columns`` / ``scalar_columns`` name the lake's VARIANT,
     ``VARCHAR[]`` and scalar columns (case-insensitive); they decide how paths, casts and array
-    functions are rewritten. Raises UnsupportedConstruct or UserError; never returns SQL it knows
-    to be unfaithful.
+    functions are rewritten. ``finish`` may change the DuckDB tree last, before it is written
+    (``schedule.as_of`` reads each table as of a run time). Raises UnsupportedConstruct or
+    UserError; never returns SQL it knows to be unfaithful.
     """
     tree = parse(sql)
     _check_unsupported(tree)
@@ -333,6 +335,8 @@ def transpile(
                 tree = replacement
             else:
                 node.replace(replacement)
+    if finish is not None:
+        finish(tree)
     try:
         return tree.sql(dialect="duckdb")
     except SqlglotError as err:

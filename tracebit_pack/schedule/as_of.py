@@ -98,10 +98,11 @@ class QueryAtRuns:
         self.item = item
         self._shape: str | None = None
         self._translated = ""
-        self._as_of: dict[str, str] = {}  # translated shape -> the same over inline as-of tables
+        self._as_of: dict[str, str] = {}  # shape -> its translation over inline as-of tables
 
-    def _shape_at(self, moment: datetime) -> tuple[str, list[str]]:
-        """The translated shape of the query at ``moment`` and the timestamp literals it takes."""
+    def _shape_at(self, moment: datetime, view: LakeAsOf | None = None) -> tuple[str, list[str]]:
+        """The translated shape of the query at ``moment`` and the timestamp literals it takes
+        (with ``view``: each table read as of a run time still to be filled in)."""
         moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         expanded = expand_macros(self.item.query or "", moment)
         literals: list[str] = []
@@ -111,10 +112,16 @@ class QueryAtRuns:
             return _PLACEHOLDER.format(len(literals))
 
         shape = _TS.sub(placeholder, expanded)
-        if shape != self._shape:
-            self._translated = self.lake.to_duckdb(shape, moment)
-            self._shape = shape
-        return self._translated, literals
+        if view is None:
+            if shape != self._shape:
+                self._translated = self.lake.to_duckdb(shape, moment)
+                self._shape = shape
+            return self._translated, literals
+        if shape not in self._as_of:
+            self._as_of[shape] = self.lake.to_duckdb(
+                shape, moment, finish=lambda tree: inline_as_of(tree, view)
+            )
+        return self._as_of[shape], literals
 
     def translated_at(self, moment: datetime) -> str:
         """The translated shape of the query at ``moment`` (its timestamps still placeholders)."""
@@ -133,22 +140,17 @@ class QueryAtRuns:
 
     def sql_as_of(self, moment: datetime, view: LakeAsOf) -> str:
         """``sql_at(moment)`` reading, in place of each table's ``LakeAsOf`` view, the rows of that
-        table arrived by ``moment``: a statement that needs no clock, so that many runs of a query
-        can be one statement (``schedule.bulk``)."""
-        translated, literals = self._shape_at(moment)
-        if translated not in self._as_of:
-            self._as_of[translated] = inline_as_of(translated, view)
-        arrived_by = f"'{panther_time(moment if moment.tzinfo else moment.replace(tzinfo=UTC))}'"
-        return self._fill(self._as_of[translated], literals).replace(ARRIVED_BY, arrived_by)
+        table arrived by ``moment``: a statement that needs no clock set before it runs."""
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return self._fill(*self._shape_at(moment, view)).replace(ARRIVED_BY, f"'{panther_time(moment)}'")
 
 
 ARRIVED_BY = "'1002-02-02 02:02:02.020202'"  # where a run's time goes in ``inline_as_of``'s SQL
 
 
-def inline_as_of(sql: str, view: LakeAsOf) -> str:
-    """DuckDB ``sql`` with each ``panther_logs.public`` table it reads replaced by the rows of that
-    table arrived by a time still to be filled in (``ARRIVED_BY``), under the same name."""
-    tree = sqlglot.parse_one(sql, read="duckdb")
+def inline_as_of(tree: exp.Expression, view: LakeAsOf) -> None:
+    """Replace, in a DuckDB query tree, each ``panther_logs.public`` table it reads by the rows of
+    that table arrived by a time still to be filled in (``ARRIVED_BY``), under the same name."""
     tables = set(view.tables)
     for table in list(tree.find_all(exp.Table)):
         if (table.catalog or "").lower() != "panther_logs" or (table.db or "").lower() != "public":
@@ -162,4 +164,3 @@ def inline_as_of(sql: str, view: LakeAsOf) -> str:
         )
         alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
         table.replace(exp.Subquery(this=arrived, alias=alias.copy()))
-    return tree.sql(dialect="duckdb")
