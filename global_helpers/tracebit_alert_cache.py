@@ -68,6 +68,21 @@ def _entry(kind, value, epoch):
     return f"{kind}={value}@{int(epoch)}"
 
 
+# entry text -> _parse_entry(text): every alert of a burst reads the same entries again.
+_PARSED = {}
+_PARSED_MAX = 4096
+
+
+def _parsed_entry(text):
+    """``_parse_entry(text)``, remembered in the bounded ``_PARSED`` table."""
+    if text in _PARSED:
+        return _PARSED[text]
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    parsed = _PARSED[text] = _parse_entry(text)
+    return parsed
+
+
 def _parse_entry(text):
     """``(kind, value, epoch)`` of ``<kind>=<value>@<epoch>``; None for anything else."""
     kind, sep, rest = text.partition("=")
@@ -85,7 +100,7 @@ def _summarise(entries, epoch):
     """Distinct alert_ids and canaries within the window of ``epoch``, and the stale entries."""
     alerts, canaries, stale = [], [], []
     for text in sorted(entries)[:MAX_ENTRIES_READ]:
-        parsed = _parse_entry(text)
+        parsed = _parsed_entry(text)
         if parsed is None:
             continue
         kind, value, when = parsed

@@ -188,15 +188,24 @@ def _unit_of(span: str) -> str:
 
 
 @lru_cache(maxsize=256)
-def _template_parts(template: str) -> tuple[str, ...]:
-    """A template cut at its ``{{name}}`` placeholders: text at even positions, names at odd ones."""
-    return tuple(_PLACEHOLDER.split(template))
+def _template_format(template: str) -> str | None:
+    """The template as a ``str.format_map`` pattern (its own braces doubled, each ``{{name}}`` a
+    ``{name}``), or None when a placeholder name would read as a position."""
+    parts = _PLACEHOLDER.split(template)  # text at even positions, names at odd ones
+    if any(part.isdigit() for part in parts[1::2]):
+        return None
+    return "".join(
+        "{" + part + "}" if n % 2 else part.replace("{", "{{").replace("}", "}}")
+        for n, part in enumerate(parts)
+    )
 
 
 def _fill(template: str, values: dict) -> str:
     """The template with each placeholder replaced by its value (KeyError for an unknown one)."""
-    parts = _template_parts(template)
-    return "".join([values[part] if n % 2 else part for n, part in enumerate(parts)])
+    pattern = _template_format(template)
+    if pattern is None:
+        return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+    return pattern.format_map(values)
 
 
 def render_pivot(name: str, params: dict) -> dict:

@@ -549,3 +549,29 @@ def test_format_time_writes_what_strftime_writes(moment, aware, whole):
     moment = moment.replace(microsecond=0) if whole else moment
     moment = moment.replace(tzinfo=UTC) if aware else moment
     assert tp.format_time(moment) == moment.strftime(tp.TIME_FORMAT)
+
+
+@settings(max_examples=300)
+@given(
+    pieces=st.lists(
+        st.one_of(
+            st.text(alphabet="ab{} '\\\n", max_size=6),
+            st.sampled_from(["{{alert_time}}", "{{identity}}", "{{0}}", "{x}", "{{", "}}"]),
+        ),
+        max_size=8,
+    ),
+    value=st.text(alphabet="a{}'%", max_size=4),
+)
+def test_fill_writes_what_substitution_writes(pieces, value):
+    """The format_map shortcut of ``_fill`` gives the text a plain placeholder substitution gives."""
+    template = "".join(pieces)
+    values = {"alert_time": value, "identity": value + "!", "0": value * 2}
+
+    def outcome(fill):
+        try:
+            return fill()
+        except KeyError as err:  # a placeholder without a value: the same error either way
+            return ("KeyError", err.args)
+
+    expected = outcome(lambda: tp._PLACEHOLDER.sub(lambda m: values[m.group(1)], template))
+    assert outcome(lambda: tp._fill(template, values)) == expected
