@@ -9,7 +9,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 LOCKS := requirements.lock requirements-uv.lock
-STAMP := $(VENV)/.installed-$(shell sha256sum $(LOCKS) pyproject.toml | sha256sum | cut -c1-16)
+# The stamp follows the locks, pyproject.toml and how they are installed (INSTALL_RECIPE).
+INSTALL_RECIPE := bytecode-compiled
+STAMP := $(VENV)/.installed-$(shell (cat $(LOCKS) pyproject.toml; echo $(INSTALL_RECIPE)) | sha256sum | cut -c1-16)
 PAT := $(BIN)/panther_analysis_tool --skip-version-check
 SCENARIO ?= scenarios/blog_incident
 FUZZ_EXAMPLES ?= 100000
@@ -26,12 +28,16 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 # Every install checks the sha256 in the locks; only the project itself (-e .) is built from source.
+# Bytecode is compiled at install (as pip does by default, and uv only when asked): otherwise every
+# command compiles its imports again, which is most of a short command's time where
+# PYTHONDONTWRITEBYTECODE is set.
 $(STAMP): $(LOCKS) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes \
 		-r requirements-uv.lock 2>&1 | { grep -v "is ignored" || true; }
-	$(BIN)/uv pip install -q --python $(BIN)/python --require-hashes -r requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --require-hashes --compile-bytecode -r requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps --no-build-isolation -e .
+	$(BIN)/python -m compileall -q tracebit_pack global_helpers > /dev/null
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP) ## Create .venv and install the pinned dependencies and the tracebit-pack command
