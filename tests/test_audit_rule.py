@@ -408,3 +408,20 @@ def test_a_setting_is_read_whatever_the_case_of_its_key():
     }
     both = updated(id="Tracebit.CanaryCredentialUsed", Enabled=False, enabled=True)
     assert audit.item_changes(event("UPDATE_RULE", both)) == {"Tracebit.CanaryCredentialUsed": ["edited"]}
+
+
+def test_the_pipeline_disabling_any_item_of_an_upload_is_reported():
+    """The pipeline's own upload is read for removals item by item: the second one disabled counts."""
+    params = {
+        "dynamic": {
+            "input": {
+                "rules": [
+                    {"id": "Tracebit.CanaryResourceAccessed", "enabled": True},
+                    {"id": "Tracebit.CanaryCredentialUsed", "enabled": False},
+                ]
+            }
+        }
+    }
+    verdict = audit.assess(event("UPLOAD_DETECTION_ENTITIES", params, actor=PIPELINE))
+    assert verdict is not None and verdict["severity"] == "MEDIUM" and verdict["pipeline"]
+    assert verdict["changes"]["Tracebit.CanaryCredentialUsed"] == ["disabled"]
