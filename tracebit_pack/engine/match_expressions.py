@@ -380,18 +380,22 @@ def _compile_key_condition(expr: Mapping, condition: str, inline: bool) -> Predi
             return True  # an inline filter on a field the event lacks passes
         return test(value)
 
-    return _plain_equality(key, expr, condition, run) or run
+    return _plain_equality(key, expr, condition, inline, run) or run
 
 
-def _plain_equality(key: Mapping, expr: Mapping, condition: str, general: Predicate) -> Predicate | None:
+def _plain_equality(
+    key: Mapping, expr: Mapping, condition: str, inline: bool, general: Predicate
+) -> Predicate | None:
     """``run`` above, inlined for its commonest cases, or None: ``IsIn`` / ``IsNotIn`` of strings,
     ``Equals`` / ``DoesNotEqual`` of one string or boolean, on a field reached through named keys
     only. An InlineFilter on an event name, a subtype or a health flag tests one of these on every
     event of its log type.
 
-    Only a value of the candidates' own type, reached through plain dicts, is decided here (one
-    lookup per key and one set lookup, no call per step): for it, ``_equal`` is plain equality.
-    Any other event or value goes through ``general`` (that ``run``), so the answer is always its.
+    Decided here, through plain dicts (one lookup per key, no call per step): a value of the
+    candidates' own type (one set lookup: for it, ``_equal`` is plain equality), a null (it fails
+    the positive conditions, passes the negated ones) and a missing key (it passes an InlineFilter,
+    else as a null). Any other event or value goes through ``general`` (that ``run``), so the
+    answer is always its answer.
     """
     path = key_steps(key)
     if condition in ("IsIn", "IsNotIn"):
@@ -414,9 +418,13 @@ def _plain_equality(key: Mapping, expr: Mapping, condition: str, general: Predic
         for step in steps:
             if type(value) is not dict:  # noqa: E721 - exactly a dict: its get is the plain lookup
                 return general(event)
-            value = value.get(step)
+            value = value.get(step, _MISSING)
+            if value is _MISSING:
+                return inline or negated
         if type(value) is kind:  # noqa: E721 - exactly the candidates' type (a bool is not an int)
             return (value in wanted) != negated
+        if value is None:
+            return negated
         return general(event)
 
     return run
