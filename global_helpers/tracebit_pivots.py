@@ -167,12 +167,9 @@ def window_size(name: str, params: dict) -> int:
     return int(text)
 
 
-def window(name: str, params: dict) -> tuple[datetime, datetime]:
-    """``(start, end)`` of the pivot's time window for ``params`` (alert_time and window option)."""
-    return _window(name, params, window_size(name, params))
-
-
-def _window(name: str, params: dict, size: int) -> tuple[datetime, datetime]:
+def window(name: str, params: dict, size: int) -> tuple[datetime, datetime]:
+    """``(start, end)`` of the pivot's time window around ``params``' alert_time (``size``: its
+    ``window_size``)."""
     _, _, unit, after = PIVOTS[name]["window"]
     alert = parse_alert_time(params["alert_time"])
     before = timedelta(seconds=size * _UNIT_SECONDS[unit])
@@ -218,7 +215,7 @@ def render_pivot(name: str, params: dict) -> dict:
     _, _, unit, after = pivot["window"]
     values = {key: params[key] for key in pivot["params"]}
     size = window_size(name, params)
-    start, end = _window(name, params, size)
+    start, end = window(name, params, size)
     span = f"{size}{_UNIT_SUFFIX[unit]}"
     sql_values = {key: sql_literal(values[key]) for key in pivot["values"]}
     sql_values["window_start"] = sql_literal(format_time(start))

@@ -2,8 +2,8 @@
 
 Panther evaluates a rule's ``InlineFilters`` before its Python ``rule()``; offline the same filter
 runs in Python (``simple_rules.inline_filters``, on the logged dict, as panther_core's ``Filter``).
-``rule_pushdown`` turns the filters of the rules of one log type into a SQL condition on the rule event's JSON
-text; the loader keeps only the events for which it holds (``loading.ingest``).
+``rule_pushdown`` turns the filters of the rules of one log type into a SQL condition on the rule
+event's JSON text; the loader keeps only the events for which it holds (``loading.ingest``).
 
 The lowering is sound, never lossy: an event the Python filter would pass is always kept. Each
 condition becomes SQL in three-valued logic: TRUE or FALSE where the SQL answer is exactly the
@@ -13,10 +13,10 @@ comparison of non-ASCII text, IP tests, ``[*]`` paths, multi-key conditions. ``A
 carry NULL as "unknown" (Kleene logic), and an event whose condition is NULL is kept; the Python
 filter decides it.
 
-The text of an event can also say something SQL would read differently from Python: a
-``PantherEvent`` finds keys case-insensitively (the match-expression evaluator also serves Simple
-Detections, which read one) and ``json.loads`` keeps the last of repeated keys,
-while DuckDB's JSON path is case-sensitive and takes the first. So an event is kept, whatever its
+The text of an event can also say something SQL would read differently from Python:
+``json.loads`` keeps the last of repeated keys, while DuckDB's JSON path takes the first; and a
+``PantherEvent`` finds keys in any case (the filters read the logged dict, where case matters, so
+keeping such events is only cautious). So an event is kept, whatever its
 condition, when a key name the filters read appears in its text more than once or in another
 case (``"eventName"`` counted in the text and in its lower-cased text), or the text has a
 ``\\u`` escape or a KELVIN SIGN (the one non-ASCII letter whose ``lower()`` is ASCII).

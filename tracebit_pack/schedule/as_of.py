@@ -1,15 +1,15 @@
 """The lake as a scheduled run at time T sees it, and a query's SQL at T without re-translating it.
 
-``LakeAsOf(lake)`` (a context manager) turns every table of ``panther_logs.public`` into a view of
-the rows whose ``p_parse_time`` is at or before the run time (``at(T)``), so a run sees only what
-had arrived; on exit the tables are restored, whole.
+``LakeAsOf(lake)`` (a context manager) moves the rows of every table of ``panther_logs.public``
+aside (``stored``) and puts in its place a view of the rows whose ``p_parse_time`` is at or before
+a clock (``at(T)``); on exit the tables are restored, whole.
 
-``QueryAtRuns(lake, item)`` gives the DuckDB SQL of a scheduled query at each run time:
-``sql_at(T)`` on the views, and ``sql_as_of(T)``, which reads each table's stored rows arrived by
-T itself (the arrival time written into the statement), so the backtest sets no clock between runs;
-tests/test_schedule_runs.py checks that both return the same rows. Panther's macros are expanded
-at T (text, cheap); the expensive Snowflake-to-DuckDB translation is done once
-per shape of the expanded SQL: its timestamp literals are swapped for placeholders, the shape is
+``QueryAtRuns(lake, item)`` gives the DuckDB SQL of a scheduled query at each run time. The
+backtest runs ``sql_as_of(T)``, which reads each table's stored rows arrived by T itself (the
+arrival time written into the statement), so no clock is set between runs; ``sql_at(T)`` reads
+the views, and tests/test_schedule_runs.py checks that both return the same rows. Panther's macros
+are expanded at T (text, cheap); the expensive Snowflake-to-DuckDB translation is done once per
+shape of the expanded SQL: its timestamp literals are swapped for placeholders, the shape is
 translated once, and each run's literals are put back. ``Lake.to_duckdb`` is the reference:
 tests/test_schedule_runs.py checks that both give the same SQL.
 """
@@ -122,10 +122,6 @@ class QueryAtRuns:
                 shape, moment, finish=lambda tree: inline_as_of(tree, view)
             )
         return self._as_of[shape], literals
-
-    def translated_at(self, moment: datetime) -> str:
-        """The translated shape of the query at ``moment`` (its timestamps still placeholders)."""
-        return self._shape_at(moment)[0]
 
     @staticmethod
     def _fill(translated: str, literals: list[str]) -> str:

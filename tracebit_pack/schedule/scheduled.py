@@ -1,6 +1,6 @@
 """Every scheduled query at each of its run times, its rows through the scheduled rules.
 
-Each run at T sees the rows arrived by T (``as_of.LakeAsOf``) and "now" = T for its macros,
+Each run at T sees the rows arrived by T (``as_of.QueryAtRuns.sql_as_of``) and "now" = T for its macros,
 ``p_occurs_*`` and ``p_current_timestamp()`` (and so for the ``params`` CTE built on them); the KV
 cache's clock is T too. The rows go to every enabled scheduled rule naming the query; each match
 is processed at T (``RuleResult.arrival_time``), so ``DedupPeriodMinutes`` and ``Threshold`` apply
