@@ -1,10 +1,14 @@
 """PackEngine: the pack loaded into panther_core, with the in-memory KV cache."""
 
+import inspect
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from panther_detection_helpers import caching
 
+from tracebit_pack.engine import kv
 from tracebit_pack.engine.kv import MemoryKVStore
 from tracebit_pack.engine.rules import PackEngine
 from tracebit_pack.errors import UserError
@@ -106,6 +110,41 @@ def test_caching_functions_are_replaced_in_rules_and_helpers(engine):
     assert counter.kv is not caching  # `import ... caching as kv` gets a stand-in module
     helper = engine.globals["engine_fixture_helpers"]
     assert helper.get_counter == engine.kv.get_counter
+
+
+def test_without_the_real_caching_module_rules_get_the_stand_in_patched(tmp_path):
+    """In a process that has not imported the real caching module (a CLI command), the engine puts
+    the offline stand-in in its place: boto3 is never imported, the rules still use the store, and
+    a stand-in function no engine bound refuses to run."""
+    script = f"""
+import sys
+from tracebit_pack.engine import kv
+from tracebit_pack.engine.rules import PackEngine
+engine = PackEngine.load({str(FIXTURE_PACK)!r}, item_dirs={FIXTURE_DIRS!r})
+assert sys.modules[kv.CACHING] is kv.STAND_IN and "boto3" not in sys.modules
+module = engine.rules["Fixture.Canary"].rule.module
+assert module.get_dictionary == engine.kv.get_dictionary
+counter = engine.rules["Fixture.Counter"].rule.module
+assert counter.bump == engine.kv.increment_counter and counter.kv is not kv.STAND_IN
+assert engine.globals["engine_fixture_helpers"].get_counter == engine.kv.get_counter
+try:
+    kv.STAND_IN.get_counter("k")
+except RuntimeError as err:
+    assert "did not load" in str(err)
+else:
+    raise AssertionError("an unbound stand-in function ran")
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and done.stdout == "ok\n", done.stderr
+
+
+def test_the_stand_in_has_every_function_of_the_real_module():
+    public = {
+        n for n, v in vars(caching).items() if inspect.isfunction(v) and v.__module__ == caching.__name__
+    }
+    assert {n for n in public if not n.startswith("_")} == set(MemoryKVStore.FUNCTIONS)
+    assert all(callable(getattr(kv.STAND_IN, n)) for n in MemoryKVStore.FUNCTIONS)
 
 
 def test_counter_rule_uses_the_memory_store(engine):

@@ -8,9 +8,10 @@
 * every enabled rule and scheduled rule as a ``panther_core.rule.Rule`` built from its YAML
   (``tracebit_pack.engine.loaded_rule``).
 
-``panther_detection_helpers.caching`` functions that rule or helper modules imported are
-replaced with an in-memory key-value store whose clock is the time the event being processed
-arrived (``p_parse_time``, else ``p_event_time``), so replay works offline and never calls AWS
+``panther_detection_helpers.caching`` functions that rule or helper modules imported (the real
+module's, or an offline stand-in's when nothing imported the real one first) are replaced with
+an in-memory key-value store whose clock is the time the event being processed arrived
+(``p_parse_time``, else ``p_event_time``), so replay works offline and never calls AWS
 (``tracebit_pack.engine.kv``).
 
 One rule on one event: ``rule_event`` + ``run_rule`` (as the replay runs it: KV clock at the
@@ -37,7 +38,7 @@ from panther_core.detection import DetectionResult
 from panther_core.enriched_event import PantherEvent
 
 from tracebit_pack import times
-from tracebit_pack.engine.kv import MemoryKVStore, patch_caching
+from tracebit_pack.engine.kv import MemoryKVStore, install_stand_in, patch_caching
 from tracebit_pack.engine.lazy_models import LazyDataModels
 from tracebit_pack.engine.loaded_rule import SEVERITIES, LoadedRule, RuleResult, default_dedup, load_rule
 from tracebit_pack.engine.match_sql import Pushdown, rule_pushdown
@@ -124,6 +125,7 @@ class PackEngine:
         """
         engine = cls(root, batch_mode)
         engine.items = _load_items(engine.root, item_dirs)
+        install_stand_in()  # before any helper or rule imports the caching module
         engine.globals = pack_globals.install(items_of(engine.items, "global"))
         engine.not_evaluated.update(unevaluated_items(engine.items))
         for name, module in engine.globals.items():
