@@ -12,10 +12,10 @@ import sqlglot
 from tracebit_pack.engine.correlation import CorrelationRule
 from tracebit_pack.engine.correlation_model import Signal
 from tracebit_pack.errors import UsageError, UserError
-from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.lake.embedded import Lake, to_jsonable
 from tracebit_pack.loading.folder_lake import lake_from_folder
 from tracebit_pack.logs.arrival import Arrival, delivery_time, parse_delays
-from tracebit_pack.pack.items import REPO_ROOT, load_items
+from tracebit_pack.pack.items import REPO_ROOT, AnalysisItem, load_items
 from tracebit_pack.schedule.as_of import ARRIVED_BY, LakeAsOf, QueryAtRuns, arrival_bounds, inline_as_of
 from tracebit_pack.schedule.correlation_runs import run_correlation
 from tracebit_pack.schedule.drivers import drivers
@@ -130,6 +130,40 @@ def test_a_runs_own_statement_reads_what_the_lake_showed_at_its_time(scenario):
     assert compared > 50
 
 
+def test_runs_on_the_workers_yield_what_one_run_at_a_time_gives_in_order(blog_lake):
+    """``PerRunQueries`` runs several runs at once on its cursors; each query's rows, run by run,
+    are those of its statement run alone on the lake's connection (the runs proven empty too)."""
+    first, last = arrival_bounds(blog_lake)
+    with LakeAsOf(blog_lake) as view, PerRunQueries(blog_lake, view) as runner:
+        with_rows = 0
+        for item in SCHEDULED:
+            times = query_runs(item, first, None, last)
+            query = QueryAtRuns(blog_lake, item)
+            got = list(runner.rows_per_run(item, times))
+            assert [moment for moment, _ in got] == times
+            for moment, rows in got:
+                alone = blog_lake.connection.execute(query.sql_as_of(moment, view))
+                names = [d[0] for d in alone.description]
+                expected = [
+                    {n: to_jsonable(v) for n, v in zip(names, row, strict=True)} for row in alone.fetchall()
+                ]
+                assert rows == expected, (item.id, moment)
+                with_rows += bool(rows)
+        assert runner.skipped_runs > 100 and with_rows >= 4
+
+
+def test_a_run_that_fails_is_the_error_of_its_query_and_stops_the_workers(blog_lake):
+    query = "SELECT no_such_column FROM panther_logs.public.tracebit_alert"
+    broken = AnalysisItem(SCHEDULED[0].path, {**SCHEDULED[0].spec, "Query": query})
+    with LakeAsOf(blog_lake) as view:
+        runner = PerRunQueries(blog_lake, view)
+        runs = runner.rows_per_run(broken, [at("2024-12-13T17:00:00Z"), at("2024-12-13T18:00:00Z")])
+        with pytest.raises(UserError, match="cannot execute it"):
+            list(runs)
+        runner.close()
+        assert runner._pool._shutdown and not runner._cursors
+
+
 def test_the_statement_of_a_run_counts_only_rows_arrived_by_its_time(blog_lake):
     tree = sqlglot.parse_one("SELECT count(*) FROM panther_logs.public.tracebit_alert AS a", read="duckdb")
     with LakeAsOf(blog_lake) as view:
@@ -166,8 +200,7 @@ def test_drivers_prove_nothing_through_a_left_join_or_an_ungrouped_aggregate():
 
 def test_a_run_skipped_by_its_drivers_returns_what_the_query_would(blog_lake):
     skipped = 0
-    with LakeAsOf(blog_lake) as view:
-        runner = PerRunQueries(blog_lake, view)
+    with LakeAsOf(blog_lake) as view, PerRunQueries(blog_lake, view) as runner:
         for item in SCHEDULED:
             groups = drivers(item.query)
             for hours in range(0, 200, 3):
@@ -224,6 +257,7 @@ def test_arrival_in_sql_and_in_python_is_the_same(tmp_path, strict):
         {"AWS.CloudTrail", "Okta.SystemLog"},
         strict=strict,
         arrival=Arrival({"Okta.SystemLog": timedelta(minutes=7)}),
+        python_below=0,  # not strict: the SQL path, small as the files are
     )
     ingest.load(discover(tmp_path))
     rows = lake.connection.execute(

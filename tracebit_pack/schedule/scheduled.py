@@ -15,10 +15,15 @@ time grows faster than the number of branches.)
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
+
+import duckdb
 
 from tracebit_pack.engine.loaded_rule import RuleResult
 from tracebit_pack.engine.rules import PackEngine
@@ -42,7 +47,17 @@ class QueryRunner(Protocol):
 class PerRunQueries:
     """One SQL per run: the query's SQL at T (translated once) over the rows arrived by T, written
     into the statement (``QueryAtRuns.sql_as_of``), so no clock is set between runs. A run whose
-    driving tables (``drivers``) are empty in their windows returns no rows without running."""
+    driving tables (``drivers``) are empty in their windows returns no rows without running.
+
+    Runs are independent reads of a lake nothing writes to while they run (the rules write only
+    the KV cache, which no query reads), so up to ``AHEAD`` of them run at once, on ``WORKERS``
+    DuckDB cursors: DuckDB plans and runs a small statement on one thread and releases the GIL,
+    so two cores run two runs. Their rows are yielded in run order, as one at a time would.
+    Use as a context manager (``close`` ends the workers).
+    """
+
+    WORKERS = 2
+    AHEAD = 8  # runs in flight: bounds the rows held before the rules take them
 
     def __init__(self, lake: Lake, view: LakeAsOf) -> None:
         self.lake = lake
@@ -50,30 +65,73 @@ class PerRunQueries:
         self.skipped_runs = 0  # runs proven empty by their drivers
         sizes = {table_name(t): n for t, n in lake.row_counts.items()}
         self.index = DriverIndex(self._pairs, sizes)
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._pool = ThreadPoolExecutor(self.WORKERS, thread_name_prefix="scheduled-run")
 
     def _pairs(self, table: str, column: str) -> list[tuple[datetime, datetime]]:
         sql = f'SELECT "{column}", p_parse_time FROM {self.view.stored(table)}'
         return self.lake.connection.execute(sql).fetchall()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """This worker's cursor on the lake, with the lake connection's session settings."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self.lake.connection.cursor()
+            cursor.execute("SET TimeZone='UTC'")
+            cursor.execute("USE panther_logs.public")
+            self._local.cursor = cursor
+            self._cursors.append(cursor)
+        return cursor
+
+    def _rows(self, item_id: str, sql: str) -> list[dict]:
+        try:
+            cursor = self._cursor().execute(sql)
+        except Exception as err:  # noqa: BLE001 - DuckDB's errors: named like Lake.run names them
+            first = str(err).splitlines()[0]
+            raise UserError(f"{item_id}: the offline engine cannot execute it: {first}") from None
+        names = [d[0] for d in cursor.description or []]
+        return [{n: to_jsonable(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
 
     def rows_per_run(
         self, item: AnalysisItem, times: list[datetime]
     ) -> Iterator[tuple[datetime, list[dict]]]:
         query = QueryAtRuns(self.lake, item)
         groups = drivers(item.query or "")
-        for moment in times:
-            if groups and self.index.empty(groups, moment):
-                self.skipped_runs += 1
-                yield moment, []
-                continue
-            sql = query.sql_as_of(moment, self.view)
-            try:
-                cursor = self.lake.connection.execute(sql)
-            except Exception as err:  # noqa: BLE001 - DuckDB's errors: named like Lake.run names them
-                first = str(err).splitlines()[0]
-                raise UserError(f"{item.id}: the offline engine cannot execute it: {first}") from None
-            names = [d[0] for d in cursor.description or []]
-            rows = [{n: to_jsonable(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
-            yield moment, rows
+        pending: deque[tuple[datetime, Future | None]] = deque()
+        try:
+            for moment in times:
+                if groups and self.index.empty(groups, moment):
+                    self.skipped_runs += 1
+                    pending.append((moment, None))
+                else:
+                    sql = query.sql_as_of(moment, self.view)
+                    pending.append((moment, self._pool.submit(self._rows, item.id, sql)))
+                while len(pending) > self.AHEAD or (pending and pending[0][1] is None):
+                    yield self._next(pending)
+            while pending:
+                yield self._next(pending)
+        finally:
+            for _, future in pending:
+                if future is not None:
+                    future.cancel()
+
+    @staticmethod
+    def _next(pending: deque[tuple[datetime, Future | None]]) -> tuple[datetime, list[dict]]:
+        moment, future = pending.popleft()
+        return moment, [] if future is None else future.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for cursor in self._cursors:
+            cursor.close()
+        self._cursors.clear()
+
+    def __enter__(self) -> PerRunQueries:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass
@@ -150,29 +208,34 @@ def run_scheduled(
     }
     with LakeAsOf(lake) as view:
         queries = runner(lake, view)
-        for name, rule_ids in rules_of.items():
-            item = items.get(name)
-            if item is None:
-                for rule_id in rule_ids:
-                    outcome.errors.setdefault(rule_id, []).append(f"scheduled query {name!r} not found")
-                continue
-            why_not = skip(item)
-            if why_not:
-                skipped[name] = why_not
-                continue
-            times = query_runs(item, starts[name], end, last_arrival)
-            summary = QueryRunsSummary(name, rule_ids, dict(item.spec.get("Schedule") or {}))
-            outcome.queries[name] = summary
-            before = getattr(queries, "skipped_runs", 0)
-            try:
-                for moment, rows in queries.rows_per_run(item, times):
-                    _record(summary, moment, rows)
-                    _run_rules(engine, rule_ids, moment, rows, outcome)
-                summary.runs_proven_empty = getattr(queries, "skipped_runs", 0) - before
-            except UserError as err:  # e.g. SQL the embedded lake cannot run
-                reason = str(err).removeprefix(f"{name}: ")
-                for rule_id in rule_ids:
-                    outcome.not_evaluated[rule_id] = f"scheduled query {name!r}: {reason}"[:300]
+        try:
+            for name, rule_ids in rules_of.items():
+                item = items.get(name)
+                if item is None:
+                    for rule_id in rule_ids:
+                        outcome.errors.setdefault(rule_id, []).append(f"scheduled query {name!r} not found")
+                    continue
+                why_not = skip(item)
+                if why_not:
+                    skipped[name] = why_not
+                    continue
+                times = query_runs(item, starts[name], end, last_arrival)
+                summary = QueryRunsSummary(name, rule_ids, dict(item.spec.get("Schedule") or {}))
+                outcome.queries[name] = summary
+                before = getattr(queries, "skipped_runs", 0)
+                try:
+                    for moment, rows in queries.rows_per_run(item, times):
+                        _record(summary, moment, rows)
+                        _run_rules(engine, rule_ids, moment, rows, outcome)
+                    summary.runs_proven_empty = getattr(queries, "skipped_runs", 0) - before
+                except UserError as err:  # e.g. SQL the embedded lake cannot run
+                    reason = str(err).removeprefix(f"{name}: ")
+                    for rule_id in rule_ids:
+                        outcome.not_evaluated[rule_id] = f"scheduled query {name!r}: {reason}"[:300]
+        finally:
+            close = getattr(queries, "close", None)
+            if close is not None:  # a runner with workers (PerRunQueries) ends them
+                close()
     return outcome, skipped
 
 
