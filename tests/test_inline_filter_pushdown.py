@@ -237,12 +237,18 @@ def engine():
     return PackEngine.load(REPO_ROOT)
 
 
-def _results(engine: PackEngine, folder: Path, pushdowns: dict) -> tuple[list, int]:
+def _results(engine: PackEngine, folder: Path, pushdowns: dict, python_below: int = 0) -> tuple[list, int]:
     """Every matched or errored rule result of a replay of ``folder``'s real-time rules, and the
-    number of events the rules were run on."""
+    number of events the rules were run on (loaded by SQL unless the files weigh at most
+    ``python_below``, as small files are by default)."""
     lake = Lake()
     try:
-        ingest = Ingest(lake, {t for t in ("AWS.CloudTrail", "Okta.SystemLog")}, pushdowns=pushdowns)
+        ingest = Ingest(
+            lake,
+            {t for t in ("AWS.CloudTrail", "Okta.SystemLog")},
+            pushdowns=pushdowns,
+            python_below=python_below,
+        )
         ingest.load(discover(folder))
         out = []
         for event in ingest.rule_events():
@@ -256,9 +262,10 @@ def _results(engine: PackEngine, folder: Path, pushdowns: dict) -> tuple[list, i
         lake.close()
 
 
+@pytest.mark.parametrize("python_below", [0, 1 << 30], ids=["sql", "python"])
 @settings(max_examples=6, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
-def test_replay_results_equal_with_and_without_pushdown(engine, tmp_path_factory, data):
+def test_replay_results_equal_with_and_without_pushdown(engine, tmp_path_factory, data, python_below):
     folder = tmp_path_factory.mktemp("pushdown")
     for log_type in ("AWS.CloudTrail", "Okta.SystemLog"):
         strategy = st.one_of(realistic_events(log_type), hostile_events(log_type))
@@ -266,8 +273,8 @@ def test_replay_results_equal_with_and_without_pushdown(engine, tmp_path_factory
         (folder / f"{log_type}.jsonl").write_text("\n".join(json.dumps(e) for e in generated) + "\n")
     pushdowns = {t: engine.pushdown(t) for t in ("AWS.CloudTrail", "Okta.SystemLog")}
     assert all(pushdowns.values())  # both signal rules declare InlineFilters
-    with_pushdown, kept = _results(engine, folder, pushdowns)
-    without, everything = _results(engine, folder, {})
+    with_pushdown, kept = _results(engine, folder, pushdowns, python_below)
+    without, everything = _results(engine, folder, {}, python_below)
     assert with_pushdown == without
     assert kept <= everything
 

@@ -5,7 +5,8 @@ Events exported from Panther (``p_*`` fields, ``YYYY-MM-DD HH:MM:SS[.fffffffff]`
 accepted: their ``p_*`` fields are checked (``validate.validate_event`` with standard fields) and
 recomputed.
 
-Every file is read once, by DuckDB's own readers (``logs.folder.reader_sql``). Two paths from there:
+Every file is read once, by DuckDB's own readers (``logs.folder.reader_sql``). Two paths from there
+(a log type whose files are small, ``PYTHON_LOAD_BYTES``, always takes the second):
 
 * log types whose timestamps DuckDB parses (``ingest_sql.sql_loadable``: all of this pack's) are
   checked, typed and enriched inside DuckDB by the SQL of ``ingest_sql.load_select``; for those
@@ -63,6 +64,11 @@ BATCH = 5000
 # CPU than the unoptimised statement takes to run; from about 10,000 events (a 1.5 MB gzip folder)
 # the optimised statement is as fast or faster.
 UNOPTIMISED_LOAD_BYTES = 1 << 20
+# Up to this many bytes (decompressed) of one log type, its events are checked and enriched in
+# Python: DuckDB's planning of the load statements (tens of ms each) costs more than the Python
+# checks of so few events; measured on the bundled incident, whose Okta and Tracebit files
+# (under 0.25 MB) load faster in Python and whose 0.9 MB of CloudTrail about as fast.
+PYTHON_LOAD_BYTES = 1 << 18
 SORT_WINDOW = 50_000  # rule events sorted at once (rule_events): bounds the sort's memory
 RULE_EVENTS = "panther_logs.main._rule_events"  # staging for rule_events(), beside the lake's tables
 FILES_PER_READ = 64  # S3 objects per DuckDB read: bounds the staging table's memory
@@ -161,10 +167,14 @@ class Ingest:
         progress: Callable[[int], None] | None = None,
         arrival: Arrival | None = None,
         pushdowns: Mapping[str, Pushdown] | None = None,
+        python_below: int | None = None,
     ) -> None:
         """``pushdowns``: per rule log type, the condition an event must meet to be kept for the
-        rules (``engine.match_sql``: their InlineFilters in SQL); the others are kept whole."""
+        rules (``engine.match_sql``: their InlineFilters in SQL); the others are kept whole.
+        ``python_below``: a log type whose files hold no more bytes than this (decompressed) is
+        checked in Python (default ``PYTHON_LOAD_BYTES``; 0: never for that reason)."""
         self.lake = lake
+        self.python_below = PYTHON_LOAD_BYTES if python_below is None else python_below
         self.pushdowns = dict(pushdowns or {})
         self.connection: duckdb.DuckDBPyConnection = lake.connection
         self.rule_types = set(rule_log_types)
@@ -187,12 +197,20 @@ class Ingest:
         for source in sources:
             self._file_order += 1
             self._order[str(source.path)] = self._file_order
-        sql_sources = [s for s in sources if s.log_type not in self.python_types]
+        by_type: dict[str, list[Source]] = {}
         for source in sources:
-            if source.log_type in self.python_types:
+            by_type.setdefault(source.log_type, []).append(source)
+        in_python = {
+            log_type
+            for log_type, mine in by_type.items()
+            if log_type in self.python_types
+            or (self.python_below > 0 and not weighs_more_than([s.path for s in mine], self.python_below))
+        }
+        for source in sources:
+            if source.log_type in in_python:
                 self._load_python(source)
-        for log_type in sorted({s.log_type for s in sql_sources}):
-            mine = [s for s in sql_sources if s.log_type == log_type]
+        for log_type in sorted(set(by_type) - in_python):
+            mine = by_type[log_type]
             records = [s.path for s in mine if s.layout == "records"]
             for start in range(0, len(records), FILES_PER_READ):  # S3 objects: many per DuckDB read
                 self._load_sql(log_type, records[start : start + FILES_PER_READ], "records")
