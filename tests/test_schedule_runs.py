@@ -137,7 +137,8 @@ def test_runs_on_the_workers_yield_what_one_run_at_a_time_gives_in_order(blog_la
     with LakeAsOf(blog_lake) as view, PerRunQueries(blog_lake, view) as runner:
         with_rows = 0
         for item in SCHEDULED:
-            times = query_runs(item, first, None, last)
+            every = query_runs(item, first, None, last)
+            times = sorted(set(every[::20] + every[-12:]))  # the alerts' runs are among the last
             query = QueryAtRuns(blog_lake, item)
             got = list(runner.rows_per_run(item, times))
             assert [moment for moment, _ in got] == times
@@ -149,7 +150,7 @@ def test_runs_on_the_workers_yield_what_one_run_at_a_time_gives_in_order(blog_la
                 ]
                 assert rows == expected, (item.id, moment)
                 with_rows += bool(rows)
-        assert runner.skipped_runs > 100 and with_rows >= 4
+        assert runner.skipped_runs > 100 and with_rows >= 4, (runner.skipped_runs, with_rows)
 
 
 def test_a_run_that_fails_is_the_error_of_its_query_and_stops_the_workers(blog_lake):
