@@ -14,12 +14,11 @@ carry NULL as "unknown" (Kleene logic), and an event whose condition is NULL is 
 filter decides it.
 
 The text of an event can also say something SQL would read differently from Python:
-``json.loads`` keeps the last of repeated keys, while DuckDB's JSON path takes the first; and a
-``PantherEvent`` finds keys in any case (the filters read the logged dict, where case matters, so
-keeping such events is only cautious). So an event is kept, whatever its
-condition, when a key name the filters read appears in its text more than once or in another
-case (``"eventName"`` counted in the text and in its lower-cased text), or the text has a
-``\\u`` escape or a KELVIN SIGN (the one non-ASCII letter whose ``lower()`` is ASCII).
+``json.loads`` keeps the last of repeated keys, while DuckDB's JSON path takes the first. So an
+event is kept, whatever its condition, when a key name the filters read appears in its text more
+than once, or the text has a ``\\u`` escape (a key may be spelled with one). Key names match
+case-sensitively on both sides (the filters read the logged dict), and a key with a character JSON
+may escape another way (``"``, ``\\``, ``/``) is not lowered: the Python filter decides.
 """
 
 from __future__ import annotations
@@ -76,7 +75,7 @@ class Pushdown:
         for step in steps:
             if type(step) is int and step >= 0:
                 text += f"[{step}]"
-            elif type(step) is str and _PLAIN_KEY.fullmatch(step) and '"' not in step and "\\" not in step:
+            elif type(step) is str and _PLAIN_KEY.fullmatch(step) and not set(step) & set('"\\/'):
                 text += f'."{step}"'
                 self.keys.add(step)
             else:  # [*], a negative index, a key the text check cannot count
@@ -90,24 +89,13 @@ class Pushdown:
         return f"({self.guard(text)} OR coalesce({self.condition}, TRUE))"
 
     def guard(self, text: str) -> str:
-        """TRUE when the text may read differently in SQL and in Python (the event is kept).
-
-        Per key: when its quoted name is written other than exactly once, in the text as it is
-        and in the lower-cased text (``json.loads`` keeps the last of repeated keys, a
-        ``PantherEvent`` finds a key in any case). ``ILIKE`` counts the lower-cased occurrences
-        without lower-casing the whole text: 0 exact ones and 1 or more folded, or 1 exact and 2
-        or more folded.
-        """
-        guards = [f"contains({text}, '\\u')", f"contains({text}, '\u212a')"]
+        """TRUE when the text may read differently in SQL and in Python (the event is kept): a key's
+        quoted name written again after its first place (overlaps counted: only more cautious),
+        or a ``\\u`` escape. One ``strpos`` and one ``contains`` per key, no copy of the text."""
+        guards = [f"contains({text}, '\\u')"]
         for key in sorted(self.keys):
-            quoted = f'"{key}"'
-            exact = f"((strlen({text}) - strlen(replace({text}, {lit(quoted)}, ''))) // {len(quoted)})"
-            pattern = _like_escaped(quoted.lower())
-            once, twice = lit(f"%{pattern}%"), lit(f"%{pattern}%{pattern}%")
-            guards.append(
-                f"CASE {exact} WHEN 0 THEN {text} ILIKE {once} ESCAPE '\\' "
-                f"WHEN 1 THEN {text} ILIKE {twice} ESCAPE '\\' ELSE TRUE END"
-            )
+            quoted = lit(f'"{key}"')
+            guards.append(f"contains(substr({text}, strpos({text}, {quoted}) + 1), {quoted})")
         return "(" + " OR ".join(guards) + ")"
 
     def select(self, source_sql: str, text: str = "doc") -> str:
@@ -119,11 +107,6 @@ class Pushdown:
             f"SELECT * EXCLUDE (_f) FROM (SELECT *, {extract} AS _f FROM ({source_sql})) "
             f"WHERE {self.where(text)}"
         )
-
-
-def _like_escaped(text: str) -> str:
-    """``text`` as a LIKE pattern that matches it literally (escape character ``\\``)."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def rule_pushdown(filters_per_rule: Iterable[Any]) -> Pushdown | None:
