@@ -228,14 +228,26 @@ def test_rule_events_sorted_in_time_slices_as_in_one_sort(backtest, monkeypatch)
     assert times == sorted(times) and len(set(times)) < len(times)  # ties kept in reading order
 
 
-def test_lake_rows_in_reading_order(tmp_path):
-    """S3 objects are checked in parallel, yet the lake's rows stay in file and record order."""
+@pytest.mark.parametrize("layout", ["records", "ndjson", "array"])
+def test_lake_rows_in_reading_order(tmp_path, layout):
+    """Events are checked in parallel, yet the lake's rows stay in file and record order: S3 objects
+    (many per statement), and one large NDJSON file or JSON array."""
     trail = _events("AWS.CloudTrail")
-    for n in range(12):
-        records = [dict(trail[k % len(trail)], eventID=f"e{n}-{k}") for k in range(400)]
-        _gzip(
-            tmp_path / "AWS.CloudTrail" / f"2024/12/{n + 1:02d}/obj.json.gz", json.dumps({"Records": records})
-        )
+    if layout == "records":
+        for n in range(12):
+            records = [dict(trail[k % len(trail)], eventID=f"e{n}-{k}") for k in range(400)]
+            _gzip(
+                tmp_path / "AWS.CloudTrail" / f"2024/12/{n + 1:02d}/obj.json.gz",
+                json.dumps({"Records": records}),
+            )
+        wanted = [f"e{n}-{k}" for n in range(12) for k in range(400)]
+    else:
+        records = [dict(trail[k % len(trail)], eventID=f"e{k}") for k in range(4800)]
+        if layout == "ndjson":
+            (tmp_path / "AWS.CloudTrail.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+        else:
+            (tmp_path / "AWS.CloudTrail.json").write_text(json.dumps(records))
+        wanted = [r["eventID"] for r in records]
     lake = lake_from_folder(tmp_path, strict=False)
     ids = [row[0] for row in lake.connection.execute("SELECT eventID FROM aws_cloudtrail").fetchall()]
-    assert ids == [f"e{n}-{k}" for n in range(12) for k in range(400)]
+    assert ids == wanted

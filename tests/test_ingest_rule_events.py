@@ -13,14 +13,16 @@ import gzip
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracebit_pack.dev.strategies import hostile_events, realistic_events
-from tracebit_pack.lake.embedded import Lake
+from tracebit_pack.lake.embedded import Lake, table_columns
 from tracebit_pack.loading import ingest as ingest_module
 from tracebit_pack.loading.ingest import Ingest
+from tracebit_pack.loading.ingest_sql import load_select, sql_loadable
 from tracebit_pack.logs.enrich import deterministic_row_id, enrich, event_time
 from tracebit_pack.logs.folder import discover, reader_sql
 from tracebit_pack.logs.schemas import LOG_TYPES, loads_json
@@ -132,6 +134,31 @@ def test_a_small_load_planned_without_the_optimizer_loads_the_same_lake(monkeypa
     assert contents == _lake_contents(optimised)
     assert plain_events == optimised_events
     assert plain.skipped.counts == optimised.skipped.counts
+
+
+ORDER_KEEPING_OPERATORS = {"READ_JSON", "READ_CSV", "PROJECTION", "FILTER", "UNNEST", "STREAMING_WINDOW"}
+
+
+def _operators(node: dict) -> set[str]:
+    return {node["name"], *(name for child in node.get("children", []) for name in _operators(child))}
+
+
+@pytest.mark.parametrize("layout", ["records", "ndjson", "array"])
+@pytest.mark.parametrize("log_type", [t for t in LOG_TYPES if sql_loadable(t)])
+def test_a_load_statement_keeps_reading_order(tmp_path, log_type, layout):
+    """The lake's rows are inserted in the order the load statement leaves them (no sort): its plan,
+    optimised as ``Ingest._check`` runs it, holds only operators that keep the rows' order (a join
+    put in by an optimizer pass, an aggregate or a sort would not)."""
+    files = {"records": ("a.json.gz", gzip.compress(b'{"Records": [{}]}')), "ndjson": ("b.jsonl", b"{}\n")}
+    name, data = files.get(layout, ("c.json", b"[{}]"))
+    (tmp_path / name).write_bytes(data)
+    select = load_select(
+        log_type, reader_sql([tmp_path / name], layout), table_columns(log_type), "x", rule_events=True
+    )
+    with duckdb.connect() as connection:
+        connection.execute(f"SET disabled_optimizers = '{ingest_module.ORDER_BREAKING_PASSES}'")
+        (plan,) = json.loads(connection.execute(f"EXPLAIN (FORMAT json) {select}").fetchone()[1])
+    assert _operators(plan) <= ORDER_KEEPING_OPERATORS
 
 
 def sample() -> dict:
