@@ -26,7 +26,8 @@ def lake_from_folder(
     ``parse_time``: the ``p_parse_time`` of every row; by default each row's event time.
     ``python_log_types``: the log types read by real-time rules (default: those of an enabled
     rule of the pack): with ``strict`` checked and enriched in Python; the others, and all
-    without ``strict``, are loaded by DuckDB alone (``loading.ingest``).
+    without ``strict``, are loaded by DuckDB alone (``loading.ingest``), except a log type whose
+    files are small (``ingest.PYTHON_LOAD_BYTES``), which Python checks as fast.
     """
     sources = discover(Path(path))
     lake = Lake.for_sources(sources)
