@@ -140,8 +140,11 @@ def test_runs_on_the_workers_yield_what_one_run_at_a_time_gives_in_order(blog_la
             every = query_runs(item, first, None, last)
             times = sorted(set(every[::20] + every[-12:]))  # the alerts' runs are among the last
             query = QueryAtRuns(blog_lake, item)
-            got = list(runner.rows_per_run(item, times))
+            runs = runner.rows_per_run(item, times)
+            got = list(runs)
             assert [moment for moment, _ in got] == times
+            groups = drivers(item.query)
+            assert runs.proven_empty == sum(bool(groups) and runner.index.empty(groups, m) for m in times)
             for moment, rows in got:
                 alone = blog_lake.connection.execute(query.sql_as_of(moment, view))
                 names = [d[0] for d in alone.description]

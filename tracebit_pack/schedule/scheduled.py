@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,8 +39,10 @@ from tracebit_pack.times import panther_time
 class QueryRunner(Protocol):
     def rows_per_run(
         self, item: AnalysisItem, times: list[datetime]
-    ) -> Iterator[tuple[datetime, list[dict]]]:
-        """``(T, rows of the query at T on the data arrived by T)`` for each T, in order."""
+    ) -> Iterable[tuple[datetime, list[dict]]]:
+        """``(T, rows of the query at T on the data arrived by T)`` for each T, in order. It may
+        start work when called (``run_scheduled`` starts every query's runs before taking any)
+        and may say how many runs it answered without running (``proven_empty``)."""
         ...
 
 
@@ -50,14 +52,15 @@ class PerRunQueries:
     driving tables (``drivers``) are empty in their windows returns no rows without running.
 
     Runs are independent reads of a lake nothing writes to while they run (the rules write only
-    the KV cache, which no query reads), so up to ``AHEAD`` of them run at once, on ``WORKERS``
-    DuckDB cursors: DuckDB plans and runs a small statement on one thread and releases the GIL,
-    so two cores run two runs. Their rows are yielded in run order, as one at a time would.
-    Use as a context manager (``close`` ends the workers).
+    the KV cache, which no query reads), so ``WORKERS`` DuckDB cursors run them two at a time:
+    DuckDB plans and runs a small statement on one thread and releases the GIL, so two cores run
+    two runs. Each query keeps up to ``AHEAD`` runs submitted (``QueryRuns``); its rows are
+    yielded in run order, as one at a time would. Use as a context manager (``close`` ends the
+    workers).
     """
 
     WORKERS = 2
-    AHEAD = 8  # runs in flight: bounds the rows held before the rules take them
+    AHEAD = 8  # runs in flight per query: bounds the rows held before the rules take them
 
     def __init__(self, lake: Lake, view: LakeAsOf) -> None:
         self.lake = lake
@@ -84,6 +87,10 @@ class PerRunQueries:
             self._cursors.append(cursor)
         return cursor
 
+    def submit(self, item_id: str, sql: str) -> Future:
+        """Run ``sql`` (a run of ``item_id``) on a worker; its rows as the future's result."""
+        return self._pool.submit(self._rows, item_id, sql)
+
     def _rows(self, item_id: str, sql: str) -> list[dict]:
         try:
             cursor = self._cursor().execute(sql)
@@ -93,33 +100,9 @@ class PerRunQueries:
         names = [d[0] for d in cursor.description or []]
         return [{n: to_jsonable(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
 
-    def rows_per_run(
-        self, item: AnalysisItem, times: list[datetime]
-    ) -> Iterator[tuple[datetime, list[dict]]]:
-        query = QueryAtRuns(self.lake, item)
-        groups = drivers(item.query or "")
-        pending: deque[tuple[datetime, Future | None]] = deque()
-        try:
-            for moment in times:
-                if groups and self.index.empty(groups, moment):
-                    self.skipped_runs += 1
-                    pending.append((moment, None))
-                else:
-                    sql = query.sql_as_of(moment, self.view)
-                    pending.append((moment, self._pool.submit(self._rows, item.id, sql)))
-                while len(pending) > self.AHEAD or (pending and pending[0][1] is None):
-                    yield self._next(pending)
-            while pending:
-                yield self._next(pending)
-        finally:
-            for _, future in pending:
-                if future is not None:
-                    future.cancel()
-
-    @staticmethod
-    def _next(pending: deque[tuple[datetime, Future | None]]) -> tuple[datetime, list[dict]]:
-        moment, future = pending.popleft()
-        return moment, [] if future is None else future.result()
+    def rows_per_run(self, item: AnalysisItem, times: list[datetime]) -> QueryRuns:
+        """The runs of ``item``, started now (``QueryRuns``)."""
+        return QueryRuns(self, item, times)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -132,6 +115,68 @@ class PerRunQueries:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class QueryRuns:
+    """The runs of one query on ``PerRunQueries``' workers, yielded in run order.
+
+    Started when made: the query is translated and its first ``AHEAD`` runs are submitted, so a
+    caller that makes the next query's runs before it takes this one's rows (``run_scheduled``)
+    keeps the workers busy while it translates and runs the rules. ``proven_empty``: the runs
+    answered without running (their drivers were empty).
+    """
+
+    def __init__(self, owner: PerRunQueries, item: AnalysisItem, times: list[datetime]) -> None:
+        self.owner = owner
+        self.item = item
+        self.query = QueryAtRuns(owner.lake, item)
+        self.groups = drivers(item.query or "")
+        self.upcoming = iter(times)
+        self.pending: deque[tuple[datetime, Future | None]] = deque()
+        self.in_flight = 0
+        self.proven_empty = 0
+        self._fill()
+
+    def _fill(self) -> None:
+        """Submit runs until ``AHEAD`` are in flight (runs proven empty wait in line, unsubmitted)."""
+        while self.in_flight < self.owner.AHEAD:
+            moment = next(self.upcoming, None)
+            if moment is None:
+                return
+            if self.groups and self.owner.index.empty(self.groups, moment):
+                self.proven_empty += 1
+                self.owner.skipped_runs += 1
+                self.pending.append((moment, None))
+                continue
+            sql = self.query.sql_as_of(moment, self.owner.view)
+            self.pending.append((moment, self.owner.submit(self.item.id, sql)))
+            self.in_flight += 1
+
+    def __iter__(self) -> QueryRuns:
+        return self
+
+    def __next__(self) -> tuple[datetime, list[dict]]:
+        if not self.pending:
+            raise StopIteration
+        moment, future = self.pending.popleft()
+        rows: list[dict] = []
+        if future is not None:
+            self.in_flight -= 1
+            try:
+                rows = future.result()
+            except BaseException:
+                self.cancel()
+                raise
+        self._fill()
+        return moment, rows
+
+    def cancel(self) -> None:
+        """Drop the runs not yet taken (those already running finish, unread)."""
+        for _, future in self.pending:
+            if future is not None:
+                future.cancel()
+        self.pending.clear()
+        self.upcoming = iter(())
 
 
 @dataclass
@@ -209,6 +254,9 @@ def run_scheduled(
     with LakeAsOf(lake) as view:
         queries = runner(lake, view)
         try:
+            # every query's runs are started first (a runner with workers translates each and
+            # submits its first runs), then their rows go to the rules query by query
+            started = []
             for name, rule_ids in rules_of.items():
                 item = items.get(name)
                 if item is None:
@@ -222,21 +270,29 @@ def run_scheduled(
                 times = query_runs(item, starts[name], end, last_arrival)
                 summary = QueryRunsSummary(name, rule_ids, dict(item.spec.get("Schedule") or {}))
                 outcome.queries[name] = summary
-                before = getattr(queries, "skipped_runs", 0)
                 try:
-                    for moment, rows in queries.rows_per_run(item, times):
+                    started.append((summary, queries.rows_per_run(item, times)))
+                except UserError as err:  # e.g. SQL the embedded lake cannot translate
+                    _not_evaluated(outcome, summary, err)
+            for summary, runs in started:
+                try:
+                    for moment, rows in runs:
                         _record(summary, moment, rows)
-                        _run_rules(engine, rule_ids, moment, rows, outcome)
-                    summary.runs_proven_empty = getattr(queries, "skipped_runs", 0) - before
+                        _run_rules(engine, summary.rules, moment, rows, outcome)
+                    summary.runs_proven_empty = getattr(runs, "proven_empty", 0)
                 except UserError as err:  # e.g. SQL the embedded lake cannot run
-                    reason = str(err).removeprefix(f"{name}: ")
-                    for rule_id in rule_ids:
-                        outcome.not_evaluated[rule_id] = f"scheduled query {name!r}: {reason}"[:300]
+                    _not_evaluated(outcome, summary, err)
         finally:
             close = getattr(queries, "close", None)
             if close is not None:  # a runner with workers (PerRunQueries) ends them
                 close()
     return outcome, skipped
+
+
+def _not_evaluated(outcome: ScheduledOutcome, summary: QueryRunsSummary, err: UserError) -> None:
+    reason = str(err).removeprefix(f"{summary.query}: ")
+    for rule_id in summary.rules:
+        outcome.not_evaluated[rule_id] = f"scheduled query {summary.query!r}: {reason}"[:300]
 
 
 def _record(summary: QueryRunsSummary, moment: datetime, rows: list[dict]) -> None:
