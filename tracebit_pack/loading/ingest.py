@@ -404,10 +404,10 @@ class Ingest:
     def _check(self, select: str, *, unoptimised: bool) -> None:
         """``_checked`` from the load statement ``select``, read in parallel yet in reading order, so
         that the lake's rows are inserted as they are, not sorted again (at a million CloudTrail
-        events that sort cost a quarter of the replay). DuckDB keeps insertion order through scans,
-        projections and filters; ``ORDER_BREAKING_PASSES`` turns off the one optimizer pass that put joins
-        into the statement (``tests/test_ingest_rule_events.py`` checks the plan has none, and
-        ``tests/test_backtest.py`` the order). The connection's settings are restored."""
+        events that sort was the costliest step after the check itself). DuckDB keeps insertion
+        order through scans, projections and filters; ``ORDER_BREAKING_PASSES`` turns off the one
+        optimizer pass that put joins into the statement (``tests/test_ingest_rule_events.py``
+        checks the plan has none, ``tests/test_backtest.py`` the order). Settings are restored."""
         self.connection.execute(f"SET disabled_optimizers = '{ORDER_BREAKING_PASSES}'")
         if unoptimised:
             self.connection.execute("PRAGMA disable_optimizer")
