@@ -5,7 +5,7 @@ through ``panther_detection_helpers.caching``. Offline, ``MemoryKVStore`` keeps 
 the event time as its clock, and ``patch_caching`` points what a module imported from the
 caching module at the store, so a replay is deterministic and never calls AWS.
 
-Importing the real module costs a fresh process about 0.2 s (boto3, datadog) for nothing offline:
+Importing the real module makes a fresh process import boto3 and datadog for nothing offline:
 ``install_stand_in`` puts a stand-in of the same functions in its place when nothing imported the
 real one yet. ``patch_caching`` recognises the functions of either.
 """
