@@ -65,7 +65,6 @@ class PerRunQueries:
     def __init__(self, lake: Lake, view: LakeAsOf) -> None:
         self.lake = lake
         self.view = view
-        self.skipped_runs = 0  # runs proven empty by their drivers
         sizes = {table_name(t): n for t, n in lake.row_counts.items()}
         self.index = DriverIndex(self._pairs, sizes)
         self._local = threading.local()
@@ -145,7 +144,6 @@ class QueryRuns:
                 return
             if self.groups and self.owner.index.empty(self.groups, moment):
                 self.proven_empty += 1
-                self.owner.skipped_runs += 1
                 self.pending.append((moment, None))
                 continue
             sql = self.query.sql_as_of(moment, self.owner.view)
