@@ -37,27 +37,38 @@ def raw(obj):
     """
     if obj.__class__ is dict:  # already plain: the commonest case, and no attribute lookup to miss
         return obj
-    view = getattr(obj, "raw_view", None)
-    return view() if view is not None else obj
+    try:  # a PantherEvent, as the rules are given: one attribute lookup and one call
+        return obj.raw_view()
+    except AttributeError:  # any other object is its own data
+        return obj
 
 
 # id(mapping) -> (mapping, {lower-cased key: key}). Events are immutable, so a mapping's key map
 # never changes; the strong reference keeps an id from being reused while its entry lives.
 _LOWER_KEYS = {}
 _LOWER_KEYS_MAX = 256
+_SCANNED_KEYS = 4  # a mapping with at most this many keys is scanned, not mapped and cached
 
 
-def _get_case_insensitive(mapping, key):
-    """``mapping[key]`` matched case-insensitively, as PantherEvent does; None if absent."""
+def get_case_insensitive(mapping, key):
+    """``mapping[key]`` matched case-insensitively, as PantherEvent does; None if absent (the last
+    key equal to ``key`` in any case wins)."""
     if key.__class__ is not str:
         return None
+    lowered = key.lower()
+    if len(mapping) <= _SCANNED_KEYS:  # a few keys: comparing them costs less than a key map
+        name = None
+        for candidate in mapping:
+            if candidate.__class__ is str and candidate.lower() == lowered:
+                name = candidate
+        return None if name is None else mapping.get(name)
     entry = _LOWER_KEYS.get(id(mapping))
     if entry is None or entry[0] is not mapping:
         if len(_LOWER_KEYS) >= _LOWER_KEYS_MAX:
             _LOWER_KEYS.clear()
         entry = (mapping, {name.lower(): name for name in mapping if name.__class__ is str})
         _LOWER_KEYS[id(mapping)] = entry
-    name = entry[1].get(key.lower())
+    name = entry[1].get(lowered)
     return None if name is None else mapping.get(name)
 
 
@@ -68,7 +79,7 @@ def safe_get(obj, *keys, default=None):
         if obj.__class__ is dict:
             found = obj.get(key)
             if found is None and key not in obj:
-                found = _get_case_insensitive(obj, key)
+                found = get_case_insensitive(obj, key)
             obj = found
         elif isinstance(obj, Mapping):
             try:

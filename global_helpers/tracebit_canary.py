@@ -16,6 +16,7 @@ from tracebit_base import (
     as_str,
     clip,
     dedupe,
+    get_case_insensitive,
     normalise_token,
     raw,
     safe_get,
@@ -77,20 +78,21 @@ HEALTH_UNKNOWN = "unknown"
 _TRUE_STRINGS = frozenset({"true", "t", "yes", "y", "1", "healthy", "ok", "up"})
 _FALSE_STRINGS = frozenset({"false", "f", "no", "n", "0", "unhealthy", "down", "failed", "error"})
 
-# Results of normalising a spelling that is not Tracebit's own (bounded; cleared when full). A
-# source that writes "Canary-Resource-Accessed" writes it on every log: normalise it once.
-_SPELLINGS = {}
+# Answers for spellings that are not Tracebit's own, one bounded table per question (cleared when
+# full). A source that writes "Canary-Resource-Accessed" writes it on every log: it is normalised
+# once, and each later log is one dictionary lookup (rule() runs on every event of its log type).
+_SUBTYPE_SPELLINGS = {}  # sent subtype -> known subtype or None
+_BENIGN_SPELLINGS = {}  # sent classification -> whether it is benign
 _SPELLINGS_MAX = 512
+_UNSEEN = object()
 
 
-def _remember(key, compute):
-    """``compute()``, memoised under ``key`` in the bounded ``_SPELLINGS`` table."""
-    if key in _SPELLINGS:
-        return _SPELLINGS[key]
-    if len(_SPELLINGS) >= _SPELLINGS_MAX:
-        _SPELLINGS.clear()
-    result = _SPELLINGS[key] = compute()
-    return result
+def _remember(table, spelling, answer):
+    """``answer``, stored for ``spelling`` in one of the bounded spelling tables."""
+    if len(table) >= _SPELLINGS_MAX:
+        table.clear()
+    table[spelling] = answer
+    return answer
 
 
 # ----------------------------------------------------------------------------------------------
@@ -123,19 +125,26 @@ def subtype_key(event):
     compared case- and punctuation-insensitively; None when missing or unknown.
 
     Every Tracebit.Alert log goes through this in rule(): the subtype as Tracebit writes it is one
-    set lookup, and any other spelling is normalised once and then remembered (``_SPELLINGS``).
+    set lookup, and any other spelling is normalised once and then remembered
+    (``_SUBTYPE_SPELLINGS``).
     """
     data = raw(event)  # Tracebit's own field names read straight from the plain data, then any case
     found = data.get("discriminator") if data.__class__ is dict else None
-    sent = found.get("subtype") if found.__class__ is dict else None
-    if sent is None:
+    if found.__class__ is dict:
+        sent = found.get("subtype")
+        if sent is None and "subtype" not in found:  # absent: maybe spelled in another case
+            sent = get_case_insensitive(found, "subtype")
+    else:
         sent = safe_get(event, "discriminator", "subtype")
     if sent.__class__ is str:
         if sent in _EXACT_SUBTYPES:
             return sent
         if len(sent) < _SHORTEST_SUBTYPE:  # normalising only removes characters: cannot match
             return None
-        return _remember(("subtype", sent), lambda: _KNOWN_SUBTYPE_TOKENS.get(normalise_token(sent)))
+        known = _SUBTYPE_SPELLINGS.get(sent, _UNSEEN)
+        if known is not _UNSEEN:
+            return known
+        return _remember(_SUBTYPE_SPELLINGS, sent, _KNOWN_SUBTYPE_TOKENS.get(normalise_token(sent)))
     if sent is None:  # no subtype at all: the common malformed case, answered without normalising
         return None
     return _KNOWN_SUBTYPE_TOKENS.get(normalise_token(as_str(sent)))
@@ -371,8 +380,21 @@ def is_benign_classification(value):
     if value.__class__ is str:
         if value in _EXACT_BENIGN:  # as Tracebit writes it: one lookup
             return True
-        return _remember(("benign", value), lambda: normalise_token(value) in BENIGN_CLASSIFICATIONS)
+        known = _BENIGN_SPELLINGS.get(value)
+        if known is not None:
+            return known
+        return _remember(_BENIGN_SPELLINGS, value, normalise_token(value) in BENIGN_CLASSIFICATIONS)
     return isinstance(value, str) and normalise_token(value) in BENIGN_CLASSIFICATIONS
+
+
+def classified_benign(event):
+    """True when the summary's ``classification`` is one documented as not malicious: rule()'s
+    question on every AlertSummary, read from the plain data (then in any case, as ``safe_get``)."""
+    data = raw(event)
+    value = data.get("classification") if data.__class__ is dict else None
+    if value is None:
+        value = safe_get(event, "classification")
+    return is_benign_classification(value)
 
 
 def is_true_positive_classification(value):

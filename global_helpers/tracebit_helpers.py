@@ -99,6 +99,7 @@ from tracebit_canary import (
     canaries,
     canary_credential,
     canary_label,
+    classified_benign,
     credential_label,
     has_unknown_subtype,
     health_state,

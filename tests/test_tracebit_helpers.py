@@ -1049,14 +1049,67 @@ def test_benign_classification_fast_and_normalised_paths_agree(classification, b
     assert tb.is_benign_classification(classification) is benign
 
 
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"classification": "BenignPositive"},
+        {"classification": "benign_positive"},
+        {"Classification": "FalsePositive"},  # another case of the key: read as safe_get reads it
+        {"classification": None, "CLASSIFICATION": "Benign"},  # the exact key, null, wins
+        {"classification": ["Benign"]},
+        {"classification": 3},
+        {},
+    ],
+)
+def test_classified_benign_reads_the_classification_as_safe_get_does(event):
+    expected = tb.is_benign_classification(tb.safe_get(event, "classification"))
+    assert tb.classified_benign(event) is tb.classified_benign(PantherEvent(event)) is expected
+
+
+# Keys that make a mapping too large to be scanned, so that its key map is built and cached.
+_MORE_KEYS = {f"filler{n}": n for n in range(4)}
+
+
+def test_small_mappings_are_scanned_and_larger_ones_mapped_once():
+    assert base._SCANNED_KEYS == 4
+    base._LOWER_KEYS.clear()
+    four = {"A": 1, "b": 2, 3: "int key", "B": 4}
+    assert tb.safe_get(four, "a") == 1
+    assert tb.safe_get(four, "B") == 4  # exact key first
+    assert tb.safe_get(four, "c") is None
+    assert base.get_case_insensitive(four, "b") == 4  # in any case, the last equal key wins
+    assert base.get_case_insensitive(four, 3) is None  # only str keys are matched
+    assert base._LOWER_KEYS == {}  # four keys: scanned, nothing cached
+    five = {**four, "e": 5}
+    assert base.get_case_insensitive(five, "b") == 4  # the same answer from the key map
+    assert id(five) in base._LOWER_KEYS
+
+
+@pytest.mark.parametrize(
+    ("discriminator", "expected"),
+    [
+        ({"type": "tracebit_alert_log", "SubType": "Canary-Credential-Used"}, "canary_credential_used"),
+        ({"type": "tracebit_alert_log", "subtype": None, "SUBTYPE": "canary_credential_used"}, None),
+        ({"type": "tracebit_alert_log"}, None),
+        ({"type": "tracebit_alert_log", "subtype": ["canary_resource_accessed"]}, "canary_resource_accessed"),
+        ({"type": "tracebit_alert_log", "subtype": 7}, None),
+    ],
+)
+def test_subtype_key_reads_the_discriminator_as_safe_get_does(discriminator, expected):
+    event = {"discriminator": discriminator}
+    assert tb.subtype_key(event) == tb.subtype_key(PantherEvent(event)) == expected
+    sent = tb.safe_get(event, "discriminator", "subtype")
+    assert expected == (tb.subtype_key({"discriminator": {"subtype": sent}}) if sent is not None else None)
+
+
 def test_case_insensitive_lookup_on_raw_data_and_its_cache_bound():
     event = PantherEvent({"Discriminator": {"SubType": "canary_credential_used"}})
     assert tb.subtype_key(event) == "canary_credential_used"
     for index in range(base._LOWER_KEYS_MAX + 10):  # the key-map cache never grows past its bound
-        tb.safe_get({f"K{index}": index}, f"k{index}")
+        tb.safe_get({f"K{index}": index, **_MORE_KEYS}, f"k{index}")
     assert len(base._LOWER_KEYS) <= 256
     base._LOWER_KEYS.clear()
-    mappings = [{f"K{index}": index} for index in range(100)]
+    mappings = [{f"K{index}": index, **_MORE_KEYS} for index in range(100)]
     for index, mapping in enumerate(mappings):
         assert tb.safe_get(mapping, f"k{index}") == index
     assert len(base._LOWER_KEYS) == 100  # below the bound every key map is kept
@@ -1073,7 +1126,9 @@ def test_spelling_memo_gives_the_same_answers_and_stays_bounded():
         assert tb.is_benign_classification("Unclassified") is False
     for index in range(canary._SPELLINGS_MAX + 10):
         tb.is_benign_classification(f"spelling-{index}")
-    assert len(canary._SPELLINGS) <= canary._SPELLINGS_MAX
+        tb.subtype_key({"discriminator": {"subtype": f"spelling-{index}"}})
+    assert len(canary._BENIGN_SPELLINGS) <= canary._SPELLINGS_MAX
+    assert len(canary._SUBTYPE_SPELLINGS) <= canary._SPELLINGS_MAX
 
 
 # --- Boundaries: each limit tested at the limit, against the number itself (not the constant) ------
@@ -1247,15 +1302,15 @@ def test_identities_from_the_aws_username_alone():
 
 
 def test_key_map_and_spelling_caches_are_reused():
-    mapping = {"Alpha": 1}
+    mapping = {"Alpha": 1, **_MORE_KEYS}
     assert tb.safe_get(mapping, "alpha") == 1
     entry = base._LOWER_KEYS[id(mapping)]
     assert tb.safe_get(mapping, "ALPHA") == 1
     assert base._LOWER_KEYS[id(mapping)] is entry  # built once per mapping
-    canary._SPELLINGS.clear()
+    canary._SUBTYPE_SPELLINGS.clear()
     for index in range(20):
         tb.subtype_key({"discriminator": {"subtype": f"Canary-Resource-Accessed-{index:02d}"}})
-    assert len(canary._SPELLINGS) == 20  # below the bound every spelling is remembered
+    assert len(canary._SUBTYPE_SPELLINGS) == 20  # below the bound every spelling is remembered
 
 
 def test_fit_returns_a_context_it_cannot_measure():
@@ -1290,14 +1345,14 @@ def test_principal_label_names_the_first_identity():
 
 def test_caches_never_hold_more_than_their_bound():
     base._LOWER_KEYS.clear()
-    mappings = [{f"K{index}": index} for index in range(257)]
+    mappings = [{f"K{index}": index, **_MORE_KEYS} for index in range(257)]
     for index, mapping in enumerate(mappings):
         tb.safe_get(mapping, f"k{index}")
     assert len(base._LOWER_KEYS) <= 256
-    canary._SPELLINGS.clear()
+    canary._SUBTYPE_SPELLINGS.clear()
     for index in range(513):
         tb.subtype_key({"discriminator": {"subtype": f"Canary-Resource-Accessed-{index:03d}"}})
-    assert len(canary._SPELLINGS) <= 512
+    assert len(canary._SUBTYPE_SPELLINGS) <= 512
 
 
 def test_fit_drops_one_text_field_at_a_time_until_it_fits(monkeypatch):

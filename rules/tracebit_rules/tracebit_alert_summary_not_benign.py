@@ -11,7 +11,7 @@ import tracebit_helpers as tb
 def rule(event):
     # Only a string classification documented as not malicious is skipped; Unclassified,
     # TruePositive, unknown, missing and oddly typed classifications alert.
-    if tb.is_benign_classification(event.get("classification")):
+    if tb.classified_benign(event):
         return False
     return tb.record_alert(event, get_dictionary, add_to_string_set, remove_from_string_set, alert_log=False)
 
