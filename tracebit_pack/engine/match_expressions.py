@@ -413,6 +413,23 @@ def _plain_equality(
     steps, wanted = tuple(path), frozenset(candidates)
     negated = condition in ("IsNotIn", "DoesNotEqual")
 
+    if len(steps) == 1:  # a top-level field (an event name, a classification): no loop
+        (step,) = steps
+
+        def run_top(event: Any) -> bool:
+            if type(event) is not dict:  # noqa: E721 - exactly a dict: its get is the plain lookup
+                return general(event)
+            value = event.get(step, _MISSING)
+            if type(value) is kind:  # noqa: E721 - exactly the candidates' type (a bool is not an int)
+                return (value in wanted) != negated
+            if value is _MISSING:
+                return inline or negated
+            if value is None:
+                return negated
+            return general(event)
+
+        return run_top
+
     def run(event: Any) -> bool:
         value = event
         for step in steps:

@@ -44,12 +44,17 @@ class MatchExpressionFilter(Filter):
     def __init__(self, predicate: Predicate):  # noqa: D107 - Filter.__init__ parses Panther's filter JSON
         self._predicate = predicate
 
-    def filter(self, event: Any) -> bool:
-        # As panther_core's own Filter does: read the logged dict itself, not the PantherEvent
-        # wrapper, so keys are matched exactly and no immutable wrapper is built per lookup.
-        if isinstance(event, PantherEvent):
-            event = event.raw_view()
-        return bool(self._predicate(event))
+        # ``Rule.run`` calls ``filter`` on every event of the log type: a plain function stored on
+        # the instance (no bound method built per call), the wrapper's class tested by identity.
+        def run(event: Any) -> bool:
+            # As panther_core's own Filter does: read the logged dict itself, not the PantherEvent
+            # wrapper, so keys are matched exactly and no immutable wrapper is built per lookup.
+            if event.__class__ is PantherEvent or isinstance(event, PantherEvent):
+                event = event.raw_view()
+            result = predicate(event)
+            return result if result.__class__ is bool else bool(result)
+
+        self.filter = run  # type: ignore[method-assign]
 
 
 class _GeneratedRule(Rule):
