@@ -49,3 +49,38 @@ def test_missed_goals_are_named():
     assert missed == ["R: non-matching 1.60x floor > 1.5", "Q on s: ERROR boom"]
     text = bench_report.render(_result(["non-matching 1.60x floor > 1.5"]), "make bench")
     assert "MISSED: non-matching 1.60x floor > 1.5" in text and "load average 9.00 on 2 CPUs" in text
+
+
+def test_the_filtered_floor_runs_the_rules_own_inline_filters():
+    from tracebit_pack.engine.rules import PackEngine
+
+    engine = PackEngine.load(REPO_ROOT)
+    loaded = engine.rules["Tracebit.CanaryResourceAccessed"]
+    assert loaded.rule.filters  # the rule declares InlineFilters
+    filtered = bench.floor_rule(loaded.rule.filters)
+    assert filtered.filters == loaded.rule.filters and not bench.floor_rule().filters
+    other = {"discriminator": {"type": "tracebit_alert_log", "subtype": "canary_credential_used"}}
+    odd = {"discriminator": {"type": "tracebit_alert_log", "subtype": "Canary-Credential-Used"}}
+    for event in (other, odd):
+        assert filtered.run(event, {}, {}, batch_mode=True).trigger_alert is False
+    assert filtered.run(other, {}, {}, batch_mode=True).filter_output is False  # skipped before rule()
+    assert filtered.run(odd, {}, {}, batch_mode=True).filter_output is True  # reaches return False
+    timed = bench.measure({"rule": loaded.rule, "filtered_floor": filtered}, [other, odd], None, 1)
+    assert set(timed) == {"rule", "filtered_floor"}
+    assert all(v > 0 for side in timed.values() for v in side.values())
+
+
+def _rule_row(text: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith("| R |"))
+
+
+def test_the_report_shows_the_filtered_floor_when_there_is_one():
+    result = _result([])
+    data = result["rules"][0]["non_matching"]
+    data["filtered_floor"] = {"prebuilt_us": 2.5, "with_construction_us": 3.5}
+    data["ratio_to_filtered_floor"] = 1.2
+    row = _rule_row(bench_report.render(result, "make bench"))
+    assert row.endswith("| 2.5 | 1.20 | ok |")
+    del data["filtered_floor"], data["ratio_to_filtered_floor"]
+    row = _rule_row(bench_report.render(result, "make bench"))
+    assert row.endswith("| - | - | ok |")

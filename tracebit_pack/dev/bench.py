@@ -13,7 +13,10 @@
    alternating. Events: the bundled scenarios and the rules' own unit tests, topped up with clean
    generated events (``strategies.clean_events``: realistic values only) classified by the rule
    itself. Flags: a non-matching ratio above 1.5, a matching Tracebit
-   event (its alert context with the rendered pivots included) above 300 µs.
+   event (its alert context with the rendered pivots included) above 300 µs. A rule with
+   ``InlineFilters`` is also timed against a third side, the floor given those filters
+   (``floor_rule(filters)``): what panther_core's filter evaluation costs before any of the
+   rule's own Python, shown beside the goal, which stays against the plain floor.
 2. **Replay.** ``tracebit_pack.replay.replay`` on the bundled scenario: events/s through the
    real-time rules (``rule_seconds``) and end to end (lake load, scheduled queries, correlation,
    pivots included), best of ``--replay-repeats``.
@@ -124,8 +127,14 @@ def fill(events: list[dict], size: int) -> list[dict]:
 # ------------------------------------------------------------------------------------------ timing
 
 
-def floor_rule() -> Rule:
-    return Rule({"id": "Bench.Floor", "versionId": "0", "analysisType": "RULE", "body": FLOOR_BODY})
+def floor_rule(filters: list | None = None) -> Rule:
+    """``return False``; with ``filters`` (a rule's InlineFilters), the least a rule with those
+    filters costs in ``Rule.run``: panther_core runs them before ``rule()``, whose own code is the
+    only difference left (``filtered_floor`` of the report)."""
+    floor = Rule({"id": "Bench.Floor", "versionId": "0", "analysisType": "RULE", "body": FLOOR_BODY})
+    if filters:
+        floor.filters = list(filters)
+    return floor
 
 
 def _passes(rule: Rule, events: list[dict], model: Any) -> dict[str, Callable[[], None]]:
@@ -143,17 +152,17 @@ def _passes(rule: Rule, events: list[dict], model: Any) -> dict[str, Callable[[]
     return {"prebuilt_us": run_prebuilt, "with_construction_us": run_building}
 
 
-def measure_pair(
-    rule: Rule, floor: Rule, events: list[dict], model: Any, repeats: int
-) -> tuple[dict[str, float], dict[str, float]]:
-    """µs per event of the rule and of the floor: the best of ``repeats`` passes each.
+def measure(
+    rules: dict[str, Rule], events: list[dict], model: Any, repeats: int
+) -> dict[str, dict[str, float]]:
+    """µs per event of each of ``rules`` (the rule and its floors): the best of ``repeats`` passes.
 
     Times panther_core's ``Rule.run`` itself, not ``PackEngine.run_rule``: the rule and the floor
     must go through exactly the same code, and the engine's per-event set-up is not the rule's cost.
-    The rule's and the floor's passes alternate, so that a busy moment of the machine slows both
-    and not one side of the ratio.
+    The passes of each side alternate, so that a busy moment of the machine slows all of them and
+    not one side of a ratio.
     """
-    sides = {"rule": _passes(rule, events, model), "floor": _passes(floor, events, model)}
+    sides = {side: _passes(rule, events, model) for side, rule in rules.items()}
     best = {side: dict.fromkeys(passes, float("inf")) for side, passes in sides.items()}
     for passes in sides.values():
         passes["prebuilt_us"]()  # warm-up (imports, caches)
@@ -163,10 +172,7 @@ def measure_pair(
                 start = time.perf_counter()
                 passes[figure]()
                 best[side][figure] = min(best[side][figure], time.perf_counter() - start)
-    per_event = {
-        side: {k: v / len(events) * 1e6 for k, v in figures.items()} for side, figures in best.items()
-    }
-    return per_event["rule"], per_event["floor"]
+    return {side: {k: v / len(events) * 1e6 for k, v in figures.items()} for side, figures in best.items()}
 
 
 def bench_rules(engine: PackEngine, *, size: int, repeats: int, root: Path) -> list[dict]:
@@ -196,7 +202,11 @@ def bench_rules(engine: PackEngine, *, size: int, repeats: int, root: Path) -> l
                         row[kind] = None
                         continue
                     engine.kv.clear()  # empty in-memory KV cache for every measurement
-                    rule_us, floor_us = measure_pair(loaded.rule, floor, batch, model, repeats)
+                    sides = {"rule": loaded.rule, "floor": floor}
+                    if loaded.rule.filters:
+                        sides["filtered_floor"] = floor_rule(loaded.rule.filters)
+                    timed = measure(sides, batch, model, repeats)
+                    rule_us, floor_us = timed["rule"], timed["floor"]
                     row[kind] = {
                         "distinct_events": len(events),
                         "source": sources[kind],
@@ -205,7 +215,12 @@ def bench_rules(engine: PackEngine, *, size: int, repeats: int, root: Path) -> l
                         "ratio": rule_us["prebuilt_us"] / floor_us["prebuilt_us"],
                         "ratio_with_construction": rule_us["with_construction_us"]
                         / floor_us["with_construction_us"],
+                        "filtered_floor": timed.get("filtered_floor"),
                     }
+                    if "filtered_floor" in timed:
+                        row[kind]["ratio_to_filtered_floor"] = (
+                            rule_us["prebuilt_us"] / timed["filtered_floor"]["prebuilt_us"]
+                        )
                 flags = []
                 nm = row.get("non_matching")
                 if nm and nm["ratio"] > NON_MATCHING_RATIO_GOAL:
