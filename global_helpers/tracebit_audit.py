@@ -15,6 +15,7 @@ to the id. An unknown action touching a Tracebit id is tampering (fail safe).
 """
 
 import re
+from itertools import repeat
 
 from tracebit_base import MAX_LIST, as_str, clip, raw, safe_get
 from tracebit_pivot_templates import AUDIT_IGNORED_ACTIONS, AUDIT_READ_ACTION_PREFIXES
@@ -78,24 +79,6 @@ MAX_DEPTH = 12  # nested mappings walked into
 MAX_TEXT = 999  # Panther keeps 1,000 characters of a title or a dedup string
 
 
-def strings_in(params):
-    """``[(string, [enclosing mappings, innermost first])]`` in ``params``, depth first, bounded."""
-    found = []
-    stack = [(params, [])]
-    seen = 0
-    while stack and seen < MAX_NODES:
-        value, chain = stack.pop()
-        seen += 1
-        if isinstance(value, str):
-            found.append((value, chain))
-        elif isinstance(value, dict) and len(chain) < MAX_DEPTH:
-            inner = [value, *chain]
-            stack.extend((item, inner) for item in reversed(list(value.values())))
-        elif isinstance(value, list):
-            stack.extend((item, chain) for item in reversed(value))
-    return found
-
-
 def ids_in(text):
     """The pack ids a string names: itself when it is one, else the ``Tracebit.`` ids inside it."""
     if text in PACK_ITEMS:
@@ -109,12 +92,49 @@ def ids_in(text):
 
 
 def touched_items(params):
-    """``{id: [enclosing mappings, innermost first]}`` for every pack id found in ``params``."""
+    """``{id: (enclosing mappings, innermost first)}`` for every pack id named by a string of
+    ``params``: depth first, at most ``MAX_NODES`` values and ``MAX_DEPTH`` mappings deep.
+
+    Every audit event of a change is walked, and most name no item of this pack: a value carries
+    only the index of its innermost mapping (``parents``), and the chain of mappings is built once
+    per mapping, for the strings that name an item (ids listed together share one chain object).
+    """
     touched = {}
-    for text, chain in strings_in(raw(params)):
-        for item_id in ids_in(text):
-            touched.setdefault(item_id, chain)
+    parents = []  # per mapping walked: (mapping, index of the mapping around it or -1, its depth)
+    chains = {}
+    stack = [(raw(params), -1)]
+    seen = 0
+    while stack and seen < MAX_NODES:
+        value, parent = stack.pop()
+        seen += 1
+        kind = value.__class__
+        if kind is not str and kind is not dict and kind is not list:  # a subclass, or a scalar
+            kind = next((k for k in (str, dict, list) if isinstance(value, k)), None)
+        if kind is str:
+            ids = ids_in(value)
+            if ids:
+                chain = chains.get(parent)
+                if chain is None:
+                    chain = chains[parent] = _chain(parents, parent)
+                for item_id in ids:
+                    touched.setdefault(item_id, chain)
+        elif kind is dict:
+            depth = parents[parent][2] + 1 if parent >= 0 else 1
+            if depth <= MAX_DEPTH:
+                parents.append((value, parent, depth))
+                stack.extend(zip(reversed(value.values()), repeat(len(parents) - 1)))
+        elif kind is list:
+            stack.extend(zip(reversed(value), repeat(parent)))
     return touched
+
+
+def _chain(parents, index):
+    """The mappings from ``parents[index]`` outwards: a value's enclosing mappings, innermost first."""
+    chain = []
+    while index >= 0:
+        mapping, index, _ = parents[index]
+        chain.append(mapping)
+    return tuple(chain)
 
 
 def _nearest(read, keys):
@@ -242,9 +262,11 @@ def is_pipeline(event):
     return PIPELINE_TOKEN in names
 
 
-def is_ignored(event):
-    """A read, alert triage or replay action, or a failed attempt: nothing changed."""
-    action = action_of(event)
+def is_ignored(event, action=None):
+    """A read, alert triage or replay action, or a failed attempt: nothing changed (``action``:
+    the event's ``action_of``, when the caller has it)."""
+    if action is None:
+        action = action_of(event)
     if action in AUDIT_IGNORED_ACTIONS or action.startswith(AUDIT_READ_ACTION_PREFIXES):
         return True
     return (as_str(safe_get(event, "actionResult")) or "").upper() == "FAILED"
@@ -256,12 +278,12 @@ def item_changes(event, removals_only=False):
     ``removals_only``: only the phrases "deleted" and "disabled" (an item left on gets none), which
     is all that can make the pipeline's own change worth an alert.
     """
-    return {} if is_ignored(event) else _changes(event, removals_only)
-
-
-def _changes(event, removals_only):
-    """``item_changes`` of an event already known not to be ignored."""
     action = action_of(event)
+    return {} if is_ignored(event, action) else _changes(event, action, removals_only)
+
+
+def _changes(event, action, removals_only):
+    """``item_changes`` of an event already known not to be ignored (``action``: its ``action_of``)."""
     out = {}
     read = {}  # id(chain) -> chain_settings(chain): the chains live as long as ``touched``
     touched = touched_items(safe_get(event, "actionParams"))
@@ -297,13 +319,14 @@ def assess(event):
     MEDIUM (it should have been reviewed); an edit outside the pipeline is drift, MEDIUM; anything
     else the pipeline does is its job.
     """
-    if is_ignored(event):
+    action = action_of(event)
+    if is_ignored(event, action):
         return None
     pipeline = is_pipeline(event)
     # The pipeline's uploads touch every item: first the cheap question whether any was removed.
-    if pipeline and not any(_changes(event, removals_only=True).values()):
+    if pipeline and not any(_changes(event, action, removals_only=True).values()):
         return None
-    changes = _changes(event, removals_only=False)
+    changes = _changes(event, action, removals_only=False)
     if not changes:
         return None
     every = [phrase for phrases in changes.values() for phrase in phrases]
