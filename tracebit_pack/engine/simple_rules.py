@@ -42,8 +42,6 @@ class MatchExpressionFilter(Filter):
     """A ``panther_core`` filter whose statement is a compiled match expression."""
 
     def __init__(self, predicate: Predicate):  # noqa: D107 - Filter.__init__ parses Panther's filter JSON
-        self._predicate = predicate
-
         # ``Rule.run`` calls ``filter`` on every event of the log type: a plain function stored on
         # the instance (no bound method built per call), the wrapper's class tested by identity.
         def run(event: Any) -> bool:
