@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracebit_pack.dev.strategies import hostile_events, realistic_events
+from tracebit_pack.engine.match_sql import rule_pushdown
 from tracebit_pack.lake.embedded import Lake, table_columns
 from tracebit_pack.loading import ingest as ingest_module
 from tracebit_pack.loading.ingest import Ingest
@@ -143,9 +144,14 @@ def _operators(node: dict) -> set[str]:
     return {node["name"], *(name for child in node.get("children", []) for name in _operators(child))}
 
 
+# InlineFilters lowered to SQL, as the loader passes them to a load statement (``candidates``)
+FILTERED = rule_pushdown([[{"KeyPath": "eventName", "Condition": "IsIn", "Values": ["CreateAccessKey"]}]])
+
+
+@pytest.mark.parametrize("candidates", [None, FILTERED], ids=["every text", "filtered"])
 @pytest.mark.parametrize("layout", ["records", "ndjson", "array"])
 @pytest.mark.parametrize("log_type", [t for t in LOG_TYPES if sql_loadable(t)])
-def test_a_load_statement_keeps_reading_order(tmp_path, log_type, layout):
+def test_a_load_statement_keeps_reading_order(tmp_path, log_type, layout, candidates):
     """The lake's rows are inserted in the order the load statement leaves them (no sort): its plan,
     optimised as ``Ingest._check`` runs it, holds only operators that keep the rows' order (a join
     put in by an optimizer pass, an aggregate or a sort would not)."""
@@ -153,7 +159,12 @@ def test_a_load_statement_keeps_reading_order(tmp_path, log_type, layout):
     name, data = files.get(layout, ("c.json", b"[{}]"))
     (tmp_path / name).write_bytes(data)
     select = load_select(
-        log_type, reader_sql([tmp_path / name], layout), table_columns(log_type), "x", rule_events=True
+        log_type,
+        reader_sql([tmp_path / name], layout),
+        table_columns(log_type),
+        "x",
+        rule_events=True,
+        candidates=candidates,
     )
     with duckdb.connect() as connection:
         connection.execute(f"SET disabled_optimizers = '{ingest_module.ORDER_BREAKING_PASSES}'")
@@ -163,6 +174,43 @@ def test_a_load_statement_keeps_reading_order(tmp_path, log_type, layout):
 
 def sample() -> dict:
     return json.loads(FILES[0].read_text().splitlines()[0])
+
+
+def test_a_filtered_load_statement_keeps_only_the_text_a_rule_event_may_need(tmp_path):
+    """With the InlineFilters' SQL, the text of an event they cannot pass is not stored: it is most
+    of a large log type's text. Kept: the events they may pass (a guard's cases too) and those
+    built in Python (an export's ``p_*`` fields)."""
+    base = {**sample(), "eventName": "GetObject"}
+    lines = [
+        json.dumps({**base, "eventName": "CreateAccessKey"}),  # passes the filter
+        json.dumps(base),  # cannot pass
+        json.dumps({**base, "p_log_type": LOG_TYPE}),  # an export: built in Python
+        json.dumps({**base, "userAgent": "caf\u00e9"}),  # a \u escape: the guard keeps it
+        json.dumps(base)[:-1] + ', "eventName": "CreateAccessKey"}',  # the key twice: the last passes
+        json.dumps({**base, "eventTime": "yesterday"}),  # not loaded (bad timestamp)
+    ]
+    path = tmp_path / "AWS.CloudTrail.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    select = load_select(
+        LOG_TYPE,
+        reader_sql([path], "ndjson"),
+        table_columns(LOG_TYPE),
+        "x",
+        rule_events=True,
+        candidates=FILTERED,
+    )
+    with duckdb.connect() as connection:
+        rows = connection.execute(
+            f"SELECT pos, reason, doc IS NOT NULL FROM ({select}) ORDER BY pos"
+        ).fetchall()
+    assert [(pos, kept) for pos, reason, kept in rows if reason is None] == [
+        (1, True),
+        (2, False),
+        (3, True),
+        (4, True),
+        (5, True),
+    ]
+    assert rows[5][1] is not None  # skipped, whatever its text
 
 
 def test_text_as_written_and_odd_layout(tmp_path):

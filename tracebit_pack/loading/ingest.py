@@ -20,8 +20,9 @@ Every file is read once, by DuckDB's own readers (``logs.folder.reader_sql``). T
 The rule log types' enriched events are kept, as JSON text, in a DuckDB staging table from which
 ``rule_events()`` streams them in event-time order (memory stays bounded); Python only decodes
 them for the rules. Only the events a rule may match are kept: where every rule of a log type has
-``InlineFilters``, their SQL form (``pushdowns``, from ``engine.match_sql``) is part of the
-statement that stages the events, so the others never leave DuckDB.
+``InlineFilters``, their SQL form (``pushdowns``, from ``engine.match_sql``) is part of the load
+statement, which keeps the text of only the events they may pass, and of the statement that stages
+those, so the others never leave DuckDB.
 
 A non-conforming event is skipped and counted per reason with a few ``file:line`` examples
 (``Skipped``); with ``strict=True`` the first one is a UserError instead (nothing is loaded).
@@ -366,15 +367,23 @@ class Ingest:
         if staged:
             self._stage(log_type, staged)
         parse, rank = self._parse_sql(log_type, paths, doc=True), self._rank(paths)
-        pushdown = self.pushdowns.get(log_type)
-        if pushdown is not None and not pushdown.reads_p_fields:
+        pushdown = self._pushed_into_load(log_type)
+        if pushdown is not None:
             # filtered on the raw text, before the p_* fields are appended: the same answer (the
-            # rows built here hold no "p_ key of their own), without building the others' events
-            checked = f"({pushdown.select('SELECT * FROM _checked WHERE reason IS NULL', 'doc')})"
-            select = rule_events_select(log_type, checked, parse, rank)
+            # rows built here hold no "p_ key of their own), without building the others' events;
+            # the load statement kept the text of only the rows the filters may pass (and of those
+            # left to Python above), so the filters run again on those few
+            source = "SELECT * FROM _checked WHERE reason IS NULL AND doc IS NOT NULL"
+            select = rule_events_select(log_type, f"({pushdown.select(source, 'doc')})", parse, rank)
         else:
             select = self._candidates(log_type, rule_events_select(log_type, "_checked", parse, rank))
         self.connection.execute(f"INSERT INTO {RULE_EVENTS} {select}")
+
+    def _pushed_into_load(self, log_type: str) -> Pushdown | None:
+        """The InlineFilters' SQL of ``log_type`` when it reads the raw text only (no ``p_*``
+        field): the load statement then keeps the text of the rows it may pass, not of all."""
+        pushdown = self.pushdowns.get(log_type)
+        return pushdown if pushdown is not None and not pushdown.reads_p_fields else None
 
     def _candidates(self, log_type: str, select: str) -> str:
         """The rows of ``select`` (``t, file_order, pos, doc``) that a rule of ``log_type`` may match:
@@ -423,7 +432,15 @@ class Ingest:
         columns = table_columns(log_type)
         rules = log_type in self.rule_types
         parse = self._parse_sql(log_type, paths, doc=rules)
-        select = load_select(log_type, reader_sql(paths, layout), columns, SOURCE_LABEL, rule_events=rules)
+        candidates = self._pushed_into_load(log_type) if rules else None
+        select = load_select(
+            log_type,
+            reader_sql(paths, layout),
+            columns,
+            SOURCE_LABEL,
+            rule_events=rules,
+            candidates=candidates,
+        )
         try:
             self._check(select, unoptimised=not weighs_more_than(paths, UNOPTIMISED_LOAD_BYTES))
         except duckdb.Error as err:

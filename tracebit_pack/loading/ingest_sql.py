@@ -19,7 +19,8 @@ drops fields its schema does not declare. The ``p_*`` columns are computed here:
 ``enrich.scan`` in SQL; IPv6 addresses are recognised by shape). Event times before 1970 are
 skipped (``bad timestamp``), as ``ingest`` does in Python.
 
-For a log type read by real-time rules, ``load_select(..., rule_events=True)`` keeps ``doc``, and
+For a log type read by real-time rules, ``load_select(..., rule_events=True)`` keeps ``doc`` (with
+``candidates``, the rules' InlineFilters as SQL, only for the events they may pass), and
 ``rule_events_select`` turns the stored rows into the events as ``enrich`` returns them, as JSON
 text, except those ``needs_python_sql`` leaves to Python.
 
@@ -35,11 +36,15 @@ from those, with string functions where they answer what a regular expression wo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tracebit_pack.lake.embedded import SOURCE_ID
 from tracebit_pack.logs.enrich import DIRECT_COLUMNS
 from tracebit_pack.logs.schemas import MAX_JSON_DEPTH, FieldSpec, load_schema
 from tracebit_pack.text import lit
+
+if TYPE_CHECKING:  # the loader passes it; this module only reads its paths and condition
+    from tracebit_pack.engine.match_sql import Pushdown
 
 PANTHER_TS = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?"
 RFC3339_TS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})"
@@ -496,11 +501,15 @@ def load_select(
     source_label: str,
     *,
     rule_events: bool = False,
+    candidates: Pushdown | None = None,
 ) -> str:
     """SELECT ``file, pos, reason`` and the lake ``columns`` for the rows of ``source_sql``.
 
-    And ``doc``: with ``rule_events`` every row's, from which ``rule_events_select`` builds the
-    events the real-time rules see; without, only that of rows ``deep_sql`` picks (else NULL).
+    And ``doc``: with ``rule_events``, that of the rows from which ``rule_events_select`` may build
+    the events the real-time rules see: every row's, or with ``candidates`` (the log type's
+    InlineFilters as SQL) only those they may pass and those ``needs_python_sql`` leaves to Python,
+    so that the other events' text (most of a large log type's) is not stored; without, only that
+    of rows ``deep_sql`` picks (else NULL).
     """
     x = extracted(log_type)
     top = {leaf.path[0]: leaf for leaf in x.leaves if len(leaf.path) == 1}
@@ -533,6 +542,14 @@ def load_select(
     values, arns = indicator_columns(x)
     stripped = "".join(f", {sql} AS {name}" for name, sql in values.items())
     arn_columns = "".join(f", {sql} AS {name}" for name, sql in arns.items())
+    if not rule_events:  # only the text Python must check for depth (``deep_sql``)
+        doc, filtered = f"CASE WHEN {deep_sql()} THEN doc END AS doc", ""
+    elif candidates is None:
+        doc, filtered = "doc", ""
+    else:  # the filters' values (``_f``), parsed only from an object's text, as ``s`` and ``j``
+        doc = f"CASE WHEN {needs_python_sql()} OR {candidates.where('doc')} THEN doc END AS doc"
+        paths = ", ".join(lit(path) for path in candidates.paths)
+        filtered = f", CASE WHEN root = 'OBJECT' THEN json_extract(doc, [{paths}]) END AS _f" if paths else ""
     # each list is one parse of the row's text; a row that is not an object gets none of them
     return (
         f"WITH src AS ({source_sql}), "
@@ -541,11 +558,9 @@ def load_select(
         f"typed AS (SELECT file, pos, doc, _ty[{x.root}] AS root, "
         "CASE WHEN root = 'OBJECT' THEN _ty END AS ty, "
         f"CASE WHEN root = 'OBJECT' THEN json_extract_string(doc, {strings}) END AS s, "
-        f"CASE WHEN root = 'OBJECT' AND {bool(x.jsons)} THEN json_extract(doc, {jsons}) END AS j "
-        "FROM parsed), "
+        f"CASE WHEN root = 'OBJECT' AND {bool(x.jsons)} THEN json_extract(doc, {jsons}) END AS j"
+        f"{filtered} FROM parsed), "
         f"checked AS (SELECT *, {reason_sql(log_type, x)} AS reason{stripped} FROM typed), "
         f"indicated AS (SELECT *{arn_columns} FROM checked) "
-        f"SELECT file, pos, reason, {', '.join(selects)}, "
-        # without rule events, only the text Python must check for depth (``deep_sql``)
-        f"{'doc' if rule_events else f'CASE WHEN {deep_sql()} THEN doc END AS doc'} FROM indicated"
+        f"SELECT file, pos, reason, {', '.join(selects)}, {doc} FROM indicated"
     )
