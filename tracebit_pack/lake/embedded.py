@@ -115,6 +115,12 @@ def to_jsonable(value: object) -> object:
     return value
 
 
+def rows_as_dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
+    """An executed query's rows as dicts in its column order, values JSON-friendly (``to_jsonable``)."""
+    names = [d[0] for d in cursor.description or []]
+    return [{n: to_jsonable(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
+
+
 class Lake:
     """An in-memory DuckDB database laid out like Panther's ``panther_logs`` database."""
 
@@ -308,13 +314,10 @@ class Lake:
         except UserError as err:
             raise UserError(f"{name}: {err}") from None
         try:
-            cursor = self.connection.execute(duck_sql)
-            names = [d[0] for d in cursor.description or []]
-            rows = cursor.fetchall()
+            return rows_as_dicts(self.connection.execute(duck_sql))
         except duckdb.Error as err:
             first = str(err).splitlines()[0]
             raise UnsupportedConstruct(f"{name}: the offline engine cannot execute it: {first}") from None
-        return [{n: to_jsonable(v) for n, v in zip(names, row, strict=True)} for row in rows]
 
     def close(self) -> None:
         self.connection.close()

@@ -432,14 +432,13 @@ class Ingest:
         columns = table_columns(log_type)
         rules = log_type in self.rule_types
         parse = self._parse_sql(log_type, paths, doc=rules)
-        candidates = self._pushed_into_load(log_type) if rules else None
         select = load_select(
             log_type,
             reader_sql(paths, layout),
             columns,
             SOURCE_LABEL,
             rule_events=rules,
-            candidates=candidates,
+            candidates=self._pushed_into_load(log_type),  # read only with rule events
         )
         try:
             self._check(select, unoptimised=not weighs_more_than(paths, UNOPTIMISED_LOAD_BYTES))

@@ -28,7 +28,7 @@ import duckdb
 from tracebit_pack.engine.loaded_rule import RuleResult
 from tracebit_pack.engine.rules import PackEngine
 from tracebit_pack.errors import UserError
-from tracebit_pack.lake.embedded import Lake, to_jsonable
+from tracebit_pack.lake.embedded import Lake, rows_as_dicts
 from tracebit_pack.pack.items import AnalysisItem, table_name
 from tracebit_pack.schedule.as_of import LakeAsOf, QueryAtRuns, arrival_bounds, tables_read
 from tracebit_pack.schedule.drivers import DriverIndex, drivers
@@ -92,12 +92,10 @@ class PerRunQueries:
 
     def _rows(self, item_id: str, sql: str) -> list[dict]:
         try:
-            cursor = self._cursor().execute(sql)
+            return rows_as_dicts(self._cursor().execute(sql))
         except Exception as err:  # noqa: BLE001 - DuckDB's errors: named like Lake.run names them
             first = str(err).splitlines()[0]
             raise UserError(f"{item_id}: the offline engine cannot execute it: {first}") from None
-        names = [d[0] for d in cursor.description or []]
-        return [{n: to_jsonable(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
 
     def rows_per_run(self, item: AnalysisItem, times: list[datetime]) -> QueryRuns:
         """The runs of ``item``, started now (``QueryRuns``)."""
